@@ -1,0 +1,178 @@
+"""The pre-submit check path: files → Experiment documents → submissions → profiles → decisions.
+
+The CLI and (later) the service share this path; nothing here touches a database, queue or lineage.
+"""
+
+from __future__ import annotations
+
+import glob
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from govern.circuit import CircuitLimits, CircuitProfile, profile_qasm
+from govern.decision import Decision
+from govern.documents import MANIFEST_SUFFIXES, Document, parse_documents, read_text
+from govern.engine import Engine
+from govern.errors import InputError
+from govern.manifest import Context
+from govern.policy_input import build_policy_input, context_input
+from govern.report import CheckReport, CheckResult
+from govern.submission import Submission, submission_from_document
+
+EXPERIMENT_KIND = "Experiment"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file to read; `explicit` when the user named it (it must then hold an Experiment)."""
+
+    path: Path
+    explicit: bool
+
+
+def discover(arguments: Iterable[str]) -> tuple[list[Target], list[CheckResult]]:
+    """Expand files, folders and globs; arguments that match nothing become input errors."""
+    targets: list[Target] = []
+    missing: list[CheckResult] = []
+    seen: set[Path] = set()
+
+    def add(path: Path, explicit: bool) -> None:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            targets.append(Target(path, explicit))
+
+    for argument in arguments:
+        path = Path(argument)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.suffix in MANIFEST_SUFFIXES and child.is_file() and not _hidden(child, path):
+                    add(child, explicit=False)
+        elif path.is_file():
+            add(path, explicit=True)
+        elif glob.has_magic(argument):
+            matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
+            files = [m for m in matches if m.is_file() and m.suffix in MANIFEST_SUFFIXES]
+            if not files:
+                missing.append(CheckResult(argument, error=InputError(argument, "no manifest matches this pattern")))
+            for match in files:
+                add(match, explicit=False)
+        else:
+            missing.append(CheckResult(argument, error=InputError(argument, "no such file or folder")))
+    return targets, missing
+
+
+def _hidden(child: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in child.relative_to(root).parts)
+
+
+class Checker:
+    """Decides submissions against one engine and one context; profiles of identical circuits are shared."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        context: Context | None = None,
+        *,
+        circuit_limits: CircuitLimits = CircuitLimits(),
+        max_manifest_bytes: int = 1_000_000,
+        now: datetime | None = None,
+    ):
+        self.engine = engine
+        self._context = context_input(context or Context.empty())
+        self._limits = circuit_limits
+        self._max_manifest_bytes = max_manifest_bytes
+        self._now = now
+        self._profiles: dict[tuple[str, str], CircuitProfile | InputError] = {}
+        self._profiles_lock = threading.Lock()
+
+    def profile(self, submission: Submission) -> CircuitProfile:
+        key = (submission.circuit_text, str(submission.circuit_dir))
+        cached = self._profiles.get(key)
+        if cached is None:
+            try:
+                cached = profile_qasm(submission.circuit_text, submission.circuit_source, self._limits, submission.circuit_dir)
+            except InputError as exc:
+                cached = exc
+            with self._profiles_lock:
+                self._profiles[key] = cached
+        if isinstance(cached, InputError):
+            raise cached
+        return cached
+
+    def policy_input(self, submission: Submission, profile: CircuitProfile) -> dict[str, Any]:
+        return build_policy_input(submission.experiment, profile, self._context, self._now or datetime.now(timezone.utc))
+
+    def decide(self, submission: Submission) -> Decision:
+        """Profile the circuit and evaluate the policies: the per-submission path."""
+        return self.engine.evaluate(self.policy_input(submission, self.profile(submission)))
+
+    def check_document(self, document: Document) -> CheckResult:
+        name = document.data.get("metadata", {}).get("name", "") if isinstance(document.data, dict) else ""
+        name = name if isinstance(name, str) else ""
+        try:
+            submission = submission_from_document(document, self._limits.max_bytes)
+            decision = self.decide(submission)
+        except InputError as exc:
+            return CheckResult(document.source, name, error=exc, locations=document.locations)
+        return CheckResult(document.source, name, decision=decision, locations=document.locations)
+
+    def documents_of(self, target: Target) -> list[Document] | CheckResult:
+        """The Experiment documents of one file (or the input error that stands in for them)."""
+        source = str(target.path)
+        try:
+            text = read_text(target.path, self._max_manifest_bytes)
+            if not target.explicit and EXPERIMENT_KIND not in text:
+                return []
+            documents = [d for d in parse_documents(text, source) if d.kind == EXPERIMENT_KIND]
+        except InputError as exc:
+            return CheckResult(source, error=exc)
+        if target.explicit and not documents:
+            return CheckResult(source, error=InputError(source, "no document of kind 'Experiment' in this file"))
+        return documents
+
+    def check(
+        self,
+        arguments: Iterable[str],
+        *,
+        workers: int = 1,
+        on_total: Callable[[int], None] | None = None,
+        on_result: Callable[[CheckResult], None] | None = None,
+    ) -> tuple[CheckResult, ...]:
+        """Check every Experiment under the arguments, in parallel, keeping the order they were given in."""
+        targets, results = discover(arguments)
+        slots: list[list[CheckResult] | CheckResult] = []
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            per_file = list(pool.map(self.documents_of, targets))
+            jobs: list[Document] = [d for found in per_file if isinstance(found, list) for d in found]
+            if on_total:
+                on_total(len(jobs) + sum(isinstance(f, CheckResult) for f in per_file) + len(results))
+
+            def run(document: Document) -> CheckResult:
+                result = self.check_document(document)
+                if on_result:
+                    on_result(result)
+                return result
+
+            decided = iter(pool.map(run, jobs))
+            for found in per_file:
+                if isinstance(found, CheckResult):
+                    slots.append(found)
+                    if on_result:
+                        on_result(found)
+                else:
+                    slots.append([next(decided) for _ in found])
+        for missing in results:
+            if on_result:
+                on_result(missing)
+        ordered = [r for slot in slots for r in (slot if isinstance(slot, list) else [slot])]
+        return tuple(results + ordered)
+
+
+def check_paths(checker: Checker, arguments: Iterable[str], fail_on_warn: bool = False, **options: Any) -> CheckReport:
+    return CheckReport(checker.check(arguments, **options), fail_on_warn=fail_on_warn)

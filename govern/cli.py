@@ -1,0 +1,266 @@
+"""The `govern` command line: `check` for CI, `policy` for bundle authors, `schema` and `init` for editors.
+
+Exit codes: 0 all allowed, 1 something denied (or a policy test failed), 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from govern.bundle import BundleError, PolicyBundle, load_bundle
+from govern.check import Checker, check_paths
+from govern.documents import load_one
+from govern.engine import Engine, EngineError, UnavailableEngine
+from govern.errors import InputError
+from govern.manifest import Context, Experiment
+from govern.output import available_formats, get_formatter
+from govern.report import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
+from govern.scaffold import write_scaffold
+from govern.settings import Settings, build_engine, load_settings
+
+PROGRESS_THRESHOLD = 20
+
+app = typer.Typer(
+    name="govern",
+    help="Governance and compliance checks for quantum experiments: Rego policies, decisions as evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Test, check and list the Rego policy bundle.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+BundleOption = Annotated[
+    Optional[Path], typer.Option("--bundle", help="Policy bundle folder (default: GOVERN_BUNDLE, else the shipped bundle).")
+]
+
+
+class SchemaKind(str, Enum):
+    experiment = "experiment"
+    context = "context"
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    _stderr().print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _engine(settings: Settings) -> Engine:
+    """The configured engine, or one that denies everything with the reason it could not be built."""
+    try:
+        return build_engine(settings)
+    except (BundleError, EngineError) as exc:
+        return UnavailableEngine(str(exc))
+
+
+def _bundle(path: Path | None) -> PolicyBundle:
+    try:
+        return load_bundle(path or load_settings().bundle)
+    except BundleError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _format_names() -> str:
+    return "|".join(sorted(available_formats()))
+
+
+@app.command()
+def check(
+    paths: Annotated[list[str], typer.Argument(help="Manifest files, folders or globs.", show_default=False)],
+    context: Annotated[Optional[Path], typer.Option("--context", "-c", help="Context document (sandboxes, vendors, waivers).")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="Output format: text|json|junit|sarif|github.")] = "text",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 when any rule warns.")] = False,
+    bundle: BundleOption = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="embedded (default) or opa.")] = None,
+    now: Annotated[
+        Optional[datetime], typer.Option("--now", help="Evaluate as of this time (RFC 3339), e.g. to reproduce a decision.")
+    ] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Parallel checks (default: CPU count).")] = None,
+) -> None:
+    """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
+    try:
+        formatter = get_formatter(output_format)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    try:
+        settings = load_settings(bundle=bundle, engine=engine, workers=workers)
+    except ValueError as exc:
+        raise _fail(f"invalid settings: {exc}") from None
+    if now is not None and now.tzinfo is None:
+        raise _fail("--now needs a UTC offset, e.g. 2026-11-24T12:00:00+00:00")
+    try:
+        live_context = load_one(context, Context, "Context", settings.max_manifest_bytes) if context else None
+    except InputError as exc:
+        raise _fail(exc.describe()) from None
+    checker = Checker(
+        _engine(settings),
+        live_context,
+        circuit_limits=settings.circuit_limits,
+        max_manifest_bytes=settings.max_manifest_bytes,
+        now=now,
+    )
+    try:
+        report = _run_with_progress(checker, paths, fail_on_warn, settings.workers)
+    finally:
+        checker.engine.close()
+    if not report.results:
+        raise _fail("no Experiment manifests found under the given paths")
+    rendered = formatter.render(report)
+    if output:
+        output.write_text(rendered, encoding="utf-8")
+    else:
+        sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
+    raise typer.Exit(report.exit_code())
+
+
+def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, workers: int | None):
+    import os
+
+    worker_count = workers or os.cpu_count() or 2
+    console = _stderr()
+    if not console.is_terminal:
+        return check_paths(checker, paths, fail_on_warn, workers=worker_count)
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("check", total=None, visible=False)
+
+        def on_total(total: int) -> None:
+            progress.update(task, total=total, visible=total >= PROGRESS_THRESHOLD)
+
+        return check_paths(
+            checker,
+            paths,
+            fail_on_warn,
+            workers=worker_count,
+            on_total=on_total,
+            on_result=lambda _: progress.advance(task),
+        )
+
+
+@policy_app.command("test")
+def policy_test(
+    bundle: BundleOption = None,
+    run: Annotated[Optional[str], typer.Option("--run", "-r", help="Only tests whose package.name matches this regex.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test, not only failures.")] = False,
+) -> None:
+    """Run the bundle's Rego unit tests (*_test.rego): exit 1 on any failure."""
+    from govern.policy_tests import run_tests
+
+    loaded = _bundle(bundle)
+    try:
+        results = run_tests(loaded, run)
+    except EngineError as exc:
+        raise _fail(str(exc)) from None
+    console = Console(highlight=False)
+    for result in results:
+        if verbose or not result.passed:
+            mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[red]ERROR[/]"}[result.status]
+            detail = f": {result.detail}" if result.detail else ""
+            console.print(f"{mark} {result.path}: data.{result.package}.{result.name}{detail}", markup=True)
+    failed = sum(not r.passed for r in results)
+    console.print(f"{len(results) - failed} passed, {failed} failed")
+    if not results:
+        raise _fail("no Rego tests found (rules named test_* in *_test.rego files)")
+    raise typer.Exit(EXIT_DENIED if failed else EXIT_OK)
+
+
+@policy_app.command("check")
+def policy_check(bundle: BundleOption = None) -> None:
+    """Refuse a bundle the embedded engine cannot evaluate faithfully (unknown built-ins, compile errors)."""
+    from govern.engine.embedded import EmbeddedEngine, new_interpreter
+    from govern.policy_check import check_bundle
+
+    loaded = _bundle(bundle)
+    problems = check_bundle(loaded, new_interpreter().is_builtin)
+    console = Console(highlight=False)
+    for problem in problems:
+        console.print(str(problem), markup=False)
+    if any(p.fatal for p in problems):
+        raise _fail(f"bundle {loaded.root} refused", EXIT_DENIED)
+    try:
+        EmbeddedEngine(loaded, workers=1).close()
+    except EngineError as exc:
+        raise _fail(str(exc), EXIT_DENIED) from None
+    console.print(
+        f"bundle ok: revision {loaded.manifest_revision} ({loaded.revision}), "
+        f"{len(loaded.policy_modules)} policy modules, {len(loaded.test_modules)} test modules, "
+        f"{len(loaded.catalogue)} rules"
+    )
+
+
+@policy_app.command("list")
+def policy_list(
+    bundle: BundleOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+) -> None:
+    """The rule catalogue: id, area, severity, waivable, description."""
+    loaded = _bundle(bundle)
+    if as_json:
+        sys.stdout.write(json.dumps(loaded.catalogue, indent=2, sort_keys=True) + "\n")
+        return
+    table = Table(title=f"govern rules (bundle {loaded.manifest_revision})")
+    for column in ("id", "area", "kind", "severity", "waivable", "description"):
+        table.add_column(column, overflow="fold")
+    for rule_id, rule in sorted(loaded.catalogue.items()):
+        table.add_row(
+            rule_id,
+            str(rule.get("area", "")),
+            str(rule.get("kind", "deny")),
+            str(rule.get("severity", "")),
+            "yes" if rule.get("waivable") else "no",
+            str(rule.get("description") or rule.get("title", "")),
+        )
+    Console(width=160).print(table)
+
+
+@app.command()
+def schema(kind: Annotated[SchemaKind, typer.Argument(help="Which document.")] = SchemaKind.experiment) -> None:
+    """Print the JSON Schema of a manifest (for editors and CI validation)."""
+    model = Experiment if kind is SchemaKind.experiment else Context
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://govern.dev/schemas/v1/{kind.value}.json",
+        **model.model_json_schema(by_alias=True),
+    }
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write experiment.yaml and its circuit.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Scaffold an example manifest and circuit that pass the default policies."""
+    try:
+        written = write_scaffold(directory, force=force)
+    except FileExistsError as exc:
+        raise _fail(f"{exc.args[0]} exists; use --force to overwrite") from None
+    for path in written:
+        Console(highlight=False).print(f"wrote {path}")
+
+
+def main() -> None:
+    """Console entry point: usage errors exit 2, and no traceback ever reaches the user."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        _stderr().print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # an internal bug: say so plainly, and never let it pass as an allow
+        _stderr().print(f"govern: internal error: {exc.__class__.__name__}: {exc}", markup=False)
+        sys.exit(EXIT_BAD_INPUT)

@@ -1,0 +1,159 @@
+"""Reading YAML/JSON documents with the position of every field, so errors can point at line:col."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from govern.errors import InputError, Problem
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loading with YAML 1.2 booleans: only true/false, so `on:` or `no` stay strings (the Norway problem)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+Model = TypeVar("Model", bound=BaseModel)
+Locations = dict[str, tuple[int, int]]
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML/JSON document of a file, with where each field of it stands."""
+
+    source: str
+    index: int
+    data: Any
+    locations: Locations = field(repr=False)
+
+    @property
+    def kind(self) -> str | None:
+        return self.data.get("kind") if isinstance(self.data, dict) else None
+
+    def validate(self, model: type[Model]) -> Model:
+        """Validate against a model; every error names its field and line:col."""
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as exc:
+            raise InputError(self.source, [self._problem(err) for err in exc.errors()]) from None
+
+    def _problem(self, error: Any) -> Problem:
+        path = dotted(error["loc"])
+        line, column = self.locate(path)
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling; unknown fields are not allowed)"
+        return Problem(message=message, field=path or "(document)", line=line, column=column)
+
+    def locate(self, path: str) -> tuple[int, int]:
+        while path not in self.locations and path:
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return self.locations.get(path, (1, 1))
+
+
+def dotted(loc: tuple[Any, ...]) -> str:
+    """('spec', 'datasets', 0, 'name') -> 'spec.datasets[0].name' (pydantic's union tags are dropped)."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and not _is_union_tag(part):
+            path = f"{path}.{part}" if path else part
+    return path
+
+
+def _is_union_tag(part: str) -> bool:
+    return part.startswith(("literal[", "function-")) or part in {"QueueThreshold", "str", "dict[str,any]"}
+
+
+def read_text(path: Path, max_bytes: int) -> str:
+    """Read a user file, refusing oversized or non-UTF-8 input with a clear error."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(source, f"cannot read file: {exc.strerror}") from None
+    if size > max_bytes:
+        raise InputError(source, f"file is {size} bytes, over the {max_bytes}-byte limit")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(source, f"file is not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(source, f"cannot read file: {exc.strerror}") from None
+
+
+def parse_documents(text: str, source: str) -> list[Document]:
+    """Every document of a YAML (or JSON) stream, with field positions; syntax errors name line:col."""
+    loader = _Loader(text)
+    documents = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            locations: Locations = {}
+            _collect_locations(node, "", locations, source)
+            documents.append(Document(source, len(documents), loader.construct_document(node), locations))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = f"{exc.problem or exc.context or 'malformed YAML/JSON'}"
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise InputError(source, Problem(f"malformed YAML/JSON: {problem}", line=line, column=column)) from None
+    except yaml.YAMLError as exc:
+        raise InputError(source, f"malformed YAML/JSON: {exc}") from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _collect_locations(node: yaml.Node, path: str, locations: Locations, source: str) -> None:
+    locations[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}" if path else key
+            if key in seen:
+                raise InputError(
+                    source,
+                    Problem(
+                        "duplicate key (the earlier value would be silently ignored)",
+                        field=child,
+                        line=key_node.start_mark.line + 1,
+                        column=key_node.start_mark.column + 1,
+                    ),
+                )
+            seen.add(key)
+            _collect_locations(value_node, child, locations, source)
+            locations[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_locations(item, f"{path}[{index}]", locations, source)
+
+
+def load_documents(path: Path, max_bytes: int) -> list[Document]:
+    return parse_documents(read_text(path, max_bytes), str(path))
+
+
+def load_one(path: Path, model: type[Model], kind: str, max_bytes: int) -> Model:
+    """A file that must hold exactly one document of the given kind (a context file, say)."""
+    documents = [d for d in load_documents(path, max_bytes) if d.data is not None]
+    if len(documents) != 1 or documents[0].kind != kind:
+        raise InputError(str(path), f"expected exactly one document of kind {kind!r}")
+    return documents[0].validate(model)

@@ -1,0 +1,101 @@
+"""Policy engines: one small interface, two implementations that must agree on every decision.
+
+Every engine fails closed: an error, a timeout or a result of the wrong shape becomes a deny that says
+why, never an allow.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+import time
+from typing import Any
+
+from pydantic import ValidationError
+
+from govern.decision import Decision, PolicyResult
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: one byte string per value, so equal inputs hash equal.
+
+    Not RFC 8785: its I-JSON number domain refuses the epoch-nanosecond integers the policies read.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def input_hash(policy_input: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(policy_input)).hexdigest()
+
+
+class EngineError(Exception):
+    """The engine could not give a result; the caller denies."""
+
+
+class Engine(abc.ABC):
+    """Evaluates the bundle's decision entrypoint for one policy input."""
+
+    name: str
+
+    @property
+    @abc.abstractmethod
+    def bundle_revision(self) -> str: ...
+
+    @abc.abstractmethod
+    def query(self, policy_input: dict[str, Any]) -> Any:
+        """The raw entrypoint result; raise EngineError when there is none."""
+
+    def evaluate(self, policy_input: dict[str, Any]) -> Decision:
+        """Decide, failing closed on any error or malformed result."""
+        started = time.perf_counter()
+        try:
+            facts: dict[str, Any] = {
+                "input_hash": input_hash(policy_input),
+                "bundle_revision": self.bundle_revision,
+                "engine": self.name,
+            }
+        except (TypeError, ValueError) as exc:
+            return Decision.failed_closed(
+                f"policy input is not JSON: {exc}",
+                input_hash="unhashable",
+                bundle_revision=self.bundle_revision,
+                engine=self.name,
+            )
+        try:
+            raw = self.query(policy_input)
+            result = PolicyResult.model_validate(raw)
+        except EngineError as exc:
+            return Decision.failed_closed(str(exc), evaluation_ms=_since(started), **facts)
+        except ValidationError as exc:
+            reason = f"the policy returned a malformed result ({exc.error_count()} problems, first: {exc.errors()[0]['msg']})"
+            return Decision.failed_closed(reason, evaluation_ms=_since(started), **facts)
+        except Exception as exc:  # fail closed on anything the engine library throws
+            return Decision.failed_closed(
+                f"{exc.__class__.__name__}: {exc}", evaluation_ms=_since(started), **facts
+            )
+        return Decision.from_result(result, evaluation_ms=_since(started), **facts)
+
+    def close(self) -> None:
+        """Release connections or threads; engines without any need not override it."""
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+class UnavailableEngine(Engine):
+    """Stands in when no engine could be built (missing bundle, unreachable OPA): every input is denied."""
+
+    name = "unavailable"
+
+    def __init__(self, reason: str, bundle_revision: str = "unavailable"):
+        self._reason = reason
+        self._revision = bundle_revision
+
+    @property
+    def bundle_revision(self) -> str:
+        return self._revision
+
+    def query(self, policy_input: dict[str, Any]) -> Any:
+        raise EngineError(self._reason)

@@ -1,0 +1,72 @@
+"""The remote engine: a real OPA server, reached through opa-python-client over TLS.
+
+opa-python-client speaks plain http unless told otherwise; here https is the default and plain http
+needs an explicit opt-in. The server must be loaded with the same bundle: its revision is declared by
+configuration and recorded in every decision.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from opa_client import OpaClient
+
+from govern.bundle import ENTRYPOINT
+from govern.engine import Engine, EngineError
+
+
+class RemoteEngine(Engine):
+    name = "opa"
+
+    def __init__(
+        self,
+        url: str,
+        bundle_revision: str,
+        *,
+        ca_bundle: str | None = None,
+        client_cert: str | tuple[str, str] | None = None,
+        token: str | None = None,
+        timeout_s: float = 5.0,
+        allow_insecure_http: bool = False,
+    ):
+        parts = urlsplit(url)
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            raise EngineError(f"OPA url must look like https://host:port, got {url!r}")
+        if parts.scheme == "http" and not allow_insecure_http:
+            raise EngineError("OPA url uses plain http; use https, or allow insecure http explicitly")
+        tls = parts.scheme == "https"
+        self._revision = bundle_revision
+        self._client = OpaClient(
+            host=parts.hostname,
+            port=parts.port or (443 if tls else 8181),
+            ssl=(ca_bundle or True) if tls else False,
+            cert=client_cert,
+            token=token,
+            timeout=timeout_s,
+            retries=0,
+        )
+
+    @property
+    def bundle_revision(self) -> str:
+        return self._revision
+
+    def query(self, policy_input: dict[str, Any]) -> Any:
+        package, _, rule = ENTRYPOINT.rpartition("/")
+        try:
+            response = self._client.query_rule(policy_input, package_path=package, rule_name=rule)
+        except requests.exceptions.SSLError as exc:
+            raise EngineError(f"TLS verification of the OPA server failed: {exc.__class__.__name__}") from None
+        except requests.exceptions.Timeout:
+            raise EngineError("the OPA server did not answer in time") from None
+        except requests.exceptions.HTTPError as exc:
+            raise EngineError(f"the OPA server answered HTTP {exc.response.status_code}") from None
+        except (requests.exceptions.RequestException, ValueError) as exc:
+            raise EngineError(f"the OPA server could not be reached or answered garbage: {exc.__class__.__name__}") from None
+        if not isinstance(response, dict) or "result" not in response:
+            raise EngineError(f"the OPA server returned no result for {ENTRYPOINT} (is the bundle loaded?)")
+        return response["result"]
+
+    def close(self) -> None:
+        self._client.close_connection()

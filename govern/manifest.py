@@ -1,0 +1,213 @@
+"""The documents users write: the Experiment manifest and the Context of live procurement facts.
+
+Both are Kubernetes-style (`apiVersion`, `kind`, `metadata`, `spec`) and forbid unknown fields, so a
+typo fails loudly instead of silently skipping a gate.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    NonNegativeFloat,
+    PositiveInt,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "govern/v1"
+
+DnsLabel = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", max_length=63),
+    Field(description="Lower-case DNS label: letters, digits and '-', at most 63 characters."),
+]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors; fields are camelCase in documents and snake_case in Python."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+class Classification(str, enum.Enum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class Metadata(Strict):
+    name: DnsLabel
+    team: DnsLabel
+    owner: EmailStr
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class CircuitRef(Strict):
+    """Where the circuit is: a file relative to the manifest, or OpenQASM inline."""
+
+    path: Identifier | None = None
+    qasm: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CircuitRef:
+        if (self.path is None) == (self.qasm is None):
+            raise ValueError("give exactly one of 'path' (a file next to the manifest) or 'qasm' (inline OpenQASM)")
+        return self
+
+
+class Backend(Strict):
+    vendor: Identifier
+    device: Identifier
+    region: Identifier | None = None
+    endpoint: str | None = None
+
+
+class Dataset(Strict):
+    namespace: Identifier
+    name: Identifier
+    classification: Classification
+    contains_pii: bool = Field(default=False, alias="containsPII")
+    pseudonymized: bool = False
+    region: Identifier | None = None
+
+
+class QueueThreshold(Strict):
+    queue_minutes_over: PositiveInt
+
+
+FallbackTrigger = Literal["unavailable", "error"] | QueueThreshold
+
+
+class Fallback(Strict):
+    device: Identifier
+    on: list[FallbackTrigger] = Field(default_factory=lambda: ["unavailable"])
+
+
+class SourceCode(Strict):
+    type: Literal["git"] = "git"
+    url: str
+    path: str | None = None
+    version: str | None = None
+
+
+class ExperimentSpec(Strict):
+    purpose: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    circuit: CircuitRef
+    backend: Backend
+    shots: PositiveInt
+    sandbox: Identifier | None = None
+    datasets: list[Dataset] = Field(default_factory=list)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    fallback: Fallback | None = None
+    credentials: dict[str, str] = Field(
+        default_factory=dict,
+        description="References only: 'env:VAR' or 'vault:path'. A secret value here is denied by policy.",
+    )
+    source: SourceCode | None = None
+
+
+class Experiment(Strict):
+    """One experiment submission, as written by its team."""
+
+    api_version: Literal["govern/v1"] = Field(alias="apiVersion")
+    kind: Literal["Experiment"]
+    metadata: Metadata
+    spec: ExperimentSpec
+
+
+class Vendor(Strict):
+    name: Identifier
+    approved: bool = True
+    data_processing_agreement: bool = False
+    regions: list[str] = Field(default_factory=list)
+
+
+class SandboxStatus(str, enum.Enum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    EXHAUSTED = "exhausted"
+
+
+class Sandbox(Strict):
+    id: Identifier
+    team: DnsLabel
+    vendor: Identifier
+    devices: list[str] = Field(default_factory=list)
+    status: SandboxStatus
+    requested_by: str | None = None
+    approved_by: str | None = None
+    start: AwareDatetime
+    end: AwareDatetime
+    budget: NonNegativeFloat
+    spent: NonNegativeFloat = 0.0
+    currency: str = "USD"
+    allows_confidential: bool = False
+
+
+class WaiverScope(Strict):
+    team: DnsLabel
+    experiment: str = "*"
+    sandbox: str | None = None
+
+
+class WaiverStatus(str, enum.Enum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REVOKED = "revoked"
+
+
+class Waiver(Strict):
+    id: Identifier
+    rule: Identifier
+    scope: WaiverScope
+    status: WaiverStatus = WaiverStatus.APPROVED
+    requested_by: str | None = None
+    approver: str
+    reason: Annotated[str, StringConstraints(min_length=1)]
+    expires: AwareDatetime
+
+
+class ContextSpec(Strict):
+    vendors: list[Vendor] = Field(default_factory=list)
+    sandboxes: list[Sandbox] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list)
+
+
+class ContextMetadata(Strict):
+    name: str = "context"
+    generated: AwareDatetime | None = None
+
+
+class Context(Strict):
+    """Live facts the policies need (sandboxes, spend, vendors, waivers); offline from a file, online from the service."""
+
+    api_version: Literal["govern/v1"] = Field(alias="apiVersion")
+    kind: Literal["Context"]
+    metadata: ContextMetadata = Field(default_factory=ContextMetadata)
+    spec: ContextSpec = Field(default_factory=ContextSpec)
+
+    @classmethod
+    def empty(cls) -> Context:
+        return cls(api_version=API_VERSION, kind="Context")
+
+
+def epoch_ns(moment: datetime) -> int:
+    """Epoch nanoseconds: the form times reach the policies in (the embedded engine rejects a trailing 'Z')."""
+    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000

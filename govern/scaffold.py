@@ -1,0 +1,50 @@
+"""`govern init`: a starting manifest and circuit that pass the default policies on the local simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MANIFEST = """\
+# An experiment submission. Check it with: govern check experiment.yaml
+# The JSON Schema for editors: govern schema > experiment.schema.json
+apiVersion: govern/v1
+kind: Experiment
+metadata:
+  name: bell-state-demo            # lower-case DNS label
+  team: my-team
+  owner: you@example.com
+  labels: {costCenter: CC-0000}    # required for paid backends
+spec:
+  purpose: "Prepare and measure a Bell pair on the local simulator"
+  circuit: {path: circuits/bell.qasm}
+  backend: {vendor: local, device: aer_simulator}
+  shots: 1024
+  datasets:
+    - {namespace: "s3://my-team-data", name: calibration/bell, classification: internal, containsPII: false, region: us-east}
+  hyperparameters: {seed: 7}
+  # For a paid backend, add the procurement sandbox that pays and reference credentials, never secrets:
+  # sandbox: SBX-2026-000
+  # credentials: {token: "env:IBM_QUANTUM_TOKEN"}
+"""
+
+CIRCUIT = """\
+OPENQASM 3.0;
+include "stdgates.inc";
+qubit[2] q;
+bit[2] c;
+h q[0];
+cx q[0], q[1];
+c = measure q;
+"""
+
+
+def write_scaffold(directory: Path, force: bool = False) -> list[Path]:
+    files = {directory / "experiment.yaml": MANIFEST, directory / "circuits" / "bell.qasm": CIRCUIT}
+    if not force:
+        for path in files:
+            if path.exists():
+                raise FileExistsError(str(path))
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(files)

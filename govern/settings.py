@@ -1,0 +1,64 @@
+"""Settings from `GOVERN_*` environment variables, built by a factory (never at import time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from govern.bundle import PolicyBundle, load_bundle
+from govern.circuit import CircuitLimits
+from govern.engine import Engine
+
+
+class Settings(BaseSettings):
+    """Every knob govern has; each one is documented in the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True)
+
+    bundle: Path | None = Field(default=None, description="Policy bundle folder; default: the bundle shipped with govern.")
+    engine: Literal["embedded", "opa"] = Field(default="embedded", description="Which engine evaluates policies.")
+    opa_url: str | None = Field(default=None, description="OPA server for the `opa` engine, https://host:port.")
+    opa_ca_bundle: Path | None = Field(default=None, description="CA certificates that verify the OPA server.")
+    opa_client_cert: Path | None = Field(default=None, description="Client certificate (PEM with key) for mutual TLS to OPA.")
+    opa_token: SecretStr | None = Field(default=None, description="Bearer token for the OPA server.")
+    opa_allow_insecure_http: bool = Field(default=False, description="Allow a plain-http OPA url (never in production).")
+    evaluation_timeout_s: PositiveFloat = Field(default=5.0, description="Longest a policy evaluation may take before it is denied.")
+    max_manifest_bytes: PositiveInt = Field(default=1_000_000, description="Largest manifest or context file accepted.")
+    max_circuit_bytes: PositiveInt = Field(default=1_000_000, description="Largest OpenQASM file accepted.")
+    max_circuit_operations: PositiveInt = Field(default=200_000, description="Most operations a circuit may have.")
+    workers: PositiveInt | None = Field(default=None, description="Parallel checks in `govern check`; default: CPU count.")
+
+    @property
+    def circuit_limits(self) -> CircuitLimits:
+        return CircuitLimits(max_bytes=self.max_circuit_bytes, max_operations=self.max_circuit_operations)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (from CLI options) on top."""
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def build_engine(settings: Settings, bundle: PolicyBundle | None = None) -> Engine:
+    """The configured engine over the configured bundle; raises BundleError or EngineError (callers deny)."""
+    bundle = bundle or load_bundle(settings.bundle)
+    if settings.engine == "opa":
+        from govern.engine import EngineError
+        from govern.engine.remote import RemoteEngine
+
+        if not settings.opa_url:
+            raise EngineError("engine 'opa' needs GOVERN_OPA_URL")
+        return RemoteEngine(
+            settings.opa_url,
+            bundle.revision,
+            ca_bundle=str(settings.opa_ca_bundle) if settings.opa_ca_bundle else None,
+            client_cert=str(settings.opa_client_cert) if settings.opa_client_cert else None,
+            token=settings.opa_token.get_secret_value() if settings.opa_token else None,
+            timeout_s=settings.evaluation_timeout_s,
+            allow_insecure_http=settings.opa_allow_insecure_http,
+        )
+    from govern.engine.embedded import EmbeddedEngine
+
+    return EmbeddedEngine(bundle, timeout_s=settings.evaluation_timeout_s, workers=settings.workers)

@@ -1,0 +1,43 @@
+"""A submission: a validated Experiment together with its circuit's text, ready to be profiled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from govern.documents import Document, read_text
+from govern.errors import InputError, Problem
+from govern.manifest import Experiment
+
+
+@dataclass(frozen=True)
+class Submission:
+    experiment: Experiment
+    circuit_text: str
+    circuit_source: str
+    source: str
+    circuit_dir: Path | None = None
+    locations: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+
+
+def submission_from_document(document: Document, max_circuit_bytes: int) -> Submission:
+    """Validate the manifest and fetch its circuit (a file next to the manifest, or inline QASM)."""
+    experiment = document.validate(Experiment)
+    circuit = experiment.spec.circuit
+    if circuit.qasm is not None:
+        if len(circuit.qasm.encode()) > max_circuit_bytes:
+            line, column = document.locate("spec.circuit.qasm")
+            raise InputError(
+                document.source,
+                Problem(f"inline circuit is over the {max_circuit_bytes}-byte limit", "spec.circuit.qasm", line, column),
+            )
+        return Submission(experiment, circuit.qasm, f"{document.source}#spec.circuit.qasm", document.source, None, document.locations)
+    path = Path(document.source).parent / circuit.path
+    if not path.is_file():
+        line, column = document.locate("spec.circuit.path")
+        raise InputError(
+            document.source,
+            Problem(f"circuit file {circuit.path!r} not found next to the manifest", "spec.circuit.path", line, column),
+        )
+    text = read_text(path, max_circuit_bytes)
+    return Submission(experiment, text, str(path), document.source, path.parent, document.locations)

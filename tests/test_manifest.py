@@ -1,0 +1,148 @@
+"""Manifest validation: unknown fields, malformed documents and bad values name the file, field and line:col."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from govern.documents import parse_documents
+from govern.errors import InputError
+from govern.manifest import Context, Experiment, epoch_ns
+
+VALID = textwrap.dedent(
+    """\
+    apiVersion: govern/v1
+    kind: Experiment
+    metadata:
+      name: vqe-h2-sweep
+      team: materials-rnd
+      owner: alice@example.com
+      labels: {costCenter: CC-1042}
+    spec:
+      purpose: "H2 binding energy"
+      circuit: {path: circuits/vqe_h2.qasm}
+      backend: {vendor: ibm, device: ibm_brisbane, region: us-east}
+      shots: 4000
+      sandbox: SBX-2026-014
+      datasets:
+        - {namespace: s3://rnd-data, name: molecules/h2, classification: internal, containsPII: false, region: us-east}
+      hyperparameters: {optimizer: COBYLA, maxiter: 200, seed: 7}
+      fallback: {device: aer_simulator, on: [unavailable, queue_minutes_over: 120]}
+      credentials: {token: env:IBM_QUANTUM_TOKEN}
+    """
+)
+
+
+def validate(text: str) -> Experiment:
+    (document,) = parse_documents(text, "exp.yaml")
+    return document.validate(Experiment)
+
+
+def error_of(text: str) -> InputError:
+    with pytest.raises(InputError) as caught:
+        validate(text)
+    return caught.value
+
+
+def test_valid_manifest_round_trips_with_camel_case_fields():
+    experiment = validate(VALID)
+    assert experiment.metadata.labels == {"costCenter": "CC-1042"}
+    assert experiment.spec.datasets[0].contains_pii is False
+    assert experiment.spec.fallback.on[1].queue_minutes_over == 120
+    dumped = experiment.model_dump(by_alias=True, exclude_none=True)
+    assert dumped["spec"]["datasets"][0]["containsPII"] is False
+
+
+def test_unknown_field_is_an_error_with_its_line_and_column():
+    error = error_of(VALID.replace("  shots: 4000", "  shots: 4000\n  shotz: 10"))
+    (problem,) = error.problems
+    assert problem.field == "spec.shotz"
+    assert (problem.line, problem.column) == (13, 3)
+    assert "unknown field" in problem.message
+    assert "exp.yaml:13:3:spec.shotz" in error.describe()
+
+
+def test_typo_in_nested_dataset_field_is_caught():
+    error = error_of(VALID.replace("containsPII: false", "containsPll: false"))
+    assert error.problems[0].field == "spec.datasets[0].containsPll"
+
+
+def test_bad_values_name_each_field():
+    text = VALID.replace("classification: internal", "classification: secret").replace("shots: 4000", "shots: 0")
+    fields = {p.field for p in error_of(text).problems}
+    assert fields == {"spec.shots", "spec.datasets[0].classification"}
+
+
+def test_name_must_be_a_dns_label():
+    error = error_of(VALID.replace("name: vqe-h2-sweep", "name: VQE_H2"))
+    assert error.problems[0].field == "metadata.name"
+
+
+def test_circuit_needs_exactly_one_of_path_or_qasm():
+    error = error_of(VALID.replace("circuit: {path: circuits/vqe_h2.qasm}", "circuit: {}"))
+    assert error.problems[0].field == "spec.circuit"
+    assert "exactly one" in error.problems[0].message
+
+
+def test_malformed_yaml_reports_line_and_column():
+    with pytest.raises(InputError) as caught:
+        parse_documents("apiVersion: govern/v1\nkind: Experiment\nmetadata: {name: [x\n", "bad.yaml")
+    problem = caught.value.problems[0]
+    assert problem.line is not None and problem.column is not None
+    assert "malformed" in problem.message
+
+
+def test_yaml_1_1_booleans_stay_strings():
+    (document,) = parse_documents("on: [no, yes, off]\nflag: true\n", "x.yaml")
+    assert document.data == {"on": ["no", "yes", "off"], "flag": True}
+
+
+def test_duplicate_keys_are_refused():
+    with pytest.raises(InputError) as caught:
+        parse_documents("kind: Experiment\nkind: Context\n", "dup.yaml")
+    assert caught.value.problems[0].field == "kind"
+    assert caught.value.problems[0].line == 2
+
+
+def test_json_manifests_are_read_too():
+    import json
+
+    document = json.dumps(parse_documents(VALID, "exp.yaml")[0].data)
+    assert validate(document).metadata.name == "vqe-h2-sweep"
+
+
+def test_context_times_become_epoch_nanoseconds():
+    context = Context.model_validate(
+        {
+            "apiVersion": "govern/v1",
+            "kind": "Context",
+            "spec": {
+                "sandboxes": [
+                    {
+                        "id": "SBX-1",
+                        "team": "t",
+                        "vendor": "ibm",
+                        "status": "approved",
+                        "start": "2026-01-01T00:00:00Z",
+                        "end": "2026-01-02T00:00:00+01:00",
+                        "budget": 10,
+                    }
+                ]
+            },
+        }
+    )
+    sandbox = context.spec.sandboxes[0]
+    assert epoch_ns(sandbox.start) == 1_767_225_600_000_000_000
+    assert epoch_ns(sandbox.end) - epoch_ns(sandbox.start) == 23 * 3600 * 10**9
+
+
+def test_context_times_need_an_offset():
+    with pytest.raises(Exception):
+        Context.model_validate(
+            {
+                "apiVersion": "govern/v1",
+                "kind": "Context",
+                "spec": {"waivers": [{"id": "W", "rule": "DC-004", "scope": {"team": "t"}, "approver": "a", "reason": "r", "expires": "2026-01-01T00:00:00"}]},
+            }
+        )
