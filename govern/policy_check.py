@@ -22,6 +22,7 @@ _WHOLE_INPUT_WITH = re.compile(r"\bwith\s+input\s+as\b")
 
 KNOWN_PITFALLS = {
     "time.parse_rfc3339_ns": "the embedded engine rejects RFC 3339 times ending in 'Z': pass '+00:00' offsets or epoch ns",
+    "upper": "the embedded engine keeps strings escaped, so upper() turns an input's \\n into an invalid \\N",
 }
 
 

@@ -44,3 +44,28 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def example_context():
+    from govern.documents import load_one
+    from govern.manifest import Context
+
+    return load_one(EXAMPLES / "context.yaml", Context, "Context", 1_000_000)
+
+
+@pytest.fixture(scope="session")
+def example_inputs(engine, example_context, examples_now):
+    """(manifest path, policy input) for every example experiment."""
+    from govern.check import Checker
+    from govern.documents import load_documents
+    from govern.submission import submission_from_document
+
+    checker = Checker(engine, example_context, now=examples_now)
+    inputs = []
+    for path in sorted(EXAMPLES.rglob("*.yaml")):
+        for document in load_documents(path, 1_000_000):
+            if document.kind == "Experiment":
+                submission = submission_from_document(document, 1_000_000)
+                inputs.append((path, checker.policy_input(submission, checker.profile(submission))))
+    return inputs

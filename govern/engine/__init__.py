@@ -25,10 +25,6 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def input_hash(policy_input: dict[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical_json(policy_input)).hexdigest()
-
-
 class EngineError(Exception):
     """The engine could not give a result; the caller denies."""
 
@@ -43,18 +39,14 @@ class Engine(abc.ABC):
     def bundle_revision(self) -> str: ...
 
     @abc.abstractmethod
-    def query(self, policy_input: dict[str, Any]) -> Any:
-        """The raw entrypoint result; raise EngineError when there is none."""
+    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
+        """The raw entrypoint result for the input (also given as its canonical JSON); EngineError if none."""
 
     def evaluate(self, policy_input: dict[str, Any]) -> Decision:
         """Decide, failing closed on any error or malformed result."""
         started = time.perf_counter()
         try:
-            facts: dict[str, Any] = {
-                "input_hash": input_hash(policy_input),
-                "bundle_revision": self.bundle_revision,
-                "engine": self.name,
-            }
+            canonical = canonical_json(policy_input)
         except (TypeError, ValueError) as exc:
             return Decision.failed_closed(
                 f"policy input is not JSON: {exc}",
@@ -62,8 +54,13 @@ class Engine(abc.ABC):
                 bundle_revision=self.bundle_revision,
                 engine=self.name,
             )
+        facts: dict[str, Any] = {
+            "input_hash": "sha256:" + hashlib.sha256(canonical).hexdigest(),
+            "bundle_revision": self.bundle_revision,
+            "engine": self.name,
+        }
         try:
-            raw = self.query(policy_input)
+            raw = self.query(policy_input, canonical)
             result = PolicyResult.model_validate(raw)
         except EngineError as exc:
             return Decision.failed_closed(str(exc), evaluation_ms=_since(started), **facts)
@@ -97,5 +94,5 @@ class UnavailableEngine(Engine):
     def bundle_revision(self) -> str:
         return self._revision
 
-    def query(self, policy_input: dict[str, Any]) -> Any:
+    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
         raise EngineError(self._reason)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from regopy import Input, Interpreter, LogLevel, RegoError
+from regopy import Interpreter, LogLevel, RegoError
 
 from govern.bundle import ENTRYPOINT, Module, PolicyBundle
 from govern.engine import Engine, EngineError
@@ -93,29 +93,37 @@ class EmbeddedEngine(Engine):
     def bundle(self) -> PolicyBundle:
         return self._bundle
 
-    def query(self, policy_input: dict[str, Any]) -> Any:
+    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
         """Evaluate on a pool thread so a runaway evaluation is abandoned at the timeout, and denied."""
-        future = self._pool.submit(self.query_here, policy_input)
+        future = self._pool.submit(self.query_here, canonical)
         try:
             return future.result(timeout=self._timeout_s)
         except FutureTimeout:
             raise EngineError(f"evaluation did not finish within {self._timeout_s:g}s") from None
 
-    def query_here(self, policy_input: dict[str, Any]) -> Any:
-        """Evaluate on the calling thread, with no timeout: the bare path the benchmark compares against."""
+    def query_here(self, canonical: bytes) -> Any:
+        """Evaluate canonical JSON on the calling thread, with no timeout (the bare engine call).
+
+        The input goes in as a JSON term, not through regopy's `Input`: rego-cpp keeps string values in
+        their escaped form, so only escaped input comes back out as valid JSON (a quote or backslash
+        in a dataset name would otherwise break or silently change the result).
+        """
         interpreter = getattr(self._local, "interpreter", None)
         if interpreter is None:
             interpreter = self._local.interpreter = new_interpreter()
         try:
-            interpreter.set_input(Input(policy_input))
+            interpreter.set_input_term(canonical.decode())
             output = interpreter.query_bundle_entrypoint(self._compiled, ENTRYPOINT)
         except RegoError as exc:
             raise EngineError(describe_rego_error(exc, self._bundle.modules)) from None
+        except ValueError as exc:
+            raise EngineError(f"the engine produced output that is not JSON ({exc.__class__.__name__})") from None
         if not output.ok():
             raise EngineError(
                 "the engine reported an evaluation error (a built-in failed on this input, or rules conflict)"
             )
-        expressions = json.loads(str(output)).get("expressions")
+        text = str(output)
+        expressions = None if text == "undefined" else json.loads(text).get("expressions")
         if not expressions:
             raise EngineError(f"entrypoint {ENTRYPOINT} is undefined for this input")
         return expressions[0]

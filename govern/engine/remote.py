@@ -47,12 +47,16 @@ class RemoteEngine(Engine):
             timeout=timeout_s,
             retries=0,
         )
+        if ca_bundle:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA bundle; the one
+            # configured for OPA must win, so the session ignores those environment settings.
+            self._client._session.trust_env = False
 
     @property
     def bundle_revision(self) -> str:
         return self._revision
 
-    def query(self, policy_input: dict[str, Any]) -> Any:
+    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
         package, _, rule = ENTRYPOINT.rpartition("/")
         try:
             response = self._client.query_rule(policy_input, package_path=package, rule_name=rule)

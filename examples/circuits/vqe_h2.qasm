@@ -1,0 +1,20 @@
+// Hardware-efficient ansatz for H2 (4 qubits, 2 layers), angles from the optimizer's last step.
+OPENQASM 3.0;
+include "stdgates.inc";
+qubit[4] q;
+bit[4] c;
+ry(0.1234) q[0];
+ry(-0.4521) q[1];
+ry(0.9876) q[2];
+ry(0.0417) q[3];
+cx q[0], q[1];
+cx q[1], q[2];
+cx q[2], q[3];
+ry(0.3312) q[0];
+ry(-0.2210) q[1];
+ry(0.5550) q[2];
+ry(-0.1180) q[3];
+cx q[0], q[1];
+cx q[1], q[2];
+cx q[2], q[3];
+c = measure q;

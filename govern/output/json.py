@@ -1,0 +1,47 @@
+"""The machine-readable format: every decision in full, so a pipeline can keep it as evidence."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from govern.errors import InputError
+from govern.report import CheckReport, CheckResult
+
+
+class JsonFormatter:
+    """One JSON document per run; keys keep a fixed order so diffs between runs stay readable."""
+
+    name = "json"
+
+    def render(self, report: CheckReport) -> str:
+        document = {
+            "summary": {
+                **report.counts(),
+                "total": len(report.results),
+                "fail_on_warn": report.fail_on_warn,
+                "exit_code": report.exit_code(),
+            },
+            "results": [_result(result, report.fail_on_warn) for result in report.results],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _result(result: CheckResult, fail_on_warn: bool) -> dict[str, Any]:
+    return {
+        "source": result.source,
+        "name": result.name,
+        "status": result.status,
+        "exit_code": result.exit_code(fail_on_warn),
+        "decision": result.decision.model_dump(mode="json") if result.decision is not None else None,
+        "error": _error(result.error) if result.error is not None else None,
+    }
+
+
+def _error(error: InputError) -> dict[str, Any]:
+    return {
+        "source": error.source,
+        "problems": [
+            {"message": p.message, "field": p.field, "line": p.line, "column": p.column} for p in error.problems
+        ],
+    }

@@ -1,0 +1,165 @@
+"""SARIF 2.1.0, the format GitHub code scanning (and most scanners' dashboards) ingest.
+
+Every finding becomes a result pinned to the manifest line that caused it; waived findings stay in
+the log as suppressed notes, so the audit trail shows them. Input errors are results of GOV-INPUT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from importlib.metadata import PackageNotFoundError, metadata
+from pathlib import Path, PurePath
+from typing import Any
+from urllib.parse import quote
+
+from govern.decision import Finding
+from govern.errors import Problem
+from govern.output._common import findings, repo_path, waiver_note
+from govern.report import CheckReport, CheckResult
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+INPUT_RULE = "GOV-INPUT"
+FINGERPRINT_KEY = "governFinding/v1"
+LEVELS = {"deny": "error", "warn": "warning", "waived": "note"}
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+class SarifFormatter:
+    """One run, one driver `govern`, rules limited to those that fired (GitHub needs each ruleId described)."""
+
+    name = "sarif"
+
+    def render(self, report: CheckReport) -> str:
+        rules: dict[str, dict[str, Any]] = {}
+        results: list[dict[str, Any]] = []
+        occurrences: dict[str, int] = {}
+        for check in report.results:
+            for result, descriptor, identity in _results(check):
+                rule = rules.setdefault(result["ruleId"], descriptor)
+                if descriptor["defaultConfiguration"]["level"] == "error":
+                    rule["defaultConfiguration"]["level"] = "error"
+                occurrences[identity] = occurrences.get(identity, 0) + 1
+                result["partialFingerprints"] = {FINGERPRINT_KEY: _fingerprint(identity, occurrences[identity])}
+                results.append(result)
+        index = {rule_id: position for position, rule_id in enumerate(rules)}
+        for result in results:
+            result["ruleIndex"] = index[result["ruleId"]]
+        log = {
+            "$schema": SCHEMA_URI,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {"driver": {**_driver(), "rules": list(rules.values())}},
+                    "columnKind": "unicodeCodePoints",
+                    "results": results,
+                }
+            ],
+        }
+        return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+def _driver() -> dict[str, Any]:
+    """Name, version and home page from the installed distribution; a source checkout reports 0.0.0."""
+    try:
+        meta = metadata("govern")
+    except PackageNotFoundError:
+        return {"name": "govern", "version": "0.0.0", "semanticVersion": "0.0.0"}
+    driver: dict[str, Any] = {"name": "govern"}
+    urls = [meta.get("Home-page")] + [entry.split(",", 1)[-1].strip() for entry in meta.get_all("Project-URL") or []]
+    home = next((url for url in urls if url), None)
+    if home:
+        driver["informationUri"] = home
+    driver["version"] = meta["Version"]
+    if _SEMVER.match(meta["Version"]):
+        driver["semanticVersion"] = meta["Version"]
+    return driver
+
+
+def _results(check: CheckResult) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+    """(result, rule descriptor, identity) for each finding or problem; the identity feeds the fingerprint."""
+    path = repo_path(check.source)
+    if check.error is not None:
+        return [
+            (_problem_result(path, problem), _input_descriptor(), _identity(INPUT_RULE, path, problem.field))
+            for problem in check.error.problems
+        ]
+    assert check.decision is not None
+    triples = []
+    for kind, finding in findings(check.decision):
+        line, column = check.location_of(finding.resource)
+        result: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "level": LEVELS[kind],
+            "message": {"text": finding.message},
+            "locations": [_location(path, line, column, finding.resource)],
+        }
+        if kind == "waived":
+            result["suppressions"] = [{"kind": "external", "justification": waiver_note(finding)}]
+        triples.append((result, _descriptor(finding, kind), _identity(finding.rule, path, finding.resource)))
+    return triples
+
+
+def _problem_result(path: str, problem: Problem) -> dict[str, Any]:
+    return {
+        "ruleId": INPUT_RULE,
+        "level": "error",
+        "message": {"text": f"{problem.field}: {problem.message}" if problem.field else problem.message},
+        "locations": [_location(path, problem.line or 1, problem.column or 1, problem.field)],
+    }
+
+
+def _input_descriptor() -> dict[str, Any]:
+    return {
+        "id": INPUT_RULE,
+        "name": f"input/{INPUT_RULE}",
+        "shortDescription": {"text": "The file could not be checked"},
+        "fullDescription": {"text": "The file is not a valid Experiment manifest, so no policy decision was made."},
+        "help": {"text": "Fix the file at the reported line and field, then run govern check again."},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"tags": ["input"]},
+    }
+
+
+def _descriptor(finding: Finding, kind: str) -> dict[str, Any]:
+    """The rule as this run saw it: `warning` for a warn rule, `error` for a deny rule even where waived."""
+    summary = finding.message.split(";", 1)[0].strip()
+    return {
+        "id": finding.rule,
+        "name": f"{finding.area}/{finding.rule}",
+        "shortDescription": {"text": summary},
+        "fullDescription": {"text": finding.message},
+        "help": {"text": finding.remediation or summary},
+        "defaultConfiguration": {"level": "warning" if kind == "warn" else "error"},
+        "properties": {"tags": [finding.area], "severity": finding.severity},
+    }
+
+
+def _location(path: str, line: int, column: int, resource: str) -> dict[str, Any]:
+    """GitHub rejects a startLine below 1, so positions are clamped rather than trusted."""
+    location: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": _artifact(path),
+            "region": {"startLine": max(line, 1), "startColumn": max(column, 1)},
+        }
+    }
+    if resource:
+        location["logicalLocations"] = [{"fullyQualifiedName": resource, "kind": "element"}]
+    return location
+
+
+def _artifact(path: str) -> dict[str, str]:
+    """Relative paths resolve against %SRCROOT% (the checkout); a path outside it becomes a file URI."""
+    if PurePath(path).is_absolute():
+        return {"uri": Path(path).as_uri()}
+    return {"uri": quote(path), "uriBaseId": "%SRCROOT%"}
+
+
+def _identity(rule: str, path: str, resource: str) -> str:
+    return "\0".join((rule, path, resource))
+
+
+def _fingerprint(identity: str, occurrence: int) -> str:
+    """Stable across runs and line moves; the occurrence tells apart findings that share rule and resource."""
+    return f"{hashlib.sha256(identity.encode()).hexdigest()[:32]}:{occurrence}"
