@@ -35,7 +35,7 @@ class Target:
     explicit: bool
 
 
-def discover(arguments: Iterable[str]) -> tuple[list[Target], list[CheckResult]]:
+def discover(arguments: Iterable[str], named_files_must_hold_experiments: bool = True) -> tuple[list[Target], list[CheckResult]]:
     """Expand files, folders and globs; arguments that match nothing become input errors."""
     targets: list[Target] = []
     missing: list[CheckResult] = []
@@ -54,7 +54,7 @@ def discover(arguments: Iterable[str]) -> tuple[list[Target], list[CheckResult]]
                 if child.suffix in MANIFEST_SUFFIXES and child.is_file() and not _hidden(child, path):
                     add(child, explicit=False)
         elif path.is_file():
-            add(path, explicit=True)
+            add(path, explicit=named_files_must_hold_experiments)
         elif glob.has_magic(argument):
             matches = sorted(Path(m) for m in glob.glob(argument, recursive=True))
             files = [m for m in matches if m.is_file() and m.suffix in MANIFEST_SUFFIXES]
@@ -141,11 +141,12 @@ class Checker:
         arguments: Iterable[str],
         *,
         workers: int = 1,
+        skip_other_kinds: bool = False,
         on_total: Callable[[int], None] | None = None,
         on_result: Callable[[CheckResult], None] | None = None,
     ) -> tuple[CheckResult, ...]:
         """Check every Experiment under the arguments, in parallel, keeping the order they were given in."""
-        targets, results = discover(arguments)
+        targets, results = discover(arguments, named_files_must_hold_experiments=not skip_other_kinds)
         slots: list[list[CheckResult] | CheckResult] = []
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             per_file = list(pool.map(self.documents_of, targets))

@@ -6,6 +6,8 @@ Exit codes: 0 all allowed, 1 something denied (or a policy test failed), 2 bad i
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
 from datetime import datetime
 from enum import Enum
@@ -24,6 +26,7 @@ from govern.engine import Engine, EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.manifest import Context, Experiment
 from govern.output import available_formats, get_formatter
+from govern.output.text import TextFormatter
 from govern.report import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 from govern.scaffold import write_scaffold
 from govern.settings import Settings, build_engine, load_settings
@@ -91,12 +94,17 @@ def check(
         Optional[datetime], typer.Option("--now", help="Evaluate as of this time (RFC 3339), e.g. to reproduce a decision.")
     ] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Parallel checks (default: CPU count).")] = None,
+    skip_other_kinds: Annotated[
+        bool, typer.Option("--skip-other-kinds", help="Leave named files without an Experiment alone (for pre-commit).")
+    ] = False,
 ) -> None:
     """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
     try:
         formatter = get_formatter(output_format)
     except KeyError as exc:
         raise _fail(str(exc.args[0])) from None
+    if isinstance(formatter, TextFormatter) and output is None and sys.stdout.isatty():
+        formatter = TextFormatter(color=True, width=shutil.get_terminal_size().columns)
     try:
         settings = load_settings(bundle=bundle, engine=engine, workers=workers)
     except ValueError as exc:
@@ -115,10 +123,12 @@ def check(
         now=now,
     )
     try:
-        report = _run_with_progress(checker, paths, fail_on_warn, settings.workers)
+        report = _run_with_progress(checker, paths, fail_on_warn, settings.workers, skip_other_kinds)
     finally:
         checker.engine.close()
     if not report.results:
+        if skip_other_kinds:
+            raise typer.Exit(EXIT_OK)
         raise _fail("no Experiment manifests found under the given paths")
     rendered = formatter.render(report)
     if output:
@@ -128,13 +138,11 @@ def check(
     raise typer.Exit(report.exit_code())
 
 
-def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, workers: int | None):
-    import os
-
-    worker_count = workers or os.cpu_count() or 2
+def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, workers: int | None, skip_other_kinds: bool):
+    options = {"workers": workers or os.cpu_count() or 2, "skip_other_kinds": skip_other_kinds}
     console = _stderr()
     if not console.is_terminal:
-        return check_paths(checker, paths, fail_on_warn, workers=worker_count)
+        return check_paths(checker, paths, fail_on_warn, **options)
     columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("check", total=None, visible=False)
@@ -146,7 +154,7 @@ def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, w
             checker,
             paths,
             fail_on_warn,
-            workers=worker_count,
+            **options,
             on_total=on_total,
             on_result=lambda _: progress.advance(task),
         )

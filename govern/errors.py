@@ -15,8 +15,9 @@ class Problem:
     column: int | None = None
 
     def where(self) -> str:
+        """`line:col: field`, as much of it as is known."""
         position = f"{self.line}:{self.column}" if self.line is not None else ""
-        return ":".join(part for part in (position, self.field) if part)
+        return ": ".join(part for part in (position, self.field) if part)
 
 
 class InputError(Exception):

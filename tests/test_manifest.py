@@ -60,7 +60,7 @@ def test_unknown_field_is_an_error_with_its_line_and_column():
     assert problem.field == "spec.shotz"
     assert (problem.line, problem.column) == (13, 3)
     assert "unknown field" in problem.message
-    assert "exp.yaml:13:3:spec.shotz" in error.describe()
+    assert "exp.yaml:13:3: spec.shotz: unknown field" in error.describe()
 
 
 def test_typo_in_nested_dataset_field_is_caught():

@@ -30,8 +30,9 @@ class GitHubFormatter:
 def _commands(result: CheckResult, fail_on_warn: bool) -> list[str]:
     path = repo_path(result.source)
     if result.error is not None:
+        error_path = repo_path(result.error.source)
         return [
-            _command("error", path, problem.line, problem.column, INPUT_RULE, _join(problem.field, problem.message))
+            _command("error", error_path, problem.line, problem.column, INPUT_RULE, _join(problem.field, problem.message))
             for problem in result.error.problems
         ]
     assert result.decision is not None

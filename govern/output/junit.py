@@ -53,7 +53,7 @@ def _testcase(result: CheckResult, fail_on_warn: bool) -> ET.Element:
     )
     if result.error is not None:
         problems = result.error.problems
-        text = "\n".join(problem_text(result.source, problem) for problem in problems)
+        text = "\n".join(problem_text(result.error.source, problem) for problem in problems)
         _child(case, "error", text, message=f"input cannot be checked: {problems[0].message}", type=INPUT_ERROR_TYPE)
         return case
     assert decision is not None

@@ -81,6 +81,7 @@ def _results(check: CheckResult) -> list[tuple[dict[str, Any], dict[str, Any], s
     """(result, rule descriptor, identity) for each finding or problem; the identity feeds the fingerprint."""
     path = repo_path(check.source)
     if check.error is not None:
+        path = repo_path(check.error.source)
         return [
             (_problem_result(path, problem), _input_descriptor(), _identity(INPUT_RULE, path, problem.field))
             for problem in check.error.problems

@@ -64,7 +64,7 @@ def _details(result: CheckResult) -> RenderableType:
     grid.add_column()
     if result.error is not None:
         for problem in result.error.problems:
-            grid.add_row(Text("✗", style="red"), Text(problem_text(result.source, problem)))
+            grid.add_row(Text("✗", style="red"), Text(problem_text(result.error.source, problem)))
         return grid
     assert result.decision is not None
     for kind, finding in findings(result.decision):

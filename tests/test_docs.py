@@ -1,0 +1,47 @@
+"""Documentation keeps up with the code: every setting, command and option is in the README (datasette's rule)."""
+
+from __future__ import annotations
+
+import re
+
+import typer.main
+import yaml
+
+from govern.cli import app
+from govern.settings import Settings
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_setting_is_documented():
+    for name in Settings.model_fields:
+        assert f"`GOVERN_{name.upper()}`" in README, name
+
+
+def test_every_command_and_option_is_documented():
+    command = typer.main.get_command(app)
+    for name, sub in command.commands.items():
+        groups = sub.commands.items() if hasattr(sub, "commands") else [(None, sub)]
+        for sub_name, leaf in groups:
+            full = " ".join(part for part in ("govern", name, sub_name) if part)
+            assert f"`{full}" in README, full
+            if full == "govern check":
+                for param in leaf.params:
+                    for option in param.opts:
+                        if option.startswith("--"):
+                            assert f"`{option}`" in README, option
+
+
+def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second():
+    block = re.search(r"```sh\n(.*?)\n```", README, re.DOTALL).group(1).splitlines()
+    assert len(block) == 2 and "govern check examples/" in block[0] and "pytest" in block[1]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert block[1] in ci
+
+
+def test_ci_integration_files_parse():
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hooks[0]["id"] == "govern-check" and hooks[0]["entry"].startswith("govern check")
+    workflow = yaml.safe_load((ROOT / "examples" / "ci" / "github-actions.yml").read_text())
+    assert "check" in workflow["jobs"]
