@@ -188,6 +188,18 @@ class ContextSpec(Strict):
     sandboxes: list[Sandbox] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _unique_ids(self) -> ContextSpec:
+        for what, ids in (
+            ("vendor name", [v.name for v in self.vendors]),
+            ("sandbox id", [s.id for s in self.sandboxes]),
+            ("waiver id", [w.id for w in self.waivers]),
+        ):
+            duplicates = sorted({i for i in ids if ids.count(i) > 1})
+            if duplicates:
+                raise ValueError(f"duplicate {what}: {', '.join(duplicates)}")
+        return self
+
 
 class ContextMetadata(Strict):
     name: str = "context"

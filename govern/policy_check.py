@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from govern.bundle import Module, PolicyBundle
 
-KEYWORDS = frozenset({"if", "not", "some", "every", "in", "contains", "else", "with", "as", "default", "import", "package"})
+KEYWORDS = frozenset({"set", "if", "not", "some", "every", "in", "contains", "else", "with", "as", "default", "import", "package"})
 
 _COMMENT_OR_STRING = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|#[^\n]*')
 _CALL = re.compile(r"(?<![\w.\]])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")

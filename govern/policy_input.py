@@ -7,6 +7,7 @@ from typing import Any
 
 from govern.circuit import CircuitProfile
 from govern.manifest import Context, Experiment, epoch_ns
+from govern.secrets import redact, scan
 
 
 def experiment_input(experiment: Experiment) -> dict[str, Any]:
@@ -18,20 +19,24 @@ def experiment_input(experiment: Experiment) -> dict[str, Any]:
 
 
 def context_input(context: Context) -> dict[str, Any]:
-    """Live facts with every time as epoch nanoseconds (the embedded engine rejects RFC 3339 'Z' strings)."""
+    """Live facts, sandboxes keyed by id and vendors by name, every time as epoch nanoseconds.
+
+    Keyed objects let the policies look records up directly (object.get) instead of scanning lists;
+    epoch nanoseconds because the embedded engine rejects RFC 3339 strings ending in 'Z'.
+    """
     spec = context.spec
-    sandboxes = []
+    sandboxes = {}
     for sandbox in spec.sandboxes:
         item = sandbox.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"start", "end"})
         item.update(startNs=epoch_ns(sandbox.start), endNs=epoch_ns(sandbox.end))
-        sandboxes.append(item)
+        sandboxes[sandbox.id] = item
     waivers = []
     for waiver in spec.waivers:
         item = waiver.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"expires"})
         item["expiresNs"] = epoch_ns(waiver.expires)
         waivers.append(item)
     return {
-        "vendors": [v.model_dump(mode="json", by_alias=True, exclude_none=True) for v in spec.vendors],
+        "vendors": {v.name: v.model_dump(mode="json", by_alias=True, exclude_none=True) for v in spec.vendors},
         "sandboxes": sandboxes,
         "waivers": waivers,
     }
@@ -43,8 +48,14 @@ def build_policy_input(
     context: dict[str, Any],
     now: datetime | None = None,
 ) -> dict[str, Any]:
+    """The engine's input; secret values found in the manifest are redacted and listed by field instead."""
+    document = experiment_input(experiment)
+    secrets = scan(document)
+    if secrets:
+        document = redact(document, {secret.field for secret in secrets})
     return {
-        "experiment": experiment_input(experiment),
+        "experiment": document,
+        "secrets": [secret.as_input() for secret in secrets],
         "circuit": profile.model_dump(mode="json", by_alias=True),
         "context": context,
         "now_ns": epoch_ns(now or datetime.now(timezone.utc)),
