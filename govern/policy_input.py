@@ -42,6 +42,18 @@ def context_input(context: Context) -> dict[str, Any]:
     }
 
 
+def relevant_context(context: dict[str, Any], experiment: Experiment) -> dict[str, Any]:
+    """The part of the context one submission's decision can depend on: its sandbox, its vendor and its
+    team's waivers. Handing the engine less costs less (rego-cpp converts the whole input per decision),
+    and the input hash then covers exactly the facts the decision used."""
+    sandbox, vendor = experiment.spec.sandbox, experiment.spec.backend.vendor
+    return {
+        "vendors": {vendor: context["vendors"][vendor]} if vendor in context["vendors"] else {},
+        "sandboxes": {sandbox: context["sandboxes"][sandbox]} if sandbox in context["sandboxes"] else {},
+        "waivers": [w for w in context["waivers"] if w["scope"]["team"] == experiment.metadata.team],
+    }
+
+
 def build_policy_input(
     experiment: Experiment,
     profile: CircuitProfile,
@@ -57,6 +69,6 @@ def build_policy_input(
         "experiment": document,
         "secrets": [secret.as_input() for secret in secrets],
         "circuit": profile.model_dump(mode="json", by_alias=True),
-        "context": context,
+        "context": relevant_context(context, experiment),
         "now_ns": epoch_ns(now or datetime.now(timezone.utc)),
     }

@@ -82,24 +82,16 @@ week_ns := 604800000000000
 
 day_ns := 86400000000000
 
-# Cost estimate from data.govern.pricing: a device's own price model, else its vendor's.
-price_model(inp) := model if {
-	model := object.get(data.govern.pricing.devices, device(inp), null)
-	model != null
-} else := model if {
-	model := object.get(data.govern.pricing.vendors, vendor(inp), null)
-	model != null
-} else := {"model": "unknown"}
-
-# One formula covers every price model (per task, per shot, per second); a model sets only its terms.
-cost(model, shots) := (object.get(model, "perTask", 0) + shots * object.get(model, "perShot", 0)) + (object.get(model, "baseSeconds", 0) + shots * object.get(model, "secondsPerShot", 0)) * object.get(model, "ratePerSecond", 0)
-
+# Cost estimate from data.govern.pricing: a device's own price model, else its vendor's. One formula
+# covers every model (per task, per shot, per second); a model sets only its own terms.
 estimate(inp, entry) := {
 	"cost": round(cost(model, spec(inp).shots) * 100) / 100,
 	"currency": data.govern.pricing.currency,
-	"model": model.model,
+	"model": object.get(model, "model", "unknown"),
 	"paid": entry.paid == true,
 } if {
 	entry != null
-	model := price_model(inp)
+	model := object.get(data.govern.pricing.devices, device(inp), object.get(data.govern.pricing.vendors, vendor(inp), {}))
 } else := {"cost": 0, "currency": data.govern.pricing.currency, "model": "unknown", "paid": false}
+
+cost(model, shots) := (object.get(model, "perTask", 0) + shots * object.get(model, "perShot", 0)) + (object.get(model, "baseSeconds", 0) + shots * object.get(model, "secondsPerShot", 0)) * object.get(model, "ratePerSecond", 0)

@@ -36,28 +36,36 @@ pr_001(f) := {{
 pr_002(inp, f) := {finding("PR-002", sprintf("sandbox '%s' is not on record; request it from procurement", [f.sandboxId]), {"sandbox": f.sandboxId, "problem": "missing"})} if {
 	f.sandboxId != ""
 	f.sandbox == null
-} else := {finding("PR-002", sandbox_problem(s, inp, f, problem), {"sandbox": s.id, "problem": problem}) |
+} else := {finding("PR-002", message, {"sandbox": s.id, "problem": problem}) |
 	s := f.sandbox
 	s != null
-	some problem in {"status", "team", "vendor", "device"}
-	sandbox_fails(s, inp, f, problem)
+	problems := sandbox_problems(s, inp, f)
+	some problem
+	message := problems[problem]
 }
 
-sandbox_problem(s, _, _, "status") := sprintf("sandbox '%s' is %s, not approved or active", [s.id, s.status])
+sandbox_problems(s, inp, f) := object.union_n([
+	status_problem(s),
+	team_problem(s, inp.experiment.metadata.team),
+	vendor_problem(s, f.vendor),
+	device_problem(s, f.device),
+])
 
-sandbox_problem(s, inp, _, "team") := sprintf("sandbox '%s' belongs to team '%s', not '%s'", [s.id, s.team, inp.experiment.metadata.team])
+status_problem(s) := {"status": sprintf("sandbox '%s' is %s, not approved or active", [s.id, s.status])} if not s.status in {"approved", "active"}
 
-sandbox_problem(s, _, f, "vendor") := sprintf("sandbox '%s' is for vendor '%s', not '%s'", [s.id, s.vendor, f.vendor])
+else := {}
 
-sandbox_problem(s, _, f, "device") := sprintf("sandbox '%s' does not cover device '%s'", [s.id, f.device])
+team_problem(s, team) := {"team": sprintf("sandbox '%s' belongs to team '%s', not '%s'", [s.id, s.team, team])} if s.team != team
 
-sandbox_fails(s, _, _, "status") if not s.status in {"approved", "active"}
+else := {}
 
-sandbox_fails(s, inp, _, "team") if s.team != inp.experiment.metadata.team
+vendor_problem(s, vendor) := {"vendor": sprintf("sandbox '%s' is for vendor '%s', not '%s'", [s.id, s.vendor, vendor])} if s.vendor != vendor
 
-sandbox_fails(s, _, f, "vendor") if s.vendor != f.vendor
+else := {}
 
-sandbox_fails(s, _, f, "device") if not f.device in s.devices
+device_problem(s, device) := {"device": sprintf("sandbox '%s' does not cover device '%s'", [s.id, device])} if not device in s.devices
+
+else := {}
 
 # PR-003: the sandbox's window is open now.
 pr_003(inp, f) := {finding("PR-003", message, {"sandbox": s.id, "startNs": s.startNs, "endNs": s.endNs, "nowNs": inp.now_ns}) |
