@@ -187,3 +187,61 @@ def test_console_script_runs_as_a_real_process():
     assert result.returncode == 1
     assert result.stdout.startswith("::error ")
     assert "Traceback" not in result.stderr
+
+
+def test_skip_other_kinds_leaves_named_non_experiments_alone(cli):
+    result = check(cli, CONTEXT, str(EXAMPLES / "allowed" / "bell-local.yaml"), "--skip-other-kinds", "-f", "json")
+    assert result.exit_code == 0
+    assert [r["name"] for r in json.loads(result.output)["results"]] == ["bell-calibration"]
+    assert check(cli, CONTEXT, "--skip-other-kinds").exit_code == 0
+
+
+def test_json_manifests_in_folders_and_multi_document_yaml(cli, tmp_path):
+    import yaml
+
+    from govern.documents import load_documents
+
+    (document,) = load_documents(EXAMPLES / "allowed" / "bell-local.yaml", 1_000_000)
+    data = dict(document.data, spec=dict(document.data["spec"], circuit={"path": "bell.qasm"}))
+    write_manifest(tmp_path, json.dumps(data), "one.json")
+    second = dict(data, metadata=dict(data["metadata"], name="bell-second"))
+    (tmp_path / "two.yaml").write_text(yaml.safe_dump_all([{"kind": "Note", "text": "ignored"}, second]))
+    result = check(cli, str(tmp_path), "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert sorted(r["name"] for r in json.loads(result.output)["results"]) == ["bell-calibration", "bell-second"]
+
+
+def test_results_keep_the_order_of_the_inputs(cli):
+    denied = sorted((EXAMPLES / "denied").glob("*.yaml"))
+    result = check(cli, *map(str, denied), "--workers", "2", "-f", "json")
+    assert [r["source"] for r in json.loads(result.output)["results"]] == [str(p) for p in denied]
+
+
+def test_opa_engine_is_configured_from_the_environment(cli, engine, monkeypatch, tmp_path):
+    """GOVERN_ENGINE=opa with a CA bundle, against the loopback stand-in (see tests/opa_standin.py)."""
+    import ssl
+
+    import trustme
+
+    from tests.opa_standin import OpaStandIn
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with OpaStandIn(engine, context) as opa:
+        monkeypatch.setenv("GOVERN_ENGINE", "opa")
+        monkeypatch.setenv("GOVERN_OPA_URL", opa.url)
+        monkeypatch.setenv("GOVERN_OPA_CA_BUNDLE", str(tmp_path / "ca.pem"))
+        result = check(cli, str(EXAMPLES / "denied" / "no-sandbox.yaml"), "-f", "json")
+    decision = json.loads(result.output)["results"][0]["decision"]
+    assert result.exit_code == 1
+    assert decision["engine"] == "opa" and decision["deny"][0]["rule"] == "PR-001"
+    assert len(opa.requests) == 1
+
+
+def test_opa_engine_without_url_denies(cli, monkeypatch):
+    monkeypatch.setenv("GOVERN_ENGINE", "opa")
+    result = check(cli, str(EXAMPLES / "allowed" / "bell-local.yaml"), "-f", "json")
+    assert result.exit_code == 1
+    assert "GOVERN_OPA_URL" in json.loads(result.output)["results"][0]["decision"]["deny"][0]["message"]
