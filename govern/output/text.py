@@ -98,7 +98,7 @@ def _summary(report: CheckReport) -> Table:
         caption_justify="left",
     )
     for column in ("Status", "File", "Experiment", "Decision", "Bundle"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for result in report.results:
         decision = result.decision
         table.add_row(
@@ -106,6 +106,6 @@ def _summary(report: CheckReport) -> Table:
             Text(result.source),
             Text(result.name or "-"),
             Text(decision.decision_id[:SHORT_DECISION_ID] if decision else "-"),
-            Text(decision.bundle_revision[:SHORT_REVISION] if decision else "-"),
+            Text(decision.bundle_revision.removeprefix("sha256:")[:SHORT_REVISION] if decision else "-"),
         )
     return table
