@@ -9,7 +9,7 @@ import data.govern.lib
 
 limits := data.govern.limits
 
-violations(inp, f) := ((((((sec_001(inp) | sec_002(inp)) | sec_003(inp)) | sec_004(inp)) | sec_005(inp, f)) | sec_006(inp)) | sec_007(inp, f)) | sec_008(f)
+violations(inp, f) := ((((((sec_001(inp) | sec_002(inp)) | sec_003(inp)) | sec_004(inp)) | sec_005(inp, f)) | sec_006(inp)) | sec_007(inp, f)) | sec_008(inp, f)
 
 warnings(inp, _) := sec_101(inp)
 
@@ -125,13 +125,22 @@ sec_007(inp, f) := {v |
 }
 
 # SEC-008: only catalogued backends, with the vendor the catalogue names (fail closed, not waivable).
-sec_008(f) := {v |
+sec_008(inp, f) := {v |
 	f.backend == null
 	v := {
 		"rule": "SEC-008",
 		"message": sprintf("device '%s' of vendor '%s' is not in the backend catalogue, so it cannot be checked and is denied; use a catalogued device or ask the platform team to add it", [f.device, f.vendor]),
 		"resource": "spec.backend",
 		"evidence": {"device": f.device, "vendor": f.vendor},
+	}
+} | {v |
+	fallback := inp.experiment.spec.fallback
+	object.get(data.govern.backends, fallback.device, null) == null
+	v := {
+		"rule": "SEC-008",
+		"message": sprintf("fallback device '%s' is not in the backend catalogue, so the fallback could never be dispatched; use a catalogued device such as aer_simulator", [fallback.device]),
+		"resource": "spec.fallback.device",
+		"evidence": {"device": fallback.device},
 	}
 }
 

@@ -58,7 +58,9 @@ test_sec_008_deny_unknown_device if "SEC-008" in t.denies(t.local_with([{"op": "
 
 test_sec_008_deny_vendor_mismatch if "SEC-008" in t.denies(t.paid_with([{"op": "replace", "path": "/spec/backend/vendor", "value": "ionq"}]))
 
-test_sec_008_allow_catalogued_backend if not "SEC-008" in t.denies(t.paid)
+test_sec_008_deny_unknown_fallback_device if "SEC-008" in t.denies(t.paid_with([{"op": "add", "path": "/spec/fallback", "value": {"device": "qc_pegasus_1", "on": ["unavailable"]}}]))
+
+test_sec_008_allow_catalogued_backend_and_fallback if not "SEC-008" in t.denies(t.paid_with([{"op": "add", "path": "/spec/fallback", "value": {"device": "aer_simulator", "on": ["unavailable"]}}]))
 
 test_sec_101_deny_large_shot_count if "SEC-101" in t.warns(t.local_with([{"op": "replace", "path": "/spec/shots", "value": 60000}]))
 
