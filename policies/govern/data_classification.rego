@@ -14,7 +14,8 @@ dataset_label(d) := sprintf("%s/%s", [d.namespace, d.name])
 
 target(f) := sprintf("device '%s' (vendor '%s', %s)", [f.device, f.vendor, f["class"]])
 
-# DC-001: restricted data never leaves local or on-prem backends (not waivable).
+# DC-001: restricted data never leaves local or on-prem backends (not waivable), neither on the
+# requested backend nor on the fallback device.
 dc_001(inp, f) := {v |
 	lib.leaves_premises(f)
 	some i
@@ -25,6 +26,19 @@ dc_001(inp, f) := {v |
 		"message": sprintf("dataset %s is %s and may only run on a local simulator or on-prem backend, not on %s", [dataset_label(d), d.classification, target(f)]),
 		"resource": sprintf("spec.datasets[%d]", [i]),
 		"evidence": {"dataset": dataset_label(d), "classification": d.classification, "backendClass": f["class"]},
+	}
+} | {v |
+	fallback := inp.experiment.spec.fallback.device
+	fallback_class := object.get(object.get(data.govern.backends, fallback, {}), "class", "unknown")
+	not fallback_class in {"local_simulator", "onprem"}
+	some i
+	d := inp.experiment.spec.datasets[i]
+	lib.level(d.classification) >= lib.levels.restricted
+	v := {
+		"rule": "DC-001",
+		"message": sprintf("dataset %s is %s, so the fallback device '%s' (%s) may not receive it; fall back to a local simulator or on-prem backend", [dataset_label(d), d.classification, fallback, fallback_class]),
+		"resource": "spec.fallback.device",
+		"evidence": {"dataset": dataset_label(d), "classification": d.classification, "fallbackClass": fallback_class},
 	}
 }
 

@@ -20,6 +20,16 @@ test_dc_001_allow_restricted_on_prem if {
 	not "DC-001" in t.denies(t.submission(exp, t.context))
 }
 
+test_dc_001_deny_restricted_falling_back_to_external if {
+	exp := json.patch(t.with_dataset(t.local_experiment, restricted), [{"op": "add", "path": "/spec/fallback", "value": {"device": "ibm_brisbane", "on": ["unavailable"]}}])
+	"DC-001" in t.denies(t.submission(exp, t.context))
+}
+
+test_dc_001_allow_restricted_falling_back_to_simulator if {
+	exp := json.patch(t.with_dataset(t.local_experiment, restricted), [{"op": "add", "path": "/spec/fallback", "value": {"device": "aer_simulator", "on": ["unavailable"]}}])
+	not "DC-001" in t.denies(t.submission(exp, t.context))
+}
+
 test_dc_001_not_waivable if {
 	inp := t.submission(t.with_dataset(t.paid_experiment, restricted), object.union(t.context, {"waivers": [{"id": "W1", "rule": "DC-001", "scope": {"team": "materials-rnd", "experiment": "*"}, "status": "approved", "requestedBy": "a", "approver": "b", "reason": "r", "expiresNs": t.now + t.day}]}))
 	"DC-001" in t.denies(inp)

@@ -89,13 +89,19 @@ pr_004(f) := {finding("PR-004", message, {"sandbox": s.id, "weeks": weeks, "maxW
 	message := sprintf("sandbox '%s' runs %v weeks; pilots are time-boxed to %d weeks", [s.id, weeks, limits.sandboxMaxWeeks])
 }
 
-# PR-005: the estimate fits the sandbox's remaining budget.
+# PR-005: the estimate fits the sandbox's remaining budget, counted in the estimate's currency.
 pr_005(f) := {finding("PR-005", message, {"sandbox": s.id, "estimate": cost, "remaining": remaining(s), "currency": s.currency}) |
 	s := f.sandbox
 	s != null
+	s.currency == f.estimate.currency
 	cost := f.estimate.cost
 	cost > remaining(s)
 	message := sprintf("estimated cost %v %s on '%s' exceeds the %v %s left in sandbox '%s' (budget %v, spent %v); reduce shots or ask procurement for more budget", [cost, s.currency, f.device, remaining(s), s.currency, s.id, s.budget, s.spent])
+} | {finding("PR-005", message, {"sandbox": s.id, "currency": s.currency, "estimateCurrency": f.estimate.currency}) |
+	s := f.sandbox
+	s != null
+	s.currency != f.estimate.currency
+	message := sprintf("sandbox '%s' is budgeted in %s but prices are in %s, so the budget cannot be checked; ask procurement to restate it", [s.id, s.currency, f.estimate.currency])
 }
 
 # PR-006: one submission may not spend more than the per-submission cap.

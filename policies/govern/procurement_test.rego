@@ -30,6 +30,8 @@ test_pr_004_allow_exactly_twelve_weeks if not "PR-004" in t.denies(t.paid_with_s
 
 test_pr_005_deny_over_remaining_budget if "PR-005" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/spent", "value": 9999}]))
 
+test_pr_005_deny_budget_in_another_currency if "PR-005" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/currency", "value": "EUR"}]))
+
 test_pr_005_allow_within_budget if not "PR-005" in t.denies(t.paid)
 
 test_pr_006_deny_over_submission_cap if {
