@@ -113,7 +113,8 @@ class Checker:
         return self.engine.evaluate(self.policy_input(submission, self.profile(submission)))
 
     def check_document(self, document: Document) -> CheckResult:
-        name = document.data.get("metadata", {}).get("name", "") if isinstance(document.data, dict) else ""
+        metadata = document.data.get("metadata") if isinstance(document.data, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
         name = name if isinstance(name, str) else ""
         try:
             submission = submission_from_document(document, self._limits.max_bytes)

@@ -108,7 +108,7 @@ def parse_documents(text: str, source: str) -> list[Document]:
             if node is None:
                 continue
             locations: Locations = {}
-            _collect_locations(node, "", locations, source)
+            _collect_locations(node, "", locations, source, set())
             documents.append(Document(source, len(documents), loader.construct_document(node), locations))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -117,12 +117,23 @@ def parse_documents(text: str, source: str) -> list[Document]:
         raise InputError(source, Problem(f"malformed YAML/JSON: {problem}", line=line, column=column)) from None
     except yaml.YAMLError as exc:
         raise InputError(source, f"malformed YAML/JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(source, "document is nested too deeply") from None
     finally:
         loader.dispose()
     return documents
 
 
-def _collect_locations(node: yaml.Node, path: str, locations: Locations, source: str) -> None:
+def _collect_locations(node: yaml.Node, path: str, locations: Locations, source: str, seen_nodes: set[int]) -> None:
+    """Record where every field starts; refuse duplicate keys and aliases (an alias bomb would
+    otherwise expand exponentially in every later step)."""
+    if id(node) in seen_nodes:
+        raise InputError(
+            source,
+            Problem("YAML anchors and aliases are not allowed in manifests", path, node.start_mark.line + 1, node.start_mark.column + 1),
+        )
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        seen_nodes.add(id(node))
     locations[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -140,11 +151,11 @@ def _collect_locations(node: yaml.Node, path: str, locations: Locations, source:
                     ),
                 )
             seen.add(key)
-            _collect_locations(value_node, child, locations, source)
+            _collect_locations(value_node, child, locations, source, seen_nodes)
             locations[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _collect_locations(item, f"{path}[{index}]", locations, source)
+            _collect_locations(item, f"{path}[{index}]", locations, source, seen_nodes)
 
 
 def load_documents(path: Path, max_bytes: int) -> list[Document]:

@@ -146,3 +146,22 @@ def test_context_times_need_an_offset():
                 "spec": {"waivers": [{"id": "W", "rule": "DC-004", "scope": {"team": "t"}, "approver": "a", "reason": "r", "expires": "2026-01-01T00:00:00"}]},
             }
         )
+
+
+def test_alias_bombs_are_refused():
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n"
+    with pytest.raises(InputError, match="anchors and aliases"):
+        parse_documents(bomb, "bomb.yaml")
+
+
+def test_deep_nesting_is_an_input_error():
+    with pytest.raises(InputError, match="nested too deeply|malformed"):
+        parse_documents("a: " + "[" * 5000 + "]" * 5000 + "\n", "deep.yaml")
+
+
+def test_odd_metadata_shapes_are_input_errors(engine, cli, tmp_path):
+    path = tmp_path / "odd.yaml"
+    path.write_text("apiVersion: govern/v1\nkind: Experiment\nmetadata: [not, a, mapping]\nspec: 3\n")
+    result = cli("check", str(path), "-f", "json")
+    assert result.exit_code == 2
+    assert "metadata" in result.output
