@@ -84,7 +84,9 @@ class Dataset(Strict):
 
 
 class QueueThreshold(Strict):
-    queue_minutes_over: PositiveInt
+    """Fall back when the device's queue is longer than this many minutes (written as in the manifest)."""
+
+    queue_minutes_over: PositiveInt = Field(alias="queue_minutes_over")
 
 
 FallbackTrigger = Literal["unavailable", "error"] | QueueThreshold
