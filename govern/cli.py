@@ -25,7 +25,7 @@ from govern.documents import load_one
 from govern.engine import Engine, EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.manifest import Context, Experiment
-from govern.output import available_formats, get_formatter
+from govern.output import get_formatter
 from govern.output.text import TextFormatter
 from govern.report import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 from govern.scaffold import write_scaffold
@@ -75,10 +75,6 @@ def _bundle(path: Path | None) -> PolicyBundle:
         return load_bundle(path or load_settings().bundle)
     except BundleError as exc:
         raise _fail(str(exc)) from None
-
-
-def _format_names() -> str:
-    return "|".join(sorted(available_formats()))
 
 
 @app.command()

@@ -60,10 +60,15 @@ class Document:
         return Problem(message=message, field=path or "(document)", line=line, column=column)
 
     def locate(self, path: str) -> tuple[int, int]:
-        while path not in self.locations and path:
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return self.locations.get(path, (1, 1))
+        return locate(self.locations, path)
+
+
+def locate(locations: Locations, path: str) -> tuple[int, int]:
+    """Line and column (1-based) of a dotted path such as `spec.datasets[1]`, or of its nearest parent."""
+    while path not in locations and path:
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return locations.get(path, (1, 1))
 
 
 def dotted(loc: tuple[Any, ...]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from govern.decision import Decision, Outcome
+from govern.documents import locate
 from govern.errors import InputError
 
 EXIT_OK = 0
@@ -41,13 +42,7 @@ class CheckResult:
 
     def location_of(self, resource: str) -> tuple[int, int]:
         """Line and column (1-based) of a manifest path such as `spec.datasets[1]`, or of the nearest parent."""
-        path = resource
-        while path:
-            if path in self.locations:
-                return self.locations[path]
-            cut = max(path.rfind("."), path.rfind("["))
-            path = path[:cut] if cut > 0 else ""
-        return self.locations.get("", (1, 1))
+        return locate(self.locations, resource)
 
 
 @dataclass(frozen=True)
