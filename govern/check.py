@@ -147,33 +147,28 @@ class Checker:
         on_result: Callable[[CheckResult], None] | None = None,
     ) -> tuple[CheckResult, ...]:
         """Check every Experiment under the arguments, in parallel, keeping the order they were given in."""
-        targets, results = discover(arguments, named_files_must_hold_experiments=not skip_other_kinds)
-        slots: list[list[CheckResult] | CheckResult] = []
+        targets, missing = discover(arguments, named_files_must_hold_experiments=not skip_other_kinds)
+
+        def notify(result: CheckResult) -> CheckResult:
+            if on_result:
+                on_result(result)
+            return result
+
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             per_file = list(pool.map(self.documents_of, targets))
-            jobs: list[Document] = [d for found in per_file if isinstance(found, list) for d in found]
+            documents = [d for found in per_file if isinstance(found, list) for d in found]
+            unreadable = [found for found in per_file if isinstance(found, CheckResult)]
             if on_total:
-                on_total(len(jobs) + sum(isinstance(f, CheckResult) for f in per_file) + len(results))
-
-            def run(document: Document) -> CheckResult:
-                result = self.check_document(document)
-                if on_result:
-                    on_result(result)
-                return result
-
-            decided = iter(pool.map(run, jobs))
-            for found in per_file:
-                if isinstance(found, CheckResult):
-                    slots.append(found)
-                    if on_result:
-                        on_result(found)
-                else:
-                    slots.append([next(decided) for _ in found])
-        for missing in results:
-            if on_result:
-                on_result(missing)
-        ordered = [r for slot in slots for r in (slot if isinstance(slot, list) else [slot])]
-        return tuple(results + ordered)
+                on_total(len(missing) + len(unreadable) + len(documents))
+            for result in (*missing, *unreadable):
+                notify(result)
+            decided = iter(pool.map(lambda document: notify(self.check_document(document)), documents))
+            ordered = [
+                result
+                for found in per_file
+                for result in ([found] if isinstance(found, CheckResult) else [next(decided) for _ in found])
+            ]
+        return (*missing, *ordered)
 
 
 def check_paths(checker: Checker, arguments: Iterable[str], fail_on_warn: bool = False, **options: Any) -> CheckReport:
