@@ -45,10 +45,11 @@ def measure_decisions(count: int) -> dict[str, float]:
     checker = Checker(engine, context, now=datetime.fromisoformat(NOW))
     submission = submission_from_document(load_documents(MANIFEST, 1_000_000)[0], 1_000_000)
     profile = checker.profile(submission)
-    canonical = canonical_json(checker.policy_input(submission, profile))
+    policy_input = checker.policy_input(submission, profile)
+    canonical = canonical_json(policy_input)
 
     def bare() -> None:
-        engine.query_here(canonical)
+        engine.query_here(canonical, policy_input)
 
     def full() -> None:
         engine.evaluate(checker.policy_input(submission, profile))

@@ -142,3 +142,10 @@ def test_missing_bundle_is_an_error_and_the_stand_in_engine_denies(tmp_path):
 def test_canonical_json_is_order_independent_and_keeps_big_integers():
     assert canonical_json({"b": 1, "a": [1, 2]}) == b'{"a":[1,2],"b":1}'
     assert canonical_json({"now_ns": 1795000000000000000}) == b'{"now_ns":1795000000000000000}'
+
+
+def test_both_input_conversions_give_the_same_result(engine, example_inputs):
+    """Plain inputs take regopy's faster Input conversion, escaped ones the JSON term: same results."""
+    for path, policy_input in example_inputs:
+        canonical = canonical_json(policy_input)
+        assert engine.query_here(canonical, policy_input) == engine.query_here(canonical), path

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from regopy import Interpreter, LogLevel, RegoError
+from regopy import Input, Interpreter, LogLevel, RegoError
 
 from govern.bundle import ENTRYPOINT, Module, PolicyBundle
 from govern.engine import Engine, EngineError
@@ -95,24 +95,28 @@ class EmbeddedEngine(Engine):
 
     def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
         """Evaluate on a pool thread so a runaway evaluation is abandoned at the timeout, and denied."""
-        future = self._pool.submit(self.query_here, canonical)
+        future = self._pool.submit(self.query_here, canonical, policy_input)
         try:
             return future.result(timeout=self._timeout_s)
         except FutureTimeout:
             raise EngineError(f"evaluation did not finish within {self._timeout_s:g}s") from None
 
-    def query_here(self, canonical: bytes) -> Any:
-        """Evaluate canonical JSON on the calling thread, with no timeout (the bare engine call).
+    def query_here(self, canonical: bytes, policy_input: dict[str, Any] | None = None) -> Any:
+        """Evaluate on the calling thread, with no timeout (the bare engine call).
 
-        The input goes in as a JSON term, not through regopy's `Input`: rego-cpp keeps string values in
-        their escaped form, so only escaped input comes back out as valid JSON (a quote or backslash
-        in a dataset name would otherwise break or silently change the result).
+        rego-cpp keeps string values in their escaped JSON form: regopy's `Input` would put a quote or
+        backslash in raw and the result would come back as broken (or silently changed) JSON. So the
+        input goes in as the canonical JSON term; only when no string needs escaping (no backslash in
+        the canonical bytes) is the faster `Input` conversion used, since both forms are then identical.
         """
         interpreter = getattr(self._local, "interpreter", None)
         if interpreter is None:
             interpreter = self._local.interpreter = new_interpreter()
         try:
-            interpreter.set_input_term(canonical.decode())
+            if policy_input is not None and b"\\" not in canonical:
+                interpreter.set_input(Input(policy_input))
+            else:
+                interpreter.set_input_term(canonical.decode())
             output = interpreter.query_bundle_entrypoint(self._compiled, ENTRYPOINT)
         except RegoError as exc:
             raise EngineError(describe_rego_error(exc, self._bundle.modules)) from None
