@@ -79,13 +79,13 @@ class Checker:
         engine: Engine,
         context: Context | None = None,
         *,
-        circuit_limits: CircuitLimits = CircuitLimits(),
+        circuit_limits: CircuitLimits | None = None,
         max_manifest_bytes: int = 1_000_000,
         now: datetime | None = None,
     ):
         self.engine = engine
         self._context = context_input(context or Context.empty())
-        self._limits = circuit_limits
+        self._limits = circuit_limits or CircuitLimits()
         self._max_manifest_bytes = max_manifest_bytes
         self._now = now
         self._profiles: dict[tuple[str, str], CircuitProfile | InputError] = {}

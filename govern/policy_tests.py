@@ -55,7 +55,7 @@ def run_tests(bundle: PolicyBundle, pattern: str | None = None) -> list[RegoTest
         compiled = interpreter.build(None, entrypoints)
     except RegoError as exc:
         raise EngineError(f"the policy tests do not compile:\n{describe_rego_error(exc, bundle.modules)}") from None
-    return [_run_one(interpreter, compiled, entrypoint, test) for entrypoint, test in zip(entrypoints, tests)]
+    return [_run_one(interpreter, compiled, entrypoint, test) for entrypoint, test in zip(entrypoints, tests, strict=True)]
 
 
 def _run_one(interpreter, compiled, entrypoint: str, test: tuple[str, str, str]) -> RegoTestResult:

@@ -138,7 +138,9 @@ def test_context_times_become_epoch_nanoseconds():
 
 
 def test_context_times_need_an_offset():
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="timezone"):
         Context.model_validate(
             {
                 "apiVersion": "govern/v1",
