@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -42,6 +43,10 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Test, check and list the Rego policy bundle.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+db_app = typer.Typer(help="The service database: migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+token_app = typer.Typer(help="API tokens for the service: create, list, revoke.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 BundleOption = Annotated[
     Optional[Path], typer.Option("--bundle", help="Policy bundle folder (default: GOVERN_BUNDLE, else the shipped bundle).")
@@ -58,7 +63,7 @@ def _stderr() -> Console:
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    _stderr().print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    _stderr().print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -256,6 +261,121 @@ def init(
         raise _fail(f"{exc.args[0]} exists; use --force to overwrite") from None
     for path in written:
         Console(highlight=False).print(f"wrote {path}")
+
+
+def _database():
+    """The configured database engine; an unreachable or malformed database is a clear error, exit 2."""
+    from sqlalchemy.exc import ArgumentError
+
+    from govern.database import create_db_engine
+
+    settings = load_settings()
+    try:
+        return create_db_engine(settings.resolved_database_url())
+    except ArgumentError as exc:
+        raise _fail(f"GOVERN_DATABASE_URL is not a database URL: {exc}") from None
+
+
+def _database_errors():
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return SQLAlchemyError
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the database migrations (creates the database schema on first use)."""
+    from govern.database import current_revision, upgrade
+
+    engine = _database()
+    try:
+        upgrade(engine, revision)
+        Console(highlight=False).print(f"database {engine.url.render_as_string()} at revision {current_revision(engine)}")
+    except _database_errors() as exc:
+        raise _fail(f"database error: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision and the newest one govern knows."""
+    from govern.database import current_revision, head_revision
+
+    engine = _database()
+    try:
+        Console(highlight=False).print(f"current: {current_revision(engine) or 'none'}, head: {head_revision(engine)}")
+    except _database_errors() as exc:
+        raise _fail(f"database error: {exc.__class__.__name__}") from None
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="submitter, procurement, compliance or admin.")],
+    team: Annotated[str, typer.Option("--team", help="The team the token acts for.")],
+    name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "token",
+) -> None:
+    """Create an API token and print it once; only its hash is stored."""
+    from pydantic import ValidationError
+
+    from govern.database import session_scope
+    from govern.models import TokenCreate
+    from govern.tokens import create_token
+
+    try:
+        request = TokenCreate(role=role, team=team, name=name)
+    except ValidationError as exc:
+        raise _fail("; ".join(f"--{e['loc'][0]}: {e['msg']}" for e in exc.errors())) from None
+    try:
+        with session_scope(_database()) as session:
+            token, secret = create_token(session, request)
+    except _database_errors() as exc:
+        raise _fail(f"database error ({exc.__class__.__name__}); has `govern db upgrade` been run?") from None
+    _stderr().print(f"token {token.id} ({token.role.value}, team {token.team}); it is shown only now:", markup=False)
+    sys.stdout.write(secret + "\n")
+
+
+@token_app.command("list")
+def token_list(team: Annotated[Optional[str], typer.Option("--team", help="Only this team's tokens.")] = None) -> None:
+    """List tokens (never their secrets)."""
+    from govern.database import session_scope
+    from govern.tokens import list_tokens
+
+    try:
+        with session_scope(_database()) as session:
+            tokens = list_tokens(session, team)
+    except _database_errors() as exc:
+        raise _fail(f"database error ({exc.__class__.__name__}); has `govern db upgrade` been run?") from None
+    table = Table()
+    for column in ("id", "name", "role", "team", "prefix", "created", "revoked"):
+        table.add_column(column, overflow="fold")
+    for token in tokens:
+        table.add_row(
+            str(token.id), token.name, token.role.value, token.team, token.prefix,
+            token.created_at.isoformat(timespec="seconds"),
+            token.revoked_at.isoformat(timespec="seconds") if token.revoked_at else "-",
+        )
+    Console(width=160).print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (from `govern token list`).")]) -> None:
+    """Revoke a token: it stops authenticating at once."""
+    import uuid
+
+    from govern.database import session_scope
+    from govern.tokens import revoke_token
+
+    try:
+        parsed = uuid.UUID(token_id)
+    except ValueError:
+        raise _fail(f"{token_id!r} is not a token id") from None
+    try:
+        with session_scope(_database()) as session:
+            token = revoke_token(session, parsed)
+    except _database_errors() as exc:
+        raise _fail(f"database error ({exc.__class__.__name__}); has `govern db upgrade` been run?") from None
+    if token is None:
+        raise _fail(f"no token with id {token_id}")
+    Console(highlight=False).print(f"revoked {token.id} ({token.name})")
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ KNOWN_FORMATS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("slack_token", "a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
     ("slack_webhook", "a Slack webhook URL", re.compile(r"https://hooks\.slack\.com/services/T\w+/B\w+/\w+")),
     ("google_api_key", "a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
+    ("govern_token", "a govern API token", re.compile(r"\bgov_[A-Za-z0-9_-]{40,}")),
     ("url_password", "a URL with an embedded password", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
 )
 CREDENTIAL_KEY = re.compile(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +31,18 @@ class Settings(BaseSettings):
     max_circuit_bytes: PositiveInt = Field(default=1_000_000, description="Largest OpenQASM file accepted.")
     max_circuit_operations: PositiveInt = Field(default=200_000, description="Most operations a circuit may have.")
     workers: PositiveInt | None = Field(default=None, description="Parallel checks in `govern check`; default: CPU count.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the service database; default: a SQLite file in the user data folder.",
+    )
+
+    def resolved_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file (its folder is created on first use)."""
+        if self.database_url:
+            return self.database_url
+        folder = Path(platformdirs.user_data_dir("govern"))
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / 'govern.db'}"
 
     @property
     def circuit_limits(self) -> CircuitLimits:

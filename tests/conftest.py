@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -69,3 +70,45 @@ def example_inputs(engine, example_context, examples_now):
                 submission = submission_from_document(document, 1_000_000)
                 inputs.append((path, checker.policy_input(submission, checker.profile(submission))))
     return inputs
+
+
+POSTGRES_ADMIN_URL = os.environ.get("GOVERN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+"""The machine's PostgreSQL (trust auth); each test gets a database of its own, dropped afterwards."""
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """An admin connection URL, or a skip (a failure where CI=true: PostgreSQL tests must run in CI)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_ADMIN_URL)
+    try:
+        psycopg.connect(
+            host=url.host, port=url.port, user=url.username, dbname=url.database, connect_timeout=3
+        ).close()
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {url.host}:{url.port} is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database URL: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'govern.db'}"
+        return
+    import uuid
+
+    import psycopg
+
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"govern_test_{uuid.uuid4().hex[:12]}"
+    connect = dict(host=admin.host, port=admin.port, user=admin.username, dbname=admin.database, autocommit=True)
+    with psycopg.connect(**connect) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(**connect) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

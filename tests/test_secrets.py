@@ -21,6 +21,7 @@ TOKEN = "c2VjcmV0LXRva2VuLWRvLW5vdC1jb21taXQtOTk4ODc3"
         ({"spec": {"notes": ["-----BEGIN RSA PRIVATE KEY-----\nMIIE"]}}, "spec.notes[0]", "pem_private_key"),
         ({"spec": {"source": {"url": "https://bob:hunter2@git.example.com/r.git"}}}, "spec.source.url", "url_password"),
         ({"metadata": {"labels": {"x": "ghp_" + "a1B2" * 9}}}, "metadata.labels.x", "github_token"),
+        ({"spec": {"hyperparameters": {"note": "gov_" + "Zx9-" * 11}}}, "spec.hyperparameters.note", "govern_token"),
     ],
 )
 def test_secrets_are_found_by_field_and_kind(document, field, kind):

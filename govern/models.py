@@ -1,0 +1,61 @@
+"""Database tables, and the Create / Public models beside them so the API never returns table rows."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import DateTime
+from sqlmodel import Field, SQLModel
+
+from govern.manifest import DnsLabel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Role(str, enum.Enum):
+    SUBMITTER = "submitter"
+    PROCUREMENT = "procurement"
+    COMPLIANCE = "compliance"
+    ADMIN = "admin"
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token: only its SHA-256 is stored; the secret is shown once, when it is created."""
+
+    __tablename__ = "api_tokens"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+    team: str = Field(max_length=63, index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    prefix: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    team: DnsLabel
+    name: str = "token"
+
+
+class TokenPublic(BaseModel):
+    """What anyone may see of a token: never its secret or hash."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    role: Role
+    team: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None

@@ -1,0 +1,58 @@
+"""API tokens: created with a role and a team, shown once, stored only as a hash, revocable."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from sqlmodel import Session, select
+
+from govern.models import ApiToken, TokenCreate, TokenPublic, utcnow
+
+TOKEN_PREFIX = "gov_"
+
+
+def hash_token(secret: str) -> str:
+    """SHA-256 suffices: tokens are 256 random bits, so there is nothing to brute-force."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(session: Session, request: TokenCreate) -> tuple[TokenPublic, str]:
+    """Store a new token and return it with its secret, which is not kept anywhere."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        name=request.name,
+        role=request.role.value,
+        team=request.team,
+        token_hash=hash_token(secret),
+        prefix=secret[:12],
+    )
+    session.add(row)
+    session.flush()
+    return TokenPublic.model_validate(row), secret
+
+
+def authenticate(session: Session, secret: str) -> TokenPublic | None:
+    """The live token with this secret, or None (unknown and revoked tokens look the same)."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return TokenPublic.model_validate(row)
+
+
+def revoke_token(session: Session, token_id: uuid.UUID) -> TokenPublic | None:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+    return TokenPublic.model_validate(row)
+
+
+def list_tokens(session: Session, team: str | None = None) -> list[TokenPublic]:
+    query = select(ApiToken).order_by(ApiToken.created_at)
+    if team:
+        query = query.where(ApiToken.team == team)
+    return [TokenPublic.model_validate(row) for row in session.exec(query)]
