@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ENTRYPOINT = "govern/decision"
+AUTHZ_ENTRYPOINT = "govern/authz/decision"
 TEST_SUFFIX = "_test.rego"
 
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
@@ -59,6 +60,12 @@ class PolicyBundle:
     @property
     def policy_modules(self) -> tuple[Module, ...]:
         return tuple(m for m in self.modules if not m.is_test)
+
+    @property
+    def entrypoints(self) -> list[str]:
+        """The decision entrypoint, and the authorization one when the bundle has an `authz` policy."""
+        packages = {m.package for m in self.policy_modules}
+        return [ENTRYPOINT] + ([AUTHZ_ENTRYPOINT] if "govern.authz" in packages else [])
 
     @property
     def test_modules(self) -> tuple[Module, ...]:

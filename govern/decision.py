@@ -100,3 +100,12 @@ class Decision(BaseModel):
             remediation="Fix the policy engine or bundle and re-run the check; nothing was dispatched.",
         )
         return cls(allow=False, deny=(finding,), **facts)
+
+
+class Authorization(BaseModel):
+    """The authorization policy's answer for one request; a failure to answer is a deny with a reason."""
+
+    model_config = ConfigDict(frozen=True)
+
+    allow: bool
+    reason: str

@@ -69,8 +69,8 @@ class OpaStandIn:
         elif self.mode == "wrong-shape":
             self._send(handler, 200, {"result": {"allow": True}, "decision_id": str(uuid.uuid4())})
         else:
-            assert handler.path == "/v1/data/govern/decision", handler.path
-            result = self.engine.query_here(canonical_json(body["input"]))
+            entrypoint = handler.path.removeprefix("/v1/data/")
+            result = self.engine.query_here(canonical_json(body["input"]), entrypoint=entrypoint)
             self._send(handler, 200, {"result": result, "decision_id": str(uuid.uuid4())})
 
     @staticmethod

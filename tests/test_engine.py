@@ -149,3 +149,15 @@ def test_both_input_conversions_give_the_same_result(engine, example_inputs):
     for path, policy_input in example_inputs:
         canonical = canonical_json(policy_input)
         assert engine.query_here(canonical, policy_input) == engine.query_here(canonical), path
+
+
+def test_authorization_answers_and_fails_closed(engine, tmp_path):
+    ask = {"token": {"id": "t1", "role": "submitter", "team": "materials-rnd"}, "action": "check", "resource": {"team": "materials-rnd"}}
+    assert engine.authorize(ask).allow
+    other_team = dict(ask, resource={"team": "quantum-finance"})
+    answer = engine.authorize(other_team)
+    assert not answer.allow and "own team" in answer.reason
+    without_authz = EmbeddedEngine(load_bundle(make_bundle(tmp_path)))
+    answer = without_authz.authorize(ask)
+    assert not answer.allow and "no govern/authz/decision entrypoint" in answer.reason
+    assert not UnavailableEngine("no bundle").authorize(ask).allow

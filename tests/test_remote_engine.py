@@ -91,3 +91,11 @@ def test_server_faults_deny(opa, ca_file, example_inputs, mode, reason):
 def test_unreachable_server_denies(engine, ca_file, example_inputs):
     decision = RemoteEngine("https://127.0.0.1:9", engine.bundle_revision, ca_bundle=ca_file).evaluate(example_inputs[0][1])
     assert decision.allow is False and "could not be reached" in decision.deny[0].message
+
+
+def test_remote_authorization_agrees_with_embedded(opa, ca_file, engine):
+    ask = {"token": {"id": "t1", "role": "compliance", "team": "audit"}, "action": "submission.read", "resource": {"team": "x"}}
+    assert remote(opa, ca_file).authorize(ask) == engine.authorize(ask)
+    assert opa.requests[-1]["path"] == "/v1/data/govern/authz/decision"
+    opa.mode = "garbage"
+    assert not remote(opa, ca_file).authorize(ask).allow

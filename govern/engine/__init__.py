@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from govern.decision import Decision, PolicyResult
+from govern.bundle import AUTHZ_ENTRYPOINT, ENTRYPOINT
+from govern.decision import Authorization, Decision, PolicyResult
 
 
 def canonical_json(value: Any) -> bytes:
@@ -39,8 +40,8 @@ class Engine(abc.ABC):
     def bundle_revision(self) -> str: ...
 
     @abc.abstractmethod
-    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
-        """The raw entrypoint result for the input (also given as its canonical JSON); EngineError if none."""
+    def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
+        """The raw result of an entrypoint for the input (also given as canonical JSON); EngineError if none."""
 
     def evaluate(self, policy_input: dict[str, Any]) -> Decision:
         """Decide, failing closed on any error or malformed result."""
@@ -60,7 +61,7 @@ class Engine(abc.ABC):
             "engine": self.name,
         }
         try:
-            raw = self.query(policy_input, canonical)
+            raw = self.query(ENTRYPOINT, policy_input, canonical)
             result = PolicyResult.model_validate(raw)
         except EngineError as exc:
             return Decision.failed_closed(str(exc), evaluation_ms=_since(started), **facts)
@@ -72,6 +73,18 @@ class Engine(abc.ABC):
                 f"{exc.__class__.__name__}: {exc}", evaluation_ms=_since(started), **facts
             )
         return Decision.from_result(result, evaluation_ms=_since(started), **facts)
+
+    def authorize(self, request: dict[str, Any]) -> Authorization:
+        """Ask the bundle's `authz` policy; any failure to answer is a deny that says why."""
+        try:
+            raw = self.query(AUTHZ_ENTRYPOINT, request, canonical_json(request))
+            return Authorization.model_validate(raw)
+        except EngineError as exc:
+            return Authorization(allow=False, reason=f"authorization policy failed: {exc}")
+        except ValidationError:
+            return Authorization(allow=False, reason="authorization policy returned a malformed answer")
+        except Exception as exc:  # fail closed on anything the engine library throws
+            return Authorization(allow=False, reason=f"authorization policy failed: {exc.__class__.__name__}")
 
     def close(self) -> None:
         """Release connections or threads; engines without any need not override it."""
@@ -94,5 +107,5 @@ class UnavailableEngine(Engine):
     def bundle_revision(self) -> str:
         return self._revision
 
-    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
+    def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
         raise EngineError(self._reason)

@@ -74,7 +74,7 @@ class EmbeddedEngine(Engine):
         builder = new_interpreter()
         load_modules(builder, bundle, bundle.policy_modules)
         try:
-            self._compiled = builder.build(None, [ENTRYPOINT])
+            self._compiled = builder.build(None, bundle.entrypoints)
         except RegoError as exc:
             raise EngineError(f"the policy bundle does not compile:\n{describe_rego_error(exc, bundle.modules)}") from None
         if not self._compiled.ok():
@@ -93,15 +93,19 @@ class EmbeddedEngine(Engine):
     def bundle(self) -> PolicyBundle:
         return self._bundle
 
-    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
+    def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
         """Evaluate on a pool thread so a runaway evaluation is abandoned at the timeout, and denied."""
-        future = self._pool.submit(self.query_here, canonical, policy_input)
+        if entrypoint not in self._bundle.entrypoints:
+            raise EngineError(f"the policy bundle has no {entrypoint} entrypoint")
+        future = self._pool.submit(self.query_here, canonical, policy_input, entrypoint)
         try:
             return future.result(timeout=self._timeout_s)
         except FutureTimeout:
             raise EngineError(f"evaluation did not finish within {self._timeout_s:g}s") from None
 
-    def query_here(self, canonical: bytes, policy_input: dict[str, Any] | None = None) -> Any:
+    def query_here(
+        self, canonical: bytes, policy_input: dict[str, Any] | None = None, entrypoint: str = ENTRYPOINT
+    ) -> Any:
         """Evaluate on the calling thread, with no timeout (the bare engine call).
 
         rego-cpp keeps string values in their escaped JSON form: regopy's `Input` would put a quote or
@@ -117,7 +121,7 @@ class EmbeddedEngine(Engine):
                 interpreter.set_input(Input(policy_input))
             else:
                 interpreter.set_input_term(canonical.decode())
-            output = interpreter.query_bundle_entrypoint(self._compiled, ENTRYPOINT)
+            output = interpreter.query_bundle_entrypoint(self._compiled, entrypoint)
         except RegoError as exc:
             raise EngineError(describe_rego_error(exc, self._bundle.modules)) from None
         except ValueError as exc:
@@ -129,7 +133,7 @@ class EmbeddedEngine(Engine):
         text = str(output)
         expressions = None if text == "undefined" else json.loads(text).get("expressions")
         if not expressions:
-            raise EngineError(f"entrypoint {ENTRYPOINT} is undefined for this input")
+            raise EngineError(f"entrypoint {entrypoint} is undefined for this input")
         return expressions[0]
 
     def close(self) -> None:

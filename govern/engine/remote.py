@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import requests
 from opa_client import OpaClient
 
-from govern.bundle import ENTRYPOINT
 from govern.engine import Engine, EngineError
 
 
@@ -56,8 +55,8 @@ class RemoteEngine(Engine):
     def bundle_revision(self) -> str:
         return self._revision
 
-    def query(self, policy_input: dict[str, Any], canonical: bytes) -> Any:
-        package, _, rule = ENTRYPOINT.rpartition("/")
+    def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
+        package, _, rule = entrypoint.rpartition("/")
         try:
             response = self._client.query_rule(policy_input, package_path=package, rule_name=rule)
         except requests.exceptions.SSLError as exc:
@@ -69,7 +68,7 @@ class RemoteEngine(Engine):
         except (requests.exceptions.RequestException, ValueError) as exc:
             raise EngineError(f"the OPA server could not be reached or answered garbage: {exc.__class__.__name__}") from None
         if not isinstance(response, dict) or "result" not in response:
-            raise EngineError(f"the OPA server returned no result for {ENTRYPOINT} (is the bundle loaded?)")
+            raise EngineError(f"the OPA server returned no result for {entrypoint} (is the bundle loaded?)")
         return response["result"]
 
     def close(self) -> None:
