@@ -263,6 +263,25 @@ def init(
         Console(highlight=False).print(f"wrote {path}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    migrate: Annotated[bool, typer.Option("--migrate", help="Apply database migrations before serving.")] = False,
+) -> None:
+    """Run the governance service (HTTP API under /v1, OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from govern.api import create_app
+
+    try:
+        settings = load_settings(migrate_on_start=migrate or None)
+    except ValueError as exc:
+        raise _fail(f"invalid settings: {exc}") from None
+    _stderr().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 def _database():
     """The configured database engine; an unreachable or malformed database is a clear error, exit 2."""
     from sqlalchemy.exc import ArgumentError

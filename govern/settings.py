@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the service database; default: a SQLite file in the user data folder.",
     )
 
+    max_request_bytes: PositiveInt = Field(default=2_000_000, description="Largest HTTP request body the service accepts.")
+    migrate_on_start: bool = Field(default=False, description="Apply database migrations when `govern serve` starts.")
+
     def resolved_database_url(self) -> str:
         """The configured database, or the embedded SQLite file (its folder is created on first use)."""
         if self.database_url:

@@ -20,6 +20,17 @@ class Submission:
     locations: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
 
+def submission_from_request(document: Document, circuit_text: str | None, max_circuit_bytes: int) -> Submission:
+    """A submission sent over the API: the circuit comes in the request, or inline in the manifest."""
+    experiment = document.validate(Experiment)
+    text = experiment.spec.circuit.qasm if experiment.spec.circuit.qasm is not None else circuit_text
+    if text is None:
+        raise InputError(document.source, Problem("the manifest names a circuit file; send its OpenQASM as 'circuit'", "circuit"))
+    if len(text.encode()) > max_circuit_bytes:
+        raise InputError(document.source, Problem(f"circuit is over the {max_circuit_bytes}-byte limit", "circuit"))
+    return Submission(experiment, text, f"{document.source}#circuit", document.source)
+
+
 def submission_from_document(document: Document, max_circuit_bytes: int) -> Submission:
     """Validate the manifest and fetch its circuit (a file next to the manifest, or inline QASM)."""
     experiment = document.validate(Experiment)

@@ -1,0 +1,62 @@
+"""The governance service: `create_app()` builds the FastAPI application (nothing is built at import).
+
+Bad input is a 4xx with a precise message, an unreachable database a 503; never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from govern.api.routes import health, v1
+from govern.bundle import BundleError
+from govern.check import Checker
+from govern.database import create_db_engine, upgrade
+from govern.engine import EngineError, UnavailableEngine
+from govern.errors import InputError
+from govern.settings import Settings, build_engine, load_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = create_db_engine(settings.resolved_database_url())
+        if settings.migrate_on_start:
+            upgrade(app.state.db)
+        try:
+            app.state.engine = build_engine(settings)
+        except (BundleError, EngineError) as exc:
+            app.state.engine = UnavailableEngine(str(exc))
+        app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
+        yield
+        app.state.engine.close()
+        app.state.db.dispose()
+
+    app = FastAPI(
+        title="govern",
+        summary="Governance and compliance decisions for quantum experiments.",
+        version="1",
+        lifespan=lifespan,
+        max_body_size=settings.max_request_bytes,
+    )
+    app.state.settings = settings
+    app.include_router(health)
+    app.include_router(v1)
+    app.add_exception_handler(InputError, _input_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    return app
+
+
+async def _input_error(_: Request, exc: InputError) -> JSONResponse:
+    problems = [{"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems]
+    return JSONResponse({"detail": "invalid submission", "source": exc.source, "problems": problems}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+    return JSONResponse({"detail": "the database is unavailable; nothing was recorded"}, status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -1,0 +1,64 @@
+"""Typed dependencies for the routes: the database session, the engine, and the authenticated token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from govern.engine import Engine
+from govern.models import TokenPublic
+from govern.settings import Settings
+from govern.tokens import authenticate
+
+bearer = HTTPBearer(auto_error=False, description="An API token from `govern token create`.")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session that commits when the route succeeds: nothing is reported before it is stored."""
+    with Session(request.app.state.db) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_current_token(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> TokenPublic:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
+    token = authenticate(session, credentials.credentials)
+    if token is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
+    return token
+
+
+TokenDep = Annotated[TokenPublic, Depends(get_current_token)]
+
+
+def require(engine: Engine, token: TokenPublic, action: str, resource: dict[str, Any]) -> None:
+    """Ask the authorization policy; a denial is a 403 that says why."""
+    answer = engine.authorize(
+        {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": action, "resource": resource}
+    )
+    if not answer.allow:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, answer.reason)
