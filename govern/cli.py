@@ -47,6 +47,8 @@ db_app = typer.Typer(help="The service database: migrations.", no_args_is_help=T
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="API tokens for the service: create, list, revoke.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+audit_app = typer.Typer(help="The decision log: verify its hash chain.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 BundleOption = Annotated[
     Optional[Path], typer.Option("--bundle", help="Policy bundle folder (default: GOVERN_BUNDLE, else the shipped bundle).")
@@ -395,6 +397,22 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (f
     if token is None:
         raise _fail(f"no token with id {token_id}")
     Console(highlight=False).print(f"revoked {token.id} ({token.name})")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the decision log's hash chain: exit 1 naming the first record that was edited, removed or moved."""
+    from govern.database import session_scope
+    from govern.decision_log import verify
+
+    try:
+        with session_scope(_database()) as session:
+            result = verify(session)
+    except _database_errors() as exc:
+        raise _fail(f"database error ({exc.__class__.__name__}); has `govern db upgrade` been run?") from None
+    if not result.ok:
+        raise _fail(f"decision log is NOT intact after {result.records} good records: {result.problem}", EXIT_DENIED)
+    Console(highlight=False).print(f"decision log intact: {result.records} records, head {result.head_hash}")
 
 
 def main() -> None:

@@ -32,17 +32,25 @@ def create_db_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
-    """Foreign keys on, and WAL so readers do not block the writer."""
+    """Foreign keys on, WAL so readers do not block the writer, and transactions begun by SQLAlchemy."""
+    connection.isolation_level = None
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:
+    """Take SQLite's write lock when a transaction begins: a read-then-write (appending to the decision log)
+    cannot then race another writer, and savepoints work as on PostgreSQL."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

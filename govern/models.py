@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text
 from sqlmodel import Field, SQLModel
 
 from govern.manifest import DnsLabel
@@ -59,3 +59,22 @@ class TokenPublic(BaseModel):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+
+
+class DecisionRecord(SQLModel, table=True):
+    """One entry of the append-only decision log: each hashes its content and the previous entry's hash."""
+
+    __tablename__ = "decision_log"
+
+    seq: int = Field(primary_key=True)
+    decision_id: str = Field(max_length=36, unique=True)
+    kind: str = Field(max_length=16)
+    actor: str = Field(max_length=64, index=True)
+    team: str = Field(max_length=63, index=True)
+    outcome: str = Field(max_length=16, index=True)
+    bundle_revision: str = Field(max_length=80)
+    input_hash: str = Field(max_length=80)
+    recorded_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    record: str = Field(sa_type=Text)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)

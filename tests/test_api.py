@@ -170,3 +170,17 @@ def test_govern_serve_answers_over_loopback(database_url, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_checks_are_logged_and_the_log_verifies(client, cli, database_url, monkeypatch):
+    secret = token_for(client, "submitter", "platform-qa")
+    for name in ("bell-local", "unknown-backend"):
+        manifest, circuit = example(name)
+        assert client.post("/v1/check", json={"manifest": manifest, "circuit": circuit}, headers=auth(secret)).status_code == 200
+    monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)
+    verified = cli("audit", "verify")
+    assert verified.exit_code == 0 and "2 records" in verified.output
+    with client.app.state.db.begin() as connection:
+        connection.exec_driver_sql("UPDATE decision_log SET outcome = 'allowed' WHERE seq = 2")
+    tampered = cli("audit", "verify")
+    assert tampered.exit_code == 1 and "record 2" in tampered.output

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
+from govern import decision_log
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
 from govern.check import Checker
 from govern.decision import Decision
@@ -48,11 +49,16 @@ def readyz(request: Request, session: SessionDep, engine: EngineDep) -> dict[str
 
 
 @v1.post("/check", tags=["decisions"])
-def check(body: CheckRequest, token: TokenDep, engine: EngineDep, settings: SettingsDep, request: Request) -> CheckResponse:
-    """Decide a submission without recording or dispatching anything (a dry run)."""
+def check(
+    body: CheckRequest, token: TokenDep, engine: EngineDep, settings: SettingsDep, session: SessionDep, request: Request
+) -> CheckResponse:
+    """Decide a submission without dispatching anything (a dry run); the decision is still logged as evidence."""
     team = body.manifest.get("metadata", {}).get("team") if isinstance(body.manifest.get("metadata"), dict) else None
     require(engine, token, "check", {"team": team if isinstance(team, str) else ""})
     checker: Checker = request.app.state.checker
     submission = submission_from_request(Document("manifest", 0, body.manifest, {}), body.circuit, settings.max_circuit_bytes)
-    decision = checker.decide(submission)
+    policy_input = checker.policy_input(submission, checker.profile(submission))
+    decision = engine.evaluate(policy_input)
+    decision_log.append(session, decision, policy_input, actor=str(token.id), kind="check")
+    session.commit()
     return CheckResponse(outcome=decision.outcome.value, decision=decision)
