@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
 
     max_request_bytes: PositiveInt = Field(default=2_000_000, description="Largest HTTP request body the service accepts.")
+    audit_signing_key: Path | None = Field(
+        default=None, description="Ed25519 private key (PEM) that signs decision-log checkpoints."
+    )
     migrate_on_start: bool = Field(default=False, description="Apply database migrations when `govern serve` starts.")
 
     def resolved_database_url(self) -> str:

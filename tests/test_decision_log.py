@@ -106,3 +106,33 @@ def test_concurrent_appends_keep_one_chain(database_url, engine, example_inputs)
         result = verify(session)
     assert result.ok and result.records == 20
     db.dispose()
+
+
+def test_signed_checkpoints_anchor_the_log(cli, database_url, engine, example_inputs, monkeypatch, tmp_path):
+    db = create_db_engine(database_url)
+    upgrade(db)
+    fill(db, engine, example_inputs, count=3)
+    monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)
+    assert cli("audit", "checkpoint").exit_code == 2  # no key configured
+    key = tmp_path / "audit.pem"
+    assert cli("audit", "keygen", str(key)).exit_code == 0
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert cli("audit", "keygen", str(key)).exit_code == 2
+    monkeypatch.setenv("GOVERN_AUDIT_SIGNING_KEY", str(key))
+    checkpoint = tmp_path / "head.json"
+    assert cli("audit", "checkpoint", "--out", str(checkpoint)).exit_code == 0
+    fill(db, engine, example_inputs, count=2)
+    assert cli("audit", "verify", "--checkpoint", str(checkpoint)).exit_code == 0
+
+    forged = checkpoint.read_text().replace('"records": 3', '"records": 2')
+    (tmp_path / "forged.json").write_text(forged)
+    result = cli("audit", "verify", "--checkpoint", str(tmp_path / "forged.json"))
+    assert result.exit_code == 1 and "signature" in result.output
+
+    with db.begin() as connection:  # rewrite the whole chain consistently: only the checkpoint can tell
+        connection.exec_driver_sql("DELETE FROM decision_log")
+    fill(db, engine, example_inputs, count=5)
+    assert cli("audit", "verify").exit_code == 0
+    result = cli("audit", "verify", "--checkpoint", str(checkpoint))
+    assert result.exit_code == 1 and "rewritten" in result.output
+    db.dispose()
