@@ -407,7 +407,7 @@ def audit_verify(
 ) -> None:
     """Walk the decision log's hash chain: exit 1 naming the first record that was edited, removed or moved."""
     from govern.checkpoint import Checkpoint, CheckpointError, check_against_log, public_key_text
-    from govern.database import session_scope
+    from govern.database import reading, session_scope
     from govern.decision_log import verify
 
     trusted = None
@@ -415,7 +415,7 @@ def audit_verify(
         key = _signing_key()
         trusted = public_key_text(key.public_key())
     try:
-        with session_scope(_database()) as session:
+        with session_scope(reading(_database())) as session:
             result = verify(session)
             if result.ok and checkpoint is not None:
                 try:
@@ -436,12 +436,12 @@ def audit_checkpoint(
 ) -> None:
     """Sign the log's current head (Ed25519, GOVERN_AUDIT_SIGNING_KEY) to keep outside the database."""
     from govern.checkpoint import sign
-    from govern.database import session_scope
+    from govern.database import reading, session_scope
     from govern.decision_log import verify
 
     key = _signing_key()
     try:
-        with session_scope(_database()) as session:
+        with session_scope(reading(_database())) as session:
             result = verify(session)
     except _database_errors() as exc:
         raise _fail(f"database error ({exc.__class__.__name__}); has `govern db upgrade` been run?") from None

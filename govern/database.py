@@ -48,9 +48,15 @@ def _sqlite_pragmas(connection, _record) -> None:
 
 
 def _sqlite_begin_immediate(connection) -> None:
-    """Take SQLite's write lock when a transaction begins: a read-then-write (appending to the decision log)
-    cannot then race another writer, and savepoints work as on PostgreSQL."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take SQLite's write lock when a transaction begins, so a read-then-write (appending to the decision
+    log) cannot race another writer; savepoints then work as on PostgreSQL. Long reads use `reading()`."""
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for read-only work (exports, verification): on SQLite it does not hold the write lock."""
+    return engine.execution_options(sqlite_begin="DEFERRED")
 
 
 @contextmanager

@@ -89,13 +89,12 @@ class Verification:
         return self.problem is None
 
 
-def walk(session: Session, batch: int = 1000) -> Iterator[DecisionRecord]:
-    """Every record in sequence order, fetched in batches so memory stays flat on a long log."""
+def walk(session: Session, batch: int = 1000, *conditions: Any) -> Iterator[DecisionRecord]:
+    """Records in sequence order (optionally filtered), fetched in batches so memory stays flat on a long log."""
     last = 0
     while True:
-        rows = session.exec(
-            select(DecisionRecord).where(DecisionRecord.seq > last).order_by(col(DecisionRecord.seq)).limit(batch)
-        ).all()
+        query = select(DecisionRecord).where(DecisionRecord.seq > last, *conditions)
+        rows = session.exec(query.order_by(col(DecisionRecord.seq)).limit(batch)).all()
         if not rows:
             return
         yield from rows
@@ -139,3 +138,8 @@ def _check(row: DecisionRecord, expected_seq: int, prev_hash: str) -> str | None
         if hashed != stored:
             return f"record {row.seq} was edited: column {name} differs from the hashed record"
     return None
+
+
+def rule_ids(row: DecisionRecord) -> list[str]:
+    decision = json.loads(row.record)["decision"]
+    return [f["rule"] for kind in ("deny", "warn", "waived") for f in decision.get(kind, [])]
