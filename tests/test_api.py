@@ -212,3 +212,17 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     rows = list(csv.DictReader(io.StringIO(by_rule)))
     assert [(r["seq"], r["rules"], r["team"]) for r in rows] == [("2", "SEC-008", "platform-qa")]
     assert client.get("/v1/audit/decisions", params={"format": "xml"}, headers=auditor).status_code == 422
+
+
+def test_metrics_count_decisions_rules_and_latency(client):
+    secret = token_for(client, "submitter", "platform-qa")
+    for name in ("bell-local", "unknown-backend"):
+        manifest, circuit = example(name)
+        client.post("/v1/check", json={"manifest": manifest, "circuit": circuit}, headers=auth(secret))
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=auth(secret)).text
+    assert 'govern_decisions_total{kind="check",outcome="allowed"} 1.0' in text
+    assert 'govern_decisions_total{kind="check",outcome="denied"} 1.0' in text
+    assert 'govern_rule_findings_total{effect="deny",rule="SEC-008"} 1.0' in text
+    assert "govern_decision_seconds_count 2.0" in text
+    assert 'govern_http_request_seconds_count{method="POST",route="/v1/check",status="200"} 2.0' in text

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from govern.api import audit
+from govern.api.metrics import ServiceMetrics
 from govern.api.routes import health, v1
 from govern.bundle import BundleError
 from govern.check import Checker
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_size=settings.max_request_bytes,
     )
     app.state.settings = settings
+    app.state.metrics = ServiceMetrics()
+    app.middleware("http")(app.state.metrics.http_middleware)
     app.include_router(health)
     app.include_router(v1)
     app.include_router(audit.router)

@@ -48,6 +48,12 @@ def readyz(request: Request, session: SessionDep, engine: EngineDep) -> dict[str
     return {"status": "ready", "bundle": engine.bundle_revision}
 
 
+@health.get("/metrics", tags=["health"])
+def metrics(request: Request, token: TokenDep):
+    """Prometheus metrics (any valid token; give the scraper one with `govern token create`)."""
+    return request.app.state.metrics.exposition()
+
+
 @v1.post("/check", tags=["decisions"])
 def check(
     body: CheckRequest, token: TokenDep, engine: EngineDep, settings: SettingsDep, session: SessionDep, request: Request
@@ -61,4 +67,5 @@ def check(
     decision = engine.evaluate(policy_input)
     decision_log.append(session, decision, policy_input, actor=str(token.id), kind="check")
     session.commit()
+    request.app.state.metrics.observe_decision(decision, "check")
     return CheckResponse(outcome=decision.outcome.value, decision=decision)

@@ -1,0 +1,50 @@
+"""Prometheus metrics for the service: decisions by outcome and rule, decision latency, HTTP latency.
+
+Each app has its own registry (made by the app factory), so nothing is global and tests stay independent.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from govern.decision import Decision
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "govern_decisions", "Decisions made, by kind (check, submission) and outcome.", ["kind", "outcome"], registry=self.registry
+        )
+        self.rules = Counter(
+            "govern_rule_findings", "Rules that fired, by rule id and how (deny, warn, waived).", ["rule", "effect"], registry=self.registry
+        )
+        self.decision_seconds = Histogram(
+            "govern_decision_seconds", "Policy evaluation time per decision.", registry=self.registry,
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
+        self.http_seconds = Histogram(
+            "govern_http_request_seconds", "HTTP request latency by method, route and status.", ["method", "route", "status"],
+            registry=self.registry,
+        )
+
+    def observe_decision(self, decision: Decision, kind: str) -> None:
+        self.decisions.labels(kind, decision.outcome.value).inc()
+        self.decision_seconds.observe(decision.evaluation_ms / 1000)
+        for effect, findings in (("deny", decision.deny), ("warn", decision.warn), ("waived", decision.waived)):
+            for finding in findings:
+                self.rules.labels(finding.rule, effect).inc()
+
+    async def http_middleware(self, request: Request, call_next) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        self.http_seconds.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    def exposition(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
