@@ -226,3 +226,32 @@ def test_metrics_count_decisions_rules_and_latency(client):
     assert 'govern_rule_findings_total{effect="deny",rule="SEC-008"} 1.0' in text
     assert "govern_decision_seconds_count 2.0" in text
     assert 'govern_http_request_seconds_count{method="POST",route="/v1/check",status="200"} 2.0' in text
+
+
+def test_policy_reload_swaps_bundles_and_refuses_broken_ones(database_url, tmp_path):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(ROOT / "policies", bundle)
+    app = create_app(Settings(database_url=database_url, migrate_on_start=True, bundle=bundle))
+    with TestClient(app) as client:
+        admin = auth(token_for(client, "admin", "ops"))
+        before = client.get("/v1/policy", headers=admin).json()
+        assert before["revision"] == "2026.11.0" and "DC-001" in before["rules"]
+        assert client.post("/v1/policy/reload", headers=auth(token_for(client, "submitter", "t"))).status_code == 403
+
+        manifest = bundle / ".manifest"
+        manifest.write_text(manifest.read_text().replace("2026.11.0", "2026.11.1"))
+        after = client.post("/v1/policy/reload", headers=admin).json()
+        assert after["revision"] == "2026.11.1" and after["bundle_revision"] != before["bundle_revision"]
+
+        lib = bundle / "govern" / "lib.rego"
+        lib.write_text(lib.read_text() + "\nbroken(x) := net.cidr_contains(\"10.0.0.0/8\", x)\n")
+        refused = client.post("/v1/policy/reload", headers=admin)
+        assert refused.status_code == 422 and "net.cidr_contains" in refused.json()["detail"]
+        assert client.get("/v1/policy", headers=admin).json()["bundle_revision"] == after["bundle_revision"]
+        manifest_json, circuit = example("bell-local")
+        checked = client.post("/v1/check", json={"manifest": manifest_json, "circuit": circuit}, headers=auth(token_for(client, "submitter", "platform-qa")))
+        assert checked.json()["decision"]["bundle_revision"] == after["bundle_revision"]

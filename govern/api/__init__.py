@@ -12,10 +12,10 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from govern.api import audit
+from govern.api import audit, policy
 from govern.api.metrics import ServiceMetrics
 from govern.api.routes import health, v1
-from govern.bundle import BundleError
+from govern.bundle import BundleError, PolicyBundle, load_bundle
 from govern.check import Checker
 from govern.database import create_db_engine, upgrade
 from govern.engine import EngineError, UnavailableEngine
@@ -32,10 +32,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             upgrade(app.state.db)
         try:
-            app.state.engine = build_engine(settings)
+            install_bundle(app, load_bundle(settings.bundle))
         except (BundleError, EngineError) as exc:
+            app.state.bundle = None
             app.state.engine = UnavailableEngine(str(exc))
-        app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
+            app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
         yield
         app.state.engine.close()
         app.state.db.dispose()
@@ -53,9 +54,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health)
     app.include_router(v1)
     app.include_router(audit.router)
+    app.include_router(policy.router)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     return app
+
+
+def install_bundle(app: FastAPI, bundle: PolicyBundle) -> None:
+    """Build an engine for the bundle and swap it in; raises (and changes nothing) if the bundle is refused.
+
+    Requests read the engine once, so each sees either the old bundle or the new one, never a mix.
+    """
+    settings: Settings = app.state.settings
+    engine = build_engine(settings, bundle)
+    previous = getattr(app.state, "engine", None)
+    app.state.bundle, app.state.engine = bundle, engine
+    app.state.checker = Checker(engine, circuit_limits=settings.circuit_limits)
+    if previous is not None:
+        previous.close()
 
 
 async def _input_error(_: Request, exc: InputError) -> JSONResponse:

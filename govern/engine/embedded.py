@@ -137,4 +137,5 @@ class EmbeddedEngine(Engine):
         return expressions[0]
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop taking work; evaluations already queued still finish (a swapped-out engine may be mid-request)."""
+        self._pool.shutdown(wait=False)

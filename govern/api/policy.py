@@ -1,0 +1,48 @@
+"""`GET /v1/policy` (the active bundle and its rule catalogue) and `POST /v1/policy/reload` (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import BaseModel
+
+from govern.api.deps import EngineDep, TokenDep, require
+from govern.bundle import BundleError, load_bundle
+from govern.engine import EngineError
+
+router = APIRouter(prefix="/v1/policy", tags=["policy"])
+
+
+class PolicyInfo(BaseModel):
+    revision: str
+    bundle_revision: str
+    engine: str
+    rules: dict[str, dict[str, Any]]
+
+
+def _info(request: Request) -> PolicyInfo:
+    bundle, engine = request.app.state.bundle, request.app.state.engine
+    if bundle is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"no policy bundle is loaded: {engine.bundle_revision}")
+    return PolicyInfo(revision=bundle.manifest_revision, bundle_revision=bundle.revision, engine=engine.name, rules=bundle.catalogue)
+
+
+@router.get("")
+def policy(request: Request, token: TokenDep) -> PolicyInfo:
+    """The active bundle's revision and rule catalogue (any valid token)."""
+    return _info(request)
+
+
+@router.post("/reload")
+def reload(request: Request, token: TokenDep, engine: EngineDep) -> PolicyInfo:
+    """Load the configured bundle again and swap it in atomically; a bundle that fails `govern policy check`
+    is refused with 422 and the running one stays."""
+    from govern.api import install_bundle
+
+    require(engine, token, "policy.reload", {})
+    try:
+        install_bundle(request.app, load_bundle(request.app.state.settings.bundle))
+    except (BundleError, EngineError) as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bundle refused, the running one stays: {exc}") from None
+    return _info(request)
