@@ -7,7 +7,10 @@ import uuid
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import DateTime, Text
+from decimal import Decimal
+
+from pydantic.alias_generators import to_camel
+from sqlalchemy import JSON, DateTime, Numeric, Text
 from sqlmodel import Field, SQLModel
 
 from govern.manifest import DnsLabel
@@ -78,3 +81,54 @@ class DecisionRecord(SQLModel, table=True):
     record: str = Field(sa_type=Text)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+class VendorRecord(SQLModel, table=True):
+    """A vendor procurement has onboarded (or not), with its data-processing agreement and regions."""
+
+    __tablename__ = "vendors"
+
+    name: str = Field(primary_key=True, max_length=200)
+    approved: bool = True
+    data_processing_agreement: bool = False
+    regions: list[str] = Field(default_factory=list, sa_type=JSON)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class VendorUpsert(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    approved: bool = True
+    data_processing_agreement: bool = False
+    regions: list[str] = []
+
+
+class VendorPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
+
+    name: str
+    approved: bool
+    data_processing_agreement: bool
+    regions: list[str]
+
+
+class SandboxRecord(SQLModel, table=True):
+    """A procurement sandbox: a team's time-boxed, budgeted access to a vendor's devices."""
+
+    __tablename__ = "sandboxes"
+
+    id: str = Field(primary_key=True, max_length=200)
+    team: str = Field(max_length=63, index=True)
+    vendor: str = Field(foreign_key="vendors.name", max_length=200)
+    devices: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = Field(max_length=16, index=True)
+    requested_by: str = Field(max_length=64)
+    approved_by: str | None = Field(default=None, max_length=64)
+    start: datetime = Field(sa_type=DateTime(timezone=True))
+    end: datetime = Field(sa_type=DateTime(timezone=True))
+    budget: Decimal = Field(sa_type=Numeric(14, 2))
+    spent: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    currency: str = Field(default="USD", max_length=3)
+    allows_confidential: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

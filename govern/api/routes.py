@@ -13,6 +13,7 @@ from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, requir
 from govern.check import Checker
 from govern.decision import Decision
 from govern.documents import Document
+from govern.procurement import context_for
 from govern.submission import submission_from_request
 
 health = APIRouter(tags=["health"])
@@ -58,12 +59,14 @@ def metrics(request: Request, token: TokenDep):
 def check(
     body: CheckRequest, token: TokenDep, engine: EngineDep, settings: SettingsDep, session: SessionDep, request: Request
 ) -> CheckResponse:
-    """Decide a submission without dispatching anything (a dry run); the decision is still logged as evidence."""
+    """Decide a submission on the live context without dispatching anything (a dry run); the decision is still
+    logged as evidence."""
     team = body.manifest.get("metadata", {}).get("team") if isinstance(body.manifest.get("metadata"), dict) else None
     require(engine, token, "check", {"team": team if isinstance(team, str) else ""})
     checker: Checker = request.app.state.checker
     submission = submission_from_request(Document("manifest", 0, body.manifest, {}), body.circuit, settings.max_circuit_bytes)
-    policy_input = checker.policy_input(submission, checker.profile(submission))
+    live_context = context_for(session, submission.experiment)
+    policy_input = checker.policy_input(submission, checker.profile(submission), live_context)
     decision = engine.evaluate(policy_input)
     decision_log.append(session, decision, policy_input, actor=str(token.id), kind="check")
     session.commit()

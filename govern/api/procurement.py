@@ -1,0 +1,80 @@
+"""Procurement over HTTP: vendors (procurement manages), sandboxes (request → approve/reject)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.models import VendorPublic, VendorUpsert
+from govern.procurement import (
+    ProcurementError,
+    SandboxPublic,
+    SandboxRequest,
+    decide_sandbox,
+    get_sandbox,
+    list_sandboxes,
+    list_vendors,
+    request_sandbox,
+    upsert_vendor,
+)
+
+router = APIRouter(prefix="/v1", tags=["procurement"])
+
+
+def _refused(exc: ProcurementError) -> HTTPException:
+    return HTTPException(exc.status, str(exc))
+
+
+@router.put("/vendors/{name}")
+def put_vendor(name: str, body: VendorUpsert, token: TokenDep, engine: EngineDep, session: SessionDep) -> VendorPublic:
+    """Onboard or update a vendor: approval, data-processing agreement, regions (procurement)."""
+    require(engine, token, "vendor.manage", {})
+    vendor = upsert_vendor(session, name, body)
+    session.commit()
+    return vendor
+
+
+@router.get("/vendors")
+def get_vendors(token: TokenDep, session: SessionDep) -> list[VendorPublic]:
+    return list_vendors(session)
+
+
+@router.post("/sandboxes", status_code=status.HTTP_201_CREATED)
+def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+    """Request a sandbox for a team (at most 12 weeks); it must be approved by someone else."""
+    require(engine, token, "sandbox.request", {"team": body.team})
+    try:
+        sandbox = request_sandbox(session, body, requested_by=str(token.id))
+    except ProcurementError as exc:
+        raise _refused(exc) from None
+    session.commit()
+    return sandbox
+
+
+@router.get("/sandboxes")
+def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team: str | None = None) -> list[SandboxPublic]:
+    require(engine, token, "sandbox.read", {"team": team or ""})
+    return list_sandboxes(session, team)
+
+
+def _decide(sandbox_id: str, approve: bool, token, engine, session) -> SandboxPublic:
+    sandbox = get_sandbox(session, sandbox_id)
+    if sandbox is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sandbox {sandbox_id!r}")
+    require(engine, token, "sandbox.approve", {"team": sandbox.team, "requestedBy": sandbox.requested_by})
+    try:
+        decided = decide_sandbox(session, sandbox_id, approve, decided_by=str(token.id))
+    except ProcurementError as exc:
+        raise _refused(exc) from None
+    session.commit()
+    return decided
+
+
+@router.post("/sandboxes/{sandbox_id}/approve")
+def approve_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+    return _decide(sandbox_id, True, token, engine, session)
+
+
+@router.post("/sandboxes/{sandbox_id}/reject")
+def reject_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+    return _decide(sandbox_id, False, token, engine, session)

@@ -1,0 +1,147 @@
+"""Procurement records: vendors and sandboxes (request → approve/reject), and the live context they give
+the policies. Pilots are time-boxed: a sandbox window longer than 12 weeks is refused at request time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+from sqlmodel import Session, select
+
+from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, Experiment, Sandbox, Vendor
+from govern.models import SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
+
+MAX_PILOT = timedelta(weeks=12)
+
+
+class ProcurementError(Exception):
+    """A request that contradicts the records (unknown vendor, duplicate id, wrong state): a 4xx."""
+
+    def __init__(self, message: str, status: int = 409):
+        super().__init__(message)
+        self.status = status
+
+
+class SandboxRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    team: DnsLabel
+    vendor: str
+    devices: list[str] = Field(min_length=1)
+    start: AwareDatetime
+    end: AwareDatetime
+    budget: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    allows_confidential: bool = False
+
+    @model_validator(mode="after")
+    def _time_boxed(self) -> SandboxRequest:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > MAX_PILOT:
+            raise ValueError(f"a sandbox window is at most 12 weeks (pilots are time-boxed); this one is {(self.end - self.start).days} days")
+        return self
+
+
+class SandboxPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    team: str
+    vendor: str
+    devices: list[str]
+    status: str
+    requested_by: str
+    approved_by: str | None
+    start: AwareDatetime
+    end: AwareDatetime
+    budget: Decimal
+    spent: Decimal
+    currency: str
+    allows_confidential: bool
+
+
+def upsert_vendor(session: Session, name: str, update: VendorUpsert) -> VendorPublic:
+    row = session.get(VendorRecord, name) or VendorRecord(name=name)
+    row.approved, row.data_processing_agreement, row.regions = update.approved, update.data_processing_agreement, update.regions
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    return VendorPublic.model_validate(row)
+
+
+def list_vendors(session: Session) -> list[VendorPublic]:
+    return [VendorPublic.model_validate(row) for row in session.exec(select(VendorRecord).order_by(VendorRecord.name))]
+
+
+def request_sandbox(session: Session, request: SandboxRequest, requested_by: str) -> SandboxPublic:
+    if session.get(VendorRecord, request.vendor) is None:
+        raise ProcurementError(f"vendor {request.vendor!r} is not on record; procurement must add it first", 422)
+    if session.get(SandboxRecord, request.id) is not None:
+        raise ProcurementError(f"sandbox {request.id!r} already exists")
+    row = SandboxRecord(
+        **request.model_dump(exclude={"start", "end"}), start=request.start, end=request.end,
+        status="requested", requested_by=requested_by,
+    )
+    session.add(row)
+    session.flush()
+    return _public(row)
+
+
+def decide_sandbox(session: Session, sandbox_id: str, approve: bool, decided_by: str) -> SandboxPublic:
+    """Approve or reject a requested sandbox; separation of duties is the authorization policy's job."""
+    row = session.get(SandboxRecord, sandbox_id, with_for_update=True)
+    if row is None:
+        raise ProcurementError(f"no sandbox {sandbox_id!r}", 404)
+    if row.status != "requested":
+        raise ProcurementError(f"sandbox {sandbox_id!r} is {row.status}, not requested")
+    row.status, row.approved_by, row.decided_at = ("approved" if approve else "rejected"), decided_by, utcnow()
+    session.add(row)
+    session.flush()
+    return _public(row)
+
+
+def get_sandbox(session: Session, sandbox_id: str) -> SandboxPublic | None:
+    row = session.get(SandboxRecord, sandbox_id)
+    return _public(row) if row else None
+
+
+def list_sandboxes(session: Session, team: str | None = None) -> list[SandboxPublic]:
+    query = select(SandboxRecord).order_by(SandboxRecord.created_at)
+    if team:
+        query = query.where(SandboxRecord.team == team)
+    return [_public(row) for row in session.exec(query)]
+
+
+def _public(row: SandboxRecord) -> SandboxPublic:
+    return SandboxPublic.model_validate({**row.model_dump(), "start": _utc(row.start), "end": _utc(row.end)})
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their offset; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def context_for(session: Session, experiment: Experiment) -> Context:
+    """The live facts one submission's decision can depend on: its sandbox and its vendor."""
+    vendors, sandboxes = [], []
+    vendor = session.get(VendorRecord, experiment.spec.backend.vendor)
+    if vendor is not None:
+        vendors.append(Vendor(name=vendor.name, approved=vendor.approved, data_processing_agreement=vendor.data_processing_agreement, regions=vendor.regions))
+    if experiment.spec.sandbox:
+        row = session.get(SandboxRecord, experiment.spec.sandbox)
+        if row is not None:
+            public = _public(row)
+            sandboxes.append(
+                Sandbox(
+                    id=public.id, team=public.team, vendor=public.vendor, devices=public.devices, status=public.status,
+                    requested_by=public.requested_by, approved_by=public.approved_by, start=public.start, end=public.end,
+                    budget=float(public.budget), spent=float(public.spent), currency=public.currency,
+                    allows_confidential=public.allows_confidential,
+                )
+            )
+    return Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(vendors=vendors, sandboxes=sandboxes))

@@ -1,0 +1,88 @@
+"""Procurement over the API on SQLite and PostgreSQL: vendors, sandbox requests and approvals, live context."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+
+from govern.api import create_app
+from govern.settings import Settings
+from tests.test_api import auth, example, token_for
+
+
+@pytest.fixture
+def client(database_url):
+    with TestClient(create_app(Settings(database_url=database_url, migrate_on_start=True))) as client:
+        yield client
+
+
+def sandbox_request(**overrides):
+    start = datetime.now(timezone.utc) - timedelta(days=7)
+    body = {
+        "id": "SBX-2026-014", "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
+        "start": start.isoformat(), "end": (start + timedelta(weeks=10)).isoformat(), "budget": "25000.00",
+    }
+    return {**body, **overrides}
+
+
+def test_sandbox_flow_gives_the_check_its_live_context(client):
+    procurement = auth(token_for(client, "procurement", "procurement"))
+    submitter = auth(token_for(client, "submitter", "materials-rnd"))
+    manifest, circuit = example("vqe-h2-ibm")
+    body = {"manifest": manifest, "circuit": circuit}
+
+    denied = client.post("/v1/check", json=body, headers=submitter).json()["decision"]
+    assert {f["rule"] for f in denied["deny"]} == {"PR-002", "PR-007"}  # no sandbox, vendor not onboarded
+
+    assert client.put("/v1/vendors/ibm", json={"dataProcessingAgreement": True, "regions": ["us-east"]}, headers=submitter).status_code == 403
+    vendor = client.put("/v1/vendors/ibm", json={"dataProcessingAgreement": True, "regions": ["us-east"]}, headers=procurement)
+    assert vendor.status_code == 200 and vendor.json()["dataProcessingAgreement"] is True
+
+    requested = client.post("/v1/sandboxes", json=sandbox_request(), headers=submitter)
+    assert requested.status_code == 201 and requested.json()["status"] == "requested"
+    still_denied = client.post("/v1/check", json=body, headers=submitter).json()["decision"]
+    assert [f["rule"] for f in still_denied["deny"]] == ["PR-002"]  # requested is not approved
+
+    approved = client.post("/v1/sandboxes/SBX-2026-014/approve", headers=procurement)
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    allowed = client.post("/v1/check", json=body, headers=submitter).json()
+    assert allowed["outcome"] == "allowed", allowed["decision"]["deny"]
+    assert client.post("/v1/sandboxes/SBX-2026-014/approve", headers=procurement).status_code == 409
+
+
+def test_sandbox_requests_are_validated(client):
+    procurement = auth(token_for(client, "procurement", "procurement"))
+    submitter = auth(token_for(client, "submitter", "materials-rnd"))
+    client.put("/v1/vendors/ibm", json={}, headers=procurement)
+    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    too_long = sandbox_request(start=start.isoformat(), end=(start + timedelta(weeks=13)).isoformat())
+    response = client.post("/v1/sandboxes", json=too_long, headers=submitter)
+    assert response.status_code == 422 and "12 weeks" in response.text
+    assert client.post("/v1/sandboxes", json=sandbox_request(vendor="nobody"), headers=submitter).status_code == 422
+    assert client.post("/v1/sandboxes", json=sandbox_request(team="quantum-finance"), headers=submitter).status_code == 403
+    assert client.post("/v1/sandboxes", json=sandbox_request(), headers=submitter).status_code == 201
+    assert client.post("/v1/sandboxes", json=sandbox_request(), headers=submitter).status_code == 409
+    assert client.post("/v1/sandboxes/SBX-404/approve", headers=procurement).status_code == 404
+    assert client.post("/v1/sandboxes/SBX-2026-014/reject", headers=procurement).json()["status"] == "rejected"
+
+
+def test_nobody_approves_their_own_sandbox(client):
+    procurement_token = token_for(client, "procurement", "procurement")
+    client.put("/v1/vendors/ibm", json={}, headers=auth(procurement_token))
+    assert client.post("/v1/sandboxes", json=sandbox_request(), headers=auth(procurement_token)).status_code == 201
+    response = client.post("/v1/sandboxes/SBX-2026-014/approve", headers=auth(procurement_token))
+    assert response.status_code == 403 and "separation of duties" in response.json()["detail"]
+    other = auth(token_for(client, "procurement", "procurement"))
+    assert client.post("/v1/sandboxes/SBX-2026-014/approve", headers=other).status_code == 200
+
+
+def test_submitters_list_only_their_teams_sandboxes(client):
+    procurement = auth(token_for(client, "procurement", "procurement"))
+    client.put("/v1/vendors/ibm", json={}, headers=procurement)
+    client.post("/v1/sandboxes", json=sandbox_request(), headers=procurement)
+    submitter = auth(token_for(client, "submitter", "materials-rnd"))
+    assert [s["id"] for s in client.get("/v1/sandboxes", params={"team": "materials-rnd"}, headers=submitter).json()] == ["SBX-2026-014"]
+    assert client.get("/v1/sandboxes", headers=submitter).status_code == 403
+    assert len(client.get("/v1/sandboxes", headers=procurement).json()) == 1
