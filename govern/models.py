@@ -132,3 +132,22 @@ class SandboxRecord(SQLModel, table=True):
     allows_confidential: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class WaiverRecord(SQLModel, table=True):
+    """A request to turn one rule's deny into a recorded `waived` entry, for a scope, until it expires."""
+
+    __tablename__ = "waivers"
+
+    id: str = Field(primary_key=True, max_length=40)
+    rule: str = Field(max_length=20)
+    team: str = Field(max_length=63, index=True)
+    experiment: str = Field(default="*", max_length=63)
+    sandbox: str | None = Field(default=None, max_length=200)
+    status: str = Field(max_length=16, index=True)
+    requested_by: str = Field(max_length=64)
+    approver: str | None = Field(default=None, max_length=64)
+    reason: str = Field(sa_type=Text)
+    expires: datetime = Field(sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

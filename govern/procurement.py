@@ -3,7 +3,7 @@ the policies. Pilots are time-boxed: a sandbox window longer than 12 weeks is re
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -13,16 +13,10 @@ from sqlmodel import Session, select
 
 from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, Experiment, Sandbox, Vendor
 from govern.models import SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
+from govern.records import RecordError, as_utc
+from govern.waivers import team_waivers
 
 MAX_PILOT = timedelta(weeks=12)
-
-
-class ProcurementError(Exception):
-    """A request that contradicts the records (unknown vendor, duplicate id, wrong state): a 4xx."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
 
 
 class SandboxRequest(BaseModel):
@@ -80,9 +74,9 @@ def list_vendors(session: Session) -> list[VendorPublic]:
 
 def request_sandbox(session: Session, request: SandboxRequest, requested_by: str) -> SandboxPublic:
     if session.get(VendorRecord, request.vendor) is None:
-        raise ProcurementError(f"vendor {request.vendor!r} is not on record; procurement must add it first", 422)
+        raise RecordError(f"vendor {request.vendor!r} is not on record; procurement must add it first", 422)
     if session.get(SandboxRecord, request.id) is not None:
-        raise ProcurementError(f"sandbox {request.id!r} already exists")
+        raise RecordError(f"sandbox {request.id!r} already exists")
     row = SandboxRecord(
         **request.model_dump(exclude={"start", "end"}), start=request.start, end=request.end,
         status="requested", requested_by=requested_by,
@@ -96,9 +90,9 @@ def decide_sandbox(session: Session, sandbox_id: str, approve: bool, decided_by:
     """Approve or reject a requested sandbox; separation of duties is the authorization policy's job."""
     row = session.get(SandboxRecord, sandbox_id, with_for_update=True)
     if row is None:
-        raise ProcurementError(f"no sandbox {sandbox_id!r}", 404)
+        raise RecordError(f"no sandbox {sandbox_id!r}", 404)
     if row.status != "requested":
-        raise ProcurementError(f"sandbox {sandbox_id!r} is {row.status}, not requested")
+        raise RecordError(f"sandbox {sandbox_id!r} is {row.status}, not requested")
     row.status, row.approved_by, row.decided_at = ("approved" if approve else "rejected"), decided_by, utcnow()
     session.add(row)
     session.flush()
@@ -118,16 +112,13 @@ def list_sandboxes(session: Session, team: str | None = None) -> list[SandboxPub
 
 
 def _public(row: SandboxRecord) -> SandboxPublic:
-    return SandboxPublic.model_validate({**row.model_dump(), "start": _utc(row.start), "end": _utc(row.end)})
+    return SandboxPublic.model_validate({**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end)})
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their offset; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def context_for(session: Session, experiment: Experiment) -> Context:
-    """The live facts one submission's decision can depend on: its sandbox and its vendor."""
+    """The live facts one submission's decision can depend on: its sandbox, its vendor, its team's waivers."""
     vendors, sandboxes = [], []
     vendor = session.get(VendorRecord, experiment.spec.backend.vendor)
     if vendor is not None:
@@ -144,4 +135,5 @@ def context_for(session: Session, experiment: Experiment) -> Context:
                     allows_confidential=public.allows_confidential,
                 )
             )
-    return Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(vendors=vendors, sandboxes=sandboxes))
+    waivers = team_waivers(session, experiment.metadata.team)
+    return Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(vendors=vendors, sandboxes=sandboxes, waivers=waivers))

@@ -86,3 +86,32 @@ def test_submitters_list_only_their_teams_sandboxes(client):
     assert [s["id"] for s in client.get("/v1/sandboxes", params={"team": "materials-rnd"}, headers=submitter).json()] == ["SBX-2026-014"]
     assert client.get("/v1/sandboxes", headers=submitter).status_code == 403
     assert len(client.get("/v1/sandboxes", headers=procurement).json()) == 1
+
+
+def test_waivers_turn_denies_into_recorded_waived_entries(client):
+    submitter = auth(token_for(client, "submitter", "materials-rnd"))
+    compliance = auth(token_for(client, "compliance", "audit"))
+    manifest, circuit = example("bell-local")
+    manifest = dict(manifest, metadata=dict(manifest["metadata"], team="materials-rnd"))
+    manifest["spec"] = dict(manifest["spec"], datasets=[dict(manifest["spec"]["datasets"][0], containsPII=True)], backend={"vendor": "onprem", "device": "onprem_iqm_spark"})
+    body = {"manifest": manifest, "circuit": circuit}
+    assert [f["rule"] for f in client.post("/v1/check", json=body, headers=submitter).json()["decision"]["deny"]] == ["DC-003"]
+
+    expires = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+    request = {"rule": "DC-003", "team": "materials-rnd", "experiment": manifest["metadata"]["name"], "reason": "DPO sign-off DPO-2026-200 for on-prem use", "expires": expires}
+    waiver = client.post("/v1/waivers", json=request, headers=submitter)
+    assert waiver.status_code == 201 and waiver.json()["status"] == "requested"
+    waiver_id = waiver.json()["id"]
+    assert client.post(f"/v1/waivers/{waiver_id}/approve", headers=submitter).status_code == 403
+    assert client.post(f"/v1/waivers/{waiver_id}/approve", headers=compliance).json()["status"] == "approved"
+
+    decision = client.post("/v1/check", json=body, headers=submitter).json()["decision"]
+    assert decision["allow"] and [f["rule"] for f in decision["waived"]] == ["DC-003"]
+    assert decision["waived"][0]["waiver"]["id"] == waiver_id
+
+    assert client.post(f"/v1/waivers/{waiver_id}/revoke", headers=compliance).json()["status"] == "revoked"
+    assert not client.post("/v1/check", json=body, headers=submitter).json()["decision"]["allow"]
+    assert client.post(f"/v1/waivers/{waiver_id}/approve", headers=compliance).status_code == 409
+    past = dict(request, expires=(datetime.now(timezone.utc) - timedelta(days=1)).isoformat())
+    assert client.post("/v1/waivers", json=past, headers=submitter).status_code == 422
+    assert len(client.get("/v1/waivers", params={"team": "materials-rnd"}, headers=submitter).json()) == 1

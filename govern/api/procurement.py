@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, status
 
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
 from govern.models import VendorPublic, VendorUpsert
+from govern.records import RecordError
 from govern.procurement import (
-    ProcurementError,
     SandboxPublic,
     SandboxRequest,
     decide_sandbox,
@@ -21,7 +21,7 @@ from govern.procurement import (
 router = APIRouter(prefix="/v1", tags=["procurement"])
 
 
-def _refused(exc: ProcurementError) -> HTTPException:
+def _refused(exc: RecordError) -> HTTPException:
     return HTTPException(exc.status, str(exc))
 
 
@@ -45,7 +45,7 @@ def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, sessi
     require(engine, token, "sandbox.request", {"team": body.team})
     try:
         sandbox = request_sandbox(session, body, requested_by=str(token.id))
-    except ProcurementError as exc:
+    except RecordError as exc:
         raise _refused(exc) from None
     session.commit()
     return sandbox
@@ -64,7 +64,7 @@ def _decide(sandbox_id: str, approve: bool, token, engine, session) -> SandboxPu
     require(engine, token, "sandbox.approve", {"team": sandbox.team, "requestedBy": sandbox.requested_by})
     try:
         decided = decide_sandbox(session, sandbox_id, approve, decided_by=str(token.id))
-    except ProcurementError as exc:
+    except RecordError as exc:
         raise _refused(exc) from None
     session.commit()
     return decided

@@ -1,0 +1,52 @@
+"""Waivers over HTTP: a team requests, compliance approves (never the requester) or revokes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.records import RecordError
+from govern.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
+
+router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
+    """Request a waiver of one rule for a team (and optionally one experiment or sandbox) until it expires."""
+    require(engine, token, "waiver.request", {"team": body.team})
+    try:
+        waiver = request_waiver(session, body, requested_by=str(token.id))
+    except RecordError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    session.commit()
+    return waiver
+
+
+@router.get("")
+def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: str | None = None) -> list[WaiverPublic]:
+    require(engine, token, "waiver.read", {"team": team or ""})
+    return list_waivers(session, team)
+
+
+def _change(waiver_id: str, new_status: str, token, engine, session) -> WaiverPublic:
+    waiver = get_waiver(session, waiver_id)
+    if waiver is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no waiver {waiver_id!r}")
+    require(engine, token, "waiver.approve", {"team": waiver.team, "requestedBy": waiver.requested_by})
+    try:
+        changed = change_waiver(session, waiver_id, new_status, by=str(token.id))
+    except RecordError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    session.commit()
+    return changed
+
+
+@router.post("/{waiver_id}/approve")
+def approve_waiver(waiver_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
+    return _change(waiver_id, "approved", token, engine, session)
+
+
+@router.post("/{waiver_id}/revoke")
+def revoke_waiver(waiver_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
+    return _change(waiver_id, "revoked", token, engine, session)

@@ -1,0 +1,97 @@
+"""Waivers: requested by a team, approved by compliance (never by the requester), revocable, and of no
+effect once expired. Approved, unexpired waivers reach the policies through the live context."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from sqlmodel import Session, select
+
+from govern.manifest import DnsLabel, Waiver, WaiverScope
+from govern.models import WaiverRecord, utcnow
+from govern.records import RecordError, as_utc
+
+
+class WaiverRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    rule: Annotated[str, Field(pattern=r"^[A-Z]+-\d+$")]
+    team: DnsLabel
+    experiment: str = "*"
+    sandbox: str | None = None
+    reason: Annotated[str, Field(min_length=10, max_length=4000)]
+    expires: AwareDatetime
+
+
+class WaiverPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    rule: str
+    team: str
+    experiment: str
+    sandbox: str | None
+    status: str
+    requested_by: str
+    approver: str | None
+    reason: str
+    expires: AwareDatetime
+
+
+def _public(row: WaiverRecord) -> WaiverPublic:
+    return WaiverPublic.model_validate({**row.model_dump(), "expires": as_utc(row.expires)})
+
+
+def request_waiver(session: Session, request: WaiverRequest, requested_by: str) -> WaiverPublic:
+    if request.expires <= utcnow():
+        raise RecordError("a waiver must expire in the future", 422)
+    row = WaiverRecord(
+        id=f"WVR-{uuid.uuid4().hex[:12]}", status="requested", requested_by=requested_by, **request.model_dump()
+    )
+    session.add(row)
+    session.flush()
+    return _public(row)
+
+
+def get_waiver(session: Session, waiver_id: str) -> WaiverPublic | None:
+    row = session.get(WaiverRecord, waiver_id)
+    return _public(row) if row else None
+
+
+def change_waiver(session: Session, waiver_id: str, status: str, by: str) -> WaiverPublic:
+    """approve (from requested) or revoke (from requested or approved)."""
+    row = session.get(WaiverRecord, waiver_id, with_for_update=True)
+    if row is None:
+        raise RecordError(f"no waiver {waiver_id!r}", 404)
+    allowed_from = {"approved": {"requested"}, "revoked": {"requested", "approved"}}[status]
+    if row.status not in allowed_from:
+        raise RecordError(f"waiver {waiver_id!r} is {row.status}")
+    row.status, row.decided_at = status, utcnow()
+    if status == "approved":
+        row.approver = by
+    session.add(row)
+    session.flush()
+    return _public(row)
+
+
+def list_waivers(session: Session, team: str | None = None) -> list[WaiverPublic]:
+    query = select(WaiverRecord).order_by(WaiverRecord.created_at)
+    if team:
+        query = query.where(WaiverRecord.team == team)
+    return [_public(row) for row in session.exec(query)]
+
+
+def team_waivers(session: Session, team: str) -> list[Waiver]:
+    """The team's approved waivers, as the policies read them (the policy itself ignores expired ones)."""
+    rows = session.exec(select(WaiverRecord).where(WaiverRecord.team == team, WaiverRecord.status == "approved"))
+    return [
+        Waiver(
+            id=row.id, rule=row.rule, scope=WaiverScope(team=row.team, experiment=row.experiment, sandbox=row.sandbox),
+            status="approved", requested_by=row.requested_by, approver=row.approver or "", reason=row.reason,
+            expires=as_utc(row.expires),
+        )
+        for row in rows
+    ]
