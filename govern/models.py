@@ -128,6 +128,7 @@ class SandboxRecord(SQLModel, table=True):
     end: datetime = Field(sa_type=DateTime(timezone=True))
     budget: Decimal = Field(sa_type=Numeric(14, 2))
     spent: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    reserved: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
     currency: str = Field(default="USD", max_length=3)
     allows_confidential: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
@@ -151,3 +152,52 @@ class WaiverRecord(SQLModel, table=True):
     expires: datetime = Field(sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class SubmissionRecord(SQLModel, table=True):
+    """A recorded submission, allowed or denied; its decision lives in the decision log."""
+
+    __tablename__ = "submissions"
+
+    number: int | None = Field(default=None, primary_key=True)
+    id: str = Field(max_length=36, unique=True)
+    team: str = Field(max_length=63, index=True)
+    name: str = Field(max_length=63)
+    created_by: str = Field(max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    request_hash: str = Field(max_length=64)
+    decision_id: str = Field(max_length=36)
+    outcome: str = Field(max_length=16, index=True)
+    sandbox: str | None = Field(default=None, max_length=200)
+    estimated_cost: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    currency: str = Field(default="USD", max_length=3)
+    circuit_sha256: str = Field(max_length=64)
+    run_id: str = Field(max_length=36)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+
+
+class JobRecord(SQLModel, table=True):
+    """Dispatch work for an allowed submission; the dispatcher (a later issue) takes it from `queued`."""
+
+    __tablename__ = "jobs"
+
+    id: str = Field(primary_key=True, max_length=36)
+    submission_id: str = Field(foreign_key="submissions.id", unique=True, max_length=36)
+    status: str = Field(default="queued", max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One movement of a sandbox's money: a reservation when a submission is accepted (bookings follow)."""
+
+    __tablename__ = "ledger"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sandbox_id: str = Field(foreign_key="sandboxes.id", index=True, max_length=200)
+    submission_id: str = Field(max_length=36)
+    kind: str = Field(max_length=16)
+    amount: Decimal = Field(sa_type=Numeric(14, 2))
+    currency: str = Field(max_length=3)
+    note: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))

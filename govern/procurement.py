@@ -55,6 +55,7 @@ class SandboxPublic(BaseModel):
     end: AwareDatetime
     budget: Decimal
     spent: Decimal
+    reserved: Decimal
     currency: str
     allows_confidential: bool
 
@@ -117,21 +118,25 @@ def _public(row: SandboxRecord) -> SandboxPublic:
 
 
 
-def context_for(session: Session, experiment: Experiment) -> Context:
-    """The live facts one submission's decision can depend on: its sandbox, its vendor, its team's waivers."""
+def context_for(session: Session, experiment: Experiment, lock_sandbox: bool = False) -> Context:
+    """The live facts one submission's decision can depend on: its sandbox, its vendor, its team's waivers.
+
+    The sandbox's spend includes what accepted submissions have reserved. A submission locks the sandbox row
+    (`lock_sandbox`) until it commits, so two concurrent submissions cannot both fit in the same remainder.
+    """
     vendors, sandboxes = [], []
     vendor = session.get(VendorRecord, experiment.spec.backend.vendor)
     if vendor is not None:
         vendors.append(Vendor(name=vendor.name, approved=vendor.approved, data_processing_agreement=vendor.data_processing_agreement, regions=vendor.regions))
     if experiment.spec.sandbox:
-        row = session.get(SandboxRecord, experiment.spec.sandbox)
+        row = session.get(SandboxRecord, experiment.spec.sandbox, with_for_update=lock_sandbox)
         if row is not None:
             public = _public(row)
             sandboxes.append(
                 Sandbox(
                     id=public.id, team=public.team, vendor=public.vendor, devices=public.devices, status=public.status,
                     requested_by=public.requested_by, approved_by=public.approved_by, start=public.start, end=public.end,
-                    budget=float(public.budget), spent=float(public.spent), currency=public.currency,
+                    budget=float(public.budget), spent=float(public.spent + public.reserved), currency=public.currency,
                     allows_confidential=public.allows_confidential,
                 )
             )

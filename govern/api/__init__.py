@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from govern.api import audit, policy, procurement, waivers
+from govern.api import audit, policy, procurement, submissions, waivers
 from govern.api.metrics import ServiceMetrics
 from govern.api.routes import health, v1
 from govern.bundle import BundleError, PolicyBundle, load_bundle
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policy.router)
     app.include_router(procurement.router)
     app.include_router(waivers.router)
+    app.include_router(submissions.router)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     return app

@@ -1,0 +1,112 @@
+"""Submissions over HTTP: `POST /v1/submissions` (201 allowed, 403 denied, both recorded; Idempotency-Key
+makes retries safe), `GET /v1/submissions/{id}`, and `GET /v1/submissions` with filters and a cursor."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
+from govern.api.routes import CheckRequest
+from govern.decision import Decision
+from govern.records import RecordError
+from govern.submissions import (
+    SubmissionPublic,
+    Submitted,
+    decision_of,
+    find_by_key,
+    get_submission,
+    list_submissions,
+    replay,
+    request_hash,
+    submit,
+)
+
+router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
+
+
+class SubmissionResponse(BaseModel):
+    submission: SubmissionPublic
+    decision: Decision
+
+
+class SubmissionPage(BaseModel):
+    items: list[SubmissionPublic]
+    next_cursor: int | None
+
+
+def _team_of(manifest: dict[str, Any]) -> str:
+    metadata = manifest.get("metadata")
+    team = metadata.get("team") if isinstance(metadata, dict) else None
+    return team if isinstance(team, str) else ""
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionResponse,
+             responses={403: {"description": "Denied by policy (recorded), or not permitted"}})
+def post_submission(
+    body: CheckRequest, request: Request, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+):
+    """Decide and record a submission; an allowed one gets a queued dispatch job and a budget reservation."""
+    require(engine, token, "submission.create", {"team": _team_of(body.manifest)})
+    actor = str(token.id)
+    try:
+        result = submit(
+            session, request.app.state.checker, engine, body.manifest, body.circuit,
+            actor=actor, idempotency_key=idempotency_key, max_circuit_bytes=settings.max_circuit_bytes,
+        )
+        session.commit()
+    except RecordError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    except IntegrityError:
+        session.rollback()  # a concurrent retry with the same key won the race: answer as it did
+        earlier = find_by_key(session, actor, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        try:
+            result = replay(session, earlier, request_hash(body.manifest, body.circuit))
+        except RecordError as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+    if not result.replayed:
+        request.app.state.metrics.observe_decision(result.decision, "submission")
+    return _respond(result)
+
+
+def _respond(result: Submitted) -> JSONResponse:
+    payload = SubmissionResponse(submission=result.submission, decision=result.decision).model_dump(mode="json")
+    if result.submission.outcome == "denied":
+        return JSONResponse({"detail": "denied by policy", **payload}, status.HTTP_403_FORBIDDEN)
+    return JSONResponse(payload, status.HTTP_201_CREATED)
+
+
+@router.get("/{submission_id}")
+def read_submission(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SubmissionResponse:
+    submission = get_submission(session, submission_id)
+    if submission is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission {submission_id!r}")
+    require(engine, token, "submission.read", {"team": submission.team})
+    return SubmissionResponse(submission=submission, decision=decision_of(session, submission.decision_id))
+
+
+@router.get("")
+def search_submissions(
+    token: TokenDep, engine: EngineDep, session: SessionDep,
+    team: str | None = None,
+    outcome: Literal["allowed", "warned", "denied"] | None = None,
+    rule: Annotated[str | None, Query(pattern=r"^[A-Z]+-\d+$")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SubmissionPage:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    require(engine, token, "submission.read", {"team": team or ""})
+    items, next_cursor = list_submissions(
+        session, team=team, outcome=outcome, rule=rule, since=since, until=until, after=cursor, limit=limit
+    )
+    return SubmissionPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,166 @@
+"""Submissions: validate, profile, decide on the live context, record the decision, and for an allowed one
+reserve its estimated cost on the sandbox and queue its dispatch job, all in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, select
+
+from govern import decision_log
+from govern.check import Checker
+from govern.decision import Decision
+from govern.documents import Document
+from govern.engine import Engine, canonical_json
+from govern.models import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
+from govern.procurement import context_for
+from govern.records import RecordError, as_utc
+from govern.submission import submission_from_request
+
+
+class SubmissionPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    team: str
+    name: str
+    outcome: str
+    decision_id: str
+    sandbox: str | None
+    estimated_cost: Decimal
+    currency: str
+    circuit_sha256: str
+    run_id: str
+    created_by: str
+    created_at: datetime
+    job_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    submission: SubmissionPublic
+    decision: Decision
+    replayed: bool = False
+
+
+def request_hash(manifest: dict[str, Any], circuit: str | None) -> str:
+    return hashlib.sha256(canonical_json({"manifest": manifest, "circuit": circuit})).hexdigest()
+
+
+def submit(
+    session: Session,
+    checker: Checker,
+    engine: Engine,
+    manifest: dict[str, Any],
+    circuit: str | None,
+    *,
+    actor: str,
+    idempotency_key: str | None,
+    max_circuit_bytes: int,
+) -> Submitted:
+    digest = request_hash(manifest, circuit)
+    if idempotency_key:
+        earlier = find_by_key(session, actor, idempotency_key)
+        if earlier is not None:
+            return replay(session, earlier, digest)
+    submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
+    experiment = submission.experiment
+    profile = checker.profile(submission)
+    policy_input = checker.policy_input(submission, profile, context_for(session, experiment, lock_sandbox=True))
+    decision = engine.evaluate(policy_input)
+    decision_log.append(session, decision, policy_input, actor=actor, kind="submission")
+    cost = Decimal(str(decision.estimate.get("cost", 0))).quantize(Decimal("0.01"))
+    row = SubmissionRecord(
+        id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,
+        idempotency_key=idempotency_key, request_hash=digest, decision_id=decision.decision_id,
+        outcome=decision.outcome.value, sandbox=experiment.spec.sandbox, estimated_cost=cost,
+        currency=str(decision.estimate.get("currency", "USD")), circuit_sha256=profile.sha256, run_id=str(uuid.uuid4()),
+    )
+    session.add(row)
+    session.flush()
+    job_status = None
+    if decision.allow:
+        session.add(JobRecord(id=str(uuid.uuid4()), submission_id=row.id))
+        job_status = "queued"
+        if experiment.spec.sandbox and decision.estimate.get("paid") and cost > 0:
+            reserve(session, experiment.spec.sandbox, row.id, cost, row.currency)
+    session.flush()
+    public = _public(row, job_status)
+    return Submitted(public, decision)
+
+
+def reserve(session: Session, sandbox_id: str, submission_id: str, amount: Decimal, currency: str) -> None:
+    """Hold the estimate against the sandbox (its row is locked by the decision that allowed it)."""
+    sandbox = session.get(SandboxRecord, sandbox_id)
+    if sandbox is None:
+        raise RecordError(f"sandbox {sandbox_id!r} vanished during the submission", 409)
+    sandbox.reserved = (sandbox.reserved or Decimal("0")) + amount
+    session.add(sandbox)
+    session.add(
+        LedgerEntry(sandbox_id=sandbox_id, submission_id=submission_id, kind="reserve", amount=amount, currency=currency,
+                    note="estimated cost reserved when the submission was accepted")
+    )
+
+
+def find_by_key(session: Session, actor: str, key: str) -> SubmissionRecord | None:
+    return session.exec(
+        select(SubmissionRecord).where(SubmissionRecord.created_by == actor, SubmissionRecord.idempotency_key == key)
+    ).first()
+
+
+def replay(session: Session, row: SubmissionRecord, digest: str) -> Submitted:
+    """The answer a retried request gets: the same submission and decision, nothing created twice."""
+    if row.request_hash != digest:
+        raise RecordError("this Idempotency-Key was used for a different request body", 422)
+    return Submitted(_public(row, _job_status(session, row.id)), decision_of(session, row.decision_id), replayed=True)
+
+
+def decision_of(session: Session, decision_id: str) -> Decision:
+    """A recorded decision, read back from the decision log (its one source of truth)."""
+    record = session.exec(select(DecisionRecord).where(DecisionRecord.decision_id == decision_id)).one()
+    return Decision.model_validate(json.loads(record.record)["decision"])
+
+
+def _job_status(session: Session, submission_id: str) -> str | None:
+    job = session.exec(select(JobRecord).where(JobRecord.submission_id == submission_id)).first()
+    return job.status if job else None
+
+
+def _public(row: SubmissionRecord, job_status: str | None) -> SubmissionPublic:
+    return SubmissionPublic.model_validate({**row.model_dump(), "created_at": as_utc(row.created_at), "job_status": job_status})
+
+
+def get_submission(session: Session, submission_id: str) -> SubmissionPublic | None:
+    row = session.exec(select(SubmissionRecord).where(SubmissionRecord.id == submission_id)).first()
+    return _public(row, _job_status(session, row.id)) if row else None
+
+
+def list_submissions(
+    session: Session, *, team: str | None, outcome: str | None, rule: str | None,
+    since: datetime | None, until: datetime | None, after: int | None, limit: int,
+) -> tuple[list[SubmissionPublic], int | None]:
+    """Newest first, `limit` at a time; the cursor is the last row's number (stable under inserts)."""
+    query = select(SubmissionRecord).order_by(col(SubmissionRecord.number).desc())
+    for wanted, condition in (
+        (team, lambda: SubmissionRecord.team == team),
+        (outcome, lambda: SubmissionRecord.outcome == outcome),
+        (since, lambda: SubmissionRecord.created_at >= since),
+        (until, lambda: SubmissionRecord.created_at < until),
+        (after, lambda: col(SubmissionRecord.number) < after),
+    ):
+        if wanted is not None:
+            query = query.where(condition())
+    if rule is not None:
+        query = query.join(DecisionRecord, DecisionRecord.decision_id == SubmissionRecord.decision_id).where(
+            col(DecisionRecord.record).contains(f'"rule":"{rule}"')
+        )
+    rows = session.exec(query.limit(limit + 1)).all()
+    page, more = rows[:limit], len(rows) > limit
+    return [_public(row, _job_status(session, row.id)) for row in page], (page[-1].number if more else None)
