@@ -67,6 +67,13 @@ def discover(arguments: Iterable[str], named_files_must_hold_experiments: bool =
     return targets, missing
 
 
+def experiment_name(document: Document) -> str:
+    """metadata.name as written, or "" when the document is too malformed to have one."""
+    metadata = document.data.get("metadata") if isinstance(document.data, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else ""
+
+
 def _hidden(child: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in child.relative_to(root).parts)
 
@@ -115,9 +122,7 @@ class Checker:
         return self.engine.evaluate(self.policy_input(submission, self.profile(submission)))
 
     def check_document(self, document: Document) -> CheckResult:
-        metadata = document.data.get("metadata") if isinstance(document.data, dict) else None
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        name = name if isinstance(name, str) else ""
+        name = experiment_name(document)
         try:
             submission = submission_from_document(document, self._limits.max_bytes)
             decision = self.decide(submission)

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from govern.bundle import BundleError, PolicyBundle, load_bundle
 from govern.check import Checker, check_paths
-from govern.documents import load_one
+from govern.documents import load_documents, load_one
 from govern.engine import Engine, EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.manifest import Context, Experiment
@@ -100,6 +100,9 @@ def check(
     skip_other_kinds: Annotated[
         bool, typer.Option("--skip-other-kinds", help="Leave named files without an Experiment alone (for pre-commit).")
     ] = False,
+    server: Annotated[
+        Optional[str], typer.Option("--server", help="Let the govern service decide, on its live context (token: GOVERN_TOKEN).")
+    ] = None,
 ) -> None:
     """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
     try:
@@ -118,13 +121,22 @@ def check(
         live_context = load_one(context, Context, "Context", settings.max_manifest_bytes) if context else None
     except InputError as exc:
         raise _fail(exc.describe()) from None
-    checker = Checker(
-        _engine(settings),
-        live_context,
-        circuit_limits=settings.circuit_limits,
-        max_manifest_bytes=settings.max_manifest_bytes,
-        now=now,
-    )
+    server = server or settings.server
+    if server:
+        if live_context is not None or now is not None:
+            raise _fail("--context and --now are for local checks; the service uses its live context and clock")
+        from govern.client import ServerChecker
+
+        client = _client(settings, server)
+        checker: Checker = ServerChecker(client, max_manifest_bytes=settings.max_manifest_bytes, max_circuit_bytes=settings.max_circuit_bytes)
+    else:
+        checker = Checker(
+            _engine(settings),
+            live_context,
+            circuit_limits=settings.circuit_limits,
+            max_manifest_bytes=settings.max_manifest_bytes,
+            now=now,
+        )
     try:
         report = _run_with_progress(checker, paths, fail_on_warn, settings.workers, skip_other_kinds)
     finally:
@@ -282,6 +294,149 @@ def serve(
         raise _fail(f"invalid settings: {exc}") from None
     _stderr().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _client(settings: Settings, server: str | None = None):
+    """A client for the service; the token comes from GOVERN_TOKEN and never from the command line."""
+    from govern.client import GovernClient
+
+    server = server or settings.server
+    if not server:
+        raise _fail("no service given: use --server URL or GOVERN_SERVER")
+    if settings.token is None:
+        raise _fail("GOVERN_TOKEN is not set (create one with `govern token create`)")
+    return GovernClient(server, settings.token.get_secret_value())
+
+
+ServerOption = Annotated[Optional[str], typer.Option("--server", help="The govern service (default: GOVERN_SERVER).")]
+
+
+@app.command()
+def submit(
+    path: Annotated[Path, typer.Argument(help="The experiment manifest to submit.")],
+    server: ServerOption = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="Output format for the decision.")] = "text",
+    idempotency_key: Annotated[
+        Optional[str], typer.Option("--idempotency-key", help="Retry-safe key: the same key never submits twice.")
+    ] = None,
+) -> None:
+    """Submit an experiment to the service: exit 0 allowed, 1 denied, 2 bad input or refused."""
+    from govern.client import ClientError, request_body, service_input_error
+    from govern.report import CheckReport, CheckResult
+
+    settings = load_settings()
+    formatter = get_formatter(output_format)
+    client = _client(settings, server)
+    try:
+        documents = [d for d in load_documents(path, settings.max_manifest_bytes) if d.kind == "Experiment"]
+        if len(documents) != 1:
+            raise InputError(str(path), "expected exactly one document of kind 'Experiment'")
+        document = documents[0]
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        status_code, body = client.request(
+            "POST", "/v1/submissions", json=request_body(document, settings.max_circuit_bytes), headers=headers, accept=(201, 403)
+        )
+    except InputError as exc:
+        raise _fail(exc.describe()) from None
+    except ClientError as exc:
+        if exc.status == 422 and isinstance(exc.body, dict) and exc.body.get("problems"):
+            raise _fail(service_input_error(document, exc).describe()) from None
+        raise _fail(f"submission refused: {exc}") from None
+    if status_code == 403 and "submission" not in body:
+        raise _fail(f"submission refused: {body.get('detail')}")
+    from govern.decision import Decision
+
+    result = CheckResult(str(path), document.data["metadata"]["name"], decision=Decision.model_validate(body["decision"]), locations=document.locations)
+    sys.stdout.write(formatter.render(CheckReport((result,))))
+    _stderr().print(f"submission {body['submission']['id']} ({body['submission']['outcome']})", markup=False)
+    raise typer.Exit(EXIT_OK if status_code == 201 else EXIT_DENIED)
+
+
+sandbox_app = typer.Typer(help="Procurement sandboxes on the service: request, approve, reject, list.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+waiver_app = typer.Typer(help="Waivers on the service: request, approve, revoke, list.", no_args_is_help=True)
+app.add_typer(waiver_app, name="waiver")
+
+
+def _call(server: str | None, method: str, path: str, **options):
+    """One service call from the CLI; its JSON answer is printed, a refusal exits 2 with the reason."""
+    from govern.client import ClientError
+
+    try:
+        _, body = _client(load_settings(), server).request(method, path, **options)
+    except ClientError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(json.dumps(body, indent=2) + "\n")
+
+
+@sandbox_app.command("request")
+def sandbox_request(
+    sandbox_id: Annotated[str, typer.Option("--id", help="The sandbox id, e.g. SBX-2026-014.")],
+    team: Annotated[str, typer.Option("--team")],
+    vendor: Annotated[str, typer.Option("--vendor")],
+    devices: Annotated[list[str], typer.Option("--device", help="A device the sandbox covers (repeat for more).")],
+    start: Annotated[datetime, typer.Option("--start", help="Window start (RFC 3339 with offset).")],
+    end: Annotated[datetime, typer.Option("--end", help="Window end; at most 12 weeks after the start.")],
+    budget: Annotated[str, typer.Option("--budget", help="Budget, e.g. 25000.00.")],
+    currency: Annotated[str, typer.Option("--currency")] = "USD",
+    allows_confidential: Annotated[bool, typer.Option("--allows-confidential", help="Cleared for confidential data.")] = False,
+    server: ServerOption = None,
+) -> None:
+    """Request a sandbox; someone other than the requester approves it."""
+    body = {"id": sandbox_id, "team": team, "vendor": vendor, "devices": devices, "start": start.isoformat(),
+            "end": end.isoformat(), "budget": budget, "currency": currency, "allowsConfidential": allows_confidential}
+    _call(server, "POST", "/v1/sandboxes", json=body)
+
+
+@sandbox_app.command("approve")
+def sandbox_approve(sandbox_id: Annotated[str, typer.Argument()], server: ServerOption = None) -> None:
+    """Approve a requested sandbox (procurement; never the requester)."""
+    _call(server, "POST", f"/v1/sandboxes/{sandbox_id}/approve")
+
+
+@sandbox_app.command("reject")
+def sandbox_reject(sandbox_id: Annotated[str, typer.Argument()], server: ServerOption = None) -> None:
+    """Reject a requested sandbox."""
+    _call(server, "POST", f"/v1/sandboxes/{sandbox_id}/reject")
+
+
+@sandbox_app.command("list")
+def sandbox_list(team: Annotated[Optional[str], typer.Option("--team")] = None, server: ServerOption = None) -> None:
+    """List sandboxes (submitters: their own team's)."""
+    _call(server, "GET", "/v1/sandboxes", params={"team": team} if team else {})
+
+
+@waiver_app.command("request")
+def waiver_request(
+    rule: Annotated[str, typer.Option("--rule", help="The rule to waive, e.g. DC-004.")],
+    team: Annotated[str, typer.Option("--team")],
+    reason: Annotated[str, typer.Option("--reason")],
+    expires: Annotated[datetime, typer.Option("--expires", help="When the waiver stops applying (RFC 3339 with offset).")],
+    experiment: Annotated[str, typer.Option("--experiment", help="One experiment, or * for all the team's.")] = "*",
+    sandbox: Annotated[Optional[str], typer.Option("--sandbox", help="Only for this sandbox.")] = None,
+    server: ServerOption = None,
+) -> None:
+    """Request a waiver; compliance approves it (never the requester)."""
+    body = {"rule": rule, "team": team, "reason": reason, "expires": expires.isoformat(), "experiment": experiment, "sandbox": sandbox}
+    _call(server, "POST", "/v1/waivers", json=body)
+
+
+@waiver_app.command("approve")
+def waiver_approve(waiver_id: Annotated[str, typer.Argument()], server: ServerOption = None) -> None:
+    """Approve a requested waiver (compliance)."""
+    _call(server, "POST", f"/v1/waivers/{waiver_id}/approve")
+
+
+@waiver_app.command("revoke")
+def waiver_revoke(waiver_id: Annotated[str, typer.Argument()], server: ServerOption = None) -> None:
+    """Revoke a waiver: it stops applying at once."""
+    _call(server, "POST", f"/v1/waivers/{waiver_id}/revoke")
+
+
+@waiver_app.command("list")
+def waiver_list(team: Annotated[Optional[str], typer.Option("--team")] = None, server: ServerOption = None) -> None:
+    """List waivers."""
+    _call(server, "GET", "/v1/waivers", params={"team": team} if team else {})
 
 
 def _database():

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     audit_signing_key: Path | None = Field(
         default=None, description="Ed25519 private key (PEM) that signs decision-log checkpoints."
     )
+    server: str | None = Field(default=None, description="URL of the govern service the CLI client talks to.")
+    token: SecretStr | None = Field(default=None, description="API token the CLI client sends to the service.")
     migrate_on_start: bool = Field(default=False, description="Apply database migrations when `govern serve` starts.")
 
     def resolved_database_url(self) -> str:

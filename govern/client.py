@@ -1,0 +1,112 @@
+"""A small client for the govern service, used by the CLI (`govern submit`, `check --server`, `sandbox`,
+`waiver`). Errors come back as ClientError with the HTTP status and the service's reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from govern.check import Checker, experiment_name
+from govern.decision import Decision
+from govern.documents import Document, read_text
+from govern.engine import UnavailableEngine
+from govern.errors import InputError, Problem
+from govern.report import CheckResult
+
+
+class ClientError(Exception):
+    def __init__(self, message: str, status: int | None = None, body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class GovernClient:
+    def __init__(self, server: str, token: str, timeout_s: float = 60.0):
+        self._http = httpx.Client(base_url=server.rstrip("/"), headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s)
+
+    def __enter__(self) -> GovernClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, *, accept: tuple[int, ...] = (200, 201), **options: Any) -> tuple[int, Any]:
+        """Send a request; statuses outside `accept` raise ClientError with the service's reason."""
+        try:
+            response = self._http.request(method, path, **options)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach the govern service: {exc.__class__.__name__}: {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code not in accept:
+            raise ClientError(f"HTTP {response.status_code}: {_reason(body)}", response.status_code, body)
+        return response.status_code, body
+
+
+def _reason(body: Any) -> str:
+    if isinstance(body, dict):
+        problems = body.get("problems")
+        if problems:
+            return "; ".join(f"{p.get('field') or '(manifest)'}: {p.get('message')}" for p in problems)
+        detail = body.get("detail")
+        if isinstance(detail, list):
+            return "; ".join(f"{'.'.join(str(x) for x in d.get('loc', []))}: {d.get('msg')}" for d in detail)
+        if detail:
+            return str(detail)
+    return str(body)[:500]
+
+
+class ServerChecker(Checker):
+    """`govern check --server`: the same discovery and reports, with decisions made by the service on its
+    live context (sandboxes, spend, waivers) instead of a local engine."""
+
+    def __init__(self, client: GovernClient, *, max_manifest_bytes: int, max_circuit_bytes: int):
+        super().__init__(UnavailableEngine("decisions come from the govern service"), max_manifest_bytes=max_manifest_bytes)
+        self._client = client
+        self._max_circuit_bytes = max_circuit_bytes
+
+    def check_document(self, document: Document) -> CheckResult:
+        name = experiment_name(document)
+        try:
+            payload = request_body(document, self._max_circuit_bytes)
+            _, body = self._client.request("POST", "/v1/check", json=payload, accept=(200,))
+            decision = Decision.model_validate(body["decision"])
+        except InputError as exc:
+            return CheckResult(document.source, name, error=exc, locations=document.locations)
+        except ClientError as exc:
+            return CheckResult(document.source, name, error=service_input_error(document, exc), locations=document.locations)
+        return CheckResult(document.source, name, decision=decision, locations=document.locations)
+
+
+def circuit_file(document: Document) -> Path | None:
+    """The circuit file a manifest names, next to the manifest (None for inline QASM or a malformed spec)."""
+    spec = document.data.get("spec") if isinstance(document.data, dict) else None
+    circuit = spec.get("circuit") if isinstance(spec, dict) else None
+    path = circuit.get("path") if isinstance(circuit, dict) else None
+    return Path(document.source).parent / path if isinstance(path, str) else None
+
+
+def request_body(document: Document, max_circuit_bytes: int) -> dict[str, Any]:
+    """The manifest as JSON, and the text of the circuit file it names."""
+    path = circuit_file(document)
+    return {"manifest": document.data, "circuit": read_text(path, max_circuit_bytes) if path else None}
+
+
+def service_input_error(document: Document, error: ClientError) -> InputError:
+    """The service's 4xx as an input error that points into the manifest where it can."""
+    problems = error.body.get("problems") if isinstance(error.body, dict) else None
+    if error.status == 422 and problems:
+        located = []
+        for problem in problems:
+            field = problem.get("field") or ""
+            line, column = (problem.get("line"), problem.get("column")) if problem.get("line") else document.locate(field)
+            located.append(Problem(problem.get("message", ""), field, line, column))
+        about_circuit = str(error.body.get("source", "")).endswith("#circuit")
+        source = str(circuit_file(document) or document.source) if about_circuit else document.source
+        return InputError(source, located)
+    return InputError(document.source, f"the govern service refused the check: {error}")
