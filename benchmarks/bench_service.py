@@ -1,0 +1,162 @@
+"""Load test of the governance service: `POST /v1/check` and `POST /v1/submissions` on PostgreSQL, driven
+from this process against a `govern serve` process on loopback, 32 concurrent clients.
+
+Run: python benchmarks/bench_service.py [--seconds N] [--clients N] [--database-url URL]
+Needs PostgreSQL (default: the machine's, 127.0.0.1:5432, trust auth; a scratch database is created and dropped).
+The last line printed is one JSON object: check_rps, check_p50_ms, check_p99_ms, submit_rps, submit_p50_ms,
+submit_p99_ms, errors, inprocess_decisions_per_s and each rate as a ratio to the in-process decision rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import psycopg
+from sqlalchemy.engine import make_url
+
+from govern.bundle import load_bundle
+from govern.check import Checker
+from govern.documents import load_documents
+from govern.engine.embedded import EmbeddedEngine
+from govern.manifest import API_VERSION, Context, ContextSpec, Sandbox, Vendor
+from govern.submission import submission_from_document
+
+ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = ROOT / "examples" / "allowed" / "vqe-h2-ibm.yaml"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def inprocess_rate(seconds: float) -> float:
+    """Decisions per second for the same submission, evaluated in this process with no HTTP and no database."""
+    engine = EmbeddedEngine(load_bundle())
+    now = datetime.now(timezone.utc)
+    context = Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(
+        vendors=[Vendor(name="ibm", data_processing_agreement=True)],
+        sandboxes=[Sandbox(id="SBX-2026-014", team="materials-rnd", vendor="ibm", devices=["ibm_brisbane"], status="approved",
+                           start=now - timedelta(days=1), end=now + timedelta(weeks=8), budget=1e9)]))
+    checker = Checker(engine, context)
+    submission = submission_from_document(load_documents(MANIFEST, 1_000_000)[0], 1_000_000)
+    count, deadline = 0, time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < deadline:
+        engine.evaluate(checker.policy_input(submission, checker.profile(submission)))
+        count += 1
+    engine.close()
+    return count / (time.perf_counter() - started)
+
+
+async def drive(url: str, token: str, body: dict, clients: int, seconds: float, idempotent: bool) -> tuple[int, list[float], int]:
+    """`clients` concurrent loops posting `body` for `seconds`; returns (completed, latencies in ms, errors)."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=30) as http:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotent else {}
+                started = time.perf_counter()
+                try:
+                    response = await http.post(url, json=body, headers=headers)
+                    ok = response.status_code in (200, 201)
+                except httpx.HTTPError:
+                    ok = False
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += not ok
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return len(latencies), latencies, errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per endpoint (default 20)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    options = parser.parse_args()
+
+    admin = make_url(options.database_url)
+    name = f"govern_bench_{uuid.uuid4().hex[:8]}"
+    connect = dict(host=admin.host, port=admin.port, user=admin.username, dbname=admin.database, autocommit=True)
+    with psycopg.connect(**connect) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    database_url = admin.set(database=name).render_as_string(hide_password=False)
+    env = {**os.environ, "GOVERN_DATABASE_URL": database_url}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+
+        def token(role: str, team: str) -> str:
+            out = subprocess.run([sys.executable, "-m", "govern", "token", "create", "--role", role, "--team", team],
+                                 env=env, capture_output=True, text=True, check=True)
+            return out.stdout.strip()
+
+        procurement, submitter = token("procurement", "procurement"), token("submitter", "materials-rnd")
+        httpx.put(f"{base}/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers={"Authorization": f"Bearer {procurement}"})
+        start = datetime.now(timezone.utc) - timedelta(days=1)
+        httpx.post(f"{base}/v1/sandboxes", headers={"Authorization": f"Bearer {submitter}"}, json={
+            "id": "SBX-2026-014", "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
+            "start": start.isoformat(), "end": (start + timedelta(weeks=8)).isoformat(), "budget": "999999999.00"})
+        httpx.post(f"{base}/v1/sandboxes/SBX-2026-014/approve", headers={"Authorization": f"Bearer {procurement}"})
+
+        (document,) = load_documents(MANIFEST, 1_000_000)
+        body = {"manifest": document.data, "circuit": (MANIFEST.parent / document.data["spec"]["circuit"]["path"]).read_text()}
+        warm = httpx.post(f"{base}/v1/check", json=body, headers={"Authorization": f"Bearer {submitter}"}, timeout=30)
+        assert warm.status_code == 200 and warm.json()["outcome"] in {"allowed", "warned"}, warm.text
+
+        inprocess = inprocess_rate(min(5.0, options.seconds))
+        checks, check_ms, check_errors = asyncio.run(drive(f"{base}/v1/check", submitter, body, options.clients, options.seconds, False))
+        submits, submit_ms, submit_errors = asyncio.run(drive(f"{base}/v1/submissions", submitter, body, options.clients, options.seconds, True))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        with psycopg.connect(**connect) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    check_rps, submit_rps = checks / options.seconds, submits / options.seconds
+    print(json.dumps({
+        "clients": options.clients,
+        "seconds_per_endpoint": options.seconds,
+        "check_rps": round(check_rps, 1),
+        "check_p50_ms": round(statistics.median(check_ms), 2),
+        "check_p99_ms": round(percentile(check_ms, 0.99), 2),
+        "submit_rps": round(submit_rps, 1),
+        "submit_p50_ms": round(statistics.median(submit_ms), 2),
+        "submit_p99_ms": round(percentile(submit_ms, 0.99), 2),
+        "errors": check_errors + submit_errors,
+        "inprocess_decisions_per_s": round(inprocess, 1),
+        "check_vs_inprocess": round(check_rps / inprocess, 3),
+        "submit_vs_inprocess": round(submit_rps / inprocess, 3),
+    }))
+
+
+if __name__ == "__main__":
+    main()
