@@ -90,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per endpoint (default 20)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--workers", type=int, default=2, help="govern serve processes (default 2)")
     parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     options = parser.parse_args()
 
@@ -103,7 +104,7 @@ def main() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate"], env=env,
+    server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", "--workers", str(options.workers)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -144,6 +145,7 @@ def main() -> None:
     check_rps, submit_rps = checks / options.seconds, submits / options.seconds
     print(json.dumps({
         "clients": options.clients,
+        "server_workers": options.workers,
         "seconds_per_endpoint": options.seconds,
         "check_rps": round(check_rps, 1),
         "check_p50_ms": round(statistics.median(check_ms), 2),

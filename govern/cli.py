@@ -282,18 +282,25 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     migrate: Annotated[bool, typer.Option("--migrate", help="Apply database migrations before serving.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes (each evaluates policies on its own).")] = 1,
 ) -> None:
     """Run the governance service (HTTP API under /v1, OpenAPI docs at /docs)."""
     import uvicorn
 
     from govern.api import create_app
+    from govern.database import create_db_engine, upgrade
 
     try:
-        settings = load_settings(migrate_on_start=migrate or None)
+        settings = load_settings()
     except ValueError as exc:
         raise _fail(f"invalid settings: {exc}") from None
+    if migrate or settings.migrate_on_start:
+        upgrade(create_db_engine(settings.resolved_database_url()))
     _stderr().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    else:
+        uvicorn.run("govern.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 def _client(settings: Settings, server: str | None = None):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -24,6 +25,7 @@ from govern.models import DecisionRecord
 
 GENESIS = "0" * 64
 APPEND_ATTEMPTS = 20
+CHAIN_LOCK_KEY = 0x676F7665726E  # "govern": the PostgreSQL advisory lock that orders appends
 
 
 def record_hash(prev_hash: str, content: dict[str, Any]) -> str:
@@ -35,9 +37,12 @@ def append(
 ) -> DecisionRecord:
     """Append one decision at the head of the chain.
 
-    Concurrent writers race for the next sequence number; the loser's insert violates the primary key and
-    it retries on the new head, so the chain stays linear on SQLite and PostgreSQL alike.
+    Appenders queue for the head: on PostgreSQL behind a transaction-scoped advisory lock, on SQLite behind the
+    write lock every transaction takes. Should two ever race anyway, the loser's insert violates the primary
+    key and it retries on the new head, so the chain stays linear.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
     team = policy_input.get("experiment", {}).get("metadata", {}).get("team", "")
     for _ in range(APPEND_ATTEMPTS):
         head = session.exec(select(DecisionRecord).order_by(col(DecisionRecord.seq).desc()).limit(1)).first()
