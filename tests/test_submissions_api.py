@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
 
 import pytest
 from fastapi.testclient import TestClient

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from govern.database import session_scope
 from govern.engine import Engine
 from govern.models import TokenPublic
 from govern.settings import Settings
@@ -26,14 +27,10 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """A session that commits when the route succeeds: nothing is reported before it is stored."""
-    with Session(request.app.state.db) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """A session that commits when the route succeeds and rolls back when it fails; routes that report a
+    recorded fact commit it themselves before answering."""
+    with session_scope(request.app.state.db) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
