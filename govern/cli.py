@@ -77,9 +77,17 @@ def _engine(settings: Settings) -> Engine:
         return UnavailableEngine(str(exc))
 
 
+def _settings(**overrides: object) -> Settings:
+    """Settings, or a clear exit 2 when the environment or GOVERN_CONFIG holds something invalid."""
+    try:
+        return load_settings(**overrides)
+    except ValueError as exc:
+        raise _fail(f"invalid settings: {exc}") from None
+
+
 def _bundle(path: Path | None) -> PolicyBundle:
     try:
-        return load_bundle(path or load_settings().bundle)
+        return load_bundle(path or _settings().bundle)
     except BundleError as exc:
         raise _fail(str(exc)) from None
 
@@ -111,10 +119,7 @@ def check(
         raise _fail(str(exc.args[0])) from None
     if isinstance(formatter, TextFormatter) and output is None and sys.stdout.isatty():
         formatter = TextFormatter(color=True, width=shutil.get_terminal_size().columns)
-    try:
-        settings = load_settings(bundle=bundle, engine=engine, workers=workers)
-    except ValueError as exc:
-        raise _fail(f"invalid settings: {exc}") from None
+    settings = _settings(bundle=bundle, engine=engine, workers=workers)
     if now is not None and now.tzinfo is None:
         raise _fail("--now needs a UTC offset, e.g. 2026-11-24T12:00:00+00:00")
     try:
@@ -290,10 +295,7 @@ def serve(
     from govern.api import create_app
     from govern.database import create_db_engine, upgrade
 
-    try:
-        settings = load_settings()
-    except ValueError as exc:
-        raise _fail(f"invalid settings: {exc}") from None
+    settings = _settings()
     if migrate or settings.migrate_on_start:
         upgrade(create_db_engine(settings.resolved_database_url()))
     _stderr().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
@@ -331,7 +333,7 @@ def submit(
     from govern.client import ClientError, request_body, service_input_error
     from govern.report import CheckReport, CheckResult
 
-    settings = load_settings()
+    settings = _settings()
     formatter = get_formatter(output_format)
     client = _client(settings, server)
     try:
@@ -370,7 +372,7 @@ def _call(server: str | None, method: str, path: str, **options):
     from govern.client import ClientError
 
     try:
-        _, body = _client(load_settings(), server).request(method, path, **options)
+        _, body = _client(_settings(), server).request(method, path, **options)
     except ClientError as exc:
         raise _fail(str(exc)) from None
     sys.stdout.write(json.dumps(body, indent=2) + "\n")
@@ -452,7 +454,7 @@ def _database():
 
     from govern.database import create_db_engine
 
-    settings = load_settings()
+    settings = _settings()
     try:
         return create_db_engine(settings.resolved_database_url())
     except ArgumentError as exc:
@@ -632,7 +634,7 @@ def audit_keygen(path: Annotated[Path, typer.Argument(help="Where to write the n
 def _signing_key():
     from govern.checkpoint import CheckpointError, load_private_key
 
-    settings = load_settings()
+    settings = _settings()
     if settings.audit_signing_key is None:
         raise _fail("GOVERN_AUDIT_SIGNING_KEY is not set (create a key with `govern audit keygen PATH`)")
     try:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.bundle import PolicyBundle, load_bundle
 from govern.circuit import CircuitLimits
 from govern.engine import Engine
+
+
+CONFIG_VARIABLE = "GOVERN_CONFIG"
 
 
 class Settings(BaseSettings):
@@ -43,6 +47,22 @@ class Settings(BaseSettings):
     server: str | None = Field(default=None, description="URL of the govern service the CLI client talks to.")
     token: SecretStr | None = Field(default=None, description="API token the CLI client sends to the service.")
     migrate_on_start: bool = Field(default=False, description="Apply database migrations when `govern serve` starts.")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        """Explicit values, then GOVERN_* environment variables, then the file GOVERN_CONFIG names (TOML or
+        YAML, the same keys in lower case), then defaults."""
+        sources = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_VARIABLE)
+        if config:
+            path = Path(config)
+            if not path.is_file():
+                raise ValueError(f"{CONFIG_VARIABLE} names {path}, which is not a file")
+            if path.suffix in {".yaml", ".yml"}:
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            else:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
 
     def resolved_database_url(self) -> str:
         """The configured database, or the embedded SQLite file (its folder is created on first use)."""

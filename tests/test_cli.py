@@ -245,3 +245,13 @@ def test_opa_engine_without_url_denies(cli, monkeypatch):
     result = check(cli, str(EXAMPLES / "allowed" / "bell-local.yaml"), "-f", "json")
     assert result.exit_code == 1
     assert "GOVERN_OPA_URL" in json.loads(result.output)["results"][0]["decision"]["deny"][0]["message"]
+
+
+def test_invalid_settings_exit_two_with_a_message(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("GOVERN_CONFIG", str(tmp_path / "missing.toml"))
+    for command in (("policy", "list"), ("check", str(EXAMPLES / "allowed")), ("db", "current")):
+        result = cli(*command)
+        assert result.exit_code == 2 and "invalid settings" in flat(result), command
+    monkeypatch.delenv("GOVERN_CONFIG")
+    monkeypatch.setenv("GOVERN_EVALUATION_TIMEOUT_S", "soon")
+    assert cli("policy", "list").exit_code == 2

@@ -45,3 +45,25 @@ def test_ci_integration_files_parse():
     assert hooks[0]["id"] == "govern-check" and hooks[0]["entry"].startswith("govern check")
     workflow = yaml.safe_load((ROOT / "examples" / "ci" / "github-actions.yml").read_text())
     assert "check" in workflow["jobs"]
+
+
+def test_settings_come_from_a_config_file_below_the_environment(tmp_path, monkeypatch):
+    import pytest
+
+    from govern.settings import load_settings
+
+    toml = tmp_path / "govern.toml"
+    toml.write_text('database_url = "sqlite:///from-file.db"\nworkers = 3\n')
+    monkeypatch.setenv("GOVERN_CONFIG", str(toml))
+    monkeypatch.delenv("GOVERN_WORKERS", raising=False)
+    monkeypatch.setenv("GOVERN_DATABASE_URL", "sqlite:///from-env.db")
+    settings = load_settings()
+    assert settings.workers == 3 and settings.database_url == "sqlite:///from-env.db"
+    yaml_file = tmp_path / "govern.yaml"
+    yaml_file.write_text("evaluation_timeout_s: 2.5\n")
+    monkeypatch.setenv("GOVERN_CONFIG", str(yaml_file))
+    assert load_settings().evaluation_timeout_s == 2.5
+    monkeypatch.setenv("GOVERN_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ValueError, match="not a file"):
+        load_settings()
+    assert "`GOVERN_CONFIG`" in README
