@@ -409,6 +409,12 @@ def sandbox_reject(sandbox_id: Annotated[str, typer.Argument()], server: ServerO
     _call(server, "POST", f"/v1/sandboxes/{sandbox_id}/reject")
 
 
+@sandbox_app.command("revoke")
+def sandbox_revoke(sandbox_id: Annotated[str, typer.Argument()], server: ServerOption = None) -> None:
+    """Revoke a sandbox (procurement): submissions billed to it are denied from now on."""
+    _call(server, "POST", f"/v1/sandboxes/{sandbox_id}/revoke")
+
+
 @sandbox_app.command("list")
 def sandbox_list(team: Annotated[Optional[str], typer.Option("--team")] = None, server: ServerOption = None) -> None:
     """List sandboxes (submitters: their own team's)."""

@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
@@ -59,6 +59,23 @@ class SandboxPublic(BaseModel):
     currency: str
     allows_confidential: bool
 
+    @computed_field
+    @property
+    def lifecycle(self) -> str:
+        """Where the sandbox stands now: requested, rejected, revoked, approved (not yet open), active,
+        expired or exhausted. Derived from the record and the clock, never stored, so it cannot go stale."""
+        if self.status != "approved":
+            return self.status
+        now = utcnow()
+        if now >= self.end:
+            return "expired"
+        if self.spent + self.reserved >= self.budget:
+            return "exhausted"
+        return "active" if now >= self.start else "approved"
+
+
+TRANSITIONS = {"approve": ("requested", "approved"), "reject": ("requested", "rejected"), "revoke": (None, "revoked")}
+
 
 def upsert_vendor(session: Session, name: str, update: VendorUpsert) -> VendorPublic:
     row = session.get(VendorRecord, name) or VendorRecord(name=name)
@@ -87,14 +104,18 @@ def request_sandbox(session: Session, request: SandboxRequest, requested_by: str
     return _public(row)
 
 
-def decide_sandbox(session: Session, sandbox_id: str, approve: bool, decided_by: str) -> SandboxPublic:
-    """Approve or reject a requested sandbox; separation of duties is the authorization policy's job."""
+def decide_sandbox(session: Session, sandbox_id: str, action: str, decided_by: str) -> SandboxPublic:
+    """approve or reject a requested sandbox, or revoke one that is requested or approved; separation of
+    duties is the authorization policy's job."""
     row = session.get(SandboxRecord, sandbox_id, with_for_update=True)
     if row is None:
         raise RecordError(f"no sandbox {sandbox_id!r}", 404)
-    if row.status != "requested":
-        raise RecordError(f"sandbox {sandbox_id!r} is {row.status}, not requested")
-    row.status, row.approved_by, row.decided_at = ("approved" if approve else "rejected"), decided_by, utcnow()
+    required, new_status = TRANSITIONS[action]
+    if (required and row.status != required) or row.status in {"rejected", "revoked"}:
+        raise RecordError(f"sandbox {sandbox_id!r} is {row.status}; it cannot be {new_status}")
+    row.status, row.decided_at = new_status, utcnow()
+    if action == "approve":
+        row.approved_by = decided_by
     session.add(row)
     session.flush()
     return _public(row)

@@ -115,3 +115,26 @@ def test_waivers_turn_denies_into_recorded_waived_entries(client):
     past = dict(request, expires=(datetime.now(timezone.utc) - timedelta(days=1)).isoformat())
     assert client.post("/v1/waivers", json=past, headers=submitter).status_code == 422
     assert len(client.get("/v1/waivers", params={"team": "materials-rnd"}, headers=submitter).json()) == 1
+
+
+def test_sandbox_lifecycle_and_revocation(client):
+    procurement = auth(token_for(client, "procurement", "procurement"))
+    submitter = auth(token_for(client, "submitter", "materials-rnd"))
+    client.put("/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers=procurement)
+    assert client.post("/v1/sandboxes", json=sandbox_request(budget="4.00"), headers=submitter).json()["lifecycle"] == "requested"
+    approved = client.post("/v1/sandboxes/SBX-2026-014/approve", headers=procurement).json()
+    assert approved["lifecycle"] == "active"
+    future = datetime.now(timezone.utc) + timedelta(days=3)
+    later = sandbox_request(id="SBX-LATER", start=future.isoformat(), end=(future + timedelta(weeks=2)).isoformat())
+    client.post("/v1/sandboxes", json=later, headers=submitter)
+    assert client.post("/v1/sandboxes/SBX-LATER/approve", headers=procurement).json()["lifecycle"] == "approved"
+
+    manifest, circuit = example("vqe-h2-ibm")  # estimated 4.80 USD: over the 4.00 budget
+    denied = client.post("/v1/check", json={"manifest": manifest, "circuit": circuit}, headers=submitter).json()
+    assert [f["rule"] for f in denied["decision"]["deny"]] == ["PR-005"]
+    revoked = client.post("/v1/sandboxes/SBX-2026-014/revoke", headers=procurement).json()
+    assert revoked["lifecycle"] == "revoked"
+    after = client.post("/v1/check", json={"manifest": manifest, "circuit": circuit}, headers=submitter).json()
+    assert "PR-002" in [f["rule"] for f in after["decision"]["deny"]]
+    assert client.post("/v1/sandboxes/SBX-2026-014/approve", headers=procurement).status_code == 409
+    assert client.post("/v1/sandboxes/SBX-2026-014/revoke", headers=procurement).status_code == 409

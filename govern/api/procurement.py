@@ -57,13 +57,13 @@ def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team:
     return list_sandboxes(session, team)
 
 
-def _decide(sandbox_id: str, approve: bool, token, engine, session) -> SandboxPublic:
+def _decide(sandbox_id: str, action: str, token, engine, session) -> SandboxPublic:
     sandbox = get_sandbox(session, sandbox_id)
     if sandbox is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sandbox {sandbox_id!r}")
     require(engine, token, "sandbox.approve", {"team": sandbox.team, "requestedBy": sandbox.requested_by})
     try:
-        decided = decide_sandbox(session, sandbox_id, approve, decided_by=str(token.id))
+        decided = decide_sandbox(session, sandbox_id, action, decided_by=str(token.id))
     except RecordError as exc:
         raise _refused(exc) from None
     session.commit()
@@ -72,9 +72,15 @@ def _decide(sandbox_id: str, approve: bool, token, engine, session) -> SandboxPu
 
 @router.post("/sandboxes/{sandbox_id}/approve")
 def approve_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
-    return _decide(sandbox_id, True, token, engine, session)
+    return _decide(sandbox_id, "approve", token, engine, session)
 
 
 @router.post("/sandboxes/{sandbox_id}/reject")
 def reject_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
-    return _decide(sandbox_id, False, token, engine, session)
+    return _decide(sandbox_id, "reject", token, engine, session)
+
+
+@router.post("/sandboxes/{sandbox_id}/revoke")
+def revoke_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+    """Revoke a sandbox: submissions billed to it are denied from now on."""
+    return _decide(sandbox_id, "revoke", token, engine, session)
