@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -12,6 +12,7 @@ from sqlmodel import Session
 from govern.database import session_scope
 from govern.engine import Engine
 from govern.models import TokenPublic
+from govern.records import RecordError
 from govern.settings import Settings
 from govern.tokens import authenticate
 
@@ -59,3 +60,22 @@ def require(engine: Engine, token: TokenPublic, action: str, resource: dict[str,
     )
     if not answer.allow:
         raise HTTPException(status.HTTP_403_FORBIDDEN, answer.reason)
+
+
+Changed = TypeVar("Changed")
+
+
+def decide_on(
+    record: Any, what: str, permission: str, engine: Engine, token: TokenPublic, session: Session, change: Callable[[], Changed]
+) -> Changed:
+    """The shape every approve/reject/revoke route shares: 404 for an unknown record, the authorization
+    policy (told who requested it, for separation of duties), the change, and a commit before answering."""
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
+    require(engine, token, permission, {"team": record.team, "requestedBy": record.requested_by})
+    try:
+        changed = change()
+    except RecordError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    session.commit()
+    return changed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.models import VendorPublic, VendorUpsert
 from govern.records import RecordError
 from govern.procurement import (
@@ -19,10 +19,6 @@ from govern.procurement import (
 )
 
 router = APIRouter(prefix="/v1", tags=["procurement"])
-
-
-def _refused(exc: RecordError) -> HTTPException:
-    return HTTPException(exc.status, str(exc))
 
 
 @router.put("/vendors/{name}")
@@ -46,7 +42,7 @@ def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, sessi
     try:
         sandbox = request_sandbox(session, body, requested_by=str(token.id))
     except RecordError as exc:
-        raise _refused(exc) from None
+        raise HTTPException(exc.status, str(exc)) from None
     session.commit()
     return sandbox
 
@@ -58,16 +54,10 @@ def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team:
 
 
 def _decide(sandbox_id: str, action: str, token, engine, session) -> SandboxPublic:
-    sandbox = get_sandbox(session, sandbox_id)
-    if sandbox is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sandbox {sandbox_id!r}")
-    require(engine, token, "sandbox.approve", {"team": sandbox.team, "requestedBy": sandbox.requested_by})
-    try:
-        decided = decide_sandbox(session, sandbox_id, action, decided_by=str(token.id))
-    except RecordError as exc:
-        raise _refused(exc) from None
-    session.commit()
-    return decided
+    return decide_on(
+        get_sandbox(session, sandbox_id), f"sandbox {sandbox_id!r}", "sandbox.approve", engine, token, session,
+        lambda: decide_sandbox(session, sandbox_id, action, decided_by=str(token.id)),
+    )
 
 
 @router.post("/sandboxes/{sandbox_id}/approve")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.records import RecordError
 from govern.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
 
@@ -30,16 +30,10 @@ def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: s
 
 
 def _change(waiver_id: str, new_status: str, token, engine, session) -> WaiverPublic:
-    waiver = get_waiver(session, waiver_id)
-    if waiver is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no waiver {waiver_id!r}")
-    require(engine, token, "waiver.approve", {"team": waiver.team, "requestedBy": waiver.requested_by})
-    try:
-        changed = change_waiver(session, waiver_id, new_status, by=str(token.id))
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    session.commit()
-    return changed
+    return decide_on(
+        get_waiver(session, waiver_id), f"waiver {waiver_id!r}", "waiver.approve", engine, token, session,
+        lambda: change_waiver(session, waiver_id, new_status, by=str(token.id)),
+    )
 
 
 @router.post("/{waiver_id}/approve")
