@@ -16,13 +16,14 @@ from sqlmodel import Session, col, select
 
 from govern import decision_log
 from govern.check import Checker
+from govern.circuit import CircuitProfile
 from govern.decision import Decision
 from govern.documents import Document
 from govern.engine import Engine, canonical_json
 from govern.models import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.procurement import context_for
 from govern.records import RecordError, as_utc
-from govern.submission import submission_from_request
+from govern.submission import Submission, submission_from_request
 
 
 class SubmissionPublic(BaseModel):
@@ -54,6 +55,19 @@ def request_hash(manifest: dict[str, Any], circuit: str | None) -> str:
     return hashlib.sha256(canonical_json({"manifest": manifest, "circuit": circuit})).hexdigest()
 
 
+def decide_and_log(
+    session: Session, checker: Checker, engine: Engine, submission: Submission, *, actor: str, kind: str, lock_sandbox: bool
+) -> tuple[Decision, CircuitProfile]:
+    """Profile, decide on the live context and append the decision to the log: what checks and submissions
+    share. The caller commits before it answers."""
+    profile = checker.profile(submission)
+    live_context = context_for(session, submission.experiment, lock_sandbox=lock_sandbox)
+    policy_input = checker.policy_input(submission, profile, live_context)
+    decision = engine.evaluate(policy_input)
+    decision_log.append(session, decision, policy_input, actor=actor, kind=kind)
+    return decision, profile
+
+
 def submit(
     session: Session,
     checker: Checker,
@@ -72,10 +86,7 @@ def submit(
             return replay(session, earlier, digest)
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
-    profile = checker.profile(submission)
-    policy_input = checker.policy_input(submission, profile, context_for(session, experiment, lock_sandbox=True))
-    decision = engine.evaluate(policy_input)
-    decision_log.append(session, decision, policy_input, actor=actor, kind="submission")
+    decision, profile = decide_and_log(session, checker, engine, submission, actor=actor, kind="submission", lock_sandbox=True)
     cost = Decimal(str(decision.estimate.get("cost", 0))).quantize(Decimal("0.01"))
     row = SubmissionRecord(
         id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,

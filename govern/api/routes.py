@@ -8,13 +8,11 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
-from govern import decision_log
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
-from govern.check import Checker
 from govern.decision import Decision
 from govern.documents import Document
-from govern.procurement import context_for
 from govern.submission import submission_from_request
+from govern.submissions import decide_and_log
 
 health = APIRouter(tags=["health"])
 v1 = APIRouter(prefix="/v1")
@@ -27,6 +25,13 @@ class CheckRequest(BaseModel):
 
     manifest: dict[str, Any]
     circuit: str | None = None
+
+    @property
+    def team(self) -> str:
+        """metadata.team as sent, for authorization before validation ("" when the manifest has none)."""
+        metadata = self.manifest.get("metadata")
+        team = metadata.get("team") if isinstance(metadata, dict) else None
+        return team if isinstance(team, str) else ""
 
 
 class CheckResponse(BaseModel):
@@ -41,7 +46,7 @@ def healthz() -> dict[str, str]:
 
 
 @health.get("/readyz")
-def readyz(request: Request, session: SessionDep, engine: EngineDep) -> dict[str, str]:
+def readyz(session: SessionDep, engine: EngineDep) -> dict[str, str]:
     """Ready when the database answers and a policy engine is loaded."""
     session.exec(text("SELECT 1"))
     if engine.name == "unavailable":
@@ -61,14 +66,11 @@ def check(
 ) -> CheckResponse:
     """Decide a submission on the live context without dispatching anything (a dry run); the decision is still
     logged as evidence."""
-    team = body.manifest.get("metadata", {}).get("team") if isinstance(body.manifest.get("metadata"), dict) else None
-    require(engine, token, "check", {"team": team if isinstance(team, str) else ""})
-    checker: Checker = request.app.state.checker
+    require(engine, token, "check", {"team": body.team})
     submission = submission_from_request(Document("manifest", 0, body.manifest, {}), body.circuit, settings.max_circuit_bytes)
-    live_context = context_for(session, submission.experiment)
-    policy_input = checker.policy_input(submission, checker.profile(submission), live_context)
-    decision = engine.evaluate(policy_input)
-    decision_log.append(session, decision, policy_input, actor=str(token.id), kind="check")
+    decision, _ = decide_and_log(
+        session, request.app.state.checker, engine, submission, actor=str(token.id), kind="check", lock_sandbox=False
+    )
     session.commit()
     request.app.state.metrics.observe_decision(decision, "check")
     return CheckResponse(outcome=decision.outcome.value, decision=decision)

@@ -4,7 +4,7 @@ makes retries safe), `GET /v1/submissions/{id}`, and `GET /v1/submissions` with 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -40,12 +40,6 @@ class SubmissionPage(BaseModel):
     next_cursor: int | None
 
 
-def _team_of(manifest: dict[str, Any]) -> str:
-    metadata = manifest.get("metadata")
-    team = metadata.get("team") if isinstance(metadata, dict) else None
-    return team if isinstance(team, str) else ""
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionResponse,
              responses={403: {"description": "Denied by policy (recorded), or not permitted"}})
 def post_submission(
@@ -53,7 +47,7 @@ def post_submission(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ):
     """Decide and record a submission; an allowed one gets a queued dispatch job and a budget reservation."""
-    require(engine, token, "submission.create", {"team": _team_of(body.manifest)})
+    require(engine, token, "submission.create", {"team": body.team})
     actor = str(token.id)
     try:
         result = submit(
