@@ -500,7 +500,7 @@ def db_current() -> None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option("--role", help="submitter, procurement, compliance or admin.")],
+    role: Annotated[str, typer.Option("--role", help="submitter, procurement, compliance, admin, or producer (sends lineage events).")],
     team: Annotated[str, typer.Option("--team", help="The team the token acts for.")],
     name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "token",
 ) -> None:
@@ -646,6 +646,55 @@ def _signing_key():
     try:
         return load_private_key(settings.audit_signing_key)
     except CheckpointError as exc:
+        raise _fail(str(exc)) from None
+
+
+lineage_app = typer.Typer(help="Lineage on the service: the graph around a node, delivery status, export.", no_args_is_help=True)
+app.add_typer(lineage_app, name="lineage")
+
+
+@lineage_app.command("show")
+def lineage_show(
+    node_id: Annotated[str, typer.Argument(help="dataset:<namespace>:<name> or job:<namespace>:<name>.")],
+    depth: Annotated[int, typer.Option("--depth", min=0, max=20, help="How many hops to follow.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the graph as JSON (Marquez's shape).")] = False,
+    server: ServerOption = None,
+) -> None:
+    """The lineage graph around a dataset or an experiment: which data went in, which runs read it."""
+    from govern.client import ClientError
+
+    try:
+        _, body = _client(_settings(), server).request("GET", "/api/v1/lineage", params={"nodeId": node_id, "depth": depth})
+    except ClientError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(body, indent=2) + "\n")
+        return
+    console = Console(highlight=False)
+    for node in body.get("graph", []):
+        console.print(node["id"], markup=False)
+        for edge in node.get("outEdges", []):
+            console.print(f"  -> {edge['destination']}", markup=False)
+
+
+@lineage_app.command("status")
+def lineage_status(server: ServerOption = None) -> None:
+    """Lineage delivery: events waiting in the outbox, failing ones, the oldest and the last error."""
+    _call(server, "GET", "/v1/lineage/outbox")
+
+
+@lineage_app.command("export")
+def lineage_export(
+    since: Annotated[Optional[int], typer.Option("--since", help="Only events stored after this event id.")] = None,
+    server: ServerOption = None,
+) -> None:
+    """Stream the stored OpenLineage events as JSON Lines (to replay into another backend)."""
+    from govern.client import ClientError
+
+    try:
+        for line in _client(_settings(), server).stream_lines("/api/v1/lineage/events", params={"since": since} if since else {}):
+            sys.stdout.write(line + "\n")
+    except ClientError as exc:
         raise _fail(str(exc)) from None
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +40,29 @@ class GovernClient:
             response = self._http.request(method, path, **options)
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach the govern service: {exc.__class__.__name__}: {exc}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text
+        body = _json_or_text(response)
         if response.status_code not in accept:
             raise ClientError(f"HTTP {response.status_code}: {_reason(body)}", response.status_code, body)
         return response.status_code, body
+
+
+    def stream_lines(self, path: str, **options: Any) -> Iterator[str]:
+        """The lines of a streamed answer (JSON Lines exports), read as they arrive."""
+        try:
+            with self._http.stream("GET", path, **options) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise ClientError(f"HTTP {response.status_code}: {_reason(_json_or_text(response))}", response.status_code)
+                yield from response.iter_lines()
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach the govern service: {exc.__class__.__name__}: {exc}") from None
+
+
+def _json_or_text(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
 
 
 def _reason(body: Any) -> str:

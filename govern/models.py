@@ -25,6 +25,7 @@ class Role(str, enum.Enum):
     PROCUREMENT = "procurement"
     COMPLIANCE = "compliance"
     ADMIN = "admin"
+    PRODUCER = "producer"
 
 
 class ApiToken(SQLModel, table=True):
@@ -201,3 +202,81 @@ class LedgerEntry(SQLModel, table=True):
     currency: str = Field(max_length=3)
     note: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class LineageOutboxEntry(SQLModel, table=True):
+    """An OpenLineage event waiting for delivery, written in the same transaction as the change it describes."""
+
+    __tablename__ = "lineage_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(max_length=36, index=True)
+    event_type: str = Field(max_length=16)
+    event: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    last_error: str | None = Field(default=None, sa_type=Text)
+
+
+from sqlmodel import Index  # noqa: E402  (kept beside the lineage tables that need it)
+
+
+class LineageEventRecord(SQLModel, table=True):
+    """An OpenLineage run event as received, kept as canonical JSON for export; producers deliver at least
+    once, so the hash of that JSON turns a redelivery into a no-op."""
+
+    __tablename__ = "lineage_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_hash: str = Field(max_length=64, unique=True)
+    run_id: str = Field(max_length=36)
+    event_type: str | None = Field(default=None, max_length=16)
+    event_time: datetime = Field(sa_type=DateTime(timezone=True))
+    job_namespace: str = Field(max_length=255)
+    job_name: str = Field(max_length=1000)
+    producer: str = Field(sa_type=Text)
+    team: str | None = Field(default=None, max_length=63)
+    payload: str = Field(sa_type=Text)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+class LineageEdgeRecord(SQLModel, table=True):
+    """A dataset a run read ('input') or wrote ('output'). The two covering indexes answer "who reads or
+    writes dataset X" and "what does job J read or write" from the index alone; on SQLite the table is
+    its primary key (WITHOUT ROWID), one B-tree fewer to update per edge."""
+
+    __tablename__ = "lineage_io"
+    __table_args__ = (
+        Index("ix_lineage_io_dataset", "dataset_namespace", "dataset_name", "direction", "job_namespace", "job_name", "run_id"),
+        Index("ix_lineage_io_job", "job_namespace", "job_name", "direction", "dataset_namespace", "dataset_name"),
+        {"sqlite_with_rowid": False},
+    )
+
+    run_id: str = Field(primary_key=True, max_length=36)
+    direction: str = Field(primary_key=True, max_length=6)
+    dataset_namespace: str = Field(primary_key=True, max_length=255)
+    dataset_name: str = Field(primary_key=True, max_length=1000)
+    job_namespace: str = Field(max_length=255)
+    job_name: str = Field(max_length=1000)
+
+
+class LineageRunRecord(SQLModel, table=True):
+    """A run as its events describe it: the state of the latest event by event time (events arrive out of
+    order), its start and end, and the policy decision govern attached to it."""
+
+    __tablename__ = "lineage_runs"
+    __table_args__ = (Index("ix_lineage_runs_job", "job_namespace", "job_name", "state_time"), {"sqlite_with_rowid": False})
+
+    run_id: str = Field(primary_key=True, max_length=36)
+    job_namespace: str = Field(max_length=255)
+    job_name: str = Field(max_length=1000)
+    team: str | None = Field(default=None, max_length=63)
+    state: str | None = Field(default=None, max_length=16)
+    state_time: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    ended_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    parent_run_id: str | None = Field(default=None, max_length=36)
+    decision_id: str | None = Field(default=None, max_length=64)
+    allow: bool | None = None

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     server: str | None = Field(default=None, description="URL of the govern service the CLI client talks to.")
     token: SecretStr | None = Field(default=None, description="API token the CLI client sends to the service.")
     migrate_on_start: bool = Field(default=False, description="Apply database migrations when `govern serve` starts.")
+    lineage_delivery: bool = Field(
+        default=True, description="Deliver OpenLineage events from the outbox in the service (turn off where another process does)."
+    )
+    lineage_poll_s: PositiveFloat = Field(default=2.0, description="Seconds between lineage delivery passes when nothing wakes the deliverer.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -1,5 +1,6 @@
 """Submissions: validate, profile, decide on the live context, record the decision, and for an allowed one
-reserve its estimated cost on the sandbox and queue its dispatch job, all in one transaction."""
+reserve its estimated cost on the sandbox and queue its dispatch job; the lineage event (START, or ABORT
+for a denial) goes to the outbox. All in one transaction."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from govern.circuit import CircuitProfile
 from govern.decision import Decision
 from govern.documents import Document
 from govern.engine import Engine, canonical_json
+from govern.lineage import outbox
+from govern.lineage.events import PRODUCER, submission_event
 from govern.models import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.procurement import context_for
 from govern.records import RecordError, as_utc
@@ -102,6 +105,10 @@ def submit(
         job_status = "queued"
         if experiment.spec.sandbox and decision.estimate.get("paid") and cost > 0:
             reserve(session, experiment.spec.sandbox, row.id, cost, row.currency)
+    outbox.enqueue(session, submission_event(
+        run_id=row.run_id, experiment=experiment, decision=decision, profile=profile,
+        event_time=decision.evaluated_at, producer=PRODUCER,
+    ))
     session.flush()
     public = _public(row, job_status)
     return Submitted(public, decision)

@@ -3,45 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
 from tests.conftest import EXAMPLES
+from tests.live_service import running_service
 
 
 @pytest.fixture
 def service(database_url, monkeypatch):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "GOVERN_DATABASE_URL": database_url}
-    process = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("govern serve did not become ready")
-            time.sleep(0.2)
+    with running_service(database_url) as url:
         monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)
         monkeypatch.setenv("GOVERN_SERVER", url)
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def token(cli, role: str, team: str) -> str:

@@ -5,14 +5,15 @@ Bad input is a 4xx with a precise message, an unreachable database a 503; never 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from govern.api import audit, policy, procurement, submissions, waivers
+from govern.api import audit, lineage, policy, procurement, submissions, waivers
 from govern.api.metrics import ServiceMetrics
 from govern.api.routes import health, v1
 from govern.bundle import BundleError, PolicyBundle, load_bundle
@@ -20,6 +21,7 @@ from govern.check import Checker
 from govern.database import create_db_engine, upgrade
 from govern.engine import EngineError, UnavailableEngine
 from govern.errors import InputError
+from govern.lineage.delivery import Deliverer, lineage_client
 from govern.settings import Settings, build_engine, load_settings
 
 
@@ -37,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.bundle = None
             app.state.engine = UnavailableEngine(str(exc))
             app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
-        yield
+        app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db))
+        with _delivering(app.state.deliverer, settings):
+            yield
         app.state.engine.close()
         app.state.db.dispose()
 
@@ -58,9 +62,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(procurement.router)
     app.include_router(waivers.router)
     app.include_router(submissions.router)
+    app.include_router(lineage.router)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
     return app
+
+
+@contextmanager
+def _delivering(deliverer: Deliverer, settings: Settings) -> Iterator[None]:
+    """Run the lineage deliverer beside the service, when enabled, and stop it with the service."""
+    if not settings.lineage_delivery:
+        yield
+        return
+    stop = threading.Event()
+    worker = threading.Thread(target=deliverer.run, args=(stop, settings.lineage_poll_s), name="govern-lineage", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        deliverer.wake()
+        worker.join(timeout=30)
+        deliverer.client.close(timeout=5)
 
 
 def install_bundle(app: FastAPI, bundle: PolicyBundle) -> None:

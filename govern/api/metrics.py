@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 
 from fastapi import Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from govern.decision import Decision
+from govern.lineage.outbox import Backlog
 
 
 class ServiceMetrics:
@@ -30,6 +31,23 @@ class ServiceMetrics:
             "govern_http_request_seconds", "HTTP request latency by method, route and status.", ["method", "route", "status"],
             registry=self.registry,
         )
+
+        self.lineage_pending = Gauge(
+            "govern_lineage_outbox_pending", "Lineage events committed but not yet delivered.", registry=self.registry
+        )
+        self.lineage_failing = Gauge(
+            "govern_lineage_outbox_failing", "Undelivered lineage events that failed at least once.", registry=self.registry
+        )
+        self.lineage_oldest_age = Gauge(
+            "govern_lineage_outbox_oldest_age_seconds", "Age of the oldest undelivered lineage event (0 when none).",
+            registry=self.registry,
+        )
+
+    def observe_lineage(self, backlog: Backlog) -> None:
+        self.lineage_pending.set(backlog.pending)
+        self.lineage_failing.set(backlog.failing)
+        age = (time.time() - backlog.oldest_pending_at.timestamp()) if backlog.oldest_pending_at else 0.0
+        self.lineage_oldest_age.set(max(age, 0.0))
 
     def observe_decision(self, decision: Decision, kind: str) -> None:
         self.decisions.labels(kind, decision.outcome.value).inc()

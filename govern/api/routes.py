@@ -11,6 +11,7 @@ from sqlalchemy import text
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
 from govern.decision import Decision
 from govern.documents import Document
+from govern.lineage import outbox
 from govern.submission import submission_from_request
 from govern.submissions import decide_and_log
 
@@ -55,8 +56,9 @@ def readyz(session: SessionDep, engine: EngineDep) -> dict[str, str]:
 
 
 @health.get("/metrics", tags=["health"])
-def metrics(request: Request, token: TokenDep):
+def metrics(request: Request, token: TokenDep, session: SessionDep):
     """Prometheus metrics (any valid token; give the scraper one with `govern token create`)."""
+    request.app.state.metrics.observe_lineage(outbox.backlog(session))
     return request.app.state.metrics.exposition()
 
 
@@ -74,3 +76,10 @@ def check(
     session.commit()
     request.app.state.metrics.observe_decision(decision, "check")
     return CheckResponse(outcome=decision.outcome.value, decision=decision)
+
+
+@v1.get("/lineage/outbox", tags=["lineage"])
+def lineage_outbox(token: TokenDep, engine: EngineDep, session: SessionDep) -> dict[str, Any]:
+    """The lineage delivery backlog: pending, failing and delivered events, the oldest waiting, the last error."""
+    require(engine, token, "lineage.read", {"team": "*"})
+    return outbox.backlog(session).as_dict()

@@ -68,6 +68,7 @@ def post_submission(
             raise HTTPException(exc.status, str(exc)) from None
     if not result.replayed:
         request.app.state.metrics.observe_decision(result.decision, "submission")
+        request.app.state.deliverer.wake()
     return _respond(result)
 
 

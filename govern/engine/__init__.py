@@ -7,6 +7,7 @@ why, never an allow.
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import json
 import time
@@ -30,10 +31,17 @@ class EngineError(Exception):
     """The engine could not give a result; the caller denies."""
 
 
+AUTHZ_CACHE_SIZE = 4096
+
+
 class Engine(abc.ABC):
     """Evaluates the bundle's decision entrypoint for one policy input."""
 
     name: str
+
+    @functools.cached_property
+    def _authz_answers(self) -> dict[bytes, Authorization]:
+        return {}
 
     @property
     @abc.abstractmethod
@@ -75,16 +83,27 @@ class Engine(abc.ABC):
         return Decision.from_result(result, evaluation_ms=_since(started), **facts)
 
     def authorize(self, request: dict[str, Any]) -> Authorization:
-        """Ask the bundle's `authz` policy; any failure to answer is a deny that says why."""
+        """Ask the bundle's `authz` policy; any failure to answer is a deny that says why.
+
+        The policy is a pure function of the request and the bundle, and an engine serves one bundle, so
+        answers are remembered (up to AUTHZ_CACHE_SIZE; failures never are): a reload builds a new engine.
+        """
+        canonical = canonical_json(request)
+        answers = self._authz_answers
+        if (known := answers.get(canonical)) is not None:
+            return known
         try:
-            raw = self.query(AUTHZ_ENTRYPOINT, request, canonical_json(request))
-            return Authorization.model_validate(raw)
+            answer = Authorization.model_validate(self.query(AUTHZ_ENTRYPOINT, request, canonical))
         except EngineError as exc:
             return Authorization(allow=False, reason=f"authorization policy failed: {exc}")
         except ValidationError:
             return Authorization(allow=False, reason="authorization policy returned a malformed answer")
         except Exception as exc:  # fail closed on anything the engine library throws
             return Authorization(allow=False, reason=f"authorization policy failed: {exc.__class__.__name__}")
+        if len(answers) >= AUTHZ_CACHE_SIZE:
+            answers.clear()
+        answers[canonical] = answer
+        return answer
 
     def close(self) -> None:
         """Release connections or threads; engines without any need not override it."""

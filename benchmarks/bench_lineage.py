@@ -1,0 +1,219 @@
+"""Load and query test of the lineage store: synthetic OpenLineage run events bulk-ingested with
+`ingest_many`, then "runs that read dataset X" and "graph around dataset X" timed on the full store.
+
+Run: python benchmarks/bench_lineage.py [--events N] [--database-url URL] [--batch-size N] [--queries N]
+Default: 1,000,000 events into a fresh SQLite file in a temporary directory. With --database-url (a
+PostgreSQL admin URL), a scratch database is created there and dropped afterwards.
+
+The events look like a shared platform's: 40 teams' govern experiments (namespace `govern.<team>`, with
+a policy decision facet) read datasets that Airflow, dbt and Spark jobs write from other datasets; every
+run sends START and then COMPLETE (or FAIL). Other producers' run ids are UUIDv7, as OpenLineage clients
+make them; govern's are UUIDv4, as it makes them today. Ingest time counts only `ingest_many`, not generating events.
+The last line printed is one JSON object: events, stored, ingest_seconds, ingest_events_per_s,
+dataset_runs_query_ms, dataset_runs_team_query_ms, graph_query_ms, graph_depth, graph_nodes, database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from govern.database import create_db_engine, reading, upgrade
+from govern.lineage import store
+
+SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+TEAMS = [f"team-{index:02d}" for index in range(40)]
+PRODUCERS = {  # job namespace -> producer URI
+    "airflow-prod": "https://github.com/apache/airflow/tree/providers-openlineage/1.14.0",
+    "dbt://analytics": "https://github.com/OpenLineage/OpenLineage/tree/1.24.2/integration/dbt",
+    "spark://cluster-a": "https://github.com/OpenLineage/OpenLineage/tree/1.24.2/integration/spark",
+}
+DATASET_NAMESPACES = ["postgres://warehouse:5432", "s3://lake-raw", "s3://lake-curated", "bigquery", "snowflake://acme"]
+GRAPH_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class Job:
+    namespace: str
+    name: str
+    producer: str
+    inputs: tuple[tuple[str, str], ...]
+    outputs: tuple[tuple[str, str], ...]
+
+
+def dataset(index: int) -> tuple[str, str]:
+    return DATASET_NAMESPACES[index % len(DATASET_NAMESPACES)], f"schema_{index % 97}.table_{index}"
+
+
+def make_jobs(rng: random.Random, events: int) -> tuple[list[Job], int]:
+    """Producer jobs write datasets from lower-numbered ones (so lineage is a DAG); experiments read them
+    and write results of their own. Returns the jobs and how many shared datasets there are."""
+    datasets = max(50, events // 50)
+    jobs = []
+    for index in range(max(20, events // 400)):
+        if index % 5 < 3:
+            namespace = list(PRODUCERS)[index % len(PRODUCERS)]
+            first_output = rng.randrange(1, datasets)
+            outputs = tuple(dataset(rng.randrange(first_output, datasets)) for _ in range(rng.randint(1, 2)))
+            inputs = tuple(dataset(rng.randrange(0, first_output)) for _ in range(rng.randint(1, 3)))
+            jobs.append(Job(namespace, f"dag_{index}.task_{index % 7}", PRODUCERS[namespace], inputs, tuple(dict.fromkeys(outputs))))
+        else:
+            team = TEAMS[index % len(TEAMS)]
+            inputs = tuple(dataset(rng.randrange(0, datasets)) for _ in range(rng.randint(1, 3)))
+            outputs = (("s3://govern-results", f"{team}/experiment-{index}"),)
+            jobs.append(Job(f"govern.{team}", f"experiment-{index}", "https://govern.dev", tuple(dict.fromkeys(inputs)), outputs))
+    return jobs, datasets
+
+
+def uuid7(rng: random.Random, moment: datetime) -> uuid.UUID:
+    """The run ids OpenLineage clients (1.15 and later: Airflow, dbt, Spark) make: time-ordered UUIDv7."""
+    milliseconds = int(moment.timestamp() * 1000)
+    return uuid.UUID(int=(milliseconds << 80) | (0x7 << 76) | (rng.getrandbits(12) << 64) | (0b10 << 62) | rng.getrandbits(62))
+
+
+def dataset_entry(namespace: str, name: str, with_schema: bool) -> dict:
+    entry: dict = {"namespace": namespace, "name": name}
+    if with_schema:
+        entry["facets"] = {"schema": {
+            "_producer": "https://github.com/OpenLineage/OpenLineage", "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
+            "fields": [{"name": "id", "type": "BIGINT"}, {"name": "measured_at", "type": "TIMESTAMP"}, {"name": "value", "type": "DOUBLE"}],
+        }}
+    return entry
+
+
+def generate(rng: random.Random, jobs: list[Job], count: int) -> Iterator[dict]:
+    """`count` events: runs of random jobs, a START then a COMPLETE (one in twenty FAIL), over a year."""
+    began = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    step = timedelta(days=365) / max(1, count // 2)
+    for run_index in range(count // 2 + count % 2):
+        job = rng.choice(jobs)
+        start = began + run_index * step
+        run_id = str(uuid.UUID(int=rng.getrandbits(128), version=4) if job.namespace.startswith("govern.") else uuid7(rng, start))
+        facets: dict = {"nominalTime": {"_producer": job.producer, "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json",
+                                        "nominalStartTime": start.isoformat()}}
+        if job.namespace.startswith("govern."):
+            facets["govern_policyDecision"] = {"_producer": job.producer, "_schemaURL": "https://govern.dev/spec/facets/1-0-0/GovernPolicyDecisionRunFacet.json",
+                                               "decisionId": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "allow": rng.random() < 0.9,
+                                               "outcome": "allowed", "ruleIds": []}
+        common = {"producer": job.producer, "schemaURL": SCHEMA_URL, "job": {"namespace": job.namespace, "name": job.name,
+                  "facets": {"jobType": {"_producer": job.producer, "_schemaURL": "https://openlineage.io/spec/facets/2-0-3/JobTypeJobFacet.json",
+                                         "processingType": "BATCH", "integration": job.producer.rsplit("/", 1)[-1], "jobType": "TASK"}}}}
+        yield {**common, "eventType": "START", "eventTime": start.isoformat(), "run": {"runId": run_id, "facets": facets},
+               "inputs": [dataset_entry(*d, True) for d in job.inputs], "outputs": [dataset_entry(*d, False) for d in job.outputs]}
+        if run_index * 2 + 1 < count:
+            ended = start + timedelta(minutes=rng.randint(1, 90))
+            yield {**common, "eventType": "FAIL" if rng.random() < 0.05 else "COMPLETE", "eventTime": ended.isoformat(),
+                   "run": {"runId": run_id, "facets": {}}, "inputs": [dataset_entry(*d, False) for d in job.inputs],
+                   "outputs": [dataset_entry(*d, False) for d in job.outputs]}
+
+
+def batches(events: Iterator[dict], size: int) -> Iterator[list[dict]]:
+    batch = []
+    for event in events:
+        batch.append(event)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def run(database_url: str, options: argparse.Namespace) -> dict:
+    rng = random.Random(options.seed)
+    engine = create_db_engine(database_url)
+    upgrade(engine)
+    jobs, shared_datasets = make_jobs(rng, options.events)
+
+    ingest_seconds, stored = 0.0, 0
+    with Session(engine) as session:
+        for batch in batches(generate(rng, jobs, options.events), options.batch_size):
+            started = time.perf_counter()
+            stored += store.ingest_many(session, batch, batch_size=options.batch_size)
+            ingest_seconds += time.perf_counter() - started
+
+    read_datasets = sorted({d for job in jobs for d in job.inputs})
+    with Session(reading(engine)) as session:
+        runs_all, runs_team, graph_times, graph_nodes = [], [], [], []
+        for index in range(options.queries):
+            namespace, name = rng.choice(read_datasets)
+            started = time.perf_counter()
+            store.dataset_runs(session, namespace, name, None)
+            runs_all.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            store.dataset_runs(session, namespace, name, {TEAMS[index % len(TEAMS)]})
+            runs_team.append(time.perf_counter() - started)
+        for _ in range(max(1, options.queries // 4)):
+            namespace, name = rng.choice(read_datasets)
+            started = time.perf_counter()
+            graph = store.graph(session, f"dataset:{namespace}:{name}", GRAPH_DEPTH, None)
+            graph_times.append(time.perf_counter() - started)
+            graph_nodes.append(len(graph["graph"]))
+    engine.dispose()
+    return {
+        "events": options.events,
+        "stored": stored,
+        "jobs": len(jobs),
+        "datasets": shared_datasets,
+        "batch_size": options.batch_size,
+        "ingest_seconds": round(ingest_seconds, 2),
+        "ingest_events_per_s": round(options.events / ingest_seconds, 1),
+        "dataset_runs_query_ms": median_ms(runs_all),
+        "dataset_runs_team_query_ms": median_ms(runs_team),
+        "graph_query_ms": median_ms(graph_times),
+        "graph_depth": GRAPH_DEPTH,
+        "graph_nodes": statistics.median(graph_nodes),
+        "queries": options.queries,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events to ingest (default 1,000,000)")
+    parser.add_argument("--batch-size", type=int, default=store.BATCH_SIZE, help=f"events per transaction (default {store.BATCH_SIZE})")
+    parser.add_argument("--queries", type=int, default=200, help="dataset-runs queries to time; a quarter as many graphs (default 200)")
+    parser.add_argument("--seed", type=int, default=4, help="random seed of the synthetic events (default 4)")
+    parser.add_argument("--database-url", help="PostgreSQL admin URL: a scratch database is made there (default: SQLite in a temp dir)")
+    options = parser.parse_args()
+    wall = time.perf_counter()
+
+    if options.database_url is None:
+        with tempfile.TemporaryDirectory(prefix="govern-lineage-bench-") as directory:
+            path = Path(directory) / "lineage.db"
+            result = run(f"sqlite:///{path}", options)
+            result["database_mb"] = round(sum(p.stat().st_size for p in Path(directory).iterdir()) / 2**20, 1)
+        result["database"] = "sqlite"
+    else:
+        admin = make_url(options.database_url)
+        name = f"govern_bench_{uuid.uuid4().hex[:8]}"
+        connect = dict(host=admin.host, port=admin.port, user=admin.username, password=admin.password, dbname=admin.database, autocommit=True)
+        with psycopg.connect(**connect) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        try:
+            result = run(admin.set(database=name).render_as_string(hide_password=False), options)
+        finally:
+            with psycopg.connect(**connect) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        result["database"] = "postgresql"
+    result["wall_seconds"] = round(time.perf_counter() - wall, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

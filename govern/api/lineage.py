@@ -1,0 +1,120 @@
+"""The lineage store over HTTP, at Marquez's paths so OpenLineage clients and tools need no changes:
+producers post run events, readers ask for the graph, a dataset's readers, a run's upstream, an export.
+
+Readers confined to their own team (`lineage.read` for their team only) do not see other teams' govern
+jobs; those who may read any team's lineage see everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlmodel import Session
+
+from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.database import reading
+from govern.engine import Engine
+from govern.lineage import store
+from govern.models import TokenPublic
+from govern.records import RecordError
+
+router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
+
+Depth = Annotated[int, Query(ge=0, le=store.MAX_DEPTH, description="Job↔dataset hops from the node.")]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def post_event(
+    event: Annotated[dict[str, Any], Body(description="An OpenLineage RunEvent (spec 2-0-2).")],
+    response: Response, token: TokenDep, engine: EngineDep, session: SessionDep,
+) -> dict[str, Any]:
+    """Store a run event (producers and admins): 201 when stored, 200 when it was stored before."""
+    require(engine, token, "lineage.write", {"team": store.event_team(event) or token.team})
+    stored = _answer(lambda: store.ingest(session, event))
+    session.commit()
+    if not stored:
+        response.status_code = status.HTTP_200_OK
+    return {"stored": stored}
+
+
+@router.get("")
+def get_graph(
+    token: TokenDep, engine: EngineDep, session: SessionDep,
+    node_id: Annotated[str, Query(alias="nodeId", description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
+    depth: Depth = store.MAX_DEPTH,
+) -> dict[str, Any]:
+    """The lineage graph around a node, in Marquez's shape."""
+    return _answer(lambda: store.graph(session, node_id, depth, visible_teams(engine, token)))
+
+
+@router.get("/datasets/{dataset:path}/runs")
+def get_dataset_runs(
+    request: Request, dataset: str, token: TokenDep, engine: EngineDep, session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """The runs that read a dataset, with state and policy decision: `/datasets/<namespace>/<name>/runs`,
+    each URL-encoded (`s3%3A%2F%2Fbucket`)."""
+    namespace, name = _dataset_in_path(request)
+    return _answer(lambda: store.dataset_runs(session, namespace, name, visible_teams(engine, token), limit))
+
+
+@router.get("/runs/{run_id}/upstream")
+def get_run_upstream(
+    run_id: str, token: TokenDep, engine: EngineDep, session: SessionDep,
+    depth: Annotated[int, Query(ge=1, le=store.MAX_DEPTH)] = store.MAX_DEPTH,
+) -> dict[str, Any]:
+    """Everything a run's outputs came from: its inputs, the runs that produced them, and so on."""
+    return _answer(lambda: store.run_upstream(session, run_id, visible_teams(engine, token), depth))
+
+
+@router.get("/events")
+def export_events(
+    request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
+    since: Annotated[int, Query(ge=0, description="Export events stored after this id.")] = 0,
+) -> StreamingResponse:
+    """Stored events as JSON Lines, oldest first. The export ends at the event that was last when it began;
+    header `X-Lineage-Last-Id` names it, to pass as `since` next time."""
+    teams = visible_teams(engine, token)
+    last_id = store.last_event_id(session)
+    session.commit()  # end the request's transaction: the export reads on its own
+
+    def lines() -> Iterator[str]:
+        with Session(reading(request.app.state.db)) as reader:
+            for payload in store.events(reader, since, until_id=last_id, visible_teams=teams):
+                yield payload + "\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Lineage-Last-Id": str(last_id)})
+
+
+def visible_teams(engine: Engine, token: TokenPublic) -> set[str] | None:
+    """None (everything) for a token that may read another team's lineage; else its own team only."""
+    require(engine, token, "lineage.read", {"team": token.team})
+    any_team = engine.authorize(
+        {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": "lineage.read", "resource": {"team": "*"}}
+    )
+    return None if any_team.allow else {token.team}
+
+
+Answer = TypeVar("Answer")
+
+
+def _answer(query: Callable[[], Answer]) -> Answer:
+    """Run a store call; its record errors (bad or unknown input) become the 4xx they name."""
+    try:
+        return query()
+    except RecordError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
+def _dataset_in_path(request: Request) -> tuple[str, str]:
+    """Dataset namespaces are often URIs, so clients encode their '/' as %2F; the decoded route path has
+    lost which slashes separate the parts, the raw path has not."""
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
+    segments = raw_path.decode("utf-8", "replace").split("/")
+    if len(segments) < 5 or segments[-4] != "datasets":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "use /datasets/<namespace>/<name>/runs with '/' in either encoded as %2F")
+    return unquote(segments[-3]), unquote(segments[-2])

@@ -1,0 +1,1 @@
+"""Lineage: every submission as an OpenLineage run, with govern's custom facets, delivered through an outbox."""

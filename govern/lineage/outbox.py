@@ -1,0 +1,75 @@
+"""The lineage outbox: an event is added in the same transaction as the state change it describes, so it
+is committed exactly when that change is, and a deliverer sends it afterwards (at least once, in order per
+run). What is stored is the event's JSON; `stored_event()` rebuilds a client event from it for transports."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.serde import Serde
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from govern.models import LineageOutboxEntry
+from govern.records import as_utc
+
+
+def enqueue(session: Session, event: RunEvent) -> None:
+    """Queue the event with the caller's transaction; it is delivered only once that transaction commits."""
+    session.add(LineageOutboxEntry(run_id=str(event.run.runId), event_type=event.eventType.value, event=Serde.to_json(event)))
+
+
+def stored_event(text: str) -> RunEvent:
+    """The client's RunEvent for stored JSON: facets stay the dictionaries they were serialised to."""
+    data: dict[str, Any] = json.loads(text)
+    return RunEvent(
+        eventType=RunState(data["eventType"]),
+        eventTime=data["eventTime"],
+        run=Run(runId=data["run"]["runId"], facets=data["run"].get("facets", {})),
+        job=Job(namespace=data["job"]["namespace"], name=data["job"]["name"], facets=data["job"].get("facets", {})),
+        inputs=[
+            InputDataset(namespace=d["namespace"], name=d["name"], facets=d.get("facets", {}), inputFacets=d.get("inputFacets", {}))
+            for d in data.get("inputs", [])
+        ],
+        outputs=[
+            OutputDataset(namespace=d["namespace"], name=d["name"], facets=d.get("facets", {}), outputFacets=d.get("outputFacets", {}))
+            for d in data.get("outputs", [])
+        ],
+        producer=data["producer"],
+    )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What is waiting: shown by `govern lineage status` and exported to /metrics."""
+
+    pending: int
+    failing: int
+    delivered: int
+    oldest_pending_at: datetime | None
+    last_error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "pending": self.pending, "failing": self.failing, "delivered": self.delivered,
+            "oldestPendingAt": self.oldest_pending_at.isoformat() if self.oldest_pending_at else None,
+            "lastError": self.last_error,
+        }
+
+
+def backlog(session: Session) -> Backlog:
+    pending_rows = col(LineageOutboxEntry.delivered_at).is_(None)
+    pending, oldest = session.exec(
+        select(func.count(), func.min(LineageOutboxEntry.created_at)).where(pending_rows)
+    ).one()
+    failing = session.exec(select(func.count()).where(pending_rows, col(LineageOutboxEntry.attempts) > 0)).one()
+    delivered = session.exec(select(func.count()).where(col(LineageOutboxEntry.delivered_at).is_not(None))).one()
+    last_error = session.exec(
+        select(LineageOutboxEntry.last_error).where(pending_rows, col(LineageOutboxEntry.last_error).is_not(None))
+        .order_by(col(LineageOutboxEntry.id).desc()).limit(1)
+    ).first()
+    return Backlog(pending, failing, delivered, as_utc(oldest) if oldest else None, last_error)
