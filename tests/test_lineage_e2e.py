@@ -86,6 +86,16 @@ def test_submissions_reach_the_services_own_lineage_store(cli, monkeypatch, data
         for event in events:
             validate_event(event)
         assert get(url, auditor, "/v1/lineage/outbox").json()["pending"] == 0
+        assert "govern_lineage_outbox_pending 0.0" in get(url, auditor, "/metrics").text
+
+        monkeypatch.setenv("GOVERN_SERVER", url)
+        monkeypatch.setenv("GOVERN_TOKEN", auditor)
+        shown = cli("lineage", "show", "dataset:s3://qa-data:baselines/bell")
+        assert shown.exit_code == 0 and f"  -> {job}" in shown.stdout
+        export = cli("lineage", "export")
+        assert export.exit_code == 0 and len(export.stdout.splitlines()) == 2
+        monkeypatch.setenv("GOVERN_TOKEN", qa)
+        assert cli("lineage", "status").exit_code == 2  # the delivery backlog is for compliance and admins
 
 
 def test_a_lineage_backend_that_is_down_loses_no_event(cli, monkeypatch, database_url, tmp_path):

@@ -257,3 +257,20 @@ def test_a_facet_that_breaks_its_schema_is_refused(decide):
     del event["run"]["facets"]["govern_quantumJob"]["circuit"]["sha256"]
     with pytest.raises(AssertionError, match="sha256"):
         validate_event(event)
+
+
+def test_the_service_serves_each_facet_schema_at_the_path_of_its_id(tmp_path):
+    from urllib.parse import urlparse
+
+    from fastapi.testclient import TestClient
+
+    from govern.api import create_app
+    from govern.lineage.facets import facet_schemas
+    from govern.settings import Settings
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'govern.db'}", migrate_on_start=True, lineage_delivery=False))
+    with TestClient(app) as client:
+        for schema_id, schema in facet_schemas().items():
+            served = client.get(urlparse(schema_id).path)
+            assert served.status_code == 200 and served.json() == schema
+        assert client.get("/spec/facets/1-0-0/NoSuchFacet.json").status_code == 404

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 
 from govern.api import audit, lineage, policy, procurement, submissions, waivers
 from govern.api.metrics import ServiceMetrics
-from govern.api.routes import health, v1
+from govern.api.routes import health, specs, v1
 from govern.bundle import BundleError, PolicyBundle, load_bundle
 from govern.check import Checker
 from govern.database import create_db_engine, upgrade
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(app.state.metrics.http_middleware)
     app.include_router(health)
     app.include_router(v1)
+    app.include_router(specs)
     app.include_router(audit.router)
     app.include_router(policy.router)
     app.include_router(procurement.router)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlparse
 
 from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
@@ -12,11 +14,13 @@ from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, requir
 from govern.decision import Decision
 from govern.documents import Document
 from govern.lineage import outbox
+from govern.lineage.facets import facet_schemas
 from govern.submission import submission_from_request
 from govern.submissions import decide_and_log
 
 health = APIRouter(tags=["health"])
 v1 = APIRouter(prefix="/v1")
+specs = APIRouter(tags=["lineage"])
 
 
 class CheckRequest(BaseModel):
@@ -83,3 +87,12 @@ def lineage_outbox(token: TokenDep, engine: EngineDep, session: SessionDep) -> d
     """The lineage delivery backlog: pending, failing and delivered events, the oldest waiting, the last error."""
     require(engine, token, "lineage.read", {"team": "*"})
     return outbox.backlog(session).as_dict()
+
+
+@specs.get("/spec/facets/{version}/{name}.json")
+def facet_schema(version: str, name: str, request: Request) -> JSONResponse:
+    """The JSON Schema of one of govern's custom OpenLineage facets, served at the path of its `$id`."""
+    schema = {urlparse(schema_id).path: schema for schema_id, schema in facet_schemas().items()}.get(request.url.path)
+    if schema is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no facet schema {version}/{name}.json")
+    return JSONResponse(schema, media_type="application/schema+json")
