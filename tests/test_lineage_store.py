@@ -38,15 +38,16 @@ def run_event(event_type, run_id, namespace, name, time, *, inputs=(), outputs=(
 
 def pipeline() -> tuple[dict[str, str], list[dict]]:
     """dbt builds RAW; Airflow (two runs) turns RAW into CLEAN; materials-rnd's experiment reads CLEAN
-    between the two Airflow runs and writes RESULTS; quantum-finance's experiment also reads CLEAN."""
-    runs = {key: str(uuid.uuid4()) for key in ("dbt", "airflow", "airflow_later", "vqe", "finance")}
+    between the two Airflow runs (its submission is the parent run) and writes RESULTS; quantum-finance's
+    experiment also reads CLEAN."""
+    runs = {key: str(uuid.uuid4()) for key in ("dbt", "airflow", "airflow_later", "vqe", "submission", "finance")}
     events = [
         run_event("START", runs["dbt"], "dbt://analytics", "models.measurements", "2026-11-01T00:00:00Z", outputs=[RAW], producer="https://dbt"),
         run_event("COMPLETE", runs["dbt"], "dbt://analytics", "models.measurements", "2026-11-01T00:10:00Z", outputs=[RAW], producer="https://dbt"),
         run_event("START", runs["airflow"], "airflow-prod", "etl.curate", "2026-11-01T01:00:00Z", inputs=[RAW], outputs=[CLEAN]),
         run_event("COMPLETE", runs["airflow"], "airflow-prod", "etl.curate", "2026-11-01T01:30:00+00:00", inputs=[RAW], outputs=[CLEAN]),
         run_event("START", runs["vqe"], "govern.materials-rnd", "vqe-h2", "2026-11-01T02:00:00Z", inputs=[CLEAN], outputs=[RESULTS],
-                  decision=("dec-1", True), producer="https://govern.dev"),
+                  decision=("dec-1", True), parent=runs["submission"].upper(), producer="https://govern.dev"),
         run_event("COMPLETE", runs["vqe"], "govern.materials-rnd", "vqe-h2", "2026-11-01T03:00:00Z", outputs=[RESULTS], producer="https://govern.dev"),
         run_event("START", runs["airflow_later"], "airflow-prod", "etl.curate", "2026-11-02T01:00:00Z", inputs=[RAW], outputs=[CLEAN]),
         run_event("START", runs["finance"], "govern.quantum-finance", "qaoa", "2026-11-01T04:00:00Z", inputs=[CLEAN],
@@ -233,6 +234,7 @@ def test_dataset_runs_carry_their_decisions(client, loaded):
     assert (finance["runId"], finance["state"], finance["decisionId"], finance["allow"]) == (loaded["finance"], "FAIL", "dec-2", False)
     assert (vqe["runId"], vqe["state"], vqe["decisionId"], vqe["allow"]) == (loaded["vqe"], "COMPLETE", "dec-1", True)
     assert vqe["job"] == {"namespace": "govern.materials-rnd", "name": "vqe-h2"} and vqe["endedAt"] == "2026-11-01T03:00:00+00:00"
+    assert vqe["parentRunId"] == loaded["submission"]  # in canonical (lower-case) form
     raw = client.get("/api/v1/lineage/datasets/postgres%3A%2F%2Fwarehouse%3A5432/public.measurements/runs", headers=compliance).json()
     assert {run["job"]["name"] for run in raw["runs"]} == {"etl.curate"}
     assert client.get("/api/v1/lineage/datasets/s3%3A%2F%2Flake/nothing/runs", headers=compliance).status_code == 404

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
@@ -53,13 +53,15 @@ def get_graph(
 
 @router.get("/datasets/{dataset:path}/runs")
 def get_dataset_runs(
-    request: Request, dataset: str, token: TokenDep, engine: EngineDep, session: SessionDep,
+    request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
+    dataset: Annotated[str, Path(description="<namespace>/<name>, each URL-encoded.")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     """The runs that read a dataset, with state and policy decision: `/datasets/<namespace>/<name>/runs`,
-    each URL-encoded (`s3%3A%2F%2Fbucket`)."""
+    each URL-encoded (`s3%3A%2F%2Fbucket`); the two are read from the raw path, `dataset` only documents it."""
+    teams = visible_teams(engine, token)
     namespace, name = _dataset_in_path(request)
-    return _answer(lambda: store.dataset_runs(session, namespace, name, visible_teams(engine, token), limit))
+    return _answer(lambda: store.dataset_runs(session, namespace, name, teams, limit))
 
 
 @router.get("/runs/{run_id}/upstream")

@@ -14,13 +14,13 @@ import json
 import re
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Row, String, Table, and_, bindparam, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -28,10 +28,12 @@ from govern.models import LineageEdgeRecord, LineageEventRecord, LineageRunRecor
 from govern.records import RecordError, as_utc
 
 MAX_DEPTH = 20
-BATCH_SIZE = 5000
-"""Events per transaction in a bulk load: large enough that executemany dominates, small enough to keep
-the write lock briefly."""
-BULK_CACHE_KIB = 256 * 1024
+BATCH_SIZE = 20_000
+"""Events per transaction of a bulk load: fewer, larger transactions rewrite each index page less often,
+but on SQLite a batch holds the write lock (about 3 s at a million stored events), and other writers give
+up after 5 s."""
+BULK_CACHE_KIB = 512 * 1024
+"""SQLite page cache while a bulk batch runs, enough for the index pages a batch touches."""
 EXPORT_PAGE = 1000
 NAMESPACE_MAX_BYTES = 255
 NAME_MAX_BYTES = 1000
@@ -39,6 +41,7 @@ NAME_MAX_BYTES = 1000
 DECISION_ID_MAX = 64
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 ENDING_TYPES = frozenset({"COMPLETE", "ABORT", "FAIL"})
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TEAM_NAMESPACE = re.compile(r"govern\.([a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)")
 _IN_CHUNK = 500  # parameters per IN (...) list, well under SQLite's limit
 
@@ -83,29 +86,6 @@ def ingest_many(session: Session, events: Iterable[dict[str, Any]], batch_size: 
     return stored
 
 
-def _store_batch(session: Session, batch: list[_Event]) -> int:
-    with _bulk_page_cache(session):
-        stored = _store(session, batch)
-    session.commit()
-    return stored
-
-
-@contextmanager
-def _bulk_page_cache(session: Session) -> Iterator[None]:
-    """A bulk batch updates index pages all over the B-trees; SQLite's default 2 MB page cache would spill
-    them to the WAL again and again. A larger cache for the batch, then the connection's own setting back."""
-    if session.get_bind().dialect.name != "sqlite":
-        yield
-        return
-    connection = session.connection()
-    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")  # negative: KiB
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size={int(previous)}")
-
-
 def graph(session: Session, node_id: str, depth: int, visible_teams: set[str] | None) -> dict[str, Any]:
     """The lineage graph around a node in Marquez's shape, `depth` job↔dataset hops out (breadth first). A
     job reading a dataset is the edge dataset→job, a job writing one job→dataset."""
@@ -145,14 +125,14 @@ def dataset_runs(
     if not _dataset_exists(session, namespace, name):
         raise RecordError(f"no dataset {namespace}:{name} in the lineage store", 404)
     query = (
-        select(LineageRunRecord)
+        select(RUNS)
         .join(EDGES, EDGES.c.run_id == RUNS.c.run_id)
         .where(EDGES.c.dataset_namespace == namespace, EDGES.c.dataset_name == name, EDGES.c.direction == "input")
     )
     if visible_teams is not None:
         query = query.where(_run_visible(visible_teams))
     query = query.order_by(func.coalesce(RUNS.c.started_at, RUNS.c.state_time).desc().nulls_last(), RUNS.c.run_id).limit(limit)
-    runs = session.execute(query).scalars().all()
+    runs = session.execute(query).all()
     return {"namespace": namespace, "name": name, "runs": [_run_summary(run) for run in runs]}
 
 
@@ -162,7 +142,7 @@ def run_upstream(session: Session, run_id: str, visible_teams: set[str] | None, 
     them; a producer hidden from the caller is not named."""
     if not 1 <= depth <= MAX_DEPTH:
         raise RecordError(f"depth must be between 1 and {MAX_DEPTH}", 422)
-    root = session.get(LineageRunRecord, _run_id(run_id, "run id"))
+    root = session.execute(select(RUNS).where(RUNS.c.run_id == _run_id(run_id, "run id"))).first()
     if root is None or not _visible(root.team, visible_teams):
         raise RecordError(f"no run {run_id} in the lineage store", 404)
     entries, seen, queue = [], {root.run_id}, deque([(root, 0)])
@@ -293,13 +273,15 @@ def _optional_object(value: Any, where: str) -> dict[str, Any]:
 def _name(value: Any, where: str, max_bytes: int) -> str:
     if not isinstance(value, str) or not value:
         raise RecordError(f"{where} is required and must be a non-empty string", 422)
-    if len(value.encode()) > max_bytes:
+    if len(value) * 4 > max_bytes and len(value.encode()) > max_bytes:  # UTF-8 takes at most 4 bytes a character
         raise RecordError(f"{where} is longer than {max_bytes} bytes", 422)
     return value
 
 
 def _run_id(value: Any, where: str) -> str:
     """Run ids are UUIDs (the spec says so); the canonical form makes parent and child ids join."""
+    if isinstance(value, str) and CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(value))
     except (TypeError, ValueError, AttributeError):
@@ -367,21 +349,40 @@ class _RunChange:
         self.allow = event.allow if event.allow is not None else self.allow
 
 
+def _store_batch(session: Session, batch: list[_Event]) -> int:
+    """One transaction of a bulk load: committed when stored, rolled back when refused."""
+    try:
+        with _bulk_page_cache(session):
+            stored = _store(session, batch)
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+    return stored
+
+
+@contextmanager
+def _bulk_page_cache(session: Session) -> Iterator[None]:
+    """A bulk batch updates index pages all over the B-trees; with SQLite's default 2 MB page cache they
+    would spill to the WAL again and again. A larger cache for the batch, then the connection's own back."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    connection = session.connection()
+    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")  # negative: KiB
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(previous)}")
+
+
 def _store(session: Session, parsed: list[_Event]) -> int:
     """Insert the events not stored before, then their edges and runs; returns how many were new."""
     unique = list({event.event_hash: event for event in parsed}.values())
     _check_runs_keep_their_job(session, unique)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    received_at = utcnow()
-    rows = [
-        {"event_hash": e.event_hash, "run_id": e.run_id, "event_type": e.event_type, "event_time": e.event_time,
-         "job_namespace": e.job_namespace, "job_name": e.job_name, "producer": e.producer, "team": e.team,
-         "payload": e.payload, "received_at": received_at}
-        for e in unique
-    ]
-    returning = insert(EVENTS).on_conflict_do_nothing(index_elements=["event_hash"]).returning(EVENTS.c.event_hash)
-    new_hashes = set(session.execute(returning, rows).scalars())
-    new = [event for event in unique if event.event_hash in new_hashes]
+    insert = _dialect_insert(session)
+    new = _insert_events(session, unique)
     if not new:
         return 0
 
@@ -403,7 +404,35 @@ def _store(session: Session, parsed: list[_Event]) -> int:
     return len(new)
 
 
-def _merge(incoming) -> dict[str, Any]:
+def _dialect_insert(session: Session) -> Callable[[Table], Any]:
+    """INSERT … ON CONFLICT is spelled alike by both databases but built by each dialect's own insert()."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _insert_events(session: Session, events: list[_Event]) -> list[_Event]:
+    """Insert the events not stored before and return them. For one event, RETURNING tells exactly, even
+    while another transaction stores the same event. For a batch, a plain executemany (psycopg re-parses a
+    multi-row INSERT … RETURNING page by page, several times slower), then the rows past the previous last
+    id are read back: exact on SQLite, whose writers take turns; on PostgreSQL an identical event stored
+    at the same moment by another transaction may be counted by both."""
+    received_at = utcnow()
+    rows = [
+        {"event_hash": e.event_hash, "run_id": e.run_id, "event_type": e.event_type, "event_time": e.event_time,
+         "job_namespace": e.job_namespace, "job_name": e.job_name, "producer": e.producer, "team": e.team,
+         "payload": e.payload, "received_at": received_at}
+        for e in events
+    ]
+    statement = _dialect_insert(session)(EVENTS).on_conflict_do_nothing(index_elements=["event_hash"])
+    if len(rows) == 1:
+        new_hashes = set(session.execute(statement.returning(EVENTS.c.event_hash), rows).scalars())
+    else:
+        previous_last_id = last_event_id(session)
+        session.execute(statement, rows)
+        new_hashes = set(session.execute(select(EVENTS.c.event_hash).where(EVENTS.c.id > previous_last_id)).scalars())
+    return [event for event in events if event.event_hash in new_hashes]
+
+
+def _merge(incoming: Any) -> dict[str, Any]:
     """`_RunChange.absorb` in SQL: how a batch's row for a run combines with the stored one."""
     stored = RUNS.c
     newer_state = and_(incoming.state.is_not(None), or_(stored.state_time.is_(None), incoming.state_time >= stored.state_time))
@@ -426,11 +455,21 @@ def _check_runs_keep_their_job(session: Session, parsed: list[_Event]) -> None:
     jobs: dict[str, tuple[str, str]] = {}
     for event in parsed:
         _same_job(event.run_id, jobs.setdefault(event.run_id, (event.job_namespace, event.job_name)), (event.job_namespace, event.job_name))
-    run_ids = list(jobs)
+    for run_id, namespace, name in _stored_jobs(session, list(jobs)):
+        _same_job(run_id, (namespace, name), jobs[run_id])
+
+
+def _stored_jobs(session: Session, run_ids: list[str]) -> Iterator[tuple[str, str, str]]:
+    """(run id, job namespace, job name) of those runs already stored. PostgreSQL gets the ids as one array
+    joined through unnest(): with an IN list of parameters its planner, whose statistics lag behind a bulk
+    load, scans the whole table once per list."""
+    columns = (RUNS.c.run_id, RUNS.c.job_namespace, RUNS.c.job_name)
+    if session.get_bind().dialect.name == "postgresql":
+        batch = func.unnest(bindparam("run_ids", run_ids, type_=postgresql.ARRAY(String))).table_valued("run_id").render_derived("batch")
+        yield from session.execute(select(*columns).join(batch, batch.c.run_id == RUNS.c.run_id))
+        return
     for start in range(0, len(run_ids), _IN_CHUNK):
-        known = select(RUNS.c.run_id, RUNS.c.job_namespace, RUNS.c.job_name).where(RUNS.c.run_id.in_(run_ids[start:start + _IN_CHUNK]))
-        for run_id, namespace, name in session.execute(known):
-            _same_job(run_id, (namespace, name), jobs[run_id])
+        yield from session.execute(select(*columns).where(RUNS.c.run_id.in_(run_ids[start:start + _IN_CHUNK])))
 
 
 def _same_job(run_id: str, known: tuple[str, str], claimed: tuple[str, str]) -> None:
@@ -455,7 +494,7 @@ def _visible(team: str | None, visible_teams: set[str] | None) -> bool:
     return visible_teams is None or team is None or team in visible_teams
 
 
-def _run_visible(visible_teams: set[str]):
+def _run_visible(visible_teams: set[str]) -> ColumnElement[bool]:
     return or_(RUNS.c.team.is_(None), RUNS.c.team.in_(sorted(visible_teams)))
 
 
@@ -506,9 +545,9 @@ def _node_data(session: Session, node: Node) -> dict[str, Any]:
     data: dict[str, Any] = {"id": {"namespace": node.namespace, "name": node.name}, "namespace": node.namespace, "name": node.name}
     if node.kind == "job":
         latest = session.execute(
-            select(LineageRunRecord).where(RUNS.c.job_namespace == node.namespace, RUNS.c.job_name == node.name)
+            select(RUNS).where(RUNS.c.job_namespace == node.namespace, RUNS.c.job_name == node.name)
             .order_by(RUNS.c.state_time.desc().nulls_last()).limit(1)
-        ).scalar()
+        ).first()
         data.update(team=team_of(node.namespace), latestRun=_run_summary(latest) if latest else None)
     return data
 
@@ -527,11 +566,11 @@ def _datasets_of(session: Session, run_id: str, direction: str) -> list[tuple[st
     return [(namespace, name) for namespace, name in session.execute(query)]
 
 
-def _producer(session: Session, namespace: str, name: str, consumer: LineageRunRecord) -> LineageRunRecord | None:
+def _producer(session: Session, namespace: str, name: str, consumer: Row) -> Row | None:
     """The run that last wrote the dataset before the consumer started (by end, else latest event)."""
     activity = func.coalesce(RUNS.c.ended_at, RUNS.c.state_time)
     query = (
-        select(LineageRunRecord)
+        select(RUNS)
         .join(EDGES, EDGES.c.run_id == RUNS.c.run_id)
         .where(EDGES.c.dataset_namespace == namespace, EDGES.c.dataset_name == name, EDGES.c.direction == "output",
                RUNS.c.run_id != consumer.run_id)
@@ -539,10 +578,10 @@ def _producer(session: Session, namespace: str, name: str, consumer: LineageRunR
     began = consumer.started_at or consumer.state_time
     if began is not None:
         query = query.where(activity <= as_utc(began))
-    return session.execute(query.order_by(activity.desc().nulls_last()).limit(1)).scalar()
+    return session.execute(query.order_by(activity.desc().nulls_last()).limit(1)).first()
 
 
-def _run_summary(run: LineageRunRecord) -> dict[str, Any]:
+def _run_summary(run: Row) -> dict[str, Any]:
     return {
         "runId": run.run_id,
         "job": {"namespace": run.job_namespace, "name": run.job_name},
