@@ -1,0 +1,235 @@
+"""The `ibm` vendor: IBM Quantum devices through qiskit-ibm-runtime's SamplerV2.
+
+Two modes, chosen by the caller's `ibm_mode`:
+
+- `local` runs SamplerV2 in qiskit-ibm-runtime's local testing mode against the fake backend of the
+  same name (ibm_brisbane -> FakeBrisbane): the device's real calibration snapshot, simulated here.
+  This is the only mode the test suite can exercise, since nothing outside this machine is reachable.
+- `cloud` submits to IBM Quantum Platform with `credentials["token"]` (and `credentials["instance"]`
+  when given). It keeps no state in the process: the caller stores the job id, and the seeds travel
+  as job tags, so `wait` works after a restart. Untested here (no network); the token never appears
+  in errors.
+
+SamplerV2 is deprecated in favour of the client-side sampler as of qiskit-ibm-runtime 0.50; it is
+still the primitive that serves both modes, so its deprecation warning is silenced where it is built.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.providers.exceptions import QiskitBackendNotFoundError
+from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
+from qiskit_ibm_runtime.exceptions import RuntimeJobNotFound
+
+from govern.backends import (
+    Availability,
+    Backend,
+    BackendError,
+    DispatchRequest,
+    Execution,
+    InProcessBackend,
+    JobState,
+    UnknownBackend,
+    VendorJobLost,
+    build_execution,
+    job_state,
+    lists_devices,
+    load_circuit,
+    poll_until_final,
+    translated_errors,
+    transpile_for,
+    transpiled_metrics,
+    unknown_device,
+)
+from govern.backends.aer import calibration_snapshot_id, fake_backend, fake_device_names
+
+VENDOR = "ibm"
+CHANNEL = "ibm_quantum_platform"
+MODES = ("local", "cloud")
+_SEED_TAG = "govern:seed_{}="
+
+
+def ibm_devices() -> list[str]:
+    """Devices local mode can simulate: `ibm_<name>` for each fake backend `fake_<name>`."""
+    return [name.replace("fake_", "ibm_", 1) for name in fake_device_names()]
+
+
+def _sampler(mode: Any, options: dict) -> SamplerV2:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The SamplerV2 class is deprecated", category=DeprecationWarning)
+        return SamplerV2(mode=mode, options=options)
+
+
+def _joined_counts(result: Any) -> Any:
+    """Counts over all classical registers of the one PubResult, joined as Aer joins them."""
+    return result[0].join_data().get_counts()
+
+
+class IbmLocalBackend(InProcessBackend):
+    """An IBM device simulated by SamplerV2's local testing mode on its fake backend."""
+
+    def __init__(self, device: str):
+        self.device = device
+        self.key = f"{VENDOR}/{device}"
+        self._fake_name = device.replace("ibm_", "fake_", 1)
+
+    def _target(self) -> Any:
+        return fake_backend(self._fake_name)
+
+    def _calibration_snapshot_id(self) -> str | None:
+        return calibration_snapshot_id(self._target())
+
+    def _start(self, transpiled: QuantumCircuit, request: DispatchRequest) -> Any:
+        if request.seed_simulator == 0:
+            # qiskit-ibm-runtime's local mode drops a falsy seed, so the run would silently be unseeded.
+            raise BackendError(f"{self.key} in local mode cannot honour seed_simulator 0; use a positive seed")
+        sampler = _sampler(self._target(), {"simulator": {"seed_simulator": request.seed_simulator}})
+        return sampler.run([transpiled], shots=request.shots)
+
+    def _raw_counts(self, result: Any) -> Any:
+        return _joined_counts(result)
+
+
+class IbmCloudBackend(Backend):
+    """A real IBM Quantum device. Every call talks to IBM Quantum Platform; nothing is kept in the process."""
+
+    simulator = False
+
+    def __init__(self, device: str, credentials: Mapping[str, str] | None):
+        token = (credentials or {}).get("token")
+        if not token:
+            raise BackendError("ibm cloud mode needs credentials['token'] (an IBM Quantum Platform API key)")
+        self.device = device
+        self.key = f"{VENDOR}/{device}"
+        self._token = token
+        self._instance = (credentials or {}).get("instance")
+
+    @functools.cached_property
+    def _service(self) -> QiskitRuntimeService:
+        with translated_errors("cannot connect to IBM Quantum Platform", secret=self._token):
+            return QiskitRuntimeService(channel=CHANNEL, token=self._token, instance=self._instance)
+
+    def _device(self) -> Any:
+        with translated_errors(f"cannot look up {self.key}", secret=self._token):
+            try:
+                return self._service.backend(self.device)
+            except QiskitBackendNotFoundError:
+                raise UnknownBackend(f"IBM Quantum Platform has no device {self.device!r} for this account") from None
+
+    def _remote_job(self, vendor_job_id: str) -> Any:
+        with translated_errors(f"cannot find {self.key} job {vendor_job_id}", secret=self._token):
+            try:
+                return self._service.job(vendor_job_id)
+            except RuntimeJobNotFound:
+                raise VendorJobLost(f"IBM Quantum Platform has no job {vendor_job_id!r} for this account") from None
+
+    def availability(self) -> Availability:
+        """From the device's status; an unreachable platform or device is reported as unavailable."""
+        try:
+            with translated_errors(f"cannot read the status of {self.key}", secret=self._token):
+                status = self._device().status()
+        except BackendError as exc:
+            return Availability(available=False, reason=str(exc))
+        return Availability(
+            available=bool(status.operational),
+            pending_jobs=int(status.pending_jobs),
+            reason="" if status.operational else str(status.status_msg),
+        )
+
+    def submit(self, request: DispatchRequest) -> str:
+        """Transpile for the device's target and start a SamplerV2 job; the request timeout caps execution time."""
+        circuit = load_circuit(request.qasm)
+        device = self._device()
+        transpiled = transpile_for(circuit, device, request.seed_transpiler, self.key)
+        options = {
+            "max_execution_time": max(1, math.ceil(request.timeout_s)),
+            "environment": {
+                "job_tags": [
+                    f"{_SEED_TAG.format('transpiler')}{request.seed_transpiler}",
+                    f"{_SEED_TAG.format('simulator')}{request.seed_simulator}",
+                ]
+            },
+        }
+        with translated_errors(f"{self.key} did not accept the job", secret=self._token):
+            return str(_sampler(device, options).run([transpiled], shots=request.shots).job_id())
+
+    def status(self, vendor_job_id: str) -> JobState:
+        job = self._remote_job(vendor_job_id)
+        with translated_errors(f"cannot read the status of {self.key} job {vendor_job_id}", secret=self._token):
+            return job_state(job.status())
+
+    def wait(self, vendor_job_id: str, timeout_s: float) -> Execution:
+        """Poll the job's status (queues on real devices are long, so the interval grows to 30 s)."""
+        job = self._remote_job(vendor_job_id)
+        with translated_errors(f"cannot read the status of {self.key} job {vendor_job_id}", secret=self._token):
+            state = poll_until_final(lambda: job_state(job.status()), timeout_s, first_interval_s=2, max_interval_s=30)
+        if state is None:
+            timed_out = f"{self.key} job {vendor_job_id} timed out after {timeout_s:g} s"
+            try:
+                self.cancel(vendor_job_id)
+            except BackendError as exc:  # it may still run, and be billed: the caller must know
+                raise BackendError(f"{timed_out}; cancelling it failed: {exc}") from None
+            raise BackendError(f"{timed_out} and was cancelled")
+        if state is not JobState.DONE:
+            with translated_errors(f"cannot read why {self.key} job {vendor_job_id} stopped", secret=self._token):
+                why = job.error_message() if state is JobState.FAILED else "it was cancelled"
+            raise BackendError(f"{self.key} job {vendor_job_id} did not finish: {why}")
+        with translated_errors(f"cannot read the result of {self.key} job {vendor_job_id}", secret=self._token):
+            result = job.result()
+            raw_counts = _joined_counts(result)
+            shots = int(result[0].join_data().num_shots)
+            seeds = _seeds_from_tags(job.tags)
+            properties = job.properties()
+            usage = job.usage()
+            transpiled = _submitted_circuit_metrics(job.inputs)
+        updated = getattr(properties, "last_update_date", None)
+        return build_execution(
+            vendor_job_id=vendor_job_id, device=self.device, raw_counts=raw_counts, shots=shots,
+            transpiled=transpiled, seed_transpiler=seeds["transpiler"], seed_simulator=seeds["simulator"],
+            calibration_snapshot_id=f"{self.device}@{updated.isoformat()}" if updated else None,
+            usage_seconds=float(usage) if usage is not None else None,
+        )
+
+    def cancel(self, vendor_job_id: str) -> None:
+        job = self._remote_job(vendor_job_id)
+        with translated_errors(f"cannot cancel {self.key} job {vendor_job_id}", secret=self._token):
+            job.cancel()
+
+
+def _seeds_from_tags(tags: list[str]) -> dict[str, int]:
+    seeds = {}
+    for kind in ("transpiler", "simulator"):
+        prefix = _SEED_TAG.format(kind)
+        values = [tag[len(prefix):] for tag in tags or () if tag.startswith(prefix)]
+        if len(values) != 1 or not values[0].isdigit():
+            raise BackendError(f"the job's tags do not record its seed_{kind} (was it submitted by govern?)")
+        seeds[kind] = int(values[0])
+    return seeds
+
+
+def _submitted_circuit_metrics(inputs: Mapping[str, Any]) -> dict:
+    """Metrics of the transpiled circuit as the platform stored it; empty if it does not give it back."""
+    pubs = inputs.get("pubs") or []
+    first = pubs[0] if pubs else None
+    circuit = first[0] if isinstance(first, (list, tuple)) and first else first
+    return transpiled_metrics(circuit) if isinstance(circuit, QuantumCircuit) else {}
+
+
+@lists_devices(ibm_devices)
+def ibm_backend(
+    device: str, *, credentials: Mapping[str, str] | None = None, ibm_mode: str = "local", **_options: Any
+) -> Backend:
+    """Entry point `govern.backends: ibm`; see the module docstring for the two modes."""
+    if ibm_mode == "local":
+        if device not in ibm_devices():
+            raise unknown_device(VENDOR, device, ibm_devices())
+        return IbmLocalBackend(device)
+    if ibm_mode == "cloud":
+        return IbmCloudBackend(device, credentials)
+    raise BackendError(f"unknown ibm_mode {ibm_mode!r}; choose from {', '.join(MODES)}")
