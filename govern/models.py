@@ -177,20 +177,79 @@ class SubmissionRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
 
 
+class JobStatus(str, enum.Enum):
+    """A dispatch job's life: persisted before each call to a backend, so a restarted worker knows where it stood."""
+
+    QUEUED = "queued"
+    SUBMITTED = "submitted"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    FALLBACK = "fallback"
+
+
+FINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.FALLBACK)
+
+
 class JobRecord(SQLModel, table=True):
-    """Dispatch work for an allowed submission; the dispatcher (a later issue) takes it from `queued`."""
+    """Dispatch work for an allowed submission, created in the decision's transaction and taken by a worker.
+
+    A fallback or a reproduction is a job of its own, pointing at the job it stands in for or repeats."""
 
     __tablename__ = "jobs"
 
     id: str = Field(primary_key=True, max_length=36)
-    submission_id: str = Field(foreign_key="submissions.id", unique=True, max_length=36)
-    status: str = Field(default="queued", max_length=16, index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    submission_id: str = Field(foreign_key="submissions.id", index=True, max_length=36)
+    kind: str = Field(default="primary", max_length=16)
+    parent_job_id: str | None = Field(default=None, max_length=36)
+    run_id: str = Field(max_length=36)
+    status: str = Field(default=JobStatus.QUEUED.value, max_length=16, index=True)
+    vendor: str = Field(max_length=63)
+    device: str = Field(max_length=63)
+    shots: int
+    qasm: str = Field(sa_type=Text)
+    fallback: dict | None = Field(default=None, sa_type=JSON)
+    credentials: dict = Field(default_factory=dict, sa_type=JSON)
+    seed_transpiler: int
+    seed_simulator: int
+    price_model: dict = Field(default_factory=dict, sa_type=JSON)
+    estimated_cost: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    currency: str = Field(default="USD", max_length=3)
+    vendor_job_id: str | None = Field(default=None, max_length=200)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    cancel_requested: bool = False
+    error: str | None = Field(default=None, sa_type=Text)
+    reproduced: bool | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ResultRecord(SQLModel, table=True):
+    """What a finished job produced, with a content hash so a reproduction can be compared to it."""
+
+    __tablename__ = "results"
+
+    job_id: str = Field(primary_key=True, foreign_key="jobs.id", max_length=36)
+    submission_id: str = Field(index=True, max_length=36)
+    device: str = Field(max_length=63)
+    counts: dict = Field(sa_type=JSON)
+    result_hash: str = Field(max_length=80)
+    transpiled: dict = Field(default_factory=dict, sa_type=JSON)
+    calibration_snapshot_id: str | None = Field(default=None, max_length=200)
+    usage_seconds: float | None = None
+    actual_cost: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    currency: str = Field(default="USD", max_length=3)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
 class LedgerEntry(SQLModel, table=True):
-    """One movement of a sandbox's money: a reservation when a submission is accepted (bookings follow)."""
+    """One movement of a sandbox's money: a reservation when a submission is accepted, its release and the
+    actual charge when the job ends."""
 
     __tablename__ = "ledger"
 

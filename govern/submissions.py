@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +20,7 @@ from govern import decision_log
 from govern.check import Checker
 from govern.circuit import CircuitProfile
 from govern.decision import Decision
+from govern.dispatch.jobs import new_job
 from govern.documents import Document
 from govern.engine import Engine, canonical_json
 from govern.lineage import outbox
@@ -81,6 +83,7 @@ def submit(
     actor: str,
     idempotency_key: str | None,
     max_circuit_bytes: int,
+    bundle_data: Mapping[str, Any],
 ) -> Submitted:
     digest = request_hash(manifest, circuit)
     if idempotency_key:
@@ -101,7 +104,10 @@ def submit(
     session.flush()
     job_status = None
     if decision.allow:
-        session.add(JobRecord(id=str(uuid.uuid4()), submission_id=row.id))
+        session.add(new_job(
+            submission_id=row.id, run_id=row.run_id, experiment=experiment, qasm=submission.circuit_text,
+            bundle_data=bundle_data, estimated_cost=cost, currency=row.currency,
+        ))
         job_status = "queued"
         if experiment.spec.sandbox and decision.estimate.get("paid") and cost > 0:
             reserve(session, experiment.spec.sandbox, row.id, cost, row.currency)
@@ -147,7 +153,11 @@ def decision_of(session: Session, decision_id: str) -> Decision:
 
 
 def _job_status(session: Session, submission_id: str) -> str | None:
-    job = session.exec(select(JobRecord).where(JobRecord.submission_id == submission_id)).first()
+    """The status of the submission's dispatch: its newest job other than reproductions (a fallback's, after one)."""
+    job = session.exec(
+        select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction")
+        .order_by(col(JobRecord.created_at).desc())
+    ).first()
     return job.status if job else None
 
 

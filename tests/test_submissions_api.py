@@ -110,7 +110,8 @@ def test_concurrent_submissions_cannot_overspend(client):
         with Session(app.state.db) as session:
             barrier.wait()
             result = submit(session, app.state.checker, app.state.engine, body["manifest"], body["circuit"],
-                            actor=f"actor-{index}", idempotency_key=None, max_circuit_bytes=1_000_000)
+                            actor=f"actor-{index}", idempotency_key=None, max_circuit_bytes=1_000_000,
+                            bundle_data=app.state.bundle.data)
             session.commit()
             outcomes.append(result.submission.outcome)
 

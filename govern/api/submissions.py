@@ -53,6 +53,7 @@ def post_submission(
         result = submit(
             session, request.app.state.checker, engine, body.manifest, body.circuit,
             actor=actor, idempotency_key=idempotency_key, max_circuit_bytes=settings.max_circuit_bytes,
+            bundle_data=request.app.state.bundle.data if request.app.state.bundle else {},
         )
         session.commit()
     except RecordError as exc:

@@ -1,0 +1,48 @@
+"""Making dispatch jobs: everything a worker needs is fixed when the submission is allowed (circuit, target,
+fallback, seeds, price model), so the job runs the same whichever worker takes it, whenever."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from govern.manifest import Experiment, QueueThreshold
+from govern.models import JobRecord
+
+SEED_LIMIT = 2**31 - 1
+
+
+def price_model(bundle_data: Mapping[str, Any], vendor: str, device: str) -> dict[str, Any]:
+    """The device's price model from the bundle's pricing data, else its vendor's (the policies' own rule)."""
+    pricing = bundle_data.get("govern", {}).get("pricing", {})
+    return dict(pricing.get("devices", {}).get(device) or pricing.get("vendors", {}).get(vendor) or {})
+
+
+def fallback_target(bundle_data: Mapping[str, Any], experiment: Experiment) -> dict[str, Any] | None:
+    """Where the job may fall back to, and on what: the policy already cleared the device for the data."""
+    fallback = experiment.spec.fallback
+    if fallback is None:
+        return None
+    vendor = bundle_data.get("govern", {}).get("backends", {}).get(fallback.device, {}).get("vendor", "local")
+    triggers: list[Any] = [
+        {"queue_minutes_over": t.queue_minutes_over} if isinstance(t, QueueThreshold) else t for t in fallback.on
+    ]
+    return {"vendor": vendor, "device": fallback.device, "on": triggers}
+
+
+def new_job(
+    *, submission_id: str, run_id: str, experiment: Experiment, qasm: str, bundle_data: Mapping[str, Any],
+    estimated_cost: Decimal, currency: str,
+) -> JobRecord:
+    backend = experiment.spec.backend
+    return JobRecord(
+        id=str(uuid.uuid4()), submission_id=submission_id, run_id=run_id, vendor=backend.vendor, device=backend.device,
+        shots=experiment.spec.shots, qasm=qasm, fallback=fallback_target(bundle_data, experiment),
+        credentials=dict(experiment.spec.credentials),
+        seed_transpiler=secrets.randbelow(SEED_LIMIT), seed_simulator=secrets.randbelow(SEED_LIMIT),
+        price_model=price_model(bundle_data, backend.vendor, backend.device),
+        estimated_cost=estimated_cost, currency=currency,
+    )
