@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         default=True, description="Deliver OpenLineage events from the outbox in the service (turn off where another process does)."
     )
     lineage_poll_s: PositiveFloat = Field(default=2.0, description="Seconds between lineage delivery passes when nothing wakes the deliverer.")
+    ibm_mode: Literal["local", "cloud"] = Field(
+        default="local",
+        description="How `ibm/<device>` jobs run: `local` simulates the device's calibration snapshot offline, `cloud` uses IBM Quantum Platform.",
+    )
+    worker_lease_s: PositiveFloat = Field(default=30.0, description="How long a worker's claim on a job lasts without a heartbeat; a dead worker's job is taken over after it.")
+    worker_poll_s: PositiveFloat = Field(default=1.0, description="Seconds an idle worker waits before looking at the queue again.")
+    job_timeout_s: PositiveFloat = Field(default=300.0, description="Longest a dispatched job may run, counted from its first submission, before it is cancelled and failed.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -13,19 +13,21 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from govern.api import audit, lineage, policy, procurement, submissions, waivers
+from govern.api import audit, dispatch, lineage, policy, procurement, submissions, waivers
 from govern.api.metrics import ServiceMetrics
 from govern.api.routes import health, specs, v1
 from govern.bundle import BundleError, PolicyBundle, load_bundle
 from govern.check import Checker
 from govern.database import create_db_engine, upgrade
+from govern.dispatch.worker import Worker, worker_options
 from govern.engine import EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
 from govern.settings import Settings, build_engine, load_settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
+    """The service; `with_worker` also runs a dispatch worker in the process (the embedded SQLite setup)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -40,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine = UnavailableEngine(str(exc))
             app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
         app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db))
-        with _delivering(app.state.deliverer, settings):
+        with _delivering(app.state.deliverer, settings), _working(app.state.db, settings, with_worker):
             yield
         app.state.engine.close()
         app.state.db.dispose()
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(procurement.router)
     app.include_router(waivers.router)
     app.include_router(submissions.router)
+    app.include_router(dispatch.router)
     app.include_router(lineage.router)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
@@ -85,6 +88,22 @@ def _delivering(deliverer: Deliverer, settings: Settings) -> Iterator[None]:
         deliverer.wake()
         worker.join(timeout=30)
         deliverer.client.close(timeout=5)
+
+
+@contextmanager
+def _working(database, settings: Settings, enabled: bool) -> Iterator[None]:
+    """Run a dispatch worker beside the service, when asked, and stop it with the service."""
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    worker = threading.Thread(target=Worker(database, worker_options(settings)).run, args=(stop,), name="govern-worker", daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        worker.join(timeout=30)
 
 
 def install_bundle(app: FastAPI, bundle: PolicyBundle) -> None:

@@ -43,6 +43,23 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+        self.jobs = Gauge("govern_jobs", "Dispatch jobs by status.", ["status"], registry=self.registry)
+        self.reproductions = Gauge(
+            "govern_reproductions", "Finished reproductions of simulator runs, by whether the result hash matched.", ["matched"],
+            registry=self.registry,
+        )
+        self.reproducibility = Gauge(
+            "govern_reproducibility_ratio", "Share of finished reproductions whose result hash matched the original (1 when none).",
+            registry=self.registry,
+        )
+
+    def observe_dispatch(self, jobs_by_status: dict[str, int], matched: int, reproduced: int) -> None:
+        for status, count in jobs_by_status.items():
+            self.jobs.labels(status).set(count)
+        self.reproductions.labels("true").set(matched)
+        self.reproductions.labels("false").set(reproduced - matched)
+        self.reproducibility.set(matched / reproduced if reproduced else 1.0)
+
     def observe_lineage(self, backlog: Backlog) -> None:
         self.lineage_pending.set(backlog.pending)
         self.lineage_failing.set(backlog.failing)

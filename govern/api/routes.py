@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
 from govern.decision import Decision
+from govern.dispatch import control
 from govern.documents import Document
 from govern.lineage import outbox
 from govern.lineage.facets import facet_schemas
@@ -63,6 +64,7 @@ def readyz(session: SessionDep, engine: EngineDep) -> dict[str, str]:
 def metrics(request: Request, token: TokenDep, session: SessionDep):
     """Prometheus metrics (any valid token; give the scraper one with `govern token create`)."""
     request.app.state.metrics.observe_lineage(outbox.backlog(session))
+    request.app.state.metrics.observe_dispatch(control.job_counts(session), *control.reproducibility(session))
     return request.app.state.metrics.exposition()
 
 

@@ -13,6 +13,7 @@ from govern.manifest import Experiment, QueueThreshold
 from govern.models import JobRecord
 
 SEED_LIMIT = 2**31 - 1
+"""Seeds are drawn from 1 to SEED_LIMIT - 1: some simulators treat a seed of 0 as "unseeded"."""
 
 
 def price_model(bundle_data: Mapping[str, Any], vendor: str, device: str) -> dict[str, Any]:
@@ -30,7 +31,8 @@ def fallback_target(bundle_data: Mapping[str, Any], experiment: Experiment) -> d
     triggers: list[Any] = [
         {"queue_minutes_over": t.queue_minutes_over} if isinstance(t, QueueThreshold) else t for t in fallback.on
     ]
-    return {"vendor": vendor, "device": fallback.device, "on": triggers}
+    return {"vendor": vendor, "device": fallback.device, "on": triggers,
+            "priceModel": price_model(bundle_data, vendor, fallback.device)}
 
 
 def new_job(
@@ -42,7 +44,18 @@ def new_job(
         id=str(uuid.uuid4()), submission_id=submission_id, run_id=run_id, vendor=backend.vendor, device=backend.device,
         shots=experiment.spec.shots, qasm=qasm, fallback=fallback_target(bundle_data, experiment),
         credentials=dict(experiment.spec.credentials),
-        seed_transpiler=secrets.randbelow(SEED_LIMIT), seed_simulator=secrets.randbelow(SEED_LIMIT),
+        seed_transpiler=1 + secrets.randbelow(SEED_LIMIT - 1), seed_simulator=1 + secrets.randbelow(SEED_LIMIT - 1),
         price_model=price_model(bundle_data, backend.vendor, backend.device),
         estimated_cost=estimated_cost, currency=currency,
+    )
+
+
+def child_job(parent: JobRecord, kind: str, *, vendor: str, device: str, price_model: dict[str, Any], estimated_cost: Decimal) -> JobRecord:
+    """A job derived from another (a fallback, a reproduction): same circuit, shots and seeds, a run of its own."""
+    return JobRecord(
+        id=str(uuid.uuid4()), submission_id=parent.submission_id, kind=kind, parent_job_id=parent.id,
+        run_id=str(uuid.uuid4()), vendor=vendor, device=device, shots=parent.shots, qasm=parent.qasm,
+        credentials=dict(parent.credentials) if vendor == parent.vendor else {},
+        seed_transpiler=parent.seed_transpiler, seed_simulator=parent.seed_simulator,
+        price_model=price_model, estimated_cost=estimated_cost, currency=parent.currency,
     )

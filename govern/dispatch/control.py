@@ -1,0 +1,174 @@
+"""What the service does with dispatched work: show jobs and results, cancel, and ask for a reproduction.
+
+A queued job nobody holds is cancelled at once; one a worker holds is flagged, and its worker cancels it
+at the vendor and ends it. A reproduction is a job of its own (its own lineage run, a child of the
+original) that re-runs a finished simulator job with the same circuit, seeds and noise snapshot; the
+worker compares the result hashes and stores whether they matched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from openlineage.client.event_v2 import RunState
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from govern.backends import BackendError, get_backend
+from govern.dispatch import events
+from govern.dispatch.costs import settle
+from govern.dispatch.jobs import child_job
+from govern.dispatch.queue import FINAL
+from govern.lineage import outbox
+from govern.models import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
+from govern.records import RecordError, as_utc
+
+
+class JobPublic(BaseModel):
+    """A job as the API shows it: no circuit, no credential references, no lease internals."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    submission_id: str
+    kind: str
+    parent_job_id: str | None
+    run_id: str
+    status: str
+    vendor: str
+    device: str
+    shots: int
+    seed_transpiler: int
+    seed_simulator: int
+    estimated_cost: Decimal
+    currency: str
+    vendor_job_id: str | None
+    attempts: int
+    cancel_requested: bool
+    error: str | None
+    reproduced: bool | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ResultPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    job_id: str
+    submission_id: str
+    device: str
+    counts: dict[str, int]
+    result_hash: str
+    transpiled: dict
+    calibration_snapshot_id: str | None
+    usage_seconds: float | None
+    actual_cost: Decimal
+    currency: str
+    created_at: datetime
+
+
+def job_public(job: JobRecord) -> JobPublic:
+    times = {name: as_utc(value) if value else None for name, value in
+             (("created_at", job.created_at), ("started_at", job.started_at), ("finished_at", job.finished_at))}
+    return JobPublic.model_validate({**job.model_dump(), **times})
+
+
+def submission_row(session: Session, submission_id: str) -> SubmissionRecord:
+    row = session.exec(select(SubmissionRecord).where(SubmissionRecord.id == submission_id)).first()
+    if row is None:
+        raise RecordError(f"no submission {submission_id}", 404)
+    return row
+
+
+def jobs_of(session: Session, submission_id: str) -> list[JobPublic]:
+    jobs = session.exec(select(JobRecord).where(JobRecord.submission_id == submission_id).order_by(col(JobRecord.created_at))).all()
+    return [job_public(job) for job in jobs]
+
+
+def get_job(session: Session, job_id: str) -> JobRecord:
+    job = session.get(JobRecord, job_id)
+    if job is None:
+        raise RecordError(f"no job {job_id}", 404)
+    return job
+
+
+def result_of(session: Session, submission_id: str) -> ResultPublic:
+    """The result of the submission's dispatch: the succeeded primary or fallback job's, not a reproduction's."""
+    result = session.exec(
+        select(ResultRecord).join(JobRecord, col(JobRecord.id) == ResultRecord.job_id)
+        .where(ResultRecord.submission_id == submission_id, JobRecord.kind != "reproduction")
+        .order_by(col(ResultRecord.created_at).desc())
+    ).first()
+    if result is None:
+        status = _dispatch_status(session, submission_id)
+        raise RecordError(f"submission {submission_id} has no result yet (dispatch: {status or 'none, it was denied'})", 404)
+    return ResultPublic.model_validate({**result.model_dump(), "created_at": as_utc(result.created_at)})
+
+
+def _dispatch_status(session: Session, submission_id: str) -> str | None:
+    return session.exec(
+        select(JobRecord.status).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction")
+        .order_by(col(JobRecord.created_at).desc())
+    ).first()
+
+
+def cancel(session: Session, submission_id: str) -> list[JobPublic]:
+    """Cancel the submission's unfinished jobs; returns them as they now stand."""
+    submission_row(session, submission_id)
+    jobs = session.exec(
+        select(JobRecord).where(JobRecord.submission_id == submission_id, col(JobRecord.status).not_in(FINAL))
+        .with_for_update()
+    ).all()
+    if not jobs:
+        raise RecordError(f"submission {submission_id} has no unfinished job to cancel", 409)
+    now = utcnow()
+    for job in jobs:
+        job.cancel_requested, job.updated_at = True, now
+        if job.status == JobStatus.QUEUED.value and job.lease_owner is None:
+            job.status, job.finished_at, job.error = JobStatus.CANCELLED.value, now, "cancelled on request before it was dispatched"
+            outbox.enqueue(session, events.ended(events.started(session, job.run_id), job, RunState.ABORT, job.error))
+            settle(session, job, None, ran=False)
+        session.add(job)
+    session.flush()
+    return [job_public(job) for job in jobs]
+
+
+def reproduce(session: Session, submission_id: str, ibm_mode: str) -> JobPublic:
+    """Queue a reproduction of the submission's finished simulator run (same circuit, seeds, snapshot)."""
+    submission_row(session, submission_id)
+    original = session.exec(
+        select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction",
+                                JobRecord.status == JobStatus.SUCCEEDED.value)
+        .order_by(col(JobRecord.finished_at).desc())
+    ).first()
+    if original is None:
+        raise RecordError(f"submission {submission_id} has no finished run to reproduce", 409)
+    try:
+        simulator = get_backend(original.vendor, original.device, ibm_mode=ibm_mode).simulator
+    except BackendError as exc:
+        raise RecordError(f"cannot reproduce on {original.vendor}/{original.device}: {exc}", 409) from None
+    if not simulator:
+        raise RecordError(f"{original.vendor}/{original.device} is a real device; only simulator runs can be reproduced", 409)
+    job = child_job(original, "reproduction", vendor=original.vendor, device=original.device,
+                    price_model={"model": "free"}, estimated_cost=Decimal("0"))
+    session.add(job)
+    outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job))
+    session.flush()
+    return job_public(job)
+
+
+def reproducibility(session: Session) -> tuple[int, int]:
+    """(reproductions that matched, reproductions finished): the reproducibility rate's two terms."""
+    matched, finished = session.exec(
+        select(func.count().filter(col(JobRecord.reproduced).is_(True)), func.count(col(JobRecord.reproduced)))
+        .where(JobRecord.kind == "reproduction")
+    ).one()
+    return int(matched or 0), int(finished or 0)
+
+
+def job_counts(session: Session) -> dict[str, int]:
+    """Jobs by status, for /metrics."""
+    return {status: count for status, count in session.exec(select(JobRecord.status, func.count()).group_by(JobRecord.status))}
