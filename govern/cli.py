@@ -288,6 +288,9 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     migrate: Annotated[bool, typer.Option("--migrate", help="Apply database migrations before serving.")] = False,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes (each evaluates policies on its own).")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run a dispatch worker in the service process (the embedded SQLite setup).")
+    ] = False,
 ) -> None:
     """Run the governance service (HTTP API under /v1, OpenAPI docs at /docs)."""
     import uvicorn
@@ -299,8 +302,10 @@ def serve(
     if migrate or settings.migrate_on_start:
         upgrade(create_db_engine(settings.resolved_database_url()))
     _stderr().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
+    if with_worker and workers > 1:
+        raise _fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings, with_worker=with_worker), host=host, port=port, log_level="info")
     else:
         uvicorn.run("govern.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
@@ -359,6 +364,85 @@ def submit(
     sys.stdout.write(formatter.render(CheckReport((result,))))
     _stderr().print(f"submission {body['submission']['id']} ({body['submission']['outcome']})", markup=False)
     raise typer.Exit(EXIT_OK if status_code == 201 else EXIT_DENIED)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Process the queue until it is empty, then exit.")] = False,
+) -> None:
+    """Dispatch allowed work: take jobs from the service database's queue and run them on their backends.
+
+    Any number of workers may share a PostgreSQL queue; SQLite takes one. SIGTERM or Ctrl-C stops the
+    worker after its current job; a job left unfinished is taken over once its lease expires."""
+    import logging
+    import signal
+    import threading
+
+    from govern.dispatch.worker import Worker, worker_options
+
+    settings = _settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    dispatcher = Worker(_database(), worker_options(settings))
+    _stderr().print(f"govern worker {dispatcher.worker_id} on {settings.resolved_database_url()}", markup=False)
+    try:
+        if once:
+            dispatcher.run_until_idle()
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            dispatcher.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+    except _database_errors() as exc:
+        raise _fail(f"database error: {exc.__class__.__name__}") from None
+
+
+@app.command()
+def jobs(submission_id: Annotated[str, typer.Argument(help="The submission's id.")], server: ServerOption = None) -> None:
+    """A submission's dispatch jobs: the primary, a fallback, reproductions, with status and errors."""
+    _call(server, "GET", f"/v1/submissions/{submission_id}/jobs")
+
+
+@app.command()
+def result(submission_id: Annotated[str, typer.Argument(help="The submission's id.")], server: ServerOption = None) -> None:
+    """A submission's result: counts, result hash, transpiled metrics, calibration snapshot, actual cost."""
+    _call(server, "GET", f"/v1/submissions/{submission_id}/result")
+
+
+@app.command()
+def cancel(submission_id: Annotated[str, typer.Argument(help="The submission's id.")], server: ServerOption = None) -> None:
+    """Cancel a submission's unfinished dispatch (queued at once, running at the vendor by its worker)."""
+    _call(server, "POST", f"/v1/submissions/{submission_id}/cancel", accept=(202,))
+
+
+@app.command()
+def reproduce(
+    submission_id: Annotated[str, typer.Argument(help="The submission whose finished simulator run to repeat.")],
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for the reproduction.")] = 300,
+    server: ServerOption = None,
+) -> None:
+    """Re-run a finished simulator job (same circuit, seeds, noise snapshot): exit 0 when the result hash
+    matches, 1 when it does not (or the run failed), 2 when it cannot be asked for."""
+    import time
+
+    from govern.client import ClientError
+
+    client = _client(_settings(), server)
+    try:
+        _, job = client.request("POST", f"/v1/submissions/{submission_id}/reproduce", accept=(202,))
+        deadline = time.monotonic() + timeout
+        while job["status"] not in {"succeeded", "failed", "cancelled"}:
+            if time.monotonic() > deadline:
+                raise _fail(f"reproduction job {job['id']} still {job['status']} after {timeout:g} s (is a worker running?)")
+            time.sleep(0.5)
+            _, job = client.request("GET", f"/v1/jobs/{job['id']}")
+    except ClientError as exc:
+        raise _fail(str(exc)) from None
+    sys.stdout.write(json.dumps(job, indent=2) + "\n")
+    verdict = "reproduced: the result hash matches" if job["reproduced"] else f"not reproduced ({job['error'] or 'the result hash differs'})"
+    _stderr().print(verdict, markup=False)
+    raise typer.Exit(EXIT_OK if job["reproduced"] else EXIT_DENIED)
 
 
 sandbox_app = typer.Typer(help="Procurement sandboxes on the service: request, approve, reject, list.", no_args_is_help=True)
