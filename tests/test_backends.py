@@ -6,9 +6,11 @@ checked only for what it does before the network: credentials, and keeping the t
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import threading
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,12 +25,15 @@ from govern.backends import (
     JobState,
     UnknownBackend,
     VendorJobLost,
+    _vendor_entry_points,
     build_execution,
     checked_counts,
     get_backend,
     job_state,
     known_backends,
     lists_devices,
+    load_circuit,
+    transpile_for,
     unknown_device,
 )
 
@@ -157,6 +162,17 @@ def acme_backend(device: str, **_options) -> Backend:
     return ZerosBackend(device)
 
 
+@contextlib.contextmanager
+def rescanned_plugins() -> Iterator[None]:
+    """Plugins are found once per process; a test that installs one makes the registry look again, before
+    and after."""
+    _vendor_entry_points.cache_clear()
+    try:
+        yield
+    finally:
+        _vendor_entry_points.cache_clear()
+
+
 @pytest.fixture
 def acme_plugin(monkeypatch):
     """Install `acme` as a third-party distribution would: one more entry point in the group."""
@@ -170,6 +186,8 @@ def acme_plugin(monkeypatch):
         return found
 
     monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    with rescanned_plugins():
+        yield
 
 
 def test_a_third_party_plugin_is_found_through_its_entry_point(acme_plugin):
@@ -187,9 +205,19 @@ def test_a_broken_plugin_fails_only_its_own_vendor(monkeypatch):
         importlib.metadata, "entry_points",
         lambda **selection: importlib.metadata.EntryPoints([*real_entry_points(**selection), broken]),
     )
-    with pytest.raises(BackendError, match="'broken'.*cannot be loaded"):
-        get_backend("broken", "anything")
-    assert get_backend("local", "aer_simulator").key == "local/aer_simulator"
+    with rescanned_plugins():
+        with pytest.raises(BackendError, match="'broken'.*cannot be loaded"):
+            get_backend("broken", "anything")
+        assert get_backend("local", "aer_simulator").key == "local/aer_simulator"
+
+
+def test_plugins_are_found_once_per_process_not_once_per_job(monkeypatch):
+    real_entry_points, scans = importlib.metadata.entry_points, []
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **selection: scans.append(selection) or real_entry_points(**selection))
+    with rescanned_plugins():
+        get_backend("local", "aer_simulator")
+        get_backend("local", "fake_brisbane")
+    assert len(scans) == 1
 
 
 # Local Aer backends
@@ -218,6 +246,20 @@ def test_ideal_runs_repeat_exactly_from_their_seeds():
 def test_registers_are_joined_into_one_bitstring():
     execution = run(get_backend("local", "aer_simulator"), request(GHZ3_TWO_REGISTERS, shots=256))
     assert set(execution.counts) == {"000", "111"}
+
+
+@pytest.mark.parametrize("device", ["aer_simulator", "fake_brisbane"])
+@pytest.mark.parametrize("qasm", [BELL_QASM2, GHZ3_TWO_REGISTERS], ids=["bell", "ghz3"])
+def test_transpiling_for_the_target_read_once_matches_transpiling_for_the_backend(device, qasm):
+    """transpile_for hands the pass manager the Target (Aer rebuilds it on every read); nothing may change."""
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    from govern.backends.aer import _simulator
+
+    simulator, circuit = _simulator(device), load_circuit(qasm)
+    for seed in (11, 12):
+        expected = generate_preset_pass_manager(optimization_level=1, backend=simulator, seed_transpiler=seed).run(circuit)
+        assert transpile_for(circuit, simulator, seed, f"local/{device}") == expected
 
 
 def test_noisy_fake_device_shows_errors_and_records_its_calibration(noisy_runs):
