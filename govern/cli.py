@@ -399,6 +399,24 @@ def worker(
 
 
 @app.command()
+def demo(
+    database: Annotated[
+        Optional[Path], typer.Option("--database", help="SQLite file for the demo (default: demo.db in the user data folder).")
+    ] = None,
+) -> None:
+    """Run the whole path on embedded defaults with the packaged examples: check, submit, decide, lineage,
+    dispatch to Aer (ideal and an IBM device's noise), result, reproduce, audit."""
+    from govern.demo import DemoFailed, default_database, run_demo
+
+    console = Console(highlight=False)
+    try:
+        run_demo(database or default_database(), console)
+    except DemoFailed as exc:
+        _stderr().print(f"demo failed: {exc}", markup=False)
+        raise typer.Exit(EXIT_DENIED) from None
+
+
+@app.command()
 def jobs(submission_id: Annotated[str, typer.Argument(help="The submission's id.")], server: ServerOption = None) -> None:
     """A submission's dispatch jobs: the primary, a fallback, reproductions, with status and errors."""
     _call(server, "GET", f"/v1/submissions/{submission_id}/jobs")

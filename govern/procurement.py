@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
 from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, Experiment, Sandbox, Vendor
-from govern.models import SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
+from govern.models import LedgerEntry, SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
 from govern.records import RecordError, as_utc
 from govern.waivers import team_waivers
 
@@ -75,6 +75,23 @@ class SandboxPublic(BaseModel):
 
 
 TRANSITIONS = {"approve": ("requested", "approved"), "reject": ("requested", "rejected"), "revoke": (None, "revoked")}
+
+
+class LedgerEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    submission_id: str
+    kind: str
+    amount: Decimal
+    currency: str
+    note: str
+    created_at: AwareDatetime
+
+
+def ledger(session: Session, sandbox_id: str) -> list[LedgerEntryPublic]:
+    rows = session.exec(select(LedgerEntry).where(LedgerEntry.sandbox_id == sandbox_id).order_by(LedgerEntry.id)).all()
+    return [LedgerEntryPublic.model_validate({**row.model_dump(), "created_at": as_utc(row.created_at)}) for row in rows]
 
 
 def upsert_vendor(session: Session, name: str, update: VendorUpsert) -> VendorPublic:

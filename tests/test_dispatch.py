@@ -91,7 +91,13 @@ def test_a_noisy_ibm_device_runs_offline_and_its_sandbox_is_billed(client):
         assert (sandbox.spent, sandbox.reserved) == (Decimal("4.80"), Decimal("0.00"))
         ledger = session.exec(select(LedgerEntry).order_by(LedgerEntry.id)).all()
     assert [(e.kind, str(e.amount)) for e in ledger] == [("reserve", "4.80"), ("release", "-4.80"), ("charge", "4.80")]
-    assert "4000 shots" in ledger[-1].note or "s (price-model seconds)" in ledger[-1].note
+    assert "price-model seconds" in ledger[-1].note and "× 1.6" in ledger[-1].note
+    procurement = auth(token_for(client, "procurement", "procurement"))
+    listed = client.get("/v1/sandboxes/SBX-2026-014/ledger", headers=procurement).json()
+    assert [(e["kind"], e["amount"]) for e in listed] == [("reserve", "4.80"), ("release", "-4.80"), ("charge", "4.80")]
+    assert client.get("/v1/sandboxes/SBX-2026-014", headers=procurement).json()["spent"] == "4.80"
+    assert client.get("/v1/sandboxes/SBX-2026-014/ledger", headers=auth(token_for(client, "submitter", "quantum-finance"))).status_code == 403
+    assert client.get("/v1/sandboxes/nothing/ledger", headers=procurement).status_code == 404
     complete = lineage(client)[-1]
     assert complete["eventType"] == "COMPLETE"
     assert complete["run"]["facets"]["govern_procurement"]["actualCost"] == 4.8

@@ -35,7 +35,7 @@ def test_every_command_and_option_is_documented():
 
 def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second():
     block = re.search(r"```sh\n(.*?)\n```", README, re.DOTALL).group(1).splitlines()
-    assert len(block) == 2 and "govern check examples/" in block[0] and "pytest" in block[1]
+    assert len(block) == 2 and "govern demo" in block[0] and "pytest" in block[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert block[1] in ci
 

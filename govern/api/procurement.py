@@ -8,10 +8,12 @@ from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.models import VendorPublic, VendorUpsert
 from govern.records import RecordError
 from govern.procurement import (
+    LedgerEntryPublic,
     SandboxPublic,
     SandboxRequest,
     decide_sandbox,
     get_sandbox,
+    ledger,
     list_sandboxes,
     list_vendors,
     request_sandbox,
@@ -51,6 +53,24 @@ def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, sessi
 def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team: str | None = None) -> list[SandboxPublic]:
     require(engine, token, "sandbox.read", {"team": team or ""})
     return list_sandboxes(session, team)
+
+
+@router.get("/sandboxes/{sandbox_id}")
+def get_one_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+    """One sandbox with its budget, spend, reservations and lifecycle."""
+    sandbox = get_sandbox(session, sandbox_id)
+    if sandbox is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sandbox {sandbox_id!r}")
+    require(engine, token, "sandbox.read", {"team": sandbox.team})
+    return sandbox
+
+
+@router.get("/sandboxes/{sandbox_id}/ledger")
+def get_ledger(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> list[LedgerEntryPublic]:
+    """Every movement of the sandbox's money, oldest first: reservations at admission, their release and
+    the actual charge when each job ends, each with a note saying how the amount was made."""
+    sandbox = get_one_sandbox(sandbox_id, token, engine, session)
+    return ledger(session, sandbox.id)
 
 
 def _decide(sandbox_id: str, action: str, token, engine, session) -> SandboxPublic:
