@@ -83,7 +83,7 @@ def dotted(loc: tuple[Any, ...]) -> str:
 
 
 def _is_union_tag(part: str) -> bool:
-    return part.startswith(("literal[", "function-")) or part in {"QueueThreshold", "str", "dict[str,any]"}
+    return part.startswith(("literal[", "function-")) or part in {"QueueThreshold", "PendingJobsThreshold", "str", "dict[str,any]"}
 
 
 def read_text(path: Path, max_bytes: int) -> str:

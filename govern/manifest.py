@@ -89,7 +89,13 @@ class QueueThreshold(Strict):
     queue_minutes_over: PositiveInt = Field(alias="queue_minutes_over")
 
 
-FallbackTrigger = Literal["unavailable", "error"] | QueueThreshold
+class PendingJobsThreshold(Strict):
+    """Fall back when more than this many jobs wait in the device's queue (written as in the manifest)."""
+
+    pending_jobs_over: PositiveInt = Field(alias="pending_jobs_over")
+
+
+FallbackTrigger = Literal["unavailable", "error"] | QueueThreshold | PendingJobsThreshold
 
 
 class Fallback(Strict):

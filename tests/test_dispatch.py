@@ -160,6 +160,26 @@ def test_an_unavailable_device_falls_back_to_the_simulator_as_a_child_run(client
         assert (sandbox.spent, sandbox.reserved) == (Decimal("0.00"), Decimal("0.00"))
 
 
+class Queued(Unavailable):
+    """A device that takes jobs, behind a long queue."""
+
+    def availability(self):
+        return Availability(available=True, pending_jobs=400, queue_minutes=600.0)
+
+
+def test_a_queue_over_the_threshold_falls_back_before_anything_is_submitted(client):
+    submitter = funded(client, "100.00")
+    submission_id = submit(client, submitter, vqe_body())  # queue_minutes_over: 120
+
+    def backends(vendor, device, **options):
+        return Queued() if vendor == "ibm" else get_backend(vendor, device, **options)
+
+    worker(client, backends).run_until_idle()
+    original, fallback = jobs(client, submission_id, submitter)
+    assert original["status"] == "fallback" and "queue is 600 min, over the 120 min threshold" in original["error"]
+    assert original["vendor_job_id"] is None and fallback["status"] == "succeeded"
+
+
 class Misbehaving(Backend):
     """A backend that raises, hangs or answers garbage, on the local vendor's key."""
 

@@ -167,3 +167,11 @@ def test_odd_metadata_shapes_are_input_errors(engine, cli, tmp_path):
     result = cli("check", str(path), "-f", "json")
     assert result.exit_code == 2
     assert "metadata" in result.output
+
+
+def test_fallback_triggers_include_queue_thresholds():
+    experiment = validate(VALID.replace("queue_minutes_over: 120]", "queue_minutes_over: 120, pending_jobs_over: 50]"))
+    assert experiment.spec.fallback.on[2].pending_jobs_over == 50
+    error = error_of(VALID.replace("queue_minutes_over: 120]", "queue_jobs_over: 5]"))
+    assert {problem.field for problem in error.problems} <= {"spec.fallback.on[1]", "spec.fallback.on[1].queue_jobs_over",
+                                                             "spec.fallback.on[1].queue_minutes_over", "spec.fallback.on[1].pending_jobs_over"}

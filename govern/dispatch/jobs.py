@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from govern.manifest import Experiment, QueueThreshold
+from govern.manifest import Experiment
 from govern.models import JobRecord
 
 SEED_LIMIT = 2**31 - 1
@@ -28,9 +28,7 @@ def fallback_target(bundle_data: Mapping[str, Any], experiment: Experiment) -> d
     if fallback is None:
         return None
     vendor = bundle_data.get("govern", {}).get("backends", {}).get(fallback.device, {}).get("vendor", "local")
-    triggers: list[Any] = [
-        {"queue_minutes_over": t.queue_minutes_over} if isinstance(t, QueueThreshold) else t for t in fallback.on
-    ]
+    triggers: list[Any] = [t if isinstance(t, str) else t.model_dump(by_alias=True) for t in fallback.on]
     return {"vendor": vendor, "device": fallback.device, "on": triggers,
             "priceModel": price_model(bundle_data, vendor, fallback.device)}
 
