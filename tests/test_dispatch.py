@@ -75,6 +75,7 @@ def test_an_allowed_submission_runs_on_aer_and_its_run_completes(client):
     assert (quantum["seedTranspiler"], quantum["seedSimulator"]) == (job["seed_transpiler"], job["seed_simulator"])
     assert quantum["transpiled"]["qubits"] == 2
     assert complete["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] == len(result["counts"])
+    assert [f["name"] for f in complete["outputs"][0]["facets"]["schema"]["fields"]] == ["bitstring", "count"]
     for event in events:
         validate_event(event)
 

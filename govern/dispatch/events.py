@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from openlineage.client.event_v2 import OutputDataset, Run, RunEvent, RunState
-from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run
+from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run, schema_dataset
 from sqlmodel import Session, col, select
 
 from govern.backends import Execution
@@ -36,11 +36,21 @@ def _job(start: dict[str, Any]) -> tuple[str, str]:
     return start["job"]["namespace"], start["job"]["name"]
 
 
-def _outputs(start: dict[str, Any], rows: int | None = None) -> list[OutputDataset]:
-    facets = {}
-    if rows is not None:
-        facets["outputStatistics"] = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=rows, producer=PRODUCER)
-    return [OutputDataset(namespace=d["namespace"], name=d["name"], outputFacets=facets) for d in start.get("outputs", [])]
+def _results_schema() -> schema_dataset.SchemaDatasetFacet:
+    """The results dataset's shape: one row per measured outcome."""
+    return schema_dataset.SchemaDatasetFacet(
+        fields=[
+            schema_dataset.SchemaDatasetFacetFields(name="bitstring", type="STRING", description="measured outcome, all classical registers joined"),
+            schema_dataset.SchemaDatasetFacetFields(name="count", type="INTEGER", description="shots that gave this outcome"),
+        ],
+        producer=PRODUCER,
+    )
+
+
+def _outputs(start: dict[str, Any], rows: int) -> list[OutputDataset]:
+    statistics = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(rowCount=rows, producer=PRODUCER)
+    return [OutputDataset(namespace=d["namespace"], name=d["name"], facets={"schema": _results_schema()},
+                          outputFacets={"outputStatistics": statistics}) for d in start.get("outputs", [])]
 
 
 def running(start: dict[str, Any], job: JobRecord) -> RunEvent:
