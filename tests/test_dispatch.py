@@ -16,7 +16,7 @@ from govern.api import create_app
 from govern.backends import Availability, Backend, BackendError, JobState, get_backend
 from govern.dispatch.queue import claim
 from govern.dispatch.worker import Worker, WorkerOptions
-from govern.models import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord
+from govern.models import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
 from govern.settings import Settings
 from tests.lineage_schemas import validate_event
 from tests.test_api import auth, example, token_for
@@ -331,3 +331,16 @@ def test_credentials_are_references_resolved_only_by_the_worker(client):
     with Session(client.app.state.db) as session:
         assert session.exec(select(JobRecord)).one().credentials == {"token": "env:IBM_QUANTUM_TOKEN"}
     assert "s3cr3t-value" not in json.dumps(lineage(client)) and "s3cr3t-value" not in json.dumps(jobs(client, submission_id, submitter))
+
+
+def test_a_job_of_a_submission_that_was_not_allowed_is_never_dispatched(client):
+    headers, body = bell(client)
+    submission_id = submit(client, headers, body)
+    with Session(client.app.state.db) as session:
+        row = session.exec(select(SubmissionRecord).where(SubmissionRecord.id == submission_id)).one()
+        row.outcome = "denied"  # as if someone queued work behind the policy's back
+        session.add(row)
+        session.commit()
+    worker(client, lambda *a, **k: pytest.fail("no backend may be asked")).run_until_idle()
+    (job,) = jobs(client, submission_id, headers)
+    assert job["status"] == "failed" and "was denied, so its job is not dispatched" in job["error"]

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from openlineage.client.event_v2 import RunState
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from govern.backends import (
     Availability,
@@ -43,11 +43,12 @@ from govern.dispatch import events
 from govern.dispatch.costs import actual_cost, sandbox_refusal, settle
 from govern.dispatch.jobs import child_job
 from govern.dispatch.queue import LeaseLost, cancel_requested, claim, renew, transition
-from govern.models import JobRecord, JobStatus, ResultRecord, utcnow
+from govern.models import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
 from govern.records import as_utc
 from govern.settings import Settings
 
 log = logging.getLogger("govern.worker")
+ALLOWED_OUTCOMES = ("allowed", "warned")
 Answer = TypeVar("Answer")
 
 
@@ -114,6 +115,14 @@ def call_with_deadline(action: Callable[[], Answer], deadline_s: float, what: st
             raise error
         raise BackendError(f"{what} failed: {error}") from error
     return outcome["value"]
+
+
+def unallowed(session: Session, job: JobRecord) -> str | None:
+    """Fail closed: a job whose submission was not allowed never reaches a backend, however it got queued."""
+    outcome = session.exec(select(SubmissionRecord.outcome).where(SubmissionRecord.id == job.submission_id)).first()
+    if outcome in ALLOWED_OUTCOMES:
+        return None
+    return f"submission {job.submission_id} was {outcome or 'never recorded'}, so its job is not dispatched"
 
 
 class _Lease:
@@ -200,9 +209,15 @@ class Worker:
     # The state machine, one method per step.
 
     def _advance(self, job: JobRecord, lease: _Lease) -> None:
-        if job.cancel_requested:
+        if job.cancel_requested and job.vendor_job_id is None:
             self._end(job, JobStatus.CANCELLED, "cancelled before it was dispatched", ran=False)
             return
+        if job.vendor_job_id is None:
+            with session_scope(self.database) as session:
+                refusal = unallowed(session, job)
+            if refusal:
+                self._end(job, JobStatus.FAILED, refusal, ran=False)
+                return
         try:
             backend = self.backend_for(
                 job.vendor, job.device, credentials=CredentialReferences(job.credentials, self.environ), ibm_mode=self.options.ibm_mode
@@ -252,7 +267,7 @@ class Worker:
     def _wait(self, job: JobRecord, backend: Backend, lease: _Lease) -> None:
         vendor_job_id = job.vendor_job_id
         lease.on_cancel = lambda: self._cancel_at_vendor(backend, vendor_job_id)
-        if lease.cancelled.is_set():
+        if lease.cancelled.is_set() or job.cancel_requested:  # asked before this worker took the job over
             lease.on_cancel()
         remaining = self._remaining_s(job)
         try:
