@@ -135,11 +135,26 @@ class Experiment(Strict):
     spec: ExperimentSpec
 
 
+class PriceModel(Strict):
+    """What a vendor charges, in the bundle's pricing currency: one formula covers per task, per shot and
+    per second (perTask + shots × perShot + (baseSeconds + shots × secondsPerShot) × ratePerSecond)."""
+
+    model: Identifier = "negotiated"
+    per_task: NonNegativeFloat = 0.0
+    per_shot: NonNegativeFloat = 0.0
+    rate_per_second: NonNegativeFloat = 0.0
+    base_seconds: NonNegativeFloat = 0.0
+    seconds_per_shot: NonNegativeFloat = 0.0
+
+
 class Vendor(Strict):
     name: Identifier
     approved: bool = True
     data_processing_agreement: bool = False
     regions: list[str] = Field(default_factory=list)
+    price_model: PriceModel | None = Field(
+        default=None, description="Prices on record for this vendor; they replace the bundle's list prices for its devices."
+    )
 
 
 class SandboxStatus(str, enum.Enum):

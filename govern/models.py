@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy import JSON, DateTime, Numeric, Text
 from sqlmodel import Field, SQLModel
 
-from govern.manifest import DnsLabel
+from govern.manifest import DnsLabel, PriceModel
 
 
 def utcnow() -> datetime:
@@ -93,6 +93,7 @@ class VendorRecord(SQLModel, table=True):
     approved: bool = True
     data_processing_agreement: bool = False
     regions: list[str] = Field(default_factory=list, sa_type=JSON)
+    price_model: dict | None = Field(default=None, sa_type=JSON)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
@@ -102,6 +103,7 @@ class VendorUpsert(BaseModel):
     approved: bool = True
     data_processing_agreement: bool = False
     regions: list[str] = []
+    price_model: PriceModel | None = None
 
 
 class VendorPublic(BaseModel):
@@ -111,6 +113,7 @@ class VendorPublic(BaseModel):
     approved: bool
     data_processing_agreement: bool
     regions: list[str]
+    price_model: PriceModel | None = None
 
 
 class SandboxRecord(SQLModel, table=True):

@@ -97,6 +97,7 @@ def ledger(session: Session, sandbox_id: str) -> list[LedgerEntryPublic]:
 def upsert_vendor(session: Session, name: str, update: VendorUpsert) -> VendorPublic:
     row = session.get(VendorRecord, name) or VendorRecord(name=name)
     row.approved, row.data_processing_agreement, row.regions = update.approved, update.data_processing_agreement, update.regions
+    row.price_model = update.price_model.model_dump(by_alias=True) if update.price_model else None
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
@@ -154,28 +155,29 @@ def _public(row: SandboxRecord) -> SandboxPublic:
     return SandboxPublic.model_validate({**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end)})
 
 
-
-
 def context_for(session: Session, experiment: Experiment, lock_sandbox: bool = False) -> Context:
     """The live facts one submission's decision can depend on: its sandbox, its vendor, its team's waivers.
 
     The sandbox's spend includes what accepted submissions have reserved. A submission locks the sandbox row
     (`lock_sandbox`) until it commits, so two concurrent submissions cannot both fit in the same remainder.
+    Rows are read as plain rows, not ORM objects: every check and submission pays for these reads.
     """
     vendors, sandboxes = [], []
-    vendor = session.get(VendorRecord, experiment.spec.backend.vendor)
+    vendor_table, sandbox_table = VendorRecord.__table__, SandboxRecord.__table__
+    vendor = session.execute(select(vendor_table).where(vendor_table.c.name == experiment.spec.backend.vendor)).first()
     if vendor is not None:
-        vendors.append(Vendor(name=vendor.name, approved=vendor.approved, data_processing_agreement=vendor.data_processing_agreement, regions=vendor.regions))
+        vendors.append(Vendor(name=vendor.name, approved=vendor.approved, data_processing_agreement=vendor.data_processing_agreement,
+                              regions=vendor.regions, price_model=vendor.price_model))
     if experiment.spec.sandbox:
-        row = session.get(SandboxRecord, experiment.spec.sandbox, with_for_update=lock_sandbox)
+        query = select(sandbox_table).where(sandbox_table.c.id == experiment.spec.sandbox)
+        row = session.execute(query.with_for_update() if lock_sandbox else query).first()
         if row is not None:
-            public = _public(row)
             sandboxes.append(
                 Sandbox(
-                    id=public.id, team=public.team, vendor=public.vendor, devices=public.devices, status=public.status,
-                    requested_by=public.requested_by, approved_by=public.approved_by, start=public.start, end=public.end,
-                    budget=float(public.budget), spent=float(public.spent + public.reserved), currency=public.currency,
-                    allows_confidential=public.allows_confidential,
+                    id=row.id, team=row.team, vendor=row.vendor, devices=row.devices, status=row.status,
+                    requested_by=row.requested_by, approved_by=row.approved_by, start=as_utc(row.start), end=as_utc(row.end),
+                    budget=float(row.budget), spent=float(row.spent + row.reserved), currency=row.currency,
+                    allows_confidential=row.allows_confidential,
                 )
             )
     waivers = team_waivers(session, experiment.metadata.team)

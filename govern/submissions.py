@@ -107,6 +107,7 @@ def submit(
         session.add(new_job(
             submission_id=row.id, run_id=row.run_id, experiment=experiment, qasm=submission.circuit_text,
             bundle_data=bundle_data, estimated_cost=cost, currency=row.currency,
+            decided_price_model=decision.estimate.get("priceModel"),
         ))
         job_status = "queued"
         if experiment.spec.sandbox and decision.estimate.get("paid") and cost > 0:

@@ -344,3 +344,19 @@ def test_a_job_of_a_submission_that_was_not_allowed_is_never_dispatched(client):
     worker(client, lambda *a, **k: pytest.fail("no backend may be asked")).run_until_idle()
     (job,) = jobs(client, submission_id, headers)
     assert job["status"] == "failed" and "was denied, so its job is not dispatched" in job["error"]
+
+
+def test_vendor_prices_on_record_drive_the_estimate_and_the_bill(client):
+    submitter = funded(client, "100.00")
+    procurement = auth(token_for(client, "procurement", "procurement"))
+    negotiated = {"model": "negotiated", "perTask": 1.0, "perShot": 0.0005}
+    put = client.put("/v1/vendors/ibm", json={"dataProcessingAgreement": True, "priceModel": negotiated}, headers=procurement)
+    assert put.status_code == 200 and put.json()["priceModel"]["perShot"] == 0.0005
+    assert client.put("/v1/vendors/ibm", json={"priceModel": {"perShot": -1}}, headers=procurement).status_code == 422
+    response = client.post("/v1/submissions", json=vqe_body(), headers=submitter)
+    assert response.json()["decision"]["estimate"]["cost"] == 3.0  # 1 + 4000 × 0.0005, not the list price of 4.80
+    worker(client).run_until_idle()
+    submission_id = response.json()["submission"]["id"]
+    assert client.get(f"/v1/submissions/{submission_id}/result", headers=submitter).json()["actual_cost"] == "3.00"
+    ledger = client.get("/v1/sandboxes/SBX-2026-014/ledger", headers=procurement).json()
+    assert ledger[-1]["kind"] == "charge" and "negotiated price model" in ledger[-1]["note"]

@@ -35,15 +35,18 @@ def fallback_target(bundle_data: Mapping[str, Any], experiment: Experiment) -> d
 
 def new_job(
     *, submission_id: str, run_id: str, experiment: Experiment, qasm: str, bundle_data: Mapping[str, Any],
-    estimated_cost: Decimal, currency: str,
+    estimated_cost: Decimal, currency: str, decided_price_model: Mapping[str, Any] | None,
 ) -> JobRecord:
+    """The job of an allowed submission; it is billed with the price model the decision estimated with
+    (the vendor's prices on record, else the bundle's), or the bundle's where the decision carries none."""
     backend = experiment.spec.backend
+    prices = dict(decided_price_model) if decided_price_model is not None else price_model(bundle_data, backend.vendor, backend.device)
     return JobRecord(
         id=str(uuid.uuid4()), submission_id=submission_id, run_id=run_id, vendor=backend.vendor, device=backend.device,
         shots=experiment.spec.shots, qasm=qasm, fallback=fallback_target(bundle_data, experiment),
         credentials=dict(experiment.spec.credentials),
         seed_transpiler=1 + secrets.randbelow(SEED_LIMIT - 1), seed_simulator=1 + secrets.randbelow(SEED_LIMIT - 1),
-        price_model=price_model(bundle_data, backend.vendor, backend.device),
+        price_model=prices,
         estimated_cost=estimated_cost, currency=currency,
     )
 

@@ -85,16 +85,24 @@ week_ns := 604800000000000
 
 day_ns := 86400000000000
 
-# Cost estimate from data.govern.pricing: a device's own price model, else its vendor's. One formula
-# covers every model (per task, per shot, per second); a model sets only its own terms.
+# Cost estimate: the prices on record for the vendor (the context's vendor priceModel, set by
+# procurement) else data.govern.pricing: a device's own price model, else its vendor's. One formula
+# covers every model (per task, per shot, per second); a model sets only its own terms. The model
+# travels with the estimate, so the dispatcher bills with the very prices the decision used.
 estimate(inp, entry) := {
 	"cost": round(cost(model, spec(inp).shots) * 100) / 100,
 	"currency": data.govern.pricing.currency,
 	"model": object.get(model, "model", "unknown"),
+	"priceModel": model,
 	"paid": entry.paid == true,
 } if {
 	entry != null
-	model := object.get(data.govern.pricing.devices, device(inp), object.get(data.govern.pricing.vendors, vendor(inp), {}))
-} else := {"cost": 0, "currency": data.govern.pricing.currency, "model": "unknown", "paid": false}
+	model := price_model(inp)
+} else := {"cost": 0, "currency": data.govern.pricing.currency, "model": "unknown", "priceModel": {}, "paid": false}
+
+price_model(inp) := negotiated if {
+	negotiated := object.get(object.get(inp.context.vendors, vendor(inp), {}), "priceModel", null)
+	negotiated != null
+} else := object.get(data.govern.pricing.devices, device(inp), object.get(data.govern.pricing.vendors, vendor(inp), {}))
 
 cost(model, shots) := (object.get(model, "perTask", 0) + shots * object.get(model, "perShot", 0)) + (object.get(model, "baseSeconds", 0) + shots * object.get(model, "secondsPerShot", 0)) * object.get(model, "ratePerSecond", 0)

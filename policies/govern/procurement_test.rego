@@ -75,4 +75,12 @@ test_estimate_per_task_per_shot_braket if {
 	data.govern.decide(inp).estimate.cost == 120.3
 }
 
+test_estimate_uses_the_vendor_prices_on_record if {
+	negotiated := {"model": "negotiated", "perTask": 1, "perShot": 0.001}
+	context := json.patch(t.context, [{"op": "add", "path": "/vendors/ibm/priceModel", "value": negotiated}])
+	estimate := data.govern.decide(t.submission(t.paid_experiment, context)).estimate
+	estimate.cost == 5 # 1 + 4000 * 0.001
+	estimate.priceModel == negotiated
+}
+
 test_estimate_free_on_local if data.govern.decide(t.local).estimate.cost == 0
