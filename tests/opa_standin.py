@@ -19,7 +19,16 @@ from govern.engine import canonical_json
 from govern.engine.embedded import EmbeddedEngine
 
 
-class _QuietServer(ThreadingHTTPServer):
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -44,7 +53,7 @@ class OpaStandIn:
                 standin.headers.append(dict(self.headers))
                 standin.respond(self, body)
 
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
         if ssl_context is not None:
             self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -58,29 +67,20 @@ class OpaStandIn:
         if self.mode == "slow":
             time.sleep(1.0)
         if self.mode == "error":
-            self._send(handler, 500, {"code": "internal_error", "message": "boom"})
+            send_json(handler, 500, {"code": "internal_error", "message": "boom"})
         elif self.mode == "garbage":
             handler.send_response(200)
             handler.send_header("Content-Type", "application/json")
             handler.end_headers()
             handler.wfile.write(b"<html>not json")
         elif self.mode == "undefined":
-            self._send(handler, 200, {"decision_id": str(uuid.uuid4())})
+            send_json(handler, 200, {"decision_id": str(uuid.uuid4())})
         elif self.mode == "wrong-shape":
-            self._send(handler, 200, {"result": {"allow": True}, "decision_id": str(uuid.uuid4())})
+            send_json(handler, 200, {"result": {"allow": True}, "decision_id": str(uuid.uuid4())})
         else:
             entrypoint = handler.path.removeprefix("/v1/data/")
             result = self.engine.query_here(canonical_json(body["input"]), entrypoint=entrypoint)
-            self._send(handler, 200, {"result": result, "decision_id": str(uuid.uuid4())})
-
-    @staticmethod
-    def _send(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json")
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
+            send_json(handler, 200, {"result": result, "decision_id": str(uuid.uuid4())})
 
     def __enter__(self) -> OpaStandIn:
         self.thread.start()
