@@ -210,7 +210,10 @@ class Worker:
 
     def _advance(self, job: JobRecord, lease: _Lease) -> None:
         if job.cancel_requested and job.vendor_job_id is None:
-            self._end(job, JobStatus.CANCELLED, "cancelled before it was dispatched", ran=False)
+            interrupted = job.status == JobStatus.SUBMITTED.value
+            reason = ("cancelled on request; a worker had stopped while submitting it, so the vendor may hold the job: "
+                      "check with the vendor" if interrupted else "cancelled before it was dispatched")
+            self._end(job, JobStatus.CANCELLED, reason, ran=False)
             return
         if job.vendor_job_id is None:
             with session_scope(self.database) as session:
