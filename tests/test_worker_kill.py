@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from govern.api import create_app
-from govern.backends import ENTRY_POINT_GROUP, DispatchRequest, JobState, get_backend
+from govern.backends import ENTRY_POINT_GROUP, DispatchRequest, JobState, _vendor_entry_points, get_backend
 from govern.dispatch.queue import FINAL
 from govern.dispatch.worker import Worker, WorkerOptions
 from govern.models import JobRecord, JobStatus, ResultRecord, utcnow
@@ -174,10 +174,18 @@ def left_by_a_dead_worker(client, job_id: str, **fields) -> None:
         session.commit()
 
 
+@pytest.fixture(autouse=True)
+def forget_plugins_afterwards():
+    """The stand-in's site folder is gone after its test; later tests must not find its entry point."""
+    yield
+    _vendor_entry_points.cache_clear()
+
+
 def in_process_worker(client, vendor: VendorStandIn, plugin_site: Path, monkeypatch) -> Worker:
     """A worker in the test process that finds the stand-in through the same entry point as the worker processes."""
     monkeypatch.syspath_prepend(str(plugin_site))
     monkeypatch.setenv(URL_VARIABLE, vendor.url)
+    _vendor_entry_points.cache_clear()  # plugins are found once per process; this one was installed just now
     return Worker(client.app.state.db, WorkerOptions(lease_s=LEASE_S, poll_s=0.05, job_timeout_s=60, call_grace_s=2.0))
 
 

@@ -174,6 +174,7 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.backend_for = backend_for
         self.environ = os.environ if environ is None else environ
+        self._starts: dict[str, dict[str, Any]] = {}
 
     def run(self, stop: threading.Event) -> None:
         """Serve the queue until `stop` is set; an idle worker polls every `poll_s`."""
@@ -198,6 +199,7 @@ class Worker:
         job = claim(self.database, self.worker_id, self.options.lease_s)
         if job is None:
             return False
+        self._starts.clear()
         lease = _Lease(self, job)
         with lease.held():
             try:
@@ -217,7 +219,8 @@ class Worker:
             return
         if job.vendor_job_id is None:
             with session_scope(self.database) as session:
-                refusal = unallowed(session, job)
+                refusal = unallowed(session, job) or sandbox_refusal(session, job)
+                self._starts[job.run_id] = events.started(session, job.run_id)
             if refusal:
                 self._end(job, JobStatus.FAILED, refusal, ran=False)
                 return
@@ -243,11 +246,6 @@ class Worker:
             self._end(job, JobStatus.FAILED, "the worker stopped while submitting to the vendor, before a job id came back; "
                       "it is not submitted again (the vendor may have it): check with the vendor and resubmit", ran=False)
             return None
-        with session_scope(self.database) as session:
-            refusal = sandbox_refusal(session, job)
-        if refusal:
-            self._end(job, JobStatus.FAILED, refusal, ran=False)
-            return None
         trigger = self._fallback_trigger(job, backend)
         if trigger:
             self._fall_back(job, trigger, ran=False)
@@ -260,10 +258,8 @@ class Worker:
         except BackendError as exc:
             self._fall_back_or_fail(job, "error", str(exc), ran=False)
             return None
-        with session_scope(self.database) as session:
-            start = events.started(session, job.run_id)
         job = transition(self.database, job, self.worker_id, status=JobStatus.RUNNING, vendor_job_id=vendor_job_id,
-                         events=[events.running(start, job)])
+                         events=[events.running(self._start(job), job)])
         log.info("job %s running on %s as %s", job.id, backend.key, vendor_job_id)
         return job
 
@@ -296,8 +292,7 @@ class Worker:
         self._succeed(job, execution)
 
     def _succeed(self, job: JobRecord, execution: Execution) -> None:
-        with session_scope(self.database) as session:
-            start = events.started(session, job.run_id)
+        start = self._start(job)
         charged: dict[str, Any] = {}
 
         def book(session: Session, stored: JobRecord) -> None:
@@ -319,8 +314,7 @@ class Worker:
 
     def _end(self, job: JobRecord, status: JobStatus, reason: str, *, ran: bool) -> None:
         """Fail or cancel the job: reason stored, reservation released, lineage told (FAIL or ABORT)."""
-        with session_scope(self.database) as session:
-            start = events.started(session, job.run_id)
+        start = self._start(job)
         event_type = RunState.ABORT if status is JobStatus.CANCELLED else RunState.FAIL
 
         def book(session: Session, stored: JobRecord) -> None:
@@ -374,8 +368,7 @@ class Worker:
         fallback = child_job(job, "fallback", vendor=target["vendor"], device=target["device"], price_model=model,
                              estimated_cost=actual_cost(model, job.shots, None).amount)
         target_key, fallback_id = f"{fallback.vendor}/{fallback.device}", fallback.id
-        with session_scope(self.database) as session:
-            start = events.started(session, job.run_id)
+        start = self._start(job)
 
         def queue_fallback(session: Session, stored: JobRecord) -> None:
             settle(session, stored, None, ran=ran and not self._simulated(stored))
@@ -388,6 +381,13 @@ class Worker:
         log.info("job %s falls back to %s as job %s: %s", job.id, target_key, fallback_id, reason)
 
     # Helpers.
+
+    def _start(self, job: JobRecord) -> dict[str, Any]:
+        """The run's START event, read once per job: every later event of the run builds on it."""
+        if job.run_id not in self._starts:
+            with session_scope(self.database) as session:
+                self._starts[job.run_id] = events.started(session, job.run_id)
+        return self._starts[job.run_id]
 
     def _request(self, job: JobRecord) -> DispatchRequest:
         return DispatchRequest(qasm=job.qasm, shots=job.shots, seed_transpiler=job.seed_transpiler,
