@@ -20,6 +20,7 @@ from govern import decision_log
 from govern.check import Checker
 from govern.circuit import CircuitProfile
 from govern.decision import Decision
+from govern.dispatch.announcements import announce
 from govern.dispatch.jobs import new_job
 from govern.documents import Document
 from govern.engine import Engine, canonical_json
@@ -109,6 +110,7 @@ def submit(
             bundle_data=bundle_data, estimated_cost=cost, currency=row.currency,
             decided_price_model=decision.estimate.get("priceModel"),
         ))
+        announce(session)
         job_status = "queued"
         if experiment.spec.sandbox and decision.estimate.get("paid") and cost > 0:
             reserve(session, experiment.spec.sandbox, row.id, cost, row.currency)

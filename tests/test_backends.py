@@ -100,7 +100,12 @@ def noisy_runs() -> dict[str, Execution]:
 def test_builtins_register_through_the_same_entry_points_as_plugins():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"][ENTRY_POINT_GROUP]
     installed = {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
-    assert declared == {"local": "govern.backends.aer:local_backend", "ibm": "govern.backends.ibm:ibm_backend"}
+    assert declared == {
+        "local": "govern.backends.aer:local_backend",
+        "ibm": "govern.backends.ibm:ibm_backend",
+        "aws-braket": "govern.backends.braket:braket_backend",
+        "ionq": "govern.backends.ionq:ionq_backend",
+    }
     assert installed.items() >= declared.items()
 
 

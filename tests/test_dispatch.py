@@ -360,3 +360,27 @@ def test_vendor_prices_on_record_drive_the_estimate_and_the_bill(client):
     assert client.get(f"/v1/submissions/{submission_id}/result", headers=submitter).json()["actual_cost"] == "3.00"
     ledger = client.get("/v1/sandboxes/SBX-2026-014/ledger", headers=procurement).json()
     assert ledger[-1]["kind"] == "charge" and "negotiated price model" in ledger[-1]["note"]
+
+
+def test_an_idle_worker_is_woken_by_a_queued_job_not_by_its_poll(client, database_url):
+    """PostgreSQL workers LISTEN for the NOTIFY sent when a job is queued; a worker in the service process
+    is woken directly. With a ten-minute poll, only the wake-up can make the job run within the test."""
+    headers, body = bell(client)
+    stop = threading.Event()
+    idle = worker(client, options=WorkerOptions(lease_s=5, poll_s=600, job_timeout_s=60, call_grace_s=2))
+    if database_url.startswith("sqlite"):
+        client.app.state.worker = idle  # as `govern serve --with-worker` wires it
+    runner = threading.Thread(target=idle.run, args=(stop,))
+    runner.start()
+    try:
+        time.sleep(0.5)  # let it fall idle first
+        submission_id = submit(client, headers, body)
+        deadline = time.monotonic() + 60
+        while jobs(client, submission_id, headers)[0]["status"] != "succeeded" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert jobs(client, submission_id, headers)[0]["status"] == "succeeded"
+    finally:
+        stop.set()
+        idle.wake()
+        runner.join(timeout=30)
+        client.app.state.worker = None

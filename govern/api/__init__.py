@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             app.state.engine = UnavailableEngine(str(exc))
             app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
         app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db))
-        with _delivering(app.state.deliverer, settings), _working(app.state.db, settings, with_worker):
+        with _delivering(app.state.deliverer, settings), _working(app.state.db, settings, with_worker) as worker:
+            app.state.worker = worker
             yield
         app.state.engine.close()
         app.state.db.dispose()
@@ -91,19 +92,21 @@ def _delivering(deliverer: Deliverer, settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
-def _working(database, settings: Settings, enabled: bool) -> Iterator[None]:
+def _working(database, settings: Settings, enabled: bool) -> Iterator[Worker | None]:
     """Run a dispatch worker beside the service, when asked, and stop it with the service."""
     if not enabled:
-        yield
+        yield None
         return
     stop = threading.Event()
-    worker = threading.Thread(target=Worker(database, worker_options(settings)).run, args=(stop,), name="govern-worker", daemon=True)
-    worker.start()
+    worker = Worker(database, worker_options(settings))
+    thread = threading.Thread(target=worker.run, args=(stop,), name="govern-worker", daemon=True)
+    thread.start()
     try:
-        yield
+        yield worker
     finally:
         stop.set()
-        worker.join(timeout=30)
+        worker.wake()
+        thread.join(timeout=30)
 
 
 def install_bundle(app: FastAPI, bundle: PolicyBundle) -> None:

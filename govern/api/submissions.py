@@ -70,6 +70,8 @@ def post_submission(
     if not result.replayed:
         request.app.state.metrics.observe_decision(result.decision, "submission")
         request.app.state.deliverer.wake()
+        if result.decision.allow and request.app.state.worker is not None:
+            request.app.state.worker.wake()
     return _respond(result)
 
 

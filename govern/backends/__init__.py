@@ -8,7 +8,9 @@ only its own vendor's dispatches.
 
 A factory is `callable(device, **options) -> Backend`; it is given the options `credentials` and
 `ibm_mode` and ignores what it does not use. It may list its devices with `@lists_devices(...)` so
-that `known_backends()` and error messages can name them.
+that `known_backends()` and error messages can name them. A vendor whose SDK is an optional extra
+imports it with `vendor_sdk` inside the factory, so a missing extra fails that vendor's dispatches
+with the pip command, not the import of the plugin.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import enum
 import functools
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import numbers
@@ -26,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
 from qiskit import QuantumCircuit
@@ -35,6 +39,7 @@ from govern.circuit import parse_circuit
 from govern.errors import InputError
 
 ENTRY_POINT_GROUP = "govern.backends"
+SEED_LABEL = "govern:seed_{}"
 _BITSTRING = re.compile(r"^[01]+$")
 _NOT_GATES = frozenset({"barrier", "delay"})
 
@@ -124,10 +129,15 @@ class UnknownBackend(BackendError):
 
 
 class Backend(abc.ABC):
-    """One device of one vendor. Jobs are asynchronous so the worker can store the job id before waiting."""
+    """One device of one vendor. Jobs are asynchronous so the worker can store the job id before waiting.
+
+    `reproducible` says whether the same request gives the same counts (a simulator honouring the
+    seeds): only such runs may be queued as reproductions, whose result hash must match the original's.
+    """
 
     key: str
     simulator: bool
+    reproducible: ClassVar[bool] = False
 
     @abc.abstractmethod
     def availability(self) -> Availability: ...
@@ -218,6 +228,22 @@ def unknown_device(vendor: str, device: str, devices: Iterable[str]) -> UnknownB
     return UnknownBackend(f"unknown {vendor} device {device!r}; {vendor} devices: {', '.join(sorted(devices))}")
 
 
+def vendor_sdk(module: str, extra: str) -> ModuleType:
+    """Import a vendor SDK that an optional extra installs; a BackendError with the pip command if it is missing."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendError(f"{module} is not installed ({exc}); install it with: pip install 'govern[{extra}]'") from None
+
+
+def required_credential(credentials: Mapping[str, str] | None, name: str, needed_by: str, what: str) -> str:
+    """A credential the vendor cannot work without; the error names the key and what it is, never a value."""
+    value = (credentials or {}).get(name)
+    if not value:
+        raise BackendError(f"{needed_by} needs credentials[{name!r}] ({what})")
+    return value
+
+
 # What the built-in backends share; a plugin may use it too.
 
 
@@ -230,11 +256,11 @@ def job_state(vendor_status: Any) -> JobState:
 
 
 @contextlib.contextmanager
-def translated_errors(action: str, secret: str | None = None) -> Iterator[None]:
+def translated_errors(action: str, *secrets: str | None) -> Iterator[None]:
     """Turn any vendor or library exception into a BackendError saying what failed.
 
-    With a secret, it is masked in the message and the original exception is not chained, so a
-    logged traceback cannot carry it.
+    With secrets, they are masked in the message and the original exception is not chained, so a
+    logged traceback cannot carry them.
     """
     try:
         yield
@@ -242,9 +268,31 @@ def translated_errors(action: str, secret: str | None = None) -> Iterator[None]:
         raise
     except Exception as exc:
         detail = str(exc) or type(exc).__name__
-        if secret:
-            raise BackendError(f"{action}: {detail.replace(secret, '***')}") from None
+        masked = [secret for secret in secrets if secret]
+        if masked:
+            for secret in masked:
+                detail = detail.replace(secret, "***")
+            raise BackendError(f"{action}: {detail}") from None
         raise BackendError(f"{action}: {detail}") from exc
+
+
+def seed_labels(request: DispatchRequest) -> dict[str, str]:
+    """The seeds as vendor job labels (tags, metadata), so a stateless cloud backend can read them back."""
+    return {
+        SEED_LABEL.format("transpiler"): str(request.seed_transpiler),
+        SEED_LABEL.format("simulator"): str(request.seed_simulator),
+    }
+
+
+def seeds_from_labels(labels: Mapping[str, str]) -> dict[str, int]:
+    """`{"transpiler": n, "simulator": n}` from the labels `seed_labels` wrote."""
+    seeds = {}
+    for kind in ("transpiler", "simulator"):
+        value = str(labels.get(SEED_LABEL.format(kind), ""))
+        if not value.isdigit():
+            raise BackendError(f"the job's labels do not record its seed_{kind} (was it submitted by govern?)")
+        seeds[kind] = int(value)
+    return seeds
 
 
 def load_circuit(qasm: str) -> QuantumCircuit:
@@ -368,6 +416,58 @@ def poll_until_final(
         interval = min(interval * 2, max_interval_s)
 
 
+class RemoteBackend(Backend):
+    """A cloud device: every call asks the vendor and nothing is kept in the process, so a job id stored
+    by the caller can be waited on after a restart.
+
+    Subclasses find a vendor job, say why one stopped and read a finished one's result; this class reads
+    statuses, waits (cancelling on timeout) and cancels, with `secrets` masked in every error.
+    """
+
+    simulator = False
+    secrets: tuple[str | None, ...] = ()
+
+    @abc.abstractmethod
+    def _remote_job(self, vendor_job_id: str) -> Any:
+        """The vendor's job, with status() and cancel()."""
+
+    @abc.abstractmethod
+    def _why_stopped(self, job: Any, vendor_job_id: str, state: JobState) -> str: ...
+
+    @abc.abstractmethod
+    def _execution(self, job: Any, vendor_job_id: str) -> Execution:
+        """The finished run's result, seeds and metrics (vendor errors are translated by the caller)."""
+
+    def status(self, vendor_job_id: str) -> JobState:
+        job = self._remote_job(vendor_job_id)
+        with translated_errors(f"cannot read the status of {self.key} job {vendor_job_id}", *self.secrets):
+            return job_state(job.status())
+
+    def wait(self, vendor_job_id: str, timeout_s: float) -> Execution:
+        """Poll the job's status (queues on real devices are long, so the interval grows to 30 s)."""
+        job = self._remote_job(vendor_job_id)
+        with translated_errors(f"cannot read the status of {self.key} job {vendor_job_id}", *self.secrets):
+            state = poll_until_final(lambda: job_state(job.status()), timeout_s, first_interval_s=2, max_interval_s=30)
+        if state is None:
+            timed_out = f"{self.key} job {vendor_job_id} timed out after {timeout_s:g} s"
+            try:
+                self.cancel(vendor_job_id)
+            except BackendError as exc:  # it may still run, and be billed: the caller must know
+                raise BackendError(f"{timed_out}; cancelling it failed: {exc}") from None
+            raise BackendError(f"{timed_out} and was cancelled")
+        if state is not JobState.DONE:
+            with translated_errors(f"cannot read why {self.key} job {vendor_job_id} stopped", *self.secrets):
+                why = self._why_stopped(job, vendor_job_id, state)
+            raise BackendError(f"{self.key} job {vendor_job_id} did not finish: {why}")
+        with translated_errors(f"cannot read the result of {self.key} job {vendor_job_id}", *self.secrets):
+            return self._execution(job, vendor_job_id)
+
+    def cancel(self, vendor_job_id: str) -> None:
+        job = self._remote_job(vendor_job_id)
+        with translated_errors(f"cannot cancel {self.key} job {vendor_job_id}", *self.secrets):
+            job.cancel()
+
+
 @dataclass(frozen=True)
 class _InProcessJob:
     handle: Any
@@ -382,10 +482,12 @@ class InProcessBackend(Backend):
     """A simulator whose jobs live in this process: reproducible from seeds, lost on restart.
 
     Subclasses say what to transpile for, how to start a run and where its counts are; this class
-    keeps the jobs (one table per process, keyed by job id), waits, times out and cancels.
+    keeps the jobs (one table per process, keyed by job id), waits, times out and cancels. A subclass
+    whose simulator cannot be seeded sets `reproducible = False`.
     """
 
     simulator = True
+    reproducible = True
     device: str
     _jobs: ClassVar[dict[str, _InProcessJob]] = {}
     _jobs_lock: ClassVar[threading.Lock] = threading.Lock()

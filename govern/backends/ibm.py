@@ -35,13 +35,15 @@ from govern.backends import (
     Execution,
     InProcessBackend,
     JobState,
+    RemoteBackend,
     UnknownBackend,
     VendorJobLost,
     build_execution,
-    job_state,
     lists_devices,
     load_circuit,
-    poll_until_final,
+    required_credential,
+    seed_labels,
+    seeds_from_labels,
     translated_errors,
     transpile_for,
     transpiled_metrics,
@@ -52,7 +54,6 @@ from govern.backends.aer import calibration_snapshot_id, fake_backend, fake_devi
 VENDOR = "ibm"
 CHANNEL = "ibm_quantum_platform"
 MODES = ("local", "cloud")
-_SEED_TAG = "govern:seed_{}="
 
 
 def ibm_devices() -> list[str]:
@@ -96,34 +97,30 @@ class IbmLocalBackend(InProcessBackend):
         return _joined_counts(result)
 
 
-class IbmCloudBackend(Backend):
-    """A real IBM Quantum device. Every call talks to IBM Quantum Platform; nothing is kept in the process."""
-
-    simulator = False
+class IbmCloudBackend(RemoteBackend):
+    """A real IBM Quantum device on IBM Quantum Platform."""
 
     def __init__(self, device: str, credentials: Mapping[str, str] | None):
-        token = (credentials or {}).get("token")
-        if not token:
-            raise BackendError("ibm cloud mode needs credentials['token'] (an IBM Quantum Platform API key)")
         self.device = device
         self.key = f"{VENDOR}/{device}"
-        self._token = token
+        self._token = required_credential(credentials, "token", "ibm cloud mode", "an IBM Quantum Platform API key")
         self._instance = (credentials or {}).get("instance")
+        self.secrets = (self._token,)
 
     @functools.cached_property
     def _service(self) -> QiskitRuntimeService:
-        with translated_errors("cannot connect to IBM Quantum Platform", secret=self._token):
+        with translated_errors("cannot connect to IBM Quantum Platform", self._token):
             return QiskitRuntimeService(channel=CHANNEL, token=self._token, instance=self._instance)
 
     def _device(self) -> Any:
-        with translated_errors(f"cannot look up {self.key}", secret=self._token):
+        with translated_errors(f"cannot look up {self.key}", self._token):
             try:
                 return self._service.backend(self.device)
             except QiskitBackendNotFoundError:
                 raise UnknownBackend(f"IBM Quantum Platform has no device {self.device!r} for this account") from None
 
     def _remote_job(self, vendor_job_id: str) -> Any:
-        with translated_errors(f"cannot find {self.key} job {vendor_job_id}", secret=self._token):
+        with translated_errors(f"cannot find {self.key} job {vendor_job_id}", self._token):
             try:
                 return self._service.job(vendor_job_id)
             except RuntimeJobNotFound:
@@ -132,7 +129,7 @@ class IbmCloudBackend(Backend):
     def availability(self) -> Availability:
         """From the device's status; an unreachable platform or device is reported as unavailable."""
         try:
-            with translated_errors(f"cannot read the status of {self.key}", secret=self._token):
+            with translated_errors(f"cannot read the status of {self.key}", self._token):
                 status = self._device().status()
         except BackendError as exc:
             return Availability(available=False, reason=str(exc))
@@ -149,45 +146,22 @@ class IbmCloudBackend(Backend):
         transpiled = transpile_for(circuit, device, request.seed_transpiler, self.key)
         options = {
             "max_execution_time": max(1, math.ceil(request.timeout_s)),
-            "environment": {
-                "job_tags": [
-                    f"{_SEED_TAG.format('transpiler')}{request.seed_transpiler}",
-                    f"{_SEED_TAG.format('simulator')}{request.seed_simulator}",
-                ]
-            },
+            "environment": {"job_tags": [f"{name}={value}" for name, value in seed_labels(request).items()]},
         }
-        with translated_errors(f"{self.key} did not accept the job", secret=self._token):
+        with translated_errors(f"{self.key} did not accept the job", self._token):
             return str(_sampler(device, options).run([transpiled], shots=request.shots).job_id())
 
-    def status(self, vendor_job_id: str) -> JobState:
-        job = self._remote_job(vendor_job_id)
-        with translated_errors(f"cannot read the status of {self.key} job {vendor_job_id}", secret=self._token):
-            return job_state(job.status())
+    def _why_stopped(self, job: Any, vendor_job_id: str, state: JobState) -> str:
+        return job.error_message() if state is JobState.FAILED else "it was cancelled"
 
-    def wait(self, vendor_job_id: str, timeout_s: float) -> Execution:
-        """Poll the job's status (queues on real devices are long, so the interval grows to 30 s)."""
-        job = self._remote_job(vendor_job_id)
-        with translated_errors(f"cannot read the status of {self.key} job {vendor_job_id}", secret=self._token):
-            state = poll_until_final(lambda: job_state(job.status()), timeout_s, first_interval_s=2, max_interval_s=30)
-        if state is None:
-            timed_out = f"{self.key} job {vendor_job_id} timed out after {timeout_s:g} s"
-            try:
-                self.cancel(vendor_job_id)
-            except BackendError as exc:  # it may still run, and be billed: the caller must know
-                raise BackendError(f"{timed_out}; cancelling it failed: {exc}") from None
-            raise BackendError(f"{timed_out} and was cancelled")
-        if state is not JobState.DONE:
-            with translated_errors(f"cannot read why {self.key} job {vendor_job_id} stopped", secret=self._token):
-                why = job.error_message() if state is JobState.FAILED else "it was cancelled"
-            raise BackendError(f"{self.key} job {vendor_job_id} did not finish: {why}")
-        with translated_errors(f"cannot read the result of {self.key} job {vendor_job_id}", secret=self._token):
-            result = job.result()
-            raw_counts = _joined_counts(result)
-            shots = int(result[0].join_data().num_shots)
-            seeds = _seeds_from_tags(job.tags)
-            properties = job.properties()
-            usage = job.usage()
-            transpiled = _submitted_circuit_metrics(job.inputs)
+    def _execution(self, job: Any, vendor_job_id: str) -> Execution:
+        result = job.result()
+        raw_counts = _joined_counts(result)
+        shots = int(result[0].join_data().num_shots)
+        seeds = seeds_from_labels(dict(tag.split("=", 1) for tag in job.tags or () if "=" in tag))
+        properties = job.properties()
+        usage = job.usage()
+        transpiled = _submitted_circuit_metrics(job.inputs)
         updated = getattr(properties, "last_update_date", None)
         return build_execution(
             vendor_job_id=vendor_job_id, device=self.device, raw_counts=raw_counts, shots=shots,
@@ -195,22 +169,6 @@ class IbmCloudBackend(Backend):
             calibration_snapshot_id=f"{self.device}@{updated.isoformat()}" if updated else None,
             usage_seconds=float(usage) if usage is not None else None,
         )
-
-    def cancel(self, vendor_job_id: str) -> None:
-        job = self._remote_job(vendor_job_id)
-        with translated_errors(f"cannot cancel {self.key} job {vendor_job_id}", secret=self._token):
-            job.cancel()
-
-
-def _seeds_from_tags(tags: list[str]) -> dict[str, int]:
-    seeds = {}
-    for kind in ("transpiler", "simulator"):
-        prefix = _SEED_TAG.format(kind)
-        values = [tag[len(prefix):] for tag in tags or () if tag.startswith(prefix)]
-        if len(values) != 1 or not values[0].isdigit():
-            raise BackendError(f"the job's tags do not record its seed_{kind} (was it submitted by govern?)")
-        seeds[kind] = int(values[0])
-    return seeds
 
 
 def _submitted_circuit_metrics(inputs: Mapping[str, Any]) -> dict:

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from govern.backends import BackendError, get_backend
 from govern.dispatch import events
+from govern.dispatch.announcements import announce
 from govern.dispatch.costs import settle
 from govern.dispatch.jobs import child_job
 from govern.dispatch.queue import FINAL
@@ -147,14 +148,17 @@ def reproduce(session: Session, submission_id: str, ibm_mode: str) -> JobPublic:
     if original is None:
         raise RecordError(f"submission {submission_id} has no finished run to reproduce", 409)
     try:
-        simulator = get_backend(original.vendor, original.device, ibm_mode=ibm_mode).simulator
+        backend = get_backend(original.vendor, original.device, ibm_mode=ibm_mode)
     except BackendError as exc:
         raise RecordError(f"cannot reproduce on {original.vendor}/{original.device}: {exc}", 409) from None
-    if not simulator:
+    if not backend.simulator:
         raise RecordError(f"{original.vendor}/{original.device} is a real device; only simulator runs can be reproduced", 409)
+    if not backend.reproducible:
+        raise RecordError(f"{original.vendor}/{original.device} cannot be seeded, so its runs cannot be reproduced", 409)
     job = child_job(original, "reproduction", vendor=original.vendor, device=original.device,
                     price_model={"model": "free"}, estimated_cost=Decimal("0"))
     session.add(job)
+    announce(session)
     outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job))
     session.flush()
     return job_public(job)

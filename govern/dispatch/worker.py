@@ -40,6 +40,7 @@ from govern.backends import (
 )
 from govern.database import session_scope
 from govern.dispatch import events
+from govern.dispatch.announcements import JobAnnouncements, announce
 from govern.dispatch.costs import actual_cost, sandbox_refusal, settle
 from govern.dispatch.jobs import child_job
 from govern.dispatch.queue import LeaseLost, cancel_requested, claim, renew, transition
@@ -175,18 +176,25 @@ class Worker:
         self.backend_for = backend_for
         self.environ = os.environ if environ is None else environ
         self._starts: dict[str, dict[str, Any]] = {}
+        self.announcements = JobAnnouncements(database)
 
     def run(self, stop: threading.Event) -> None:
-        """Serve the queue until `stop` is set; an idle worker polls every `poll_s`."""
+        """Serve the queue until `stop` is set; an idle worker waits for a queued job's announcement, or
+        `poll_s` at the most."""
         log.info("worker %s serving the queue", self.worker_id)
-        while not stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:
-                log.exception("worker %s: a pass over the queue failed; retrying", self.worker_id)
-                worked = False
-            if not worked:
-                stop.wait(self.options.poll_s)
+        with self.announcements:
+            while not stop.is_set():
+                try:
+                    worked = self.run_once()
+                except Exception:
+                    log.exception("worker %s: a pass over the queue failed; retrying", self.worker_id)
+                    worked = False
+                if not worked and not stop.is_set():
+                    self.announcements.wait(self.options.poll_s)
+
+    def wake(self) -> None:
+        """Cut an idle wait short: a job was queued in this process, or the worker is asked to stop."""
+        self.announcements.wake()
 
     def run_until_idle(self) -> int:
         """Process jobs until none is claimable (fallbacks and retries included); returns how many."""
@@ -373,6 +381,7 @@ class Worker:
         def queue_fallback(session: Session, stored: JobRecord) -> None:
             settle(session, stored, None, ran=ran and not self._simulated(stored))
             session.add(fallback)
+            announce(session)
 
         transition(self.database, job, self.worker_id, status=JobStatus.FALLBACK, error=reason,
                    events=[events.ended(start, job, RunState.ABORT, f"falling back to {target_key}: {reason}"),
