@@ -384,3 +384,13 @@ def test_an_idle_worker_is_woken_by_a_queued_job_not_by_its_poll(client, databas
         idle.wake()
         runner.join(timeout=30)
         client.app.state.worker = None
+
+
+def test_a_run_on_a_simulator_that_cannot_be_seeded_is_not_offered_for_reproduction(client):
+    headers, body = bell(client)
+    body["manifest"] = {**body["manifest"], "spec": {**body["manifest"]["spec"], "backend": {"vendor": "aws-braket", "device": "braket_local_sv"}}}
+    submission_id = submit(client, headers, body)
+    worker(client).run_until_idle()
+    assert jobs(client, submission_id, headers)[0]["status"] == "succeeded"
+    refused = client.post(f"/v1/submissions/{submission_id}/reproduce", headers=headers)
+    assert refused.status_code == 409 and "cannot be seeded" in refused.json()["detail"]
