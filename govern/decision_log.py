@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from govern.decision import Decision
@@ -29,57 +32,142 @@ CHAIN_LOCK_KEY = 0x676F7665726E  # "govern": the PostgreSQL advisory lock that o
 
 
 def record_hash(prev_hash: str, content: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_json(content)).hexdigest()
+    return _chain_hash(prev_hash, canonical_json(content))
+
+
+def _chain_hash(prev_hash: str, canonical_content: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_content).hexdigest()
+
+
+@dataclass
+class Entry:
+    """A decision waiting for its place in the chain."""
+
+    decision: Decision
+    policy_input: dict[str, Any]
+    actor: str
+    kind: str
+    done: bool = False
+    error: BaseException | None = None
 
 
 def append(
     session: Session, decision: Decision, policy_input: dict[str, Any], *, actor: str, kind: str
 ) -> DecisionRecord:
-    """Append one decision at the head of the chain.
+    """Append one decision at the head of the chain, in the caller's transaction.
 
     Appenders queue for the head: on PostgreSQL behind a transaction-scoped advisory lock, on SQLite behind the
-    write lock every transaction takes. Should two ever race anyway, the loser's insert violates the primary
-    key and it retries on the new head, so the chain stays linear.
+    write lock every transaction takes. Should two ever race anyway, the loser's insert conflicts on the
+    primary key, inserts nothing, and it retries on the new head, so the chain stays linear. Plain statements
+    rather than ORM loads and a savepoint: the lock is held from here until the caller commits, so every
+    statement in between delays every other appender.
     """
+    entry = Entry(decision, policy_input, actor, kind)
+    for _ in range(APPEND_ATTEMPTS):
+        (row,) = _chain(session, [entry])
+        if _insert(session, [row]):
+            return row
+    raise RuntimeError("could not append to the decision log: too much contention")
+
+
+class GroupCommit:
+    """Appends decisions from concurrent requests, as many as are waiting in one transaction, so that the
+    chain's lock is taken once per batch instead of once per decision (group commit).
+
+    A caller returns only once its own record is committed. Whoever finds no write in progress becomes the
+    writer and takes every waiting entry along; the others wait for it, then find their entry done (or go
+    next). Used where the decision is all a request records (`POST /v1/check`); a submission appends inside
+    its own transaction, with the submission it decides.
+    """
+
+    def __init__(self, db: Engine):
+        self._db = db
+        self._waiting: list[Entry] = []
+        self._queue_lock = threading.Lock()
+        self._writer = threading.Lock()
+
+    def append(self, decision: Decision, policy_input: dict[str, Any], *, actor: str, kind: str) -> None:
+        entry = Entry(decision, policy_input, actor, kind)
+        with self._queue_lock:
+            self._waiting.append(entry)
+        with self._writer:
+            if not entry.done:
+                with self._queue_lock:
+                    batch, self._waiting = self._waiting, []
+                self._write(batch)
+        if entry.error is not None:
+            raise entry.error
+
+    def _write(self, batch: list[Entry]) -> None:
+        """One transaction for the batch; a conflict (only a writer ignoring the lock could cause one) rolls
+        the whole batch back and it is chained again on the new head."""
+        try:
+            for _ in range(APPEND_ATTEMPTS):
+                with Session(self._db) as session:
+                    if _insert(session, _chain(session, batch)):
+                        session.commit()
+                        return
+                    session.rollback()
+            raise RuntimeError("could not append to the decision log: too much contention")
+        except BaseException as exc:
+            for entry in batch:
+                entry.error = exc
+            raise
+        finally:
+            for entry in batch:
+                entry.done = True
+
+
+def _chain(session: Session, entries: list[Entry]) -> list[DecisionRecord]:
+    """Take the head (and on PostgreSQL the lock that orders appenders) and link the entries onto it."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    team = policy_input.get("experiment", {}).get("metadata", {}).get("team", "")
-    for _ in range(APPEND_ATTEMPTS):
-        head = session.exec(select(DecisionRecord).order_by(col(DecisionRecord.seq).desc()).limit(1)).first()
-        seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS)
-        recorded_at = datetime.now(timezone.utc)
-        content = {
-            "seq": seq,
-            "kind": kind,
-            "actor": actor,
-            "recorded_at": recorded_at.isoformat(),
-            "decision": decision.model_dump(mode="json"),
-            "input": policy_input,
-        }
-        row = DecisionRecord(
-            seq=seq,
-            decision_id=decision.decision_id,
-            kind=kind,
-            actor=actor,
-            team=team,
-            outcome=decision.outcome.value,
-            bundle_revision=decision.bundle_revision,
-            input_hash=decision.input_hash,
-            recorded_at=recorded_at,
-            record=canonical_json(content).decode(),
-            prev_hash=prev_hash,
-            hash=record_hash(prev_hash, content),
-        )
-        savepoint = session.begin_nested()
-        try:
-            session.add(row)
-            session.flush()
-        except IntegrityError:
-            savepoint.rollback()
-            continue
-        savepoint.commit()
-        return row
-    raise RuntimeError("could not append to the decision log: too much contention")
+    table = DecisionRecord.__table__
+    head = session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
+    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
+    rows = []
+    for entry in entries:
+        seq += 1
+        row = _record(entry, seq, prev_hash)
+        rows.append(row)
+        prev_hash = row.hash
+    return rows
+
+
+def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
+    decision = entry.decision
+    recorded_at = datetime.now(timezone.utc)
+    content = {
+        "seq": seq,
+        "kind": entry.kind,
+        "actor": entry.actor,
+        "recorded_at": recorded_at.isoformat(),
+        "decision": decision.model_dump(mode="json"),
+        "input": entry.policy_input,
+    }
+    canonical = canonical_json(content)
+    return DecisionRecord(
+        seq=seq,
+        decision_id=decision.decision_id,
+        kind=entry.kind,
+        actor=entry.actor,
+        team=entry.policy_input.get("experiment", {}).get("metadata", {}).get("team", ""),
+        outcome=decision.outcome.value,
+        bundle_revision=decision.bundle_revision,
+        input_hash=decision.input_hash,
+        recorded_at=recorded_at,
+        record=canonical.decode(),
+        prev_hash=prev_hash,
+        hash=_chain_hash(prev_hash, canonical),
+    )
+
+
+def _insert(session: Session, rows: list[DecisionRecord]) -> bool:
+    """Insert the rows in one statement; False when a row's place was taken (those rows insert nothing)."""
+    table = DecisionRecord.__table__
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values([row.model_dump() for row in rows]).on_conflict_do_nothing().returning(table.c.seq)
+    return len(session.execute(statement).all()) == len(rows)
 
 
 @dataclass(frozen=True)

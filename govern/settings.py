@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.bundle import PolicyBundle, load_bundle
@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(default=False, description="Apply database migrations when `govern serve` starts.")
     lineage_delivery: bool = Field(
         default=True, description="Deliver OpenLineage events from the outbox in the service (turn off where another process does)."
+    )
+    token_cache_s: NonNegativeFloat = Field(
+        default=5.0, description="Seconds the service remembers an authenticated token (a revoked one works that long at most; 0: never)."
     )
     lineage_poll_s: PositiveFloat = Field(default=2.0, description="Seconds between lineage delivery passes when nothing wakes the deliverer.")
     ibm_mode: Literal["local", "cloud"] = Field(

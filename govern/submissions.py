@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from govern import decision_log
@@ -61,17 +62,16 @@ def request_hash(manifest: dict[str, Any], circuit: str | None) -> str:
     return hashlib.sha256(canonical_json({"manifest": manifest, "circuit": circuit})).hexdigest()
 
 
-def decide_and_log(
-    session: Session, checker: Checker, engine: Engine, submission: Submission, *, actor: str, kind: str, lock_sandbox: bool
-) -> tuple[Decision, CircuitProfile]:
-    """Profile, decide on the live context and append the decision to the log: what checks and submissions
-    share. The caller commits before it answers."""
+def decide(
+    session: Session, checker: Checker, engine: Engine, submission: Submission, *, lock_sandbox: bool
+) -> tuple[Decision, CircuitProfile, dict[str, Any]]:
+    """Profile and decide on the live context: what checks and submissions share. Returns the policy input
+    too, since the caller appends the decision to the log (a check in a batch of its own, a submission in its
+    transaction) and commits before it answers."""
     profile = checker.profile(submission)
     live_context = context_for(session, submission.experiment, lock_sandbox=lock_sandbox)
     policy_input = checker.policy_input(submission, profile, live_context)
-    decision = engine.evaluate(policy_input)
-    decision_log.append(session, decision, policy_input, actor=actor, kind=kind)
-    return decision, profile
+    return engine.evaluate(policy_input), profile, policy_input
 
 
 def submit(
@@ -93,7 +93,7 @@ def submit(
             return replay(session, earlier, digest)
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
-    decision, profile = decide_and_log(session, checker, engine, submission, actor=actor, kind="submission", lock_sandbox=True)
+    decision, profile, policy_input = decide(session, checker, engine, submission, lock_sandbox=True)
     cost = Decimal(str(decision.estimate.get("cost", 0))).quantize(Decimal("0.01"))
     row = SubmissionRecord(
         id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,
@@ -119,17 +119,17 @@ def submit(
         event_time=decision.evaluated_at, producer=PRODUCER,
     ))
     session.flush()
+    decision_log.append(session, decision, policy_input, actor=actor, kind="submission")  # last: it holds the chain's lock
     public = _public(row, job_status)
     return Submitted(public, decision)
 
 
 def reserve(session: Session, sandbox_id: str, submission_id: str, amount: Decimal, currency: str) -> None:
     """Hold the estimate against the sandbox (its row is locked by the decision that allowed it)."""
-    sandbox = session.get(SandboxRecord, sandbox_id)
-    if sandbox is None:
+    table = SandboxRecord.__table__
+    reserved = session.execute(update(table).where(table.c.id == sandbox_id).values(reserved=func.coalesce(table.c.reserved, 0) + amount))
+    if reserved.rowcount == 0:
         raise RecordError(f"sandbox {sandbox_id!r} vanished during the submission", 409)
-    sandbox.reserved = (sandbox.reserved or Decimal("0")) + amount
-    session.add(sandbox)
     session.add(
         LedgerEntry(sandbox_id=sandbox_id, submission_id=submission_id, kind="reserve", amount=amount, currency=currency,
                     note="estimated cost reserved when the submission was accepted")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 
 from sqlmodel import Session, select
@@ -39,6 +40,32 @@ def authenticate(session: Session, secret: str) -> TokenPublic | None:
     if row is None or row.revoked_at is not None:
         return None
     return TokenPublic.model_validate(row)
+
+
+class TokenCache:
+    """Tokens that authenticated in the last `ttl_s` seconds, so a busy client is not looked up on every
+    request. The price: a revoked token keeps working for up to `ttl_s` seconds in each server process
+    (GOVERN_TOKEN_CACHE_S; 0 looks every request up). Unknown tokens are never remembered."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000):
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[float, TokenPublic]] = {}
+
+    def remembered(self, secret: str) -> TokenPublic | None:
+        """The token, if it authenticated less than `ttl_s` seconds ago (no database involved)."""
+        entry = self._entries.get(hash_token(secret))
+        return entry[1] if entry is not None and entry[0] > time.monotonic() else None
+
+    def authenticate(self, session: Session, secret: str) -> TokenPublic | None:
+        """Look the token up and remember it if it is live."""
+        token = authenticate(session, secret)
+        if token is None or self.ttl_s <= 0:
+            return token
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[hash_token(secret)] = (time.monotonic() + self.ttl_s, token)
+        return token
 
 
 def revoke_token(session: Session, token_id: uuid.UUID) -> TokenPublic | None:

@@ -85,8 +85,10 @@ def list_waivers(session: Session, team: str | None = None) -> list[WaiverPublic
 
 
 def team_waivers(session: Session, team: str) -> list[Waiver]:
-    """The team's approved waivers, as the policies read them (the policy itself ignores expired ones)."""
-    rows = session.exec(select(WaiverRecord).where(WaiverRecord.team == team, WaiverRecord.status == "approved"))
+    """The team's approved waivers, as the policies read them (the policy itself ignores expired ones); plain
+    rows, since every decision reads them."""
+    table = WaiverRecord.__table__
+    rows = session.execute(select(table).where(table.c.team == team, table.c.status == "approved"))
     return [
         Waiver(
             id=row.id, rule=row.rule, scope=WaiverScope(team=row.team, experiment=row.experiment, sandbox=row.sandbox),

@@ -14,16 +14,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from govern.api import audit, dispatch, lineage, policy, procurement, submissions, waivers
-from govern.api.metrics import ServiceMetrics
+from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.routes import health, specs, v1
 from govern.bundle import BundleError, PolicyBundle, load_bundle
 from govern.check import Checker
 from govern.database import create_db_engine, upgrade
+from govern.decision_log import GroupCommit
 from govern.dispatch.worker import Worker, worker_options
 from govern.engine import EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
 from govern.settings import Settings, build_engine, load_settings
+from govern.tokens import TokenCache
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
@@ -33,6 +35,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = create_db_engine(settings.resolved_database_url())
+        app.state.decision_log = GroupCommit(app.state.db)
         if settings.migrate_on_start:
             upgrade(app.state.db)
         try:
@@ -57,7 +60,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     )
     app.state.settings = settings
     app.state.metrics = ServiceMetrics()
-    app.middleware("http")(app.state.metrics.http_middleware)
+    app.state.tokens = TokenCache(settings.token_cache_s)
+    app.add_middleware(HttpLatency, metrics=app.state.metrics)
     app.include_router(health)
     app.include_router(v1)
     app.include_router(specs)

@@ -2,36 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from govern.database import session_scope
 from govern.engine import Engine
 from govern.models import TokenPublic
 from govern.records import RecordError
 from govern.settings import Settings
-from govern.tokens import authenticate
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `govern token create`.")
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies are coroutines so that FastAPI does not hand each of them to a worker thread: those hops
+# (and the GIL hand-offs they bring) cost more than the work itself. Anything that blocks goes to the
+# threadpool explicitly.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session that commits when the route succeeds and rolls back when it fails; routes that report a
-    recorded fact commit it themselves before answering."""
-    with session_scope(request.app.state.db) as session:
-        yield session
+    recorded fact commit it themselves before answering, and then nothing is left to do here."""
+    with Session(request.app.state.db) as session:
+        try:
+            yield session
+        except BaseException:
+            if session.in_transaction():
+                await _outside_the_pool(session.rollback)
+            raise
+        if session.in_transaction() or session.new or session.dirty or session.deleted:
+            await _outside_the_pool(session.commit)
+
+
+async def _outside_the_pool(finish: Callable[[], None]) -> None:
+    """Finish a transaction on a thread of its own, as FastAPI does for the exit of sync dependencies: were it
+    to wait for a threadpool slot, and every slot be held by requests waiting for this transaction's row
+    locks, nothing would move again."""
+    await anyio.to_thread.run_sync(finish, limiter=anyio.CapacityLimiter(1))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -39,12 +58,13 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_current_token(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+async def get_current_token(
+    request: Request, session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> TokenPublic:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-    token = authenticate(session, credentials.credentials)
+    tokens = request.app.state.tokens
+    token = tokens.remembered(credentials.credentials) or await run_in_threadpool(tokens.authenticate, session, credentials.credentials)
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
     return token

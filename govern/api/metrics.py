@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govern.decision import Decision
 from govern.lineage.outbox import Backlog
@@ -73,13 +74,33 @@ class ServiceMetrics:
             for finding in findings:
                 self.rules.labels(finding.rule, effect).inc()
 
-    async def http_middleware(self, request: Request, call_next) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        self.http_seconds.labels(request.method, path, str(response.status_code)).observe(time.perf_counter() - started)
-        return response
-
     def exposition(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class HttpLatency:
+    """ASGI middleware that times every HTTP request by method, route and status. Plain ASGI rather than
+    Starlette's BaseHTTPMiddleware, which adds a task and a stream per request to every call."""
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.http_seconds.labels(scope["method"], path, str(status)).observe(time.perf_counter() - started)

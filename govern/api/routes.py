@@ -17,7 +17,7 @@ from govern.documents import Document
 from govern.lineage import outbox
 from govern.lineage.facets import facet_schemas
 from govern.submission import submission_from_request
-from govern.submissions import decide_and_log
+from govern.submissions import decide
 
 health = APIRouter(tags=["health"])
 v1 = APIRouter(prefix="/v1")
@@ -76,10 +76,9 @@ def check(
     logged as evidence."""
     require(engine, token, "check", {"team": body.team})
     submission = submission_from_request(Document("manifest", 0, body.manifest, {}), body.circuit, settings.max_circuit_bytes)
-    decision, _ = decide_and_log(
-        session, request.app.state.checker, engine, submission, actor=str(token.id), kind="check", lock_sandbox=False
-    )
-    session.commit()
+    decision, _, policy_input = decide(session, request.app.state.checker, engine, submission, lock_sandbox=False)
+    session.commit()  # the reads are done: give the connection back before waiting for the log
+    request.app.state.decision_log.append(decision, policy_input, actor=str(token.id), kind="check")
     request.app.state.metrics.observe_decision(decision, "check")
     return CheckResponse(outcome=decision.outcome.value, decision=decision)
 
