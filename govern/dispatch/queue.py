@@ -110,15 +110,3 @@ def transition(
         session.expunge(stored)
         return stored
 
-
-def request_cancel(session: Session, submission_id: str) -> list[JobRecord]:
-    """Flag the submission's unfinished jobs for cancellation; the worker holding one cancels it at the
-    vendor and ends it (a queued one is ended when next claimed). Returns the flagged jobs."""
-    jobs = session.exec(
-        select(JobRecord).where(JobRecord.submission_id == submission_id, col(JobRecord.status).not_in(FINAL))
-    ).all()
-    for job in jobs:
-        job.cancel_requested = True
-        job.updated_at = utcnow()
-        session.add(job)
-    return list(jobs)

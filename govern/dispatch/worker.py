@@ -243,13 +243,13 @@ class Worker:
             self._fall_back_or_fail(job, "error", str(exc), ran=False)
             return
         if job.vendor_job_id is None:
-            job = self._submit(job, backend, lease)
+            job = self._submit(job, backend)
             if job is None:
                 return
         self._wait(job, backend, lease)
 
-    def _submit(self, job: JobRecord, backend: Backend, lease: _Lease) -> JobRecord | None:
-        """Gate, maybe fall back, then submit: `submitted` is stored before the vendor is called."""
+    def _submit(self, job: JobRecord, backend: Backend) -> JobRecord | None:
+        """Maybe fall back, else submit: `submitted` is stored before the vendor is called."""
         if job.status == JobStatus.SUBMITTED.value and not backend.simulator:
             self._end(job, JobStatus.FAILED, "the worker stopped while submitting to the vendor, before a job id came back; "
                       "it is not submitted again (the vendor may have it): check with the vendor and resubmit", ran=False)
@@ -285,7 +285,7 @@ class Worker:
                 return
             log.info("job %s: %s; running it again from its seeds", job.id, exc)
             job = transition(self.database, job, self.worker_id, status=JobStatus.SUBMITTED, vendor_job_id=None)
-            resubmitted = self._submit(job, backend, lease)
+            resubmitted = self._submit(job, backend)
             if resubmitted is not None:
                 self._wait(resubmitted, backend, lease)
             return
