@@ -10,6 +10,7 @@ the policy engine sees, and credentials and hyperparameters are never copied at 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -47,8 +48,10 @@ from govern.records import as_utc
 from govern.secrets import redact, scan
 
 
+@functools.cache
 def govern_version() -> str:
-    """The installed distribution's version; a source tree that was never installed has none."""
+    """The installed distribution's version, read once (reading it scans the installed distributions); a
+    source tree that was never installed has none."""
     try:
         return version("govern")
     except PackageNotFoundError:
