@@ -37,15 +37,13 @@ import os
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import func
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from govern.backends import DispatchRequest, get_backend
@@ -57,6 +55,7 @@ from govern.documents import load_documents
 from govern.models import JobRecord, ResultRecord
 from govern.settings import Settings, build_engine
 from govern.submissions import submit
+from scratch import DEFAULT_ADMIN_URL, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "allowed" / "bell-local.yaml"
@@ -278,41 +277,34 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="submissions timed one at a time for the overhead (default 100)")
     parser.add_argument("--poll-s", type=float, default=1.0, help="the idle worker's poll interval (default 1.0, as GOVERN_WORKER_POLL_S)")
     parser.add_argument("--shots", type=int, default=64, help="shots per job (default 64)")
-    parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
     options = parser.parse_args()
 
-    admin = make_url(options.database_url)
-    name = f"govern_bench_{uuid.uuid4().hex[:8]}"
-    connect = dict(host=admin.host, port=admin.port, user=admin.username, dbname=admin.database, autocommit=True)
-    with psycopg.connect(**connect) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    database_url = admin.set(database=name).render_as_string(hide_password=False)
-    database = create_db_engine(database_url)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["govern.dispatch.worker", "govern.backends.aer", "govern.submissions"])
-    submitter = pool = None
-    try:
-        upgrade(database)
-        submitter = Submitter(database, options.shots)
-        pool = WorkerPool(context, database_url, WorkerOptions(poll_s=options.poll_s, job_timeout_s=60), max(WORKER_COUNTS))
-        overheads, miscounted = measure_idle_overhead(pool, submitter, options.poll_s, options.samples)
-        errors, queued = miscounted, options.samples
-        runs = {count: Throughput() for count in WORKER_COUNTS}
-        for count in interleaved(WORKER_COUNTS, options.rounds):
-            for _ in range(options.jobs):
-                submitter.submit()
-            measure_throughput(pool, count, options.jobs, runs[count])
-            queued += options.jobs
-        errors += sum(len(stamp[2]) != 1 for run in runs.values() for stamp in run.stamps)
-        errors += final_state_errors(database, queued)
-    finally:
-        if pool is not None:
-            pool.close()
-        if submitter is not None:
-            submitter.engine.close()
-        database.dispose()
-        with psycopg.connect(**connect) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(options.database_url) as database_url:
+        database = create_db_engine(database_url)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["govern.dispatch.worker", "govern.backends.aer", "govern.submissions"])
+        submitter = pool = None
+        try:
+            upgrade(database)
+            submitter = Submitter(database, options.shots)
+            pool = WorkerPool(context, database_url, WorkerOptions(poll_s=options.poll_s, job_timeout_s=60), max(WORKER_COUNTS))
+            overheads, miscounted = measure_idle_overhead(pool, submitter, options.poll_s, options.samples)
+            errors, queued = miscounted, options.samples
+            runs = {count: Throughput() for count in WORKER_COUNTS}
+            for count in interleaved(WORKER_COUNTS, options.rounds):
+                for _ in range(options.jobs):
+                    submitter.submit()
+                measure_throughput(pool, count, options.jobs, runs[count])
+                queued += options.jobs
+            errors += sum(len(stamp[2]) != 1 for run in runs.values() for stamp in run.stamps)
+            errors += final_state_errors(database, queued)
+        finally:
+            if pool is not None:
+                pool.close()
+            if submitter is not None:
+                submitter.engine.close()
+            database.dispose()
 
     jobs_per_s = {count: len(run.stamps) / run.seconds for count, run in runs.items()}
     busy_overheads = [(stamp[2][0] - stamp[1]) * 1000 for stamp in runs[1].stamps if stamp[2]]

@@ -31,12 +31,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from govern.database import create_db_engine, reading, upgrade
 from govern.lineage import store
+from scratch import scratch_database
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 TEAMS = [f"team-{index:02d}" for index in range(40)]
@@ -227,16 +226,8 @@ def main() -> None:
             result["database_mb"] = round(sum(p.stat().st_size for p in Path(directory).iterdir()) / 2**20, 1)
         result["database"] = "sqlite"
     else:
-        admin = make_url(options.database_url)
-        name = f"govern_bench_{uuid.uuid4().hex[:8]}"
-        connect = dict(host=admin.host, port=admin.port, user=admin.username, password=admin.password, dbname=admin.database, autocommit=True)
-        with psycopg.connect(**connect) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        try:
-            result = run(admin.set(database=name).render_as_string(hide_password=False), options)
-        finally:
-            with psycopg.connect(**connect) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database(options.database_url) as database_url:
+            result = run(database_url, options)
         result["database"] = "postgresql"
     result["wall_seconds"] = round(time.perf_counter() - wall, 1)
     print(json.dumps(result))

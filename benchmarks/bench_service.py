@@ -24,8 +24,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
-import psycopg
-from sqlalchemy.engine import make_url
 
 from govern.bundle import load_bundle
 from govern.check import Checker
@@ -33,6 +31,7 @@ from govern.documents import load_documents
 from govern.engine.embedded import EmbeddedEngine
 from govern.manifest import API_VERSION, Context, ContextSpec, Sandbox, Vendor
 from govern.submission import submission_from_document
+from scratch import DEFAULT_ADMIN_URL, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "allowed" / "vqe-h2-ibm.yaml"
@@ -116,56 +115,49 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per endpoint (default 20)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--workers", type=int, default=2, help="govern serve processes (default 2)")
-    parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
     options = parser.parse_args()
 
-    admin = make_url(options.database_url)
-    name = f"govern_bench_{uuid.uuid4().hex[:8]}"
-    connect = dict(host=admin.host, port=admin.port, user=admin.username, dbname=admin.database, autocommit=True)
-    with psycopg.connect(**connect) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    database_url = admin.set(database=name).render_as_string(hide_password=False)
-    env = {**os.environ, "GOVERN_DATABASE_URL": database_url}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", "--workers", str(options.workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with scratch_database(options.database_url) as database_url:
+        env = {**os.environ, "GOVERN_DATABASE_URL": database_url}
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", "--workers", str(options.workers)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
 
-        def token(role: str, team: str) -> str:
-            out = subprocess.run([sys.executable, "-m", "govern", "token", "create", "--role", role, "--team", team],
-                                 env=env, capture_output=True, text=True, check=True)
-            return out.stdout.strip()
+            def token(role: str, team: str) -> str:
+                out = subprocess.run([sys.executable, "-m", "govern", "token", "create", "--role", role, "--team", team],
+                                     env=env, capture_output=True, text=True, check=True)
+                return out.stdout.strip()
 
-        procurement, submitter = token("procurement", "procurement"), token("submitter", "materials-rnd")
-        httpx.put(f"{base}/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers={"Authorization": f"Bearer {procurement}"})
-        start = datetime.now(timezone.utc) - timedelta(days=1)
-        httpx.post(f"{base}/v1/sandboxes", headers={"Authorization": f"Bearer {submitter}"}, json={
-            "id": "SBX-2026-014", "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
-            "start": start.isoformat(), "end": (start + timedelta(weeks=8)).isoformat(), "budget": "999999999.00"})
-        httpx.post(f"{base}/v1/sandboxes/SBX-2026-014/approve", headers={"Authorization": f"Bearer {procurement}"})
+            procurement, submitter = token("procurement", "procurement"), token("submitter", "materials-rnd")
+            httpx.put(f"{base}/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers={"Authorization": f"Bearer {procurement}"})
+            start = datetime.now(timezone.utc) - timedelta(days=1)
+            httpx.post(f"{base}/v1/sandboxes", headers={"Authorization": f"Bearer {submitter}"}, json={
+                "id": "SBX-2026-014", "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
+                "start": start.isoformat(), "end": (start + timedelta(weeks=8)).isoformat(), "budget": "999999999.00"})
+            httpx.post(f"{base}/v1/sandboxes/SBX-2026-014/approve", headers={"Authorization": f"Bearer {procurement}"})
 
-        (document,) = load_documents(MANIFEST, 1_000_000)
-        body = {"manifest": document.data, "circuit": (MANIFEST.parent / document.data["spec"]["circuit"]["path"]).read_text()}
-        warm = httpx.post(f"{base}/v1/check", json=body, headers={"Authorization": f"Bearer {submitter}"}, timeout=30)
-        assert warm.status_code == 200 and warm.json()["outcome"] in {"allowed", "warned"}, warm.text
+            (document,) = load_documents(MANIFEST, 1_000_000)
+            body = {"manifest": document.data, "circuit": (MANIFEST.parent / document.data["spec"]["circuit"]["path"]).read_text()}
+            warm = httpx.post(f"{base}/v1/check", json=body, headers={"Authorization": f"Bearer {submitter}"}, timeout=30)
+            assert warm.status_code == 200 and warm.json()["outcome"] in {"allowed", "warned"}, warm.text
 
-        inprocess = inprocess_rate(min(5.0, options.seconds))
-        checks, check_ms, check_errors = asyncio.run(drive(f"{base}/v1/check", submitter, body, options.clients, options.seconds, False))
-        submits, submit_ms, submit_errors = asyncio.run(drive(f"{base}/v1/submissions", submitter, body, options.clients, options.seconds, True))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        with psycopg.connect(**connect) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            inprocess = inprocess_rate(min(5.0, options.seconds))
+            checks, check_ms, check_errors = asyncio.run(drive(f"{base}/v1/check", submitter, body, options.clients, options.seconds, False))
+            submits, submit_ms, submit_errors = asyncio.run(drive(f"{base}/v1/submissions", submitter, body, options.clients, options.seconds, True))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
     check_rps, submit_rps = checks / options.seconds, submits / options.seconds
     print(json.dumps({

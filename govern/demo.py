@@ -22,6 +22,7 @@ from urllib.parse import quote
 import platformdirs
 import uvicorn
 from rich.console import Console
+from sqlalchemy.engine import Engine
 
 from govern.api import create_app
 from govern.client import ClientError, GovernClient, request_body
@@ -61,8 +62,9 @@ def run_demo(database: Path, console: Console, timeout_s: float = 300.0) -> None
     database.parent.mkdir(parents=True, exist_ok=True)
     console.print(f"database: {database} (a fresh SQLite file; delete it when done)", markup=False)
     settings = Settings(database_url=f"sqlite:///{database}", lineage_poll_s=0.5, worker_poll_s=0.2, ibm_mode="local")
-    upgrade(create_db_engine(settings.resolved_database_url()))
-    tokens = _tokens(settings)
+    database_engine = create_db_engine(settings.resolved_database_url())
+    upgrade(database_engine)
+    tokens = _tokens(database_engine)
     with _service(settings) as url:
         console.print(f"service: {url} (with a dispatch worker and the lineage deliverer in the process)", markup=False)
         clients = {role: GovernClient(url, secret) for role, secret in tokens.items()}
@@ -71,14 +73,15 @@ def run_demo(database: Path, console: Console, timeout_s: float = 300.0) -> None
         results = _dispatch(clients, submissions, console, timeout_s)
         _lineage(clients["compliance"], console, timeout_s)
         _reproduce(clients, submissions, results, console, timeout_s)
-        _audit(settings, console)
+        _audit(database_engine, console)
+    database_engine.dispose()
     console.print("demo complete: every step turned out as expected", markup=False)
 
 
-def _tokens(settings: Settings) -> dict[str, str]:
+def _tokens(database_engine: Engine) -> dict[str, str]:
     roles = {"qa": ("submitter", "platform-qa"), "rnd": ("submitter", "materials-rnd"),
              "procurement": ("procurement", "procurement"), "compliance": ("compliance", "compliance")}
-    with session_scope(create_db_engine(settings.resolved_database_url())) as session:
+    with session_scope(database_engine) as session:
         return {key: create_token(session, TokenCreate(role=role, team=team, name=f"demo-{key}"))[1]
                 for key, (role, team) in roles.items()}
 
@@ -211,8 +214,8 @@ def _reproduce(clients: dict[str, GovernClient], submissions: dict[str, dict], r
                       f"{results[name]['result_hash'][:23]}…", markup=False)
 
 
-def _audit(settings: Settings, console: Console) -> None:
-    with session_scope(create_db_engine(settings.resolved_database_url())) as session:
+def _audit(database_engine: Engine, console: Console) -> None:
+    with session_scope(database_engine) as session:
         verification = verify(session)
     if not verification.ok:
         raise DemoFailed(f"the decision log does not verify: {verification.problem}")

@@ -22,12 +22,13 @@ from govern.check import Checker
 from govern.circuit import CircuitProfile
 from govern.decision import Decision
 from govern.dispatch.announcements import announce
+from govern.dispatch.control import dispatch_status
 from govern.dispatch.jobs import new_job
 from govern.documents import Document
 from govern.engine import Engine, canonical_json
 from govern.lineage import outbox
 from govern.lineage.events import PRODUCER, submission_event
-from govern.models import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
+from govern.models import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.procurement import context_for
 from govern.records import RecordError, as_utc
 from govern.submission import Submission, submission_from_request
@@ -146,7 +147,7 @@ def replay(session: Session, row: SubmissionRecord, digest: str) -> Submitted:
     """The answer a retried request gets: the same submission and decision, nothing created twice."""
     if row.request_hash != digest:
         raise RecordError("this Idempotency-Key was used for a different request body", 422)
-    return Submitted(_public(row, _job_status(session, row.id)), decision_of(session, row.decision_id), replayed=True)
+    return Submitted(_public(row, dispatch_status(session, row.id)), decision_of(session, row.decision_id), replayed=True)
 
 
 def decision_of(session: Session, decision_id: str) -> Decision:
@@ -155,22 +156,13 @@ def decision_of(session: Session, decision_id: str) -> Decision:
     return Decision.model_validate(json.loads(record.record)["decision"])
 
 
-def _job_status(session: Session, submission_id: str) -> str | None:
-    """The status of the submission's dispatch: its newest job other than reproductions (a fallback's, after one)."""
-    job = session.exec(
-        select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction")
-        .order_by(col(JobRecord.created_at).desc())
-    ).first()
-    return job.status if job else None
-
-
 def _public(row: SubmissionRecord, job_status: str | None) -> SubmissionPublic:
     return SubmissionPublic.model_validate({**row.model_dump(), "created_at": as_utc(row.created_at), "job_status": job_status})
 
 
 def get_submission(session: Session, submission_id: str) -> SubmissionPublic | None:
     row = session.exec(select(SubmissionRecord).where(SubmissionRecord.id == submission_id)).first()
-    return _public(row, _job_status(session, row.id)) if row else None
+    return _public(row, dispatch_status(session, row.id)) if row else None
 
 
 def list_submissions(
@@ -194,4 +186,4 @@ def list_submissions(
         )
     rows = session.exec(query.limit(limit + 1)).all()
     page, more = rows[:limit], len(rows) > limit
-    return [_public(row, _job_status(session, row.id)) for row in page], (page[-1].number if more else None)
+    return [_public(row, dispatch_status(session, row.id)) for row in page], (page[-1].number if more else None)

@@ -82,6 +82,17 @@ def require(engine: Engine, token: TokenPublic, action: str, resource: dict[str,
         raise HTTPException(status.HTTP_403_FORBIDDEN, answer.reason)
 
 
+Answer = TypeVar("Answer")
+
+
+def answered(action: Callable[[], Answer]) -> Answer:
+    """Run a records call; its record errors (bad, unknown or conflicting input) become the 4xx they name."""
+    try:
+        return action()
+    except RecordError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+
+
 Changed = TypeVar("Changed")
 
 

@@ -2,35 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require
 from govern.dispatch import control
 from govern.dispatch.control import JobPublic, ResultPublic
-from govern.records import RecordError
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
-Answer = TypeVar("Answer")
 
 
 class JobList(BaseModel):
     items: list[JobPublic]
 
 
-def _recorded(action: Callable[[], Answer]) -> Answer:
-    try:
-        return action()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-
-
 def _authorize(session: SessionDep, engine: EngineDep, token: TokenDep, submission_id: str, action: str) -> None:
     """404 for an unknown submission, then the authorization policy on its team."""
-    submission = _recorded(lambda: control.submission_row(session, submission_id))
+    submission = answered(lambda: control.submission_row(session, submission_id))
     require(engine, token, action, {"team": submission.team})
 
 
@@ -45,14 +33,14 @@ def get_jobs(submission_id: str, token: TokenDep, engine: EngineDep, session: Se
 def get_result(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> ResultPublic:
     """Counts, result hash, transpiled metrics, calibration snapshot and actual cost; 404 until it exists."""
     _authorize(session, engine, token, submission_id, "submission.read")
-    return _recorded(lambda: control.result_of(session, submission_id))
+    return answered(lambda: control.result_of(session, submission_id))
 
 
 @router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
 def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobList:
     """Cancel the submission's unfinished work: a queued job at once, a running one by its worker."""
     _authorize(session, engine, token, submission_id, "submission.cancel")
-    jobs = _recorded(lambda: control.cancel(session, submission_id))
+    jobs = answered(lambda: control.cancel(session, submission_id))
     session.commit()
     return JobList(items=jobs)
 
@@ -62,13 +50,13 @@ def post_reproduce(submission_id: str, token: TokenDep, engine: EngineDep, sessi
     """Queue a re-run of the finished simulator job with the same circuit, seeds and noise snapshot; the
     job's `reproduced` says whether the result hash matched once it ends."""
     _authorize(session, engine, token, submission_id, "submission.reproduce")
-    job = _recorded(lambda: control.reproduce(session, submission_id, settings.ibm_mode))
+    job = answered(lambda: control.reproduce(session, submission_id, settings.ibm_mode))
     session.commit()
     return job
 
 
 @router.get("/jobs/{job_id}")
 def get_job(job_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobPublic:
-    job = _recorded(lambda: control.get_job(session, job_id))
+    job = answered(lambda: control.get_job(session, job_id))
     _authorize(session, engine, token, job.submission_id, "submission.read")
     return control.job_public(job)

@@ -7,20 +7,19 @@ jobs; those who may read any team's lineage see everything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from collections.abc import Iterator
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.database import reading
 from govern.engine import Engine
 from govern.lineage import store
 from govern.models import TokenPublic
-from govern.records import RecordError
 
 router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
 
@@ -34,7 +33,7 @@ def post_event(
 ) -> dict[str, Any]:
     """Store a run event (producers and admins): 201 when stored, 200 when it was stored before."""
     require(engine, token, "lineage.write", {"team": store.event_team(event) or token.team})
-    stored = _answer(lambda: store.ingest(session, event))
+    stored = answered(lambda: store.ingest(session, event))
     session.commit()
     if not stored:
         response.status_code = status.HTTP_200_OK
@@ -48,7 +47,7 @@ def get_graph(
     depth: Depth = store.MAX_DEPTH,
 ) -> dict[str, Any]:
     """The lineage graph around a node, in Marquez's shape."""
-    return _answer(lambda: store.graph(session, node_id, depth, visible_teams(engine, token)))
+    return answered(lambda: store.graph(session, node_id, depth, visible_teams(engine, token)))
 
 
 @router.get("/datasets/{dataset:path}/runs")
@@ -61,7 +60,7 @@ def get_dataset_runs(
     each URL-encoded (`s3%3A%2F%2Fbucket`); the two are read from the raw path, `dataset` only documents it."""
     teams = visible_teams(engine, token)
     namespace, name = _dataset_in_path(request)
-    return _answer(lambda: store.dataset_runs(session, namespace, name, teams, limit))
+    return answered(lambda: store.dataset_runs(session, namespace, name, teams, limit))
 
 
 @router.get("/runs/{run_id}/upstream")
@@ -70,7 +69,7 @@ def get_run_upstream(
     depth: Annotated[int, Query(ge=1, le=store.MAX_DEPTH)] = store.MAX_DEPTH,
 ) -> dict[str, Any]:
     """Everything a run's outputs came from: its inputs, the runs that produced them, and so on."""
-    return _answer(lambda: store.run_upstream(session, run_id, visible_teams(engine, token), depth))
+    return answered(lambda: store.run_upstream(session, run_id, visible_teams(engine, token), depth))
 
 
 @router.get("/events")
@@ -99,17 +98,6 @@ def visible_teams(engine: Engine, token: TokenPublic) -> set[str] | None:
         {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": "lineage.read", "resource": {"team": "*"}}
     )
     return None if any_team.allow else {token.team}
-
-
-Answer = TypeVar("Answer")
-
-
-def _answer(query: Callable[[], Answer]) -> Answer:
-    """Run a store call; its record errors (bad or unknown input) become the 4xx they name."""
-    try:
-        return query()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
 
 
 def _dataset_in_path(request: Request) -> tuple[str, str]:

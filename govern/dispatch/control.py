@@ -104,12 +104,13 @@ def result_of(session: Session, submission_id: str) -> ResultPublic:
         .order_by(col(ResultRecord.created_at).desc())
     ).first()
     if result is None:
-        status = _dispatch_status(session, submission_id)
+        status = dispatch_status(session, submission_id)
         raise RecordError(f"submission {submission_id} has no result yet (dispatch: {status or 'none, it was denied'})", 404)
     return ResultPublic.model_validate({**result.model_dump(), "created_at": as_utc(result.created_at)})
 
 
-def _dispatch_status(session: Session, submission_id: str) -> str | None:
+def dispatch_status(session: Session, submission_id: str) -> str | None:
+    """The status of the submission's dispatch: its newest job other than reproductions (a fallback's, after one)."""
     return session.exec(
         select(JobRecord.status).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction")
         .order_by(col(JobRecord.created_at).desc())
