@@ -19,11 +19,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from govern.bundle import load_bundle
+from govern.policy.bundle import load_bundle
 from govern.check import Checker
 from govern.documents import load_documents, load_one
-from govern.engine import canonical_json
-from govern.engine.embedded import EmbeddedEngine
+from govern.canonical import canonical_json
+from govern.policy.engines.regocpp import EmbeddedEngine
 from govern.manifest import Context
 from govern.submission import submission_from_document
 

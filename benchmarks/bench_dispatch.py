@@ -47,13 +47,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from govern.backends import DispatchRequest, get_backend
-from govern.bundle import load_bundle
+from govern.policy.bundle import load_bundle
 from govern.check import Checker
 from govern.database import create_db_engine, upgrade
 from govern.dispatch.worker import Worker, WorkerOptions
 from govern.documents import load_documents
 from govern.models import JobRecord, ResultRecord
-from govern.settings import Settings, build_engine
+from govern.policy.engines.factory import build_engine
+from govern.settings import Settings
 from govern.submissions import submit
 from scratch import DEFAULT_ADMIN_URL, scratch_database
 

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import httpx
 
-from govern.bundle import load_bundle
+from govern.policy.bundle import load_bundle
 from govern.check import Checker
 from govern.documents import load_documents
-from govern.engine.embedded import EmbeddedEngine
+from govern.policy.engines.regocpp import EmbeddedEngine
 from govern.manifest import API_VERSION, Context, ContextSpec, Sandbox, Vendor
 from govern.submission import submission_from_document
 from scratch import DEFAULT_ADMIN_URL, scratch_database

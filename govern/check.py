@@ -17,10 +17,10 @@ from typing import Any
 from govern.circuit import CircuitLimits, CircuitProfile, profile_qasm
 from govern.decision import Decision
 from govern.documents import MANIFEST_SUFFIXES, Document, parse_documents, read_text
-from govern.engine import Engine
+from govern.policy.engines import PolicyEngine
 from govern.errors import InputError
 from govern.manifest import Context
-from govern.policy_input import build_policy_input, context_input
+from govern.policy.input import build_policy_input, context_input
 from govern.report import CheckReport, CheckResult
 from govern.submission import Submission, submission_from_document
 
@@ -83,7 +83,7 @@ class Checker:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: PolicyEngine,
         context: Context | None = None,
         *,
         circuit_limits: CircuitLimits | None = None,

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlmodel import Session
 
-from govern.engine import canonical_json
+from govern.canonical import canonical_json
 from govern.models import DecisionRecord
 
 

@@ -20,17 +20,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from govern.bundle import BundleError, PolicyBundle, load_bundle
+from govern.policy.bundle import BundleError, PolicyBundle, load_bundle
 from govern.check import Checker, check_paths
 from govern.documents import load_documents, load_one
-from govern.engine import Engine, EngineError, UnavailableEngine
+from govern.policy.engines import PolicyEngine, EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.manifest import Context, Experiment
 from govern.output import get_formatter
 from govern.output.text import TextFormatter
 from govern.report import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 from govern.scaffold import write_scaffold
-from govern.settings import Settings, build_engine, load_settings
+from govern.policy.engines.factory import build_engine
+from govern.settings import Settings, load_settings
 
 PROGRESS_THRESHOLD = 20
 
@@ -69,7 +70,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _engine(settings: Settings) -> Engine:
+def _engine(settings: Settings) -> PolicyEngine:
     """The configured engine, or one that denies everything with the reason it could not be built."""
     try:
         return build_engine(settings)
@@ -187,7 +188,7 @@ def policy_test(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test, not only failures.")] = False,
 ) -> None:
     """Run the bundle's Rego unit tests (*_test.rego): exit 1 on any failure."""
-    from govern.policy_tests import run_tests
+    from govern.policy.testing import run_tests
 
     loaded = _bundle(bundle)
     try:
@@ -210,8 +211,8 @@ def policy_test(
 @policy_app.command("check")
 def policy_check(bundle: BundleOption = None) -> None:
     """Refuse a bundle the embedded engine cannot evaluate faithfully (unknown built-ins, compile errors)."""
-    from govern.engine.embedded import EmbeddedEngine, new_interpreter
-    from govern.policy_check import check_bundle
+    from govern.policy.engines.regocpp import EmbeddedEngine, new_interpreter
+    from govern.policy.check import check_bundle
 
     loaded = _bundle(bundle)
     problems = check_bundle(loaded, new_interpreter().is_builtin)

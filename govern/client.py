@@ -12,7 +12,7 @@ import httpx
 from govern.check import Checker, experiment_name
 from govern.decision import Decision
 from govern.documents import Document, read_text
-from govern.engine import UnavailableEngine
+from govern.policy.engines import UnavailableEngine
 from govern.errors import InputError, Problem
 from govern.report import CheckResult
 

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from govern.decision import Decision
-from govern.engine import canonical_json
+from govern.canonical import canonical_json
 from govern.models import DecisionRecord
 
 GENESIS = "0" * 64

@@ -10,9 +10,7 @@ import platformdirs
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
-from govern.bundle import PolicyBundle, load_bundle
 from govern.circuit import CircuitLimits
-from govern.engine import Engine
 
 
 CONFIG_VARIABLE = "GOVERN_CONFIG"
@@ -94,26 +92,3 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (from CLI options) on top."""
     return Settings(**{key: value for key, value in overrides.items() if value is not None})
-
-
-def build_engine(settings: Settings, bundle: PolicyBundle | None = None) -> Engine:
-    """The configured engine over the configured bundle; raises BundleError or EngineError (callers deny)."""
-    bundle = bundle or load_bundle(settings.bundle)
-    if settings.engine == "opa":
-        from govern.engine import EngineError
-        from govern.engine.remote import RemoteEngine
-
-        if not settings.opa_url:
-            raise EngineError("engine 'opa' needs GOVERN_OPA_URL")
-        return RemoteEngine(
-            settings.opa_url,
-            bundle.revision,
-            ca_bundle=str(settings.opa_ca_bundle) if settings.opa_ca_bundle else None,
-            client_cert=str(settings.opa_client_cert) if settings.opa_client_cert else None,
-            token=settings.opa_token.get_secret_value() if settings.opa_token else None,
-            timeout_s=settings.evaluation_timeout_s,
-            allow_insecure_http=settings.opa_allow_insecure_http,
-        )
-    from govern.engine.embedded import EmbeddedEngine
-
-    return EmbeddedEngine(bundle, timeout_s=settings.evaluation_timeout_s, workers=settings.workers)

@@ -25,7 +25,8 @@ from govern.dispatch.announcements import announce
 from govern.dispatch.control import dispatch_status
 from govern.dispatch.jobs import new_job
 from govern.documents import Document
-from govern.engine import Engine, canonical_json
+from govern.canonical import canonical_json
+from govern.policy.engines import PolicyEngine
 from govern.lineage import outbox
 from govern.lineage.events import PRODUCER, submission_event
 from govern.models import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
@@ -64,7 +65,7 @@ def request_hash(manifest: dict[str, Any], circuit: str | None) -> str:
 
 
 def decide(
-    session: Session, checker: Checker, engine: Engine, submission: Submission, *, lock_sandbox: bool
+    session: Session, checker: Checker, engine: PolicyEngine, submission: Submission, *, lock_sandbox: bool
 ) -> tuple[Decision, CircuitProfile, dict[str, Any]]:
     """Profile and decide on the live context: what checks and submissions share. Returns the policy input
     too, since the caller appends the decision to the log (a check in a batch of its own, a submission in its
@@ -78,7 +79,7 @@ def decide(
 def submit(
     session: Session,
     checker: Checker,
-    engine: Engine,
+    engine: PolicyEngine,
     manifest: dict[str, Any],
     circuit: str | None,
     *,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from govern.bundle import load_bundle
+from govern.policy.bundle import load_bundle
 from govern.cli import app
-from govern.engine.embedded import EmbeddedEngine
+from govern.policy.engines.regocpp import EmbeddedEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -15,8 +15,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from govern.engine import canonical_json
-from govern.engine.embedded import EmbeddedEngine
+from govern.canonical import canonical_json
+from govern.policy.engines.regocpp import EmbeddedEngine
 
 
 def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from govern.bundle import BundleError, load_bundle
+from govern.policy.bundle import BundleError, load_bundle
 from govern.decision import ENGINE_FAILURE_RULE
-from govern.engine import EngineError, UnavailableEngine, canonical_json
-from govern.engine.embedded import EmbeddedEngine
+from govern.canonical import canonical_json
+from govern.policy.engines import EngineError, UnavailableEngine
+from govern.policy.engines.regocpp import EmbeddedEngine
 
 GOOD_POLICY = """package govern
 import rego.v1

@@ -47,7 +47,7 @@ def test_installed_wheel_works_outside_the_source_tree(wheel, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(target)}
     env.pop("GOVERN_BUNDLE", None)
     where = subprocess.run(
-        [sys.executable, "-c", "import govern.bundle as b; print(b.default_bundle_path())"],
+        [sys.executable, "-c", "import govern.policy.bundle as b; print(b.default_bundle_path())"],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
     )
     assert where.stdout.strip().startswith(str(target))

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from govern.bundle import load_bundle
-from govern.engine import EngineError
-from govern.engine.embedded import new_interpreter
-from govern.policy_check import check_bundle
-from govern.policy_tests import discover_tests, run_tests
+from govern.policy.bundle import load_bundle
+from govern.policy.engines import EngineError
+from govern.policy.engines.regocpp import new_interpreter
+from govern.policy.check import check_bundle
+from govern.policy.testing import discover_tests, run_tests
 from tests.test_engine import GOOD_POLICY, make_bundle
 
 

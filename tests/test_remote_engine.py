@@ -8,8 +8,8 @@ import ssl
 import pytest
 import trustme
 
-from govern.engine import EngineError
-from govern.engine.remote import RemoteEngine
+from govern.policy.engines import EngineError
+from govern.policy.engines.opa import RemoteEngine
 from tests.opa_standin import OpaStandIn
 
 

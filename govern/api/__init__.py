@@ -16,15 +16,16 @@ from sqlalchemy.exc import OperationalError
 from govern.api import audit, dispatch, lineage, policy, procurement, submissions, waivers
 from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.routes import health, specs, v1
-from govern.bundle import BundleError, PolicyBundle, load_bundle
+from govern.policy.bundle import BundleError, PolicyBundle, load_bundle
 from govern.check import Checker
 from govern.database import create_db_engine, upgrade
 from govern.decision_log import GroupCommit
 from govern.dispatch.worker import Worker, worker_options
-from govern.engine import EngineError, UnavailableEngine
+from govern.policy.engines import EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
-from govern.settings import Settings, build_engine, load_settings
+from govern.policy.engines.factory import build_engine
+from govern.settings import Settings, load_settings
 from govern.tokens import TokenCache
 
 

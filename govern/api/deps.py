@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
-from govern.engine import Engine
+from govern.policy.engines import PolicyEngine
 from govern.models import TokenPublic
 from govern.records import RecordError
 from govern.settings import Settings
@@ -28,7 +28,7 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> PolicyEngine:
     return request.app.state.engine
 
 
@@ -54,7 +54,7 @@ async def _outside_the_pool(finish: Callable[[], None]) -> None:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+EngineDep = Annotated[PolicyEngine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -73,7 +73,7 @@ async def get_current_token(
 TokenDep = Annotated[TokenPublic, Depends(get_current_token)]
 
 
-def require(engine: Engine, token: TokenPublic, action: str, resource: dict[str, Any]) -> None:
+def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> None:
     """Ask the authorization policy; a denial is a 403 that says why."""
     answer = engine.authorize(
         {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": action, "resource": resource}
@@ -97,7 +97,7 @@ Changed = TypeVar("Changed")
 
 
 def decide_on(
-    record: Any, what: str, permission: str, engine: Engine, token: TokenPublic, session: Session, change: Callable[[], Changed]
+    record: Any, what: str, permission: str, engine: PolicyEngine, token: TokenPublic, session: Session, change: Callable[[], Changed]
 ) -> Changed:
     """The shape every approve/reject/revoke route shares: 404 for an unknown record, the authorization
     policy (told who requested it, for separation of duties), the change, and a commit before answering."""

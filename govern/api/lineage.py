@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.database import reading
-from govern.engine import Engine
+from govern.policy.engines import PolicyEngine
 from govern.lineage import store
 from govern.models import TokenPublic
 
@@ -91,7 +91,7 @@ def export_events(
     return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Lineage-Last-Id": str(last_id)})
 
 
-def visible_teams(engine: Engine, token: TokenPublic) -> set[str] | None:
+def visible_teams(engine: PolicyEngine, token: TokenPublic) -> set[str] | None:
     """None (everything) for a token that may read another team's lineage; else its own team only."""
     require(engine, token, "lineage.read", {"team": token.team})
     any_team = engine.authorize(

@@ -8,8 +8,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, TokenDep, require
-from govern.bundle import BundleError, load_bundle
-from govern.engine import EngineError
+from govern.policy.bundle import BundleError, load_bundle
+from govern.policy.engines import EngineError
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 

@@ -43,7 +43,7 @@ from govern.lineage.facets import (
     GovernQuantumJobRunFacet,
 )
 from govern.manifest import Experiment
-from govern.policy_input import experiment_input
+from govern.policy.input import experiment_input
 from govern.records import as_utc
 from govern.secrets import redact, scan
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from regopy import Input, Interpreter, LogLevel, RegoError
 
-from govern.bundle import ENTRYPOINT, Module, PolicyBundle
-from govern.engine import Engine, EngineError
-from govern.policy_check import check_bundle
+from govern.policy.bundle import ENTRYPOINT, Module, PolicyBundle
+from govern.policy.engines import PolicyEngine, EngineError
+from govern.policy.check import check_bundle
 
 _ERROR = re.compile(r"\(error \d+:(?P<file>[^|]*)\|(?P<offset>\d+)\|\d+\s*\(errormsg \d+:(?P<message>[^)]*)\)")
 
@@ -64,7 +64,7 @@ def load_modules(interpreter: Interpreter, bundle: PolicyBundle, modules: tuple[
         raise EngineError(f"the policy bundle does not compile:\n{describe_rego_error(exc, modules)}") from None
 
 
-class EmbeddedEngine(Engine):
+class EmbeddedEngine(PolicyEngine):
     """Compiles the bundle once; each evaluation thread gets its own interpreter over that compiled plan."""
 
     name = "embedded"

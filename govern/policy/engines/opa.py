@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 import requests
 from opa_client import OpaClient
 
-from govern.engine import Engine, EngineError
+from govern.policy.engines import PolicyEngine, EngineError
 
 
-class RemoteEngine(Engine):
+class RemoteEngine(PolicyEngine):
     name = "opa"
 
     def __init__(

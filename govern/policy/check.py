@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from govern.bundle import Module, PolicyBundle
+from govern.policy.bundle import Module, PolicyBundle
 
 KEYWORDS = frozenset({"set", "if", "not", "some", "every", "in", "contains", "else", "with", "as", "default", "import", "package"})
 

@@ -9,22 +9,14 @@ from __future__ import annotations
 import abc
 import functools
 import hashlib
-import json
 import time
 from typing import Any
 
 from pydantic import ValidationError
 
-from govern.bundle import AUTHZ_ENTRYPOINT, ENTRYPOINT
+from govern.canonical import canonical_json
+from govern.policy.bundle import AUTHZ_ENTRYPOINT, ENTRYPOINT
 from govern.decision import Authorization, Decision, PolicyResult
-
-
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8: one byte string per value, so equal inputs hash equal.
-
-    Not RFC 8785: its I-JSON number domain refuses the epoch-nanosecond integers the policies read.
-    """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 class EngineError(Exception):
@@ -34,7 +26,7 @@ class EngineError(Exception):
 AUTHZ_CACHE_SIZE = 4096
 
 
-class Engine(abc.ABC):
+class PolicyEngine(abc.ABC):
     """Evaluates the bundle's decision entrypoint for one policy input."""
 
     name: str
@@ -113,7 +105,7 @@ def _since(started: float) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-class UnavailableEngine(Engine):
+class UnavailableEngine(PolicyEngine):
     """Stands in when no engine could be built (missing bundle, unreachable OPA): every input is denied."""
 
     name = "unavailable"

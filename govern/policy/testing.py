@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 from regopy import RegoError
 
-from govern.bundle import PolicyBundle
-from govern.engine import EngineError
-from govern.engine.embedded import describe_rego_error, load_modules, new_interpreter
-from govern.policy_check import blank_out, check_bundle
+from govern.policy.bundle import PolicyBundle
+from govern.policy.engines import EngineError
+from govern.policy.engines.regocpp import describe_rego_error, load_modules, new_interpreter
+from govern.policy.check import blank_out, check_bundle
 
 _TEST_RULE = re.compile(r"^(test_\w+)\s*(?:if\b|:=|=|\{)", re.MULTILINE)
 

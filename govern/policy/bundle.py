@@ -82,7 +82,7 @@ def default_bundle_path() -> Path:
     packaged = Path(str(files("govern"))) / "_packaged" / "policies"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "policies"
+    return Path(__file__).resolve().parents[2] / "policies"
 
 
 def load_bundle(root: Path | None = None) -> PolicyBundle:
