@@ -1,4 +1,8 @@
-"""Loading an OpenQASM circuit and profiling it for the policies (qubits, depth, two-qubit depth, ops)."""
+"""Loading an OpenQASM circuit and profiling it for the policies (qubits, depth, two-qubit depth, ops).
+
+Qiskit is imported when a circuit is first parsed, not with this module: it costs most of a second, and
+`govern --help` or `govern policy list` never parse one.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
-from qiskit import QuantumCircuit, qasm2, qasm3
 
 from govern.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
 
 _VERSION = re.compile(r"^\s*(?://[^\n]*\n\s*|/\*.*?\*/\s*)*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.DOTALL)
 _POSITION = re.compile(r"^(?:<input>:)?(\d+),(\d+):\s*")
@@ -57,6 +64,8 @@ def parse_circuit(text: str, source: str, include_dir: Path | None = None) -> Qu
 
 
 def _parse_qasm2(text: str, source: str, include_dir: Path | None) -> QuantumCircuit:
+    from qiskit import qasm2
+
     include_path = (str(include_dir),) if include_dir else ()
     try:
         return qasm2.loads(text, strict=True, include_path=include_path)
@@ -71,6 +80,8 @@ def _parse_qasm2(text: str, source: str, include_dir: Path | None) -> QuantumCir
 
 
 def _parse_qasm3(text: str, source: str) -> QuantumCircuit:
+    from qiskit import qasm3
+
     try:
         return qasm3.loads(text)
     except qasm3.QASM3ImporterError as exc:

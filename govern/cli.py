@@ -186,44 +186,70 @@ def policy_test(
     bundle: BundleOption = None,
     run: Annotated[Optional[str], typer.Option("--run", "-r", help="Only tests whose package.name matches this regex.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test, not only failures.")] = False,
+    coverage: Annotated[bool, typer.Option("--coverage", help="Report which lines of the policies the tests evaluated.")] = False,
 ) -> None:
-    """Run the bundle's Rego unit tests (*_test.rego): exit 1 on any failure."""
+    """Run the bundle's Rego unit tests (*_test.rego) on the embedded engine: exit 1 on any failure."""
     from govern.policy.testing import run_tests
 
     loaded = _bundle(bundle)
     try:
-        results = run_tests(loaded, run)
+        outcome = run_tests(loaded, run, coverage=coverage)
     except EngineError as exc:
         raise _fail(str(exc)) from None
     console = Console(highlight=False)
-    for result in results:
+    for result in outcome.results:
         if verbose or not result.passed:
             mark = {"passed": "[green]PASS[/]", "failed": "[red]FAIL[/]", "error": "[red]ERROR[/]"}[result.status]
-            detail = f": {result.detail}" if result.detail else ""
+            detail = f": {escape(result.detail)}" if result.detail else ""
             console.print(f"{mark} {result.path}: data.{result.package}.{result.name}{detail}", markup=True)
-    failed = sum(not r.passed for r in results)
-    console.print(f"{len(results) - failed} passed, {failed} failed")
-    if not results:
+            for line in result.prints if not result.passed else ():
+                console.print(f"    {line}", markup=False)
+    if coverage:
+        _print_coverage(console, outcome.coverage)
+    failed = sum(not r.passed for r in outcome.results)
+    console.print(f"{len(outcome.results) - failed} passed, {failed} failed")
+    if not outcome.results:
         raise _fail("no Rego tests found (rules named test_* in *_test.rego files)")
     raise typer.Exit(EXIT_DENIED if failed else EXIT_OK)
 
 
+def _print_coverage(console: Console, files) -> None:
+    table = Table(title="coverage of the policies by their tests")
+    for column in ("file", "covered", "lines not covered"):
+        table.add_column(column, overflow="fold")
+    for item in files:
+        table.add_row(item.path, f"{item.percent:.1f}%", _line_ranges(item.not_covered))
+    console.print(table)
+
+
+def _line_ranges(lines: tuple[int, ...]) -> str:
+    """1,2,3,7 -> '1-3, 7'."""
+    ranges: list[list[int]] = []
+    for line in sorted(lines):
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1][1] = line
+        else:
+            ranges.append([line, line])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
 @policy_app.command("check")
 def policy_check(bundle: BundleOption = None) -> None:
-    """Refuse a bundle the embedded engine cannot evaluate faithfully (unknown built-ins, compile errors)."""
-    from govern.policy.engines.regocpp import EmbeddedEngine, new_interpreter
+    """Refuse a bundle the embedded engine cannot evaluate faithfully: syntax, missing or refused built-ins,
+    unannotated rules. Exit 1 when refused."""
     from govern.policy.check import check_bundle
+    from govern.policy.engines.regorus import RegorusEngine
 
     loaded = _bundle(bundle)
-    problems = check_bundle(loaded, new_interpreter().is_builtin)
+    problems = check_bundle(loaded)
     console = Console(highlight=False)
     for problem in problems:
         console.print(str(problem), markup=False)
     if any(p.fatal for p in problems):
         raise _fail(f"bundle {loaded.root} refused", EXIT_DENIED)
     try:
-        EmbeddedEngine(loaded, workers=1).close()
-    except EngineError as exc:
+        RegorusEngine(loaded, workers=1).close()
+    except (BundleError, EngineError) as exc:
         raise _fail(str(exc), EXIT_DENIED) from None
     console.print(
         f"bundle ok: revision {loaded.manifest_revision} ({loaded.revision}), "
@@ -232,27 +258,27 @@ def policy_check(bundle: BundleOption = None) -> None:
     )
 
 
+class ListFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 @policy_app.command("list")
 def policy_list(
     bundle: BundleOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+    output_format: Annotated[ListFormat, typer.Option("--format", "-f", help="text (a table) or json.")] = ListFormat.text,
 ) -> None:
-    """The rule catalogue: id, area, severity, waivable, description."""
+    """The rule catalogue, from the rules' METADATA: id, area, kind, severity, waivable, title."""
     loaded = _bundle(bundle)
-    if as_json:
+    if output_format is ListFormat.json:
         sys.stdout.write(json.dumps(loaded.catalogue, indent=2, sort_keys=True) + "\n")
         return
     table = Table(title=f"govern rules (bundle {loaded.manifest_revision})")
-    for column in ("id", "area", "kind", "severity", "waivable", "description"):
+    for column in ("id", "area", "kind", "severity", "waivable", "title"):
         table.add_column(column, overflow="fold")
     for rule_id, rule in sorted(loaded.catalogue.items()):
         table.add_row(
-            rule_id,
-            str(rule.get("area", "")),
-            str(rule.get("kind", "deny")),
-            str(rule.get("severity", "")),
-            "yes" if rule.get("waivable") else "no",
-            str(rule.get("description") or rule.get("title", "")),
+            rule_id, rule["area"], rule["kind"], rule["severity"], "yes" if rule["waivable"] else "no", rule["title"]
         )
     Console(width=160).print(table)
 

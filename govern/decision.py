@@ -67,6 +67,9 @@ class Decision(BaseModel):
     engine: str
     evaluated_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     evaluation_ms: float = 0.0
+    provenance: dict[str, Any] | None = Field(
+        default=None, description="A policy server's own account of the decision: its decision id and bundle revision."
+    )
 
     @property
     def outcome(self) -> Outcome:

@@ -7,10 +7,12 @@ typo fails loudly instead of silently skipping a gate.
 from __future__ import annotations
 
 import enum
+import math
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -32,11 +34,51 @@ DnsLabel = Annotated[
 ]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
+EXACT_INTEGERS = (-(2**63), 2**64 - 1)
+"""The integers the policy engine holds exactly (64-bit signed and unsigned); beyond them it rounds to a float,
+so a bigger number could not be checked exactly and is an input error instead."""
+
+
+def exact_number(value: Any) -> Any:
+    """A number the policy engine represents exactly, or a ValueError that says why not."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not EXACT_INTEGERS[0] <= value <= EXACT_INTEGERS[1]:
+        raise ValueError(
+            f"{value} is outside the integers the policy engine holds exactly "
+            f"({EXACT_INTEGERS[0]} to {EXACT_INTEGERS[1]})"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value} is not a finite number")
+    return value
+
+
+def exact_numbers(value: Any) -> Any:
+    """Every number inside a free-form value (hyperparameters) is one the policy engine represents exactly."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend((f"{path}.{key}" if path else str(key), child) for key, child in item.items())
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+        else:
+            try:
+                exact_number(item)
+            except ValueError as exc:
+                raise ValueError(f"{path}: {exc}") from None
+    return value
+
+
+ExactPositiveInt = Annotated[PositiveInt, AfterValidator(exact_number)]
+
 
 class Strict(BaseModel):
     """Unknown fields are errors; fields are camelCase in documents and snake_case in Python."""
 
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, allow_inf_nan=False
+    )
 
 
 class Classification(str, enum.Enum):
@@ -86,13 +128,13 @@ class Dataset(Strict):
 class QueueThreshold(Strict):
     """Fall back when the device's queue is longer than this many minutes (written as in the manifest)."""
 
-    queue_minutes_over: PositiveInt = Field(alias="queue_minutes_over")
+    queue_minutes_over: ExactPositiveInt = Field(alias="queue_minutes_over")
 
 
 class PendingJobsThreshold(Strict):
     """Fall back when more than this many jobs wait in the device's queue (written as in the manifest)."""
 
-    pending_jobs_over: PositiveInt = Field(alias="pending_jobs_over")
+    pending_jobs_over: ExactPositiveInt = Field(alias="pending_jobs_over")
 
 
 FallbackTrigger = Literal["unavailable", "error"] | QueueThreshold | PendingJobsThreshold
@@ -114,10 +156,10 @@ class ExperimentSpec(Strict):
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     circuit: CircuitRef
     backend: Backend
-    shots: PositiveInt
+    shots: ExactPositiveInt
     sandbox: Identifier | None = None
     datasets: list[Dataset] = Field(default_factory=list)
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: Annotated[dict[str, Any], AfterValidator(exact_numbers)] = Field(default_factory=dict)
     fallback: Fallback | None = None
     credentials: dict[str, str] = Field(
         default_factory=dict,

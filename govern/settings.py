@@ -22,8 +22,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True)
 
     bundle: Path | None = Field(default=None, description="Policy bundle folder; default: the bundle shipped with govern.")
-    engine: Literal["embedded", "opa"] = Field(default="embedded", description="Which engine evaluates policies.")
+    engine: Literal["embedded", "opa"] = Field(
+        default="embedded", description="Which engine evaluates policies: `embedded` (regorus, in-process) or `opa` (an OPA server)."
+    )
     opa_url: str | None = Field(default=None, description="OPA server for the `opa` engine, https://host:port.")
+    opa_bundle: str | None = Field(
+        default=None, description="Name of the bundle holding govern's policies in the OPA server's configuration; default: its only bundle."
+    )
+    opa_bundle_revision: str | None = Field(
+        default=None,
+        description="Bundle revision the OPA server must report for every decision (else it is denied); default: the local bundle's `.manifest` revision.",
+    )
     opa_ca_bundle: Path | None = Field(default=None, description="CA certificates that verify the OPA server.")
     opa_client_cert: Path | None = Field(default=None, description="Client certificate (PEM with key) for mutual TLS to OPA.")
     opa_token: SecretStr | None = Field(default=None, description="Bearer token for the OPA server.")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from govern.policy.bundle import load_bundle
 from govern.cli import app
-from govern.policy.engines.regocpp import EmbeddedEngine
+from govern.policy.engines.regorus import RegorusEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -27,7 +27,7 @@ def bundle():
 
 @pytest.fixture(scope="session")
 def engine(bundle):
-    engine = EmbeddedEngine(bundle)
+    engine = RegorusEngine(bundle)
     yield engine
     engine.close()
 

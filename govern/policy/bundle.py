@@ -15,6 +15,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from govern.canonical import canonical_json
+from govern.policy.annotations import RuleCatalogue, build_catalogue
+
 ENTRYPOINT = "govern/decision"
 AUTHZ_ENTRYPOINT = "govern/authz/decision"
 TEST_SUFFIX = "_test.rego"
@@ -72,9 +75,35 @@ class PolicyBundle:
         return tuple(m for m in self.modules if m.is_test)
 
     @cached_property
+    def rule_catalogue(self) -> RuleCatalogue:
+        """The rules' METADATA annotations, parsed from the source: the one rule catalogue."""
+        return build_catalogue((m.path, m.source) for m in self.policy_modules)
+
+    @property
     def catalogue(self) -> dict[str, dict[str, Any]]:
-        """The rule catalogue (`data.govern.catalogue`): id, area, severity, waivable, description."""
-        return dict(self.data.get("govern", {}).get("catalogue", {}))
+        """Rule id → area, kind, severity, title, description, remediation, waivable."""
+        return self.rule_catalogue.entries
+
+    @cached_property
+    def engine_data(self) -> dict[str, Any]:
+        """The data document engines load: the bundle's data with the catalogue at `data.govern.catalogue`.
+
+        The catalogue is derived from the annotations, so a bundle may not define it itself (it would be
+        a second catalogue that can drift from the first).
+        """
+        govern = self.data.get("govern", {})
+        if not isinstance(govern, dict):
+            raise BundleError(f"policy bundle {self.root}: data.govern must be an object")
+        if "catalogue" in govern and govern["catalogue"] != self.catalogue:
+            raise BundleError(
+                f"policy bundle {self.root}: data.govern.catalogue is derived from the rules' METADATA annotations; "
+                "remove the catalogue data document"
+            )
+        return {**self.data, "govern": {**govern, "catalogue": self.catalogue}}
+
+    @cached_property
+    def data_json(self) -> str:
+        return canonical_json(self.engine_data).decode()
 
 
 def default_bundle_path() -> Path:

@@ -1,29 +1,43 @@
-"""`govern policy check`: refuse a bundle the embedded engine would evaluate unfaithfully.
+"""`govern policy check`: refuse a bundle the embedded engine would not evaluate faithfully.
 
-rego-cpp treats a call to a built-in it lacks as *undefined*, so a deny rule that calls one silently never
-fires. Every call in the bundle is therefore resolved: to a function the bundle defines, or to a built-in
-the engine really has. Anything else refuses the bundle.
+regorus reports a built-in it lacks only when the rule that calls it is evaluated, and answers some calls
+silently wrong (`http.send` is undefined, `strings.count` counts overlapping matches). So every call in the
+bundle is resolved from regorus's own syntax tree: to a function the bundle defines, or to a built-in the
+engine has and answers the same on every run. Decisions must be replayable from their recorded input, so
+built-ins that reach outside the input or change from run to run are refused too; the time comes in as
+`input.now_ns`.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
+import regorus
+
+from govern.policy.annotations import FINDING_RULES
 from govern.policy.bundle import Module, PolicyBundle
+from govern.policy.engines import EngineError
 
-KEYWORDS = frozenset({"set", "if", "not", "some", "every", "in", "contains", "else", "with", "as", "default", "import", "package"})
-
-_COMMENT_OR_STRING = re.compile(r'"(?:\\.|[^"\\])*"|`[^`]*`|#[^\n]*')
-_CALL = re.compile(r"(?<![\w.\]])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\(")
-_FUNCTION_HEAD = re.compile(r"^([A-Za-z_]\w*)\s*\([^)\n]*\)\s*(?::=|=|if\b|\{|contains\b)", re.MULTILINE)
-_IMPORT = re.compile(r"^\s*import\s+(data(?:\.\w+)+|input(?:\.\w+)*|future\.\w+|rego\.v1)(?:\s+as\s+(\w+))?", re.MULTILINE)
-_WHOLE_INPUT_WITH = re.compile(r"\bwith\s+input\s+as\b")
-
-KNOWN_PITFALLS = {
-    "time.parse_rfc3339_ns": "the embedded engine rejects RFC 3339 times ending in 'Z': pass '+00:00' offsets or epoch ns",
-    "upper": "the embedded engine keeps strings escaped, so upper() turns an input's \\n into an invalid \\N",
+REFUSED_BUILTINS = {
+    "http.send": "reaches outside the input (and regorus answers it undefined, silently)",
+    "net.lookup_ip_addr": "reaches outside the input (DNS)",
+    "opa.runtime": "describes the engine, not the input, so a decision could not be replayed elsewhere",
+    "time.now_ns": "changes from run to run; policies read the time from input.now_ns, so any decision can be replayed",
+    "rand.intn": "changes from run to run",
+    "uuid.rfc4122": "changes from run to run",
+    "strings.count": "regorus counts overlapping matches, OPA does not: use count(indexof_n(s, sub)) on your own terms",
 }
+REFUSED_PREFIXES = {
+    "rego.metadata.": "neither embedded engine implements it; govern reads METADATA annotations itself "
+    "(rule catalogue, enrichment of every finding)",
+}
+KEYWORDS = frozenset({"print"})
+_LOCATION = re.compile(r"-->\s*(?P<path>[^\n:]+):(?P<line>\d+):(?P<col>\d+)")
 
 
 @dataclass(frozen=True)
@@ -37,70 +51,171 @@ class BundleProblem:
         return f"{self.path}:{self.line}: {'error' if self.fatal else 'warning'}: {self.message}"
 
 
-def blank_out(source: str) -> str:
-    """Comments and string literals replaced by spaces, keeping every offset (and so every line) in place."""
-    return _COMMENT_OR_STRING.sub(lambda match: re.sub(r"[^\n]", " ", match.group(0)), source)
+@cache
+def engine_builtins() -> frozenset[str]:
+    """The built-ins regorus has, as it reports them itself."""
+    engine = regorus.Engine()
+    engine.add_policy("builtins.rego", "package builtins\n\nruntime := opa.runtime()\n")
+    return frozenset(name for name in engine.eval_rule("data.builtins.runtime")["builtins"] if not name.startswith("__"))
 
 
-def defined_functions(module: Module) -> set[str]:
-    return set(_FUNCTION_HEAD.findall(blank_out(module.source)))
-
-
-def check_bundle(bundle: PolicyBundle, is_builtin) -> list[BundleProblem]:
-    """Every problem that makes the bundle unsafe for the embedded engine (fatal) or worth a look (not)."""
-    functions_by_package: dict[str, set[str]] = {}
+def check_bundle(bundle: PolicyBundle) -> list[BundleProblem]:
+    """Everything that makes the bundle unsafe for the embedded engine (fatal) or worth a look (not)."""
+    trees, problems = _syntax_trees(bundle.modules)
+    if problems:
+        return problems
+    functions = {f"{_package(trees[m.path])}.{name}" for m in bundle.modules for _, name, _ in rule_heads(trees[m.path])}
     for module in bundle.modules:
-        functions_by_package.setdefault(module.package, set()).update(defined_functions(module))
-    all_functions = set().union(*functions_by_package.values()) if functions_by_package else set()
-    problems = []
-    for module in bundle.modules:
-        problems.extend(_check_module(module, functions_by_package.get(module.package, set()), all_functions, is_builtin))
-    for rule_id in _catalogue_problems(bundle):
-        problems.append(rule_id)
+        problems.extend(_call_problems(module, trees[module.path], functions))
+    problems.extend(BundleProblem(p.path, p.line, p.message, p.fatal) for p in bundle.rule_catalogue.problems)
+    problems.extend(_unannotated_findings(bundle, trees))
     return problems
 
 
-def _check_module(module: Module, local_functions: set[str], all_functions: set[str], is_builtin) -> list[BundleProblem]:
-    text = blank_out(module.source)
-    aliases = {"data", "input"}
-    for target, alias in _IMPORT.findall(text):
-        aliases.add(alias or target.split(".")[-1])
+def parse_trees(modules: tuple[Module, ...]) -> list[tuple[Module, dict[str, Any], str]]:
+    """(module, syntax tree, package) for each module; EngineError if one does not parse."""
+    trees, problems = _syntax_trees(modules)
+    if problems:
+        raise EngineError("the policies do not parse:\n" + "\n".join(str(p) for p in problems))
+    return [(module, trees[module.path], _package(trees[module.path])) for module in modules]
+
+
+def _syntax_trees(modules: tuple[Module, ...]) -> tuple[dict[str, dict[str, Any]], list[BundleProblem]]:
+    """regorus's syntax tree of every module, by path, or the parse errors."""
+    engine = regorus.Engine()
     problems = []
-    for match in _CALL.finditer(text):
-        name = match.group(1)
-        line = text.count("\n", 0, match.start()) + 1
+    for module in modules:
+        try:
+            engine.add_policy(module.path, module.source)
+        except RuntimeError as exc:
+            problems.append(_parse_problem(module, exc))
+    if problems:
+        return {}, problems
+    return {tree["source"]["file"]: tree["ast"] for tree in json.loads(engine.get_ast_as_json())}, []
+
+
+def require_supported(bundle: PolicyBundle) -> None:
+    """Refuse a bundle with any fatal problem: it would not be evaluated faithfully."""
+    fatal = [p for p in check_bundle(bundle) if p.fatal]
+    if fatal:
+        raise EngineError("policy bundle refused:\n" + "\n".join(str(p) for p in fatal))
+
+
+def _parse_problem(module: Module, exc: RuntimeError) -> BundleProblem:
+    text = str(exc).split("\n\nStack backtrace:", 1)[0].strip()
+    found = _LOCATION.search(text)
+    message = text.rsplit("error:", 1)[-1].strip() if "error:" in text else text.splitlines()[0]
+    return BundleProblem(module.path, int(found["line"]) if found else 1, f"does not parse: {message}")
+
+
+def dotted(node: Any) -> str | None:
+    """`a.b.c` for a Var / RefDot chain (the name of a called function or a rule head), else None."""
+    if "Var" in node:
+        return node["Var"]["value"]
+    if "RefDot" in node:
+        head = dotted(node["RefDot"]["refr"])
+        return f"{head}.{node['RefDot']['field'][1]}" if head else None
+    if "RefBrack" in node:
+        return dotted(node["RefBrack"]["refr"])
+    return None
+
+
+def rule_heads(tree: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(head kind, rule name, rule node) for every rule of a module: kinds Func, Set, Compr, Default."""
+    for rule in tree["rules"]:
+        if "Default" in rule:
+            yield "Default", dotted(rule["Default"]["refr"]) or "", rule["Default"]
+            continue
+        spec = rule["Spec"]
+        kind, head = next(iter(spec["head"].items()))
+        yield kind, dotted(head["refr"]) or "", spec
+
+
+def _package(tree: dict[str, Any]) -> str:
+    return (dotted(tree["package"]["refr"]) or "").removeprefix("data.")
+
+
+def _imports(module: Module, tree: dict[str, Any]) -> dict[str, str]:
+    """Import alias → the data path it stands for (`import data.govern.lib` → `lib`: `govern.lib`)."""
+    lines = module.source.splitlines()
+    aliases = {}
+    for entry in tree["imports"]:
+        target = dotted(entry["refr"]) or ""
+        if not target.startswith("data."):
+            continue
+        span = entry.get("as")
+        if span:
+            line = lines[span["line"] - 1]
+            alias = line[span["col"] - 1 : span["col"] - 1 + span["end"] - span["start"]]
+        else:
+            alias = target.rsplit(".", 1)[-1]
+        aliases[alias] = target.removeprefix("data.")
+    return aliases
+
+
+def _calls(node: Any) -> Iterator[tuple[str, int]]:
+    if isinstance(node, dict):
+        call = node.get("Call")
+        if isinstance(call, dict):
+            name = dotted(call["fcn"])
+            if name:
+                yield name, call["span"]["line"]
+        for value in node.values():
+            yield from _calls(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _calls(value)
+
+
+def _call_problems(module: Module, tree: dict[str, Any], functions: set[str]) -> list[BundleProblem]:
+    package = _package(tree)
+    aliases = _imports(module, tree)
+    problems = []
+    for name, line in _calls(tree["rules"]):
         head, _, rest = name.partition(".")
-        if name in KEYWORDS or (rest and head in aliases and rest.split(".")[-1] in all_functions):
+        if name in KEYWORDS or head == "data" or (head in aliases and rest) or f"{package}.{name}" in functions:
             continue
-        if not rest and name in local_functions:
-            continue
-        if not is_builtin(name):
+        reason = REFUSED_BUILTINS.get(name) or next((why for p, why in REFUSED_PREFIXES.items() if name.startswith(p)), None)
+        if reason:
+            problems.append(BundleProblem(module.path, line, f"calls {name}(), which govern refuses: {reason}"))
+        elif name not in engine_builtins():
             problems.append(BundleProblem(module.path, line, f"calls {name}(), which the embedded engine does not provide"))
-        elif name in KNOWN_PITFALLS:
-            problems.append(BundleProblem(module.path, line, f"{name}: {KNOWN_PITFALLS[name]}", fatal=False))
-    if module.is_test:
-        for match in _WHOLE_INPUT_WITH.finditer(text):
-            line = text.count("\n", 0, match.start()) + 1
-            problems.append(
-                BundleProblem(
-                    module.path,
-                    line,
-                    "replaces the whole input ('with input as ...'), which crashes the embedded engine; "
-                    "replace one field at a time ('with input.experiment as ...')",
-                )
-            )
     return problems
 
 
-def _catalogue_problems(bundle: PolicyBundle) -> list[BundleProblem]:
-    """Every rule id the policies emit must be in the catalogue, so decisions carry severity and remediation."""
-    ids_in_policies: dict[str, tuple[str, int]] = {}
-    for module in bundle.policy_modules:
-        for match in re.finditer(r'"rule"\s*:\s*"([A-Z]+-\d+)"', module.source):
-            ids_in_policies.setdefault(match.group(1), (module.path, module.source.count("\n", 0, match.start()) + 1))
-    return [
-        BundleProblem(path, line, f"rule {rule_id} is not in the rule catalogue (govern/catalogue/data.json)")
-        for rule_id, (path, line) in sorted(ids_in_policies.items())
-        if rule_id not in bundle.catalogue
-    ]
+def _rule_ids_in(node: Any) -> Iterator[str]:
+    """String values of `"rule": "…"` fields of object literals: the ids a deny/warn body emits."""
+    if isinstance(node, dict):
+        obj = node.get("Object")
+        if isinstance(obj, dict):
+            for _, key, value in obj["fields"]:
+                if key.get("String", {}).get("value") == "rule" and "String" in value:
+                    yield value["String"]["value"]
+        for value in node.values():
+            yield from _rule_ids_in(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _rule_ids_in(value)
 
+
+def _unannotated_findings(bundle: PolicyBundle, trees: dict[str, dict[str, Any]]) -> list[BundleProblem]:
+    """Every deny/warn body of the bundle's own areas is annotated, and emits only the id it is annotated with."""
+    declared = bundle.rule_catalogue.finding_rule_lines()
+    problems = []
+    for module in bundle.policy_modules:
+        tree = trees[module.path]
+        if _package(tree).startswith("govern.custom"):
+            continue
+        for kind, name, rule in rule_heads(tree):
+            if kind != "Set" or name not in FINDING_RULES:
+                continue
+            line = rule["span"]["line"]
+            rule_id = declared.get((module.path, line))
+            if rule_id is None:
+                problems.append(BundleProblem(module.path, line, f"this {name} rule has no METADATA annotation (title, custom.id, …)"))
+                continue
+            for emitted in set(_rule_ids_in(rule)) - {rule_id}:
+                problems.append(
+                    BundleProblem(module.path, line, f"emits rule id {emitted}, but its METADATA annotation declares {rule_id}")
+                )
+    return problems

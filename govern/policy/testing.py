@@ -1,20 +1,20 @@
-"""`govern policy test`: run the bundle's Rego unit tests (`test_*` rules in `*_test.rego`) like `opa test`."""
+"""`govern policy test`: run the bundle's Rego unit tests (`test_*` rules in `*_test.rego`) like `opa test`.
+
+Tests run on the embedded engine, policies and tests loaded together with the bundle's data (the rule
+catalogue included), so `with input as …` and `with data.… as …` mean what they mean in OPA.
+"""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from dataclasses import dataclass
-
-from regopy import RegoError
+from dataclasses import dataclass, field
 
 from govern.policy.bundle import PolicyBundle
-from govern.policy.engines import EngineError
-from govern.policy.engines.regocpp import describe_rego_error, load_modules, new_interpreter
-from govern.policy.check import blank_out, check_bundle
-
-_TEST_RULE = re.compile(r"^(test_\w+)\s*(?:if\b|:=|=|\{)", re.MULTILINE)
+from govern.policy.check import parse_trees, require_supported, rule_heads
+from govern.policy.engines import panic_reason
+from govern.policy.engines.regorus import load_engine, regorus_message
 
 
 @dataclass(frozen=True)
@@ -25,54 +25,78 @@ class RegoTestResult:
     status: str  # passed | failed | error
     detail: str = ""
     duration_ms: float = 0.0
+    prints: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
 
 
+@dataclass(frozen=True)
+class FileCoverage:
+    path: str
+    covered: tuple[int, ...]
+    not_covered: tuple[int, ...]
+
+    @property
+    def percent(self) -> float:
+        total = len(self.covered) + len(self.not_covered)
+        return 100.0 * len(self.covered) / total if total else 100.0
+
+
+@dataclass(frozen=True)
+class TestRun:
+    results: list[RegoTestResult]
+    coverage: list[FileCoverage] = field(default_factory=list)
+
+
 def discover_tests(bundle: PolicyBundle) -> list[tuple[str, str, str]]:
     """(package, rule, file) for every test rule, in file order, each once."""
     found: dict[tuple[str, str], str] = {}
-    for module in bundle.test_modules:
-        for name in _TEST_RULE.findall(blank_out(module.source)):
-            found.setdefault((module.package, name), module.path)
+    for module, tree, package in parse_trees(bundle.test_modules):
+        for _, name, _ in rule_heads(tree):
+            if name.startswith("test_"):
+                found.setdefault((package, name), module.path)
     return [(package, name, path) for (package, name), path in found.items()]
 
 
-def run_tests(bundle: PolicyBundle, pattern: str | None = None) -> list[RegoTestResult]:
-    """Compile policies and tests once, then evaluate every test rule; raise EngineError if it cannot run."""
-    interpreter = new_interpreter()
-    fatal = [p for p in check_bundle(bundle, interpreter.is_builtin) if p.fatal]
-    if fatal:
-        raise EngineError("policy bundle refused:\n" + "\n".join(str(p) for p in fatal))
+def run_tests(bundle: PolicyBundle, pattern: str | None = None, *, coverage: bool = False) -> TestRun:
+    """Every test rule matching the pattern, on one engine; raise EngineError if the tests cannot run."""
+    require_supported(bundle)
     tests = [t for t in discover_tests(bundle) if pattern is None or re.search(pattern, f"{t[0]}.{t[1]}")]
     if not tests:
-        return []
-    load_modules(interpreter, bundle, bundle.modules)
-    entrypoints = [f"{package.replace('.', '/')}/{name}" for package, name, _ in tests]
-    try:
-        compiled = interpreter.build(None, entrypoints)
-    except RegoError as exc:
-        raise EngineError(f"the policy tests do not compile:\n{describe_rego_error(exc, bundle.modules)}") from None
-    return [_run_one(interpreter, compiled, entrypoint, test) for entrypoint, test in zip(entrypoints, tests, strict=True)]
+        return TestRun([])
+    engine = load_engine(bundle, tests=True)
+    engine.set_gather_prints(True)
+    engine.set_enable_coverage(coverage)
+    results = [_run_one(engine, test) for test in tests]
+    return TestRun(results, _coverage(engine, bundle) if coverage else [])
 
 
-def _run_one(interpreter, compiled, entrypoint: str, test: tuple[str, str, str]) -> RegoTestResult:
+def _run_one(engine, test: tuple[str, str, str]) -> RegoTestResult:
     package, name, path = test
     started = time.perf_counter()
     try:
-        output = interpreter.query_bundle_entrypoint(compiled, entrypoint)
-    except RegoError as exc:
-        return RegoTestResult(package, name, path, "error", describe_rego_error(exc), _ms(started))
-    if not output.ok():
-        return RegoTestResult(package, name, path, "error", "evaluation error (a built-in failed)", _ms(started))
-    expressions = json.loads(str(output)).get("expressions") if str(output) != "undefined" else None
-    if expressions == [True]:
-        return RegoTestResult(package, name, path, "passed", "", _ms(started))
-    detail = "undefined (a condition did not hold)" if not expressions else f"returned {expressions[0]!r}"
-    return RegoTestResult(package, name, path, "failed", detail, _ms(started))
+        value = engine.eval_rule(f"data.{package}.{name}")
+        status, detail = ("passed", "") if value is True else ("failed", _failure(value))
+    except RuntimeError as exc:
+        status, detail = "error", regorus_message(exc)
+    except BaseException as exc:
+        status, detail = "error", panic_reason(exc)
+    prints = tuple(engine.take_prints())
+    return RegoTestResult(package, name, path, status, detail, (time.perf_counter() - started) * 1000.0, prints)
 
 
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
+def _failure(value: object) -> str:
+    return "undefined (a condition did not hold)" if value is None else f"returned {json.dumps(value)[:200]}"
+
+
+def _coverage(engine, bundle: PolicyBundle) -> list[FileCoverage]:
+    """Coverage of the policy modules (tests are not counted), one entry per file."""
+    policy_paths = {m.path for m in bundle.policy_modules}
+    report = json.loads(engine.get_coverage_report_as_json())
+    return [
+        FileCoverage(item["path"], tuple(item["covered"]), tuple(item["not_covered"]))
+        for item in report["files"]
+        if item["path"] in policy_paths
+    ]

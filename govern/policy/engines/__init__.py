@@ -1,7 +1,7 @@
-"""Policy engines: one small interface, two implementations that must agree on every decision.
+"""Policy engines: one small interface; every implementation must give the same decision for the same input.
 
-Every engine fails closed: an error, a timeout or a result of the wrong shape becomes a deny that says
-why, never an allow.
+Every engine fails closed: an error, a panic, a timeout or a result of the wrong shape becomes a deny that
+says why, never an allow.
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ from govern.decision import Authorization, Decision, PolicyResult
 
 class EngineError(Exception):
     """The engine could not give a result; the caller denies."""
+
+
+def panic_reason(exc: BaseException) -> str:
+    """Why an engine library's BaseException means a deny; interpreter shutdown and Ctrl-C pass through.
+
+    A Rust panic reaches Python as pyo3's `PanicException`, which derives from BaseException, so an
+    `except Exception` would let it escape the fail-closed paths.
+    """
+    if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+        raise exc
+    return f"the engine crashed ({exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else 'no message'})"
 
 
 AUTHZ_CACHE_SIZE = 4096
@@ -43,6 +54,13 @@ class PolicyEngine(abc.ABC):
     def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
         """The raw result of an entrypoint for the input (also given as canonical JSON); EngineError if none."""
 
+    def query_with_provenance(
+        self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes
+    ) -> tuple[Any, dict[str, Any] | None]:
+        """The raw result and what the engine says about where it came from (a server's decision id and
+        bundle revision); an embedded engine has nothing to add to the decision's own facts."""
+        return self.query(entrypoint, policy_input, canonical), None
+
     def evaluate(self, policy_input: dict[str, Any]) -> Decision:
         """Decide, failing closed on any error or malformed result."""
         started = time.perf_counter()
@@ -61,18 +79,16 @@ class PolicyEngine(abc.ABC):
             "engine": self.name,
         }
         try:
-            raw = self.query(ENTRYPOINT, policy_input, canonical)
+            raw, provenance = self.query_with_provenance(ENTRYPOINT, policy_input, canonical)
             result = PolicyResult.model_validate(raw)
         except EngineError as exc:
             return Decision.failed_closed(str(exc), evaluation_ms=_since(started), **facts)
         except ValidationError as exc:
             reason = f"the policy returned a malformed result ({exc.error_count()} problems, first: {exc.errors()[0]['msg']})"
             return Decision.failed_closed(reason, evaluation_ms=_since(started), **facts)
-        except Exception as exc:  # fail closed on anything the engine library throws
-            return Decision.failed_closed(
-                f"{exc.__class__.__name__}: {exc}", evaluation_ms=_since(started), **facts
-            )
-        return Decision.from_result(result, evaluation_ms=_since(started), **facts)
+        except BaseException as exc:  # fail closed on anything the engine library throws, panics included
+            return Decision.failed_closed(panic_reason(exc), evaluation_ms=_since(started), **facts)
+        return Decision.from_result(result, evaluation_ms=_since(started), provenance=provenance, **facts)
 
     def authorize(self, request: dict[str, Any]) -> Authorization:
         """Ask the bundle's `authz` policy; any failure to answer is a deny that says why.
@@ -90,8 +106,8 @@ class PolicyEngine(abc.ABC):
             return Authorization(allow=False, reason=f"authorization policy failed: {exc}")
         except ValidationError:
             return Authorization(allow=False, reason="authorization policy returned a malformed answer")
-        except Exception as exc:  # fail closed on anything the engine library throws
-            return Authorization(allow=False, reason=f"authorization policy failed: {exc.__class__.__name__}")
+        except BaseException as exc:  # fail closed on anything the engine library throws, panics included
+            return Authorization(allow=False, reason=f"authorization policy failed: {panic_reason(exc)}")
         if len(answers) >= AUTHZ_CACHE_SIZE:
             answers.clear()
         answers[canonical] = answer

@@ -18,12 +18,14 @@ def build_engine(settings: Settings, bundle: PolicyBundle | None = None) -> Poli
         return RemoteEngine(
             settings.opa_url,
             bundle.revision,
+            expected_revision=settings.opa_bundle_revision or bundle.manifest_revision,
+            bundle_name=settings.opa_bundle,
             ca_bundle=str(settings.opa_ca_bundle) if settings.opa_ca_bundle else None,
             client_cert=str(settings.opa_client_cert) if settings.opa_client_cert else None,
             token=settings.opa_token.get_secret_value() if settings.opa_token else None,
             timeout_s=settings.evaluation_timeout_s,
             allow_insecure_http=settings.opa_allow_insecure_http,
         )
-    from govern.policy.engines.regocpp import EmbeddedEngine
+    from govern.policy.engines.regorus import RegorusEngine
 
-    return EmbeddedEngine(bundle, timeout_s=settings.evaluation_timeout_s, workers=settings.workers)
+    return RegorusEngine(bundle, timeout_s=settings.evaluation_timeout_s, workers=settings.workers)

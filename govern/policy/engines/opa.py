@@ -1,8 +1,9 @@
 """The remote engine: a real OPA server, reached through opa-python-client over TLS.
 
 opa-python-client speaks plain http unless told otherwise; here https is the default and plain http
-needs an explicit opt-in. The server must be loaded with the same bundle: its revision is declared by
-configuration and recorded in every decision.
+needs an explicit opt-in. The server must be loaded with the same bundle: every query asks OPA for its
+provenance, a decision whose bundle revision is not the expected one is denied, and OPA's own decision id
+and revision are recorded with the decision.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class RemoteEngine(PolicyEngine):
         url: str,
         bundle_revision: str,
         *,
+        expected_revision: str,
+        bundle_name: str | None = None,
         ca_bundle: str | None = None,
         client_cert: str | tuple[str, str] | None = None,
         token: str | None = None,
@@ -37,6 +40,8 @@ class RemoteEngine(PolicyEngine):
             raise EngineError("OPA url uses plain http; use https, or allow insecure http explicitly")
         tls = parts.scheme == "https"
         self._revision = bundle_revision
+        self._expected_revision = expected_revision
+        self._bundle_name = bundle_name
         self._client = OpaClient(
             host=parts.hostname,
             port=parts.port or (443 if tls else 8181),
@@ -56,9 +61,16 @@ class RemoteEngine(PolicyEngine):
         return self._revision
 
     def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
+        return self.query_with_provenance(entrypoint, policy_input, canonical)[0]
+
+    def query_with_provenance(
+        self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes
+    ) -> tuple[Any, dict[str, Any]]:
         package, _, rule = entrypoint.rpartition("/")
         try:
-            response = self._client.query_rule(policy_input, package_path=package, rule_name=rule)
+            response = self._client.query_rule(
+                policy_input, package_path=package, rule_name=rule, query_params={"provenance": "true"}
+            )
         except requests.exceptions.SSLError as exc:
             raise EngineError(f"TLS verification of the OPA server failed: {exc.__class__.__name__}") from None
         except requests.exceptions.Timeout:
@@ -69,7 +81,32 @@ class RemoteEngine(PolicyEngine):
             raise EngineError(f"the OPA server could not be reached or answered garbage: {exc.__class__.__name__}") from None
         if not isinstance(response, dict) or "result" not in response:
             raise EngineError(f"the OPA server returned no result for {entrypoint} (is the bundle loaded?)")
-        return response["result"]
+        return response["result"], self._provenance(response)
+
+    def _provenance(self, response: dict[str, Any]) -> dict[str, Any]:
+        """OPA's decision id and the revision of the bundle it decided with; a revision other than the
+        expected one means the server runs other policies than govern was configured with: deny."""
+        reported = response.get("provenance")
+        bundles = reported.get("bundles") if isinstance(reported, dict) else None
+        if not isinstance(bundles, dict) or not bundles:
+            raise EngineError("the OPA server reported no bundle provenance, so the policies it used are unknown")
+        if self._bundle_name is None and len(bundles) != 1:
+            raise EngineError(f"the OPA server runs {len(bundles)} bundles; configure which one holds govern's policies")
+        name = self._bundle_name or next(iter(bundles))
+        entry = bundles.get(name)
+        revision = entry.get("revision") if isinstance(entry, dict) else None
+        if revision != self._expected_revision:
+            raise EngineError(
+                f"the OPA server decided with bundle {name!r} at revision {revision!r}, not the expected {self._expected_revision!r}"
+            )
+        decision_id = response.get("decision_id")
+        return {
+            "engine": self.name,
+            "decisionId": decision_id if isinstance(decision_id, str) else None,
+            "bundle": name,
+            "revision": revision,
+            "opaVersion": reported.get("version"),
+        }
 
     def close(self) -> None:
         self._client.close_connection()
