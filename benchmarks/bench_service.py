@@ -28,7 +28,7 @@ import httpx
 from govern.policy.bundle import load_bundle
 from govern.check import Checker
 from govern.documents import load_documents
-from govern.policy.engines.regocpp import EmbeddedEngine
+from govern.policy.engines.regorus import RegorusEngine
 from govern.manifest import API_VERSION, Context, ContextSpec, Sandbox, Vendor
 from govern.submission import submission_from_document
 from scratch import DEFAULT_ADMIN_URL, scratch_database
@@ -44,7 +44,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 def inprocess_rate(seconds: float) -> float:
     """Decisions per second for the same submission, evaluated in this process with no HTTP and no database."""
-    engine = EmbeddedEngine(load_bundle())
+    engine = RegorusEngine(load_bundle())
     now = datetime.now(timezone.utc)
     context = Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(
         vendors=[Vendor(name="ibm", data_processing_agreement=True)],

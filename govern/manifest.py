@@ -285,6 +285,6 @@ class Context(Strict):
 
 
 def epoch_ns(moment: datetime) -> int:
-    """Epoch nanoseconds: the form times reach the policies in (the embedded engine rejects a trailing 'Z')."""
+    """Epoch nanoseconds: the form times reach the policies in (integers every engine compares alike)."""
     delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000

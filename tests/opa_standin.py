@@ -1,8 +1,9 @@
 """A loopback stand-in for an OPA server: no OPA binary can be installed here.
 
-It speaks the part of OPA's Data API the remote engine uses (`POST /v1/data/<path>` with `{"input": ...}`
-→ `{"result": ..., "decision_id": ...}`) over real HTTPS, evaluating with the embedded engine over the same
-bundle, and can be told to misbehave so the remote engine's fail-closed paths are exercised.
+It speaks the part of OPA's Data API the remote engine uses (`POST /v1/data/<path>?provenance=true` with
+`{"input": ...}` → `{"result": ..., "decision_id": ..., "provenance": {"version", "bundles": {name: {"revision"}}}}`)
+over real HTTPS, evaluating with the embedded engine over the same bundle, and can be told to misbehave so
+the remote engine's fail-closed paths are exercised.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from govern.canonical import canonical_json
-from govern.policy.engines.regocpp import EmbeddedEngine
+from govern.policy.engines.regorus import RegorusEngine
 
 
 def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
@@ -36,9 +37,10 @@ class QuietServer(ThreadingHTTPServer):
 
 
 class OpaStandIn:
-    def __init__(self, engine: EmbeddedEngine, ssl_context: ssl.SSLContext | None):
+    def __init__(self, engine: RegorusEngine, ssl_context: ssl.SSLContext | None, bundle_name: str = "govern"):
         self.engine = engine
         self.mode = "ok"
+        self.bundles = {bundle_name: {"revision": engine.bundle.manifest_revision}}
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         standin = self
@@ -78,9 +80,12 @@ class OpaStandIn:
         elif self.mode == "wrong-shape":
             send_json(handler, 200, {"result": {"allow": True}, "decision_id": str(uuid.uuid4())})
         else:
-            entrypoint = handler.path.removeprefix("/v1/data/")
-            result = self.engine.query_here(canonical_json(body["input"]), entrypoint=entrypoint)
-            send_json(handler, 200, {"result": result, "decision_id": str(uuid.uuid4())})
+            path, _, query = handler.path.removeprefix("/v1/data/").partition("?")
+            canonical = canonical_json(body["input"])
+            answer: dict[str, Any] = {"result": self.engine.query(path, body["input"], canonical), "decision_id": str(uuid.uuid4())}
+            if "provenance=true" in query:
+                answer["provenance"] = {"version": "stand-in", "bundles": self.bundles}
+            send_json(handler, 200, answer)
 
     def __enter__(self) -> OpaStandIn:
         self.thread.start()

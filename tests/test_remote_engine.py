@@ -34,6 +34,7 @@ def opa(engine, ca):
 
 
 def remote(opa, ca_file, **options) -> RemoteEngine:
+    options.setdefault("expected_revision", opa.engine.bundle.manifest_revision)
     return RemoteEngine(opa.url, opa.engine.bundle_revision, ca_bundle=ca_file, **options)
 
 
@@ -46,7 +47,36 @@ def test_remote_and_embedded_agree_on_every_example(opa, ca_file, engine, exampl
         assert (far.allow, far.rule_ids, far.estimate) == (local.allow, local.rule_ids, local.estimate), path
         assert far.input_hash == local.input_hash
         assert far.bundle_revision == local.bundle_revision
-    assert all(r["path"] == "/v1/data/govern/decision" for r in opa.requests)
+    assert all(r["path"] == "/v1/data/govern/decision?provenance=true" for r in opa.requests)
+
+
+def test_opas_decision_id_and_bundle_revision_are_recorded(opa, ca_file, example_inputs):
+    decision = remote(opa, ca_file).evaluate(example_inputs[0][1])
+    provenance = decision.provenance
+    assert provenance["engine"] == "opa" and provenance["bundle"] == "govern" and provenance["opaVersion"] == "stand-in"
+    assert provenance["revision"] == opa.engine.bundle.manifest_revision
+    assert len(provenance["decisionId"]) == 36 and provenance["decisionId"] != decision.decision_id
+    assert "provenance" in decision.model_dump(mode="json")
+
+
+def test_a_server_running_another_bundle_revision_denies(opa, ca_file, example_inputs):
+    allowed_input = next(i for p, i in example_inputs if "allowed" in p.parts)
+    opa.bundles = {"govern": {"revision": "2020.01.0"}}
+    decision = remote(opa, ca_file).evaluate(allowed_input)
+    assert decision.allow is False and decision.rule_ids == ["GOV-ENGINE"]
+    assert "revision '2020.01.0', not the expected" in decision.deny[0].message
+
+
+def test_a_server_with_several_bundles_needs_to_be_told_which(opa, ca_file, example_inputs):
+    allowed_input = next(i for p, i in example_inputs if "allowed" in p.parts)
+    opa.bundles = {"other": {"revision": "x"}, "policies": {"revision": opa.engine.bundle.manifest_revision}}
+    assert "configure which one" in remote(opa, ca_file).evaluate(allowed_input).deny[0].message
+    assert remote(opa, ca_file, bundle_name="policies").evaluate(allowed_input).allow
+
+
+def test_a_server_reporting_no_provenance_denies(opa, ca_file, example_inputs):
+    opa.bundles = {}
+    assert "no bundle provenance" in remote(opa, ca_file).evaluate(example_inputs[0][1]).deny[0].message
 
 
 def test_bearer_token_is_sent_and_never_recorded(opa, ca_file, example_inputs):
@@ -57,14 +87,17 @@ def test_bearer_token_is_sent_and_never_recorded(opa, ca_file, example_inputs):
 
 def test_plain_http_is_refused_unless_explicitly_allowed(engine, example_inputs):
     with pytest.raises(EngineError, match="plain http"):
-        RemoteEngine("http://127.0.0.1:8181", engine.bundle_revision)
+        RemoteEngine("http://127.0.0.1:8181", engine.bundle_revision, expected_revision="r")
     with OpaStandIn(engine, None) as plain:
-        decision = RemoteEngine(plain.url, engine.bundle_revision, allow_insecure_http=True).evaluate(example_inputs[0][1])
+        expected = engine.bundle.manifest_revision
+        decision = RemoteEngine(plain.url, engine.bundle_revision, expected_revision=expected, allow_insecure_http=True).evaluate(
+            example_inputs[0][1]
+        )
     assert decision.engine == "opa" and decision.rule_ids == engine.evaluate(example_inputs[0][1]).rule_ids
 
 
 def test_untrusted_server_certificate_denies(opa, example_inputs):
-    decision = RemoteEngine(opa.url, "rev").evaluate(example_inputs[0][1])
+    decision = RemoteEngine(opa.url, "rev", expected_revision="rev").evaluate(example_inputs[0][1])
     assert decision.allow is False
     assert "TLS verification" in decision.deny[0].message
     assert opa.requests == []
@@ -89,13 +122,14 @@ def test_server_faults_deny(opa, ca_file, example_inputs, mode, reason):
 
 
 def test_unreachable_server_denies(engine, ca_file, example_inputs):
-    decision = RemoteEngine("https://127.0.0.1:9", engine.bundle_revision, ca_bundle=ca_file).evaluate(example_inputs[0][1])
+    unreachable = RemoteEngine("https://127.0.0.1:9", engine.bundle_revision, expected_revision="r", ca_bundle=ca_file)
+    decision = unreachable.evaluate(example_inputs[0][1])
     assert decision.allow is False and "could not be reached" in decision.deny[0].message
 
 
 def test_remote_authorization_agrees_with_embedded(opa, ca_file, engine):
     ask = {"token": {"id": "t1", "role": "compliance", "team": "audit"}, "action": "submission.read", "resource": {"team": "x"}}
     assert remote(opa, ca_file).authorize(ask) == engine.authorize(ask)
-    assert opa.requests[-1]["path"] == "/v1/data/govern/authz/decision"
+    assert opa.requests[-1]["path"] == "/v1/data/govern/authz/decision?provenance=true"
     opa.mode = "garbage"
     assert not remote(opa, ca_file).authorize(ask).allow

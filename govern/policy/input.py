@@ -21,8 +21,8 @@ def experiment_input(experiment: Experiment) -> dict[str, Any]:
 def context_input(context: Context) -> dict[str, Any]:
     """Live facts, sandboxes keyed by id and vendors by name, every time as epoch nanoseconds.
 
-    Keyed objects let the policies look records up directly (object.get) instead of scanning lists;
-    epoch nanoseconds because the embedded engine rejects RFC 3339 strings ending in 'Z'.
+    Keyed objects let the policies look records up directly instead of scanning lists; times are epoch
+    nanoseconds so the policies compare integers, with no time parsing that engines might do differently.
     """
     spec = context.spec
     sandboxes = {}
@@ -44,8 +44,8 @@ def context_input(context: Context) -> dict[str, Any]:
 
 def relevant_context(context: dict[str, Any], experiment: Experiment) -> dict[str, Any]:
     """The part of the context one submission's decision can depend on: its sandbox, its vendor and its
-    team's waivers. Handing the engine less costs less (rego-cpp converts the whole input per decision),
-    and the input hash then covers exactly the facts the decision used."""
+    team's waivers. Handing the engine less costs less (the whole input is converted per decision), and
+    the input hash then covers exactly the facts the decision used."""
     sandbox, vendor = experiment.spec.sandbox, experiment.spec.backend.vendor
     return {
         "vendors": {vendor: context["vendors"][vendor]} if vendor in context["vendors"] else {},
