@@ -179,4 +179,4 @@ class Checker:
 
 
 def check_paths(checker: Checker, arguments: Iterable[str], fail_on_warn: bool = False, **options: Any) -> CheckReport:
-    return CheckReport(checker.check(arguments, **options), fail_on_warn=fail_on_warn)
+    return CheckReport(checker.check(arguments, **options), fail_on_warn=fail_on_warn, rules=checker.engine.catalogue)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from govern.decision import Decision, Outcome
 from govern.documents import locate
@@ -51,6 +53,8 @@ class CheckReport:
 
     results: tuple[CheckResult, ...]
     fail_on_warn: bool = False
+    rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    """The rule catalogue of the bundle that decided (from its METADATA), for formats that describe rules."""
 
     def exit_code(self) -> int:
         """2 beats 1 beats 0: bad input must never hide behind a deny."""

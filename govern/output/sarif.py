@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path, PurePath
 from typing import Any
@@ -36,7 +37,7 @@ class SarifFormatter:
         results: list[dict[str, Any]] = []
         occurrences: dict[str, int] = {}
         for check in report.results:
-            for result, descriptor, identity in _results(check):
+            for result, descriptor, identity in _results(check, report.rules):
                 rule = rules.setdefault(result["ruleId"], descriptor)
                 if descriptor["defaultConfiguration"]["level"] == "error":
                     rule["defaultConfiguration"]["level"] = "error"
@@ -77,7 +78,7 @@ def _driver() -> dict[str, Any]:
     return driver
 
 
-def _results(check: CheckResult) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
+def _results(check: CheckResult, rules: Mapping[str, Mapping[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
     """(result, rule descriptor, identity) for each finding or problem; the identity feeds the fingerprint."""
     path = repo_path(check.source)
     if check.error is not None:
@@ -98,7 +99,8 @@ def _results(check: CheckResult) -> list[tuple[dict[str, Any], dict[str, Any], s
         }
         if kind == "waived":
             result["suppressions"] = [{"kind": "external", "justification": waiver_note(finding)}]
-        triples.append((result, _descriptor(finding, kind), _identity(finding.rule, path, finding.resource)))
+        descriptor = _descriptor(finding, kind, rules.get(finding.rule, {}))
+        triples.append((result, descriptor, _identity(finding.rule, path, finding.resource)))
     return triples
 
 
@@ -123,15 +125,16 @@ def _input_descriptor() -> dict[str, Any]:
     }
 
 
-def _descriptor(finding: Finding, kind: str) -> dict[str, Any]:
-    """The rule as this run saw it: `warning` for a warn rule, `error` for a deny rule even where waived."""
+def _descriptor(finding: Finding, kind: str, rule: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule as its METADATA describes it (title, description, remediation), else as this finding does:
+    `warning` for a warn rule, `error` for a deny rule even where waived."""
     summary = finding.message.split(";", 1)[0].strip()
     return {
         "id": finding.rule,
         "name": f"{finding.area}/{finding.rule}",
-        "shortDescription": {"text": summary},
-        "fullDescription": {"text": finding.message},
-        "help": {"text": finding.remediation or summary},
+        "shortDescription": {"text": rule.get("title") or summary},
+        "fullDescription": {"text": rule.get("description") or finding.message},
+        "help": {"text": finding.remediation or rule.get("remediation") or summary},
         "defaultConfiguration": {"level": "warning" if kind == "warn" else "error"},
         "properties": {"tags": [finding.area], "severity": finding.severity},
     }

@@ -50,6 +50,11 @@ class PolicyEngine(abc.ABC):
     @abc.abstractmethod
     def bundle_revision(self) -> str: ...
 
+    @property
+    def catalogue(self) -> dict[str, dict[str, Any]]:
+        """The rule catalogue of the bundle this engine decides with (empty where none is known)."""
+        return {}
+
     @abc.abstractmethod
     def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
         """The raw result of an entrypoint for the input (also given as canonical JSON); EngineError if none."""

@@ -20,6 +20,7 @@ def build_engine(settings: Settings, bundle: PolicyBundle | None = None) -> Poli
             bundle.revision,
             expected_revision=settings.opa_bundle_revision or bundle.manifest_revision,
             bundle_name=settings.opa_bundle,
+            catalogue=bundle.catalogue,
             ca_bundle=str(settings.opa_ca_bundle) if settings.opa_ca_bundle else None,
             client_cert=str(settings.opa_client_cert) if settings.opa_client_cert else None,
             token=settings.opa_token.get_secret_value() if settings.opa_token else None,

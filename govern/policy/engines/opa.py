@@ -27,6 +27,7 @@ class RemoteEngine(PolicyEngine):
         *,
         expected_revision: str,
         bundle_name: str | None = None,
+        catalogue: dict[str, dict[str, Any]] | None = None,
         ca_bundle: str | None = None,
         client_cert: str | tuple[str, str] | None = None,
         token: str | None = None,
@@ -42,6 +43,7 @@ class RemoteEngine(PolicyEngine):
         self._revision = bundle_revision
         self._expected_revision = expected_revision
         self._bundle_name = bundle_name
+        self._catalogue = catalogue or {}
         self._client = OpaClient(
             host=parts.hostname,
             port=parts.port or (443 if tls else 8181),
@@ -59,6 +61,10 @@ class RemoteEngine(PolicyEngine):
     @property
     def bundle_revision(self) -> str:
         return self._revision
+
+    @property
+    def catalogue(self) -> dict[str, dict[str, Any]]:
+        return self._catalogue
 
     def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
         return self.query_with_provenance(entrypoint, policy_input, canonical)[0]

@@ -65,6 +65,10 @@ class RegorusEngine(PolicyEngine):
     def bundle(self) -> PolicyBundle:
         return self._bundle
 
+    @property
+    def catalogue(self) -> dict[str, dict[str, Any]]:
+        return self._bundle.catalogue
+
     def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
         """Evaluate on an evaluation thread, so a runaway evaluation is abandoned at the timeout, and denied."""
         if entrypoint not in self._bundle.entrypoints:
