@@ -1,65 +1,96 @@
-# The decision (entrypoint govern/decision): every area's findings, enriched from the rule catalogue,
-# with waivers applied. Shape: see policies/README.md.
+# METADATA
+# scope: package
+# title: The decision
+# description: >-
+#   Every area's findings, enriched from the rule catalogue (data.govern.catalogue, which govern builds from
+#   the rules' METADATA annotations), with waivers applied. Shape: see policies/README.md.
 package govern
-
-import rego.v1
 
 import data.govern.data_classification
 import data.govern.lib
 import data.govern.procurement
 import data.govern.security
 
-decision := decide(input)
-
-decide(inp) := {
+# METADATA
+# title: Decision
+# description: Whether the submission may go ahead, the findings for and against it, and its cost estimate.
+# entrypoint: true
+decision := {
 	"allow": count(denied) == 0,
 	"deny": denied,
-	"warn": [enrich(w) | some w in warnings(inp, f)],
+	"warn": [finding | some finding in warns],
 	"waived": waived,
-	"estimate": f.estimate,
-} if {
-	f := lib.facts(inp)
-	findings := [enrich(v) | some v in violations(inp, f)]
-	waived := [object.union(finding, {"waiver": summary(waiver_for(finding, inp))}) | some finding in findings; waiver_for(finding, inp)]
-	denied := [finding | some finding in findings; not waiver_for(finding, inp)]
+	"estimate": lib.estimate,
 }
 
-violations(inp, f) := (data_classification.violations(inp, f) | procurement.violations(inp, f)) | security.violations(inp, f)
+denied := [finding | some finding in denies; not finding in waived_findings]
 
-warnings(inp, f) := (data_classification.warnings(inp, f) | procurement.warnings(inp, f)) | security.warnings(inp, f)
+waived := [object.union(finding, {"waiver": waiver_for[finding.rule]}) | some finding in waived_findings]
+
+# Every deny and warn of the areas, enriched.
+denies contains enrich(finding, unknown_rule) if {
+	some finding in builtin_denies
+}
+
+warns contains enrich(finding, unknown_rule) if {
+	some finding in builtin_warns
+}
+
+# An area joins here once; its rules then join by themselves. Data classification has no warn rules.
+builtin_denies := (data_classification.deny | procurement.deny) | security.deny
+
+builtin_warns := procurement.warn | security.warn
+
+default rule_catalogue := {}
+
+rule_catalogue := data.govern.catalogue
 
 # A rule missing from the catalogue is critical and not waivable, so a typo never makes a deny waivable.
-catalogue_entry(rule) := object.get(data.govern.catalogue, rule, {"area": "unknown", "severity": "critical", "remediation": "Add the rule to the rule catalogue.", "waivable": false})
+unknown_rule := {
+	"area": "unknown",
+	"severity": "critical",
+	"remediation": "Add the rule to the rule catalogue.",
+	"waivable": false,
+}
 
-enrich(finding) := {
+# A finding in the decision's shape, with what the catalogue (else the fallback) says about its rule.
+enrich(finding, fallback) := {
 	"rule": finding.rule,
 	"message": finding.message,
 	"resource": object.get(finding, "resource", ""),
 	"evidence": object.get(finding, "evidence", {}),
-	"area": entry.area,
-	"severity": entry.severity,
-	"remediation": entry.remediation,
-	"waivable": entry.waivable == true,
+	"area": object.get(entry, "area", fallback.area),
+	"severity": object.get(entry, "severity", fallback.severity),
+	"remediation": object.get(entry, "remediation", fallback.remediation),
+	"waivable": object.get(entry, "waivable", fallback.waivable) == true,
 } if {
-	entry := catalogue_entry(finding.rule)
+	entry := object.get(rule_catalogue, finding.rule, fallback)
 }
 
-# A waiver applies to a waivable finding when it is approved, unexpired, approved by someone other
-# than its requester, names the rule, and its scope matches the team, the experiment (exact or "*")
-# and, when it names one, the sandbox (exact or "*"). The first such waiver by id is recorded.
-waiver_for(finding, inp) := sort_by_id([w | some w in inp.context.waivers; applies(w, finding, inp)])[0]
+# Waivers in force for this submission: approved, unexpired, approved by someone other than their
+# requester, scoped to the experiment's team, to the experiment (exact or "*") and, when they name one,
+# to its sandbox (exact or "*").
+waivers_in_force contains waiver if {
+	some waiver in input.context.waivers
+	waiver.status == "approved"
+	input.now_ns < waiver.expiresNs
+	object.get(waiver, "requestedBy", "") != waiver.approver
+	waiver.scope.team == input.experiment.metadata.team
+	object.get(waiver.scope, "experiment", "*") in {"*", input.experiment.metadata.name}
+	object.get(waiver.scope, "sandbox", "*") in {"*", lib.sandbox_id}
+}
 
-sort_by_id(waivers) := [w | some id in sort({w.id | some w in waivers}); some w in waivers; w.id == id]
+# The waiver recorded for each rule that has one in force: the first by id.
+waiver_for[rule] := summary if {
+	some rule in {waiver.rule | some waiver in waivers_in_force}
+	ids := sort({waiver.id | some waiver in waivers_in_force; waiver.rule == rule})
+	first := [waiver | some waiver in waivers_in_force; waiver.rule == rule; waiver.id == ids[0]][0]
+	summary := {"id": first.id, "approver": first.approver, "reason": first.reason, "expiresNs": first.expiresNs}
+}
 
-applies(w, finding, inp) if {
+# A finding is waived when its rule is waivable and a waiver for the rule is in force.
+waived_findings contains finding if {
+	some finding in denies
 	finding.waivable
-	w.rule == finding.rule
-	w.status == "approved"
-	inp.now_ns < w.expiresNs
-	object.get(w, "requestedBy", "") != w.approver
-	w.scope.team == inp.experiment.metadata.team
-	object.get(w.scope, "experiment", "*") in {"*", inp.experiment.metadata.name}
-	object.get(w.scope, "sandbox", "*") in {"*", object.get(inp.experiment.spec, "sandbox", "")}
+	waiver_for[finding.rule]
 }
-
-summary(w) := {"id": w.id, "approver": w.approver, "reason": w.reason, "expiresNs": w.expiresNs}
