@@ -90,6 +90,7 @@ test_dc_001_deny_not_waivable if {
 	waiver := object.union(t.waiver, {"rule": "DC-001", "scope": {"team": "materials-rnd", "experiment": "*"}})
 	inp := json.patch(t.paid_dataset(restricted), [t.put("/context/waivers", [waiver])])
 	decision := data.govern.decision with input as inp
+		with data.govern.custom as {}
 	"DC-001" in t.rules(decision.deny)
 	decision.waived == []
 }

@@ -2,8 +2,9 @@
 # scope: package
 # title: The decision
 # description: >-
-#   Every area's findings, enriched from the rule catalogue (data.govern.catalogue, which govern builds from
-#   the rules' METADATA annotations), with waivers applied. Shape: see policies/README.md.
+#   Every area's findings and the findings of the team policies under govern.custom, enriched from the rule
+#   catalogue (data.govern.catalogue, which govern builds from the rules' METADATA annotations), with
+#   waivers applied. Shape: see policies/README.md.
 package govern
 
 import data.govern.data_classification
@@ -27,17 +28,25 @@ denied := [finding | some finding in denies; not finding in waived_findings]
 
 waived := [object.union(finding, {"waiver": waiver_for[finding.rule]}) | some finding in waived_findings]
 
-# Every deny and warn of the areas, enriched.
+# Every deny and warn, enriched: ours (the areas' and GOV-FINDING) and the team policies'.
 denies contains enrich(finding, unknown_rule) if {
 	some finding in builtin_denies
+}
+
+denies contains enrich(finding, team_rule) if {
+	some finding in team_findings.deny
 }
 
 warns contains enrich(finding, unknown_rule) if {
 	some finding in builtin_warns
 }
 
+warns contains enrich(finding, team_rule) if {
+	some finding in team_findings.warn
+}
+
 # An area joins here once; its rules then join by themselves. Data classification has no warn rules.
-builtin_denies := (data_classification.deny | procurement.deny) | security.deny
+builtin_denies := ((data_classification.deny | procurement.deny) | security.deny) | deny
 
 builtin_warns := procurement.warn | security.warn
 
@@ -45,12 +54,20 @@ default rule_catalogue := {}
 
 rule_catalogue := data.govern.catalogue
 
-# A rule missing from the catalogue is critical and not waivable, so a typo never makes a deny waivable.
+# A rule of ours missing from the catalogue is critical and not waivable, so a typo never makes a deny
+# waivable; a team rule without an annotation is high and waivable, as the README promises teams.
 unknown_rule := {
 	"area": "unknown",
 	"severity": "critical",
 	"remediation": "Add the rule to the rule catalogue.",
 	"waivable": false,
+}
+
+team_rule := {
+	"area": "custom",
+	"severity": "high",
+	"remediation": "See the team policy that reported it.",
+	"waivable": true,
 }
 
 # A finding in the decision's shape, with what the catalogue (else the fallback) says about its rule.
@@ -94,3 +111,80 @@ waived_findings contains finding if {
 	finding.waivable
 	waiver_for[finding.rule]
 }
+
+# The findings of the team policies: the deny and warn rules of every package under govern.custom, with
+# the package's path under govern.custom. A value there that is not a set or an array counts as a finding
+# itself, so nothing a team rule reports ever vanishes.
+team_reports contains {"path": path, "kind": kind, "finding": finding} if {
+	walk(data.govern.custom, [path, document])
+	every segment in path {
+		is_string(segment)
+	}
+	is_object(document)
+	some kind in ["deny", "warn"]
+	some finding in reported(document[kind])
+}
+
+reported(value) := value if is_set(value)
+
+reported(value) := value if is_array(value)
+
+reported(value) := [value] if {
+	not is_set(value)
+	not is_array(value)
+}
+
+# A team finding is a message string, whose rule is named after its package (the package path under
+# govern.custom), or an object with a string rule and message and, optionally, a string resource and an
+# object evidence.
+team_findings[report.kind] contains {"rule": team_rule_id(report.path), "message": report.finding} if {
+	some report in team_reports
+	is_string(report.finding)
+}
+
+team_findings[report.kind] contains report.finding if {
+	some report in team_reports
+	readable(report.finding)
+}
+
+team_rule_id(path) := concat(".", path) if count(path) > 0
+
+team_rule_id(path) := "custom" if count(path) == 0
+
+readable(finding) if {
+	is_object(finding)
+	is_string(finding.rule)
+	finding.rule != ""
+	is_string(finding.message)
+	is_string(object.get(finding, "resource", ""))
+	is_object(object.get(finding, "evidence", {}))
+}
+
+# METADATA
+# title: Team findings are readable
+# description: >-
+#   A team policy under govern.custom reports each finding as a message string or as an object with a string rule and
+#   message (and, optionally, a string resource and an object evidence). Anything else cannot be shown, enriched or
+#   waived, so it is not dropped: it becomes this deny, which names the package and the kind of value.
+# custom:
+#   id: GOV-FINDING
+#   severity: critical
+#   waivable: false
+#   remediation: Return message strings or objects with rule and message from the team policy's deny and warn rules.
+deny contains finding if {
+	some report in team_reports
+	not is_string(report.finding)
+	not readable(report.finding)
+	package_name := concat(".", array.concat(["govern", "custom"], report.path))
+	finding := {
+		"rule": "GOV-FINDING",
+		"message": sprintf(
+			"team policy %s reported a %s finding govern cannot read (%s): %s; the submission is denied",
+			[package_name, report.kind, type_name(report.finding), readable_shape],
+		),
+		"resource": "",
+		"evidence": {"package": package_name, "kind": report.kind, "type": type_name(report.finding)},
+	}
+}
+
+readable_shape := "a finding is a message string or an object with a string rule and message"

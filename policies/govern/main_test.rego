@@ -4,6 +4,7 @@ import data.govern.testdata_test as t
 
 test_clean_paid_submission_is_allowed if {
 	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {}
 	decision == {
 		"allow": true,
 		"deny": [],
@@ -18,6 +19,7 @@ test_clean_paid_submission_is_allowed if {
 
 test_clean_local_submission_is_allowed if {
 	decision := data.govern.decision with input as t.local
+		with data.govern.custom as {}
 	decision.allow
 	decision.deny == []
 }
@@ -25,6 +27,7 @@ test_clean_local_submission_is_allowed if {
 test_decision_shape if {
 	decision := data.govern.decision with input as t.eu_data
 		with data.govern.catalogue as t.catalogue
+		with data.govern.custom as {}
 	not decision.allow
 	decision.deny == [{
 		"rule": "DC-004",
@@ -47,6 +50,7 @@ test_decision_shape if {
 test_warnings_do_not_deny if {
 	inp := json.patch(t.local, [t.put("/experiment/spec/shots", 60000)])
 	decision := data.govern.decision with input as inp
+		with data.govern.custom as {}
 	decision.allow
 	[finding.rule | some finding in decision.warn] == ["SEC-101"]
 }
@@ -55,6 +59,7 @@ test_a_rule_missing_from_the_catalogue_is_critical_and_not_waivable if {
 	inp := t.eu_data_waived([t.waiver])
 	decision := data.govern.decision with input as inp
 		with data.govern.catalogue as {}
+		with data.govern.custom as {}
 	some finding in decision.deny
 	finding.rule == "DC-004"
 	finding.area == "unknown"
@@ -67,6 +72,7 @@ test_a_rule_missing_from_the_catalogue_is_critical_and_not_waivable if {
 test_waiver_turns_deny_into_waived if {
 	decision := data.govern.decision with input as t.eu_data_waived([t.waiver])
 		with data.govern.catalogue as t.catalogue
+		with data.govern.custom as {}
 	decision.allow
 	decision.deny == []
 	[finding.rule | some finding in decision.waived] == ["DC-004"]
@@ -80,6 +86,7 @@ test_the_first_waiver_by_id_is_recorded if {
 	waivers := [object.union(t.waiver, {"id": "W-9"}), t.waiver, object.union(t.waiver, {"id": "W-5"})]
 	decision := data.govern.decision with input as t.eu_data_waived(waivers)
 		with data.govern.catalogue as t.catalogue
+		with data.govern.custom as {}
 	decision.waived[0].waiver.id == "W-1"
 }
 
@@ -88,6 +95,7 @@ not_waived(changes) if {
 	inp := t.eu_data_waived([object.union(t.waiver, changes)])
 	decision := data.govern.decision with input as inp
 		with data.govern.catalogue as t.catalogue
+		with data.govern.custom as {}
 	"DC-004" in t.rules(decision.deny)
 	decision.waived == []
 }
@@ -116,6 +124,7 @@ test_waiver_of_a_rule_that_is_not_waivable_does_nothing if {
 	catalogue := json.patch(t.catalogue, [t.put("/DC-004/waivable", false)])
 	decision := data.govern.decision with input as t.eu_data_waived([t.waiver])
 		with data.govern.catalogue as catalogue
+		with data.govern.custom as {}
 	"DC-004" in t.rules(decision.deny)
 	decision.waived == []
 }
@@ -124,6 +133,7 @@ test_wildcard_waiver_applies if {
 	waiver := object.union(t.waiver, {"scope": {"team": "materials-rnd", "experiment": "*", "sandbox": "*"}})
 	decision := data.govern.decision with input as t.eu_data_waived([waiver])
 		with data.govern.catalogue as t.catalogue
+		with data.govern.custom as {}
 	"DC-004" in t.rules(decision.waived)
 }
 
@@ -131,6 +141,7 @@ test_waiver_scoped_to_the_sandbox_applies if {
 	waiver := object.union(t.waiver, {"scope": {"team": "materials-rnd", "experiment": "*", "sandbox": "SBX-1"}})
 	decision := data.govern.decision with input as t.eu_data_waived([waiver])
 		with data.govern.catalogue as t.catalogue
+		with data.govern.custom as {}
 	decision.allow
 }
 
@@ -138,7 +149,140 @@ test_waiver_without_a_requester_applies if {
 	waiver := object.remove(t.waiver, ["requestedBy"])
 	decision := data.govern.decision with input as t.eu_data_waived([waiver])
 		with data.govern.catalogue as t.catalogue
+		with data.govern.custom as {}
 	decision.allow
+}
+
+# Team policies, mocked with `with data.govern.custom as {…}` (the whole tree, so that team policies
+# loaded beside the bundle do not join these decisions).
+
+test_a_team_string_finding_denies_under_its_package_name if {
+	team := {"deny": {"GPU runs need a booking"}}
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": team}
+	decision.deny == [{
+		"rule": "materials_rnd",
+		"message": "GPU runs need a booking",
+		"resource": "",
+		"evidence": {},
+		"area": "custom",
+		"severity": "high",
+		"remediation": "See the team policy that reported it.",
+		"waivable": true,
+	}]
+}
+
+test_a_team_object_finding_is_enriched_from_the_catalogue if {
+	finding := {"rule": "MAT-001", "message": "book the GPU", "resource": "spec.backend", "evidence": {"gpu": 1}}
+	team := {"deny": {finding}}
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": team}
+		with data.govern.catalogue as t.catalogue
+	decision.deny == [{
+		"rule": "MAT-001",
+		"message": "book the GPU",
+		"resource": "spec.backend",
+		"evidence": {"gpu": 1},
+		"area": "materials_rnd",
+		"severity": "medium",
+		"remediation": "Book the GPU cluster.",
+		"waivable": false,
+	}]
+}
+
+test_a_nested_team_package_names_its_string_findings_by_path if {
+	team := {"gpu": {"deny": ["no GPU on Fridays"]}, "warn": {"check the queue"}}
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": team}
+	[[finding.rule, finding.message] | some finding in decision.deny] == [["materials_rnd.gpu", "no GPU on Fridays"]]
+	[[finding.rule, finding.message] | some finding in decision.warn] == [["materials_rnd", "check the queue"]]
+}
+
+test_team_warnings_do_not_deny if {
+	team := {"warn": {{"rule": "MAT-101", "message": "the GPU queue is long"}}}
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": team}
+	decision.allow
+	decision.warn[0].severity == "high"
+}
+
+test_a_team_finding_can_be_waived if {
+	team := {"deny": {{"rule": "MAT-002", "message": "book the GPU"}}}
+	waiver := object.union(t.waiver, {"rule": "MAT-002"})
+	inp := json.patch(t.paid, [t.put("/context/waivers", [waiver])])
+	decision := data.govern.decision with input as inp
+		with data.govern.custom as {"materials_rnd": team}
+	decision.allow
+	"MAT-002" in t.rules(decision.waived)
+}
+
+test_gov_finding_deny_a_number if {
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": {"deny": {42}}}
+	not decision.allow
+	[finding] := decision.deny
+	finding.rule == "GOV-FINDING"
+	finding.message == concat(" ", [
+		"team policy govern.custom.materials_rnd reported a deny finding govern cannot read (number): a finding",
+		"is a message string or an object with a string rule and message; the submission is denied",
+	])
+	finding.resource == ""
+	finding.evidence == {"package": "govern.custom.materials_rnd", "kind": "deny", "type": "number"}
+	finding.severity == "critical"
+	not finding.waivable
+}
+
+test_gov_finding_deny_malformed_objects if {
+	every finding in [
+		{"message": "no rule"},
+		{"rule": "MAT-1"},
+		{"rule": 7, "message": "m"},
+		{"rule": "", "message": "m"},
+		{"rule": "MAT-1", "message": "m", "resource": 3},
+		{"rule": "MAT-1", "message": "m", "evidence": "e"},
+	] {
+		decision := data.govern.decision with input as t.paid
+			with data.govern.custom as {"materials_rnd": {"deny": {finding}}}
+		t.rules(decision.deny) == {"GOV-FINDING"}
+	}
+}
+
+test_gov_finding_deny_a_malformed_warning if {
+	team := {"gpu": {"warn": {{"rule": "MAT-101"}}}}
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": team}
+	not decision.allow
+	decision.deny[0].evidence == {"package": "govern.custom.materials_rnd.gpu", "kind": "warn", "type": "object"}
+	decision.warn == []
+}
+
+test_gov_finding_deny_a_rule_that_is_not_a_collection if {
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": {"deny": true}}
+	decision.deny[0].evidence.type == "boolean"
+}
+
+test_gov_finding_deny_not_waivable if {
+	waiver := object.union(t.waiver, {"rule": "GOV-FINDING"})
+	inp := json.patch(t.paid, [t.put("/context/waivers", [waiver])])
+	decision := data.govern.decision with input as inp
+		with data.govern.custom as {"materials_rnd": {"deny": {null}}}
+	"GOV-FINDING" in t.rules(decision.deny)
+	decision.waived == []
+}
+
+test_gov_finding_allow_readable_team_findings if {
+	team := {"deny": {"a string", {"rule": "MAT-1", "message": "m", "resource": "spec", "evidence": {}}}}
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {"materials_rnd": team}
+	not "GOV-FINDING" in t.rules(decision.deny)
+	count(decision.deny) == 2
+}
+
+test_gov_finding_allow_no_team_policies if {
+	decision := data.govern.decision with input as t.paid
+		with data.govern.custom as {}
+	not "GOV-FINDING" in t.rules(decision.deny)
 }
 
 test_every_rule_in_the_catalogue_has_remediation if {

@@ -38,6 +38,7 @@ test_sec_001_deny_not_waivable if {
 		t.put("/context/waivers", [waiver]),
 	])
 	decision := data.govern.decision with input as inp
+		with data.govern.custom as {}
 	"SEC-001" in t.rules(decision.deny)
 	decision.waived == []
 }
@@ -240,6 +241,7 @@ test_sec_008_deny_not_waivable if {
 		t.put("/context/waivers", [object.union(t.waiver, {"rule": "SEC-008"})]),
 	])
 	decision := data.govern.decision with input as inp
+		with data.govern.custom as {}
 	"SEC-008" in t.rules(decision.deny)
 }
 
