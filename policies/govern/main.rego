@@ -137,14 +137,16 @@ reported(value) := [value] if {
 # A team finding is a message string, whose rule is named after its package (the package path under
 # govern.custom), or an object with a string rule and message and, optionally, a string resource and an
 # object evidence.
-team_findings[report.kind] contains {"rule": team_rule_id(report.path), "message": report.finding} if {
+team_findings[kind] contains {"rule": team_rule_id(report.path), "message": report.finding} if {
 	some report in team_reports
 	is_string(report.finding)
+	kind := report.kind
 }
 
-team_findings[report.kind] contains report.finding if {
+team_findings[kind] contains report.finding if {
 	some report in team_reports
 	readable(report.finding)
+	kind := report.kind
 }
 
 team_rule_id(path) := concat(".", path) if count(path) > 0
