@@ -71,9 +71,11 @@ team_rule := {
 }
 
 # A finding in the decision's shape, with what the catalogue (else the fallback) says about its rule.
+# Total over objects, so that a finding of ours that lacks a rule or a message still denies, as a rule
+# missing from the catalogue (team findings are checked before: see readable).
 enrich(finding, fallback) := {
-	"rule": finding.rule,
-	"message": finding.message,
+	"rule": rule,
+	"message": object.get(finding, "message", "a rule reported a finding without a message"),
 	"resource": object.get(finding, "resource", ""),
 	"evidence": object.get(finding, "evidence", {}),
 	"area": object.get(entry, "area", fallback.area),
@@ -81,7 +83,8 @@ enrich(finding, fallback) := {
 	"remediation": object.get(entry, "remediation", fallback.remediation),
 	"waivable": object.get(entry, "waivable", fallback.waivable) == true,
 } if {
-	entry := object.get(rule_catalogue, finding.rule, fallback)
+	rule := object.get(finding, "rule", "unknown")
+	entry := object.get(rule_catalogue, rule, fallback)
 }
 
 # Waivers in force for this submission: approved, unexpired, approved by someone other than their

@@ -153,6 +153,22 @@ test_waiver_without_a_requester_applies if {
 	decision.allow
 }
 
+test_a_finding_of_ours_without_rule_or_message_still_denies if {
+	decision := data.govern.decision with input as t.paid
+		with data.govern.security.deny as {{"resource": "spec"}}
+		with data.govern.custom as {}
+	decision.deny == [{
+		"rule": "unknown",
+		"message": "a rule reported a finding without a message",
+		"resource": "spec",
+		"evidence": {},
+		"area": "unknown",
+		"severity": "critical",
+		"remediation": "Add the rule to the rule catalogue.",
+		"waivable": false,
+	}]
+}
+
 # Team policies, mocked with `with data.govern.custom as {…}` (the whole tree, so that team policies
 # loaded beside the bundle do not join these decisions).
 
