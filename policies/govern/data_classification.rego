@@ -1,114 +1,188 @@
-# Data classification: which backend classes may receive which level of data.
-# Rules are functions of the policy input and the facts lib.facts worked out from it (see lib.rego).
+# METADATA
+# scope: package
+# title: Data classification
+# description: >-
+#   Which backend classes may receive which level of data: restricted data stays on the premises,
+#   confidential data leaves them only under a data-processing agreement and a cleared sandbox, personal
+#   data is pseudonymized first, and non-public data stays in its jurisdiction.
 package govern.data_classification
-
-import rego.v1
 
 import data.govern.lib
 
-violations(inp, f) := ((dc_001(inp, f) | dc_002(inp, f)) | dc_003(inp, f)) | dc_004(inp, f)
-
-warnings(_, _) := set()
-
-dataset_label(d) := sprintf("%s/%s", [d.namespace, d.name])
-
-target(f) := sprintf("device '%s' (vendor '%s', %s)", [f.device, f.vendor, f["class"]])
-
-# DC-001: restricted data never leaves local or on-prem backends (not waivable), neither on the
-# requested backend nor on the fallback device.
-dc_001(inp, f) := {v |
-	lib.leaves_premises(f)
-	some i
-	d := inp.experiment.spec.datasets[i]
-	lib.level(d.classification) >= lib.levels.restricted
-	v := {
-		"rule": "DC-001",
-		"message": sprintf("dataset %s is %s and may only run on a local simulator or on-prem backend, not on %s", [dataset_label(d), d.classification, target(f)]),
-		"resource": sprintf("spec.datasets[%d]", [i]),
-		"evidence": {"dataset": dataset_label(d), "classification": d.classification, "backendClass": f["class"]},
-	}
-} | {v |
-	fallback := inp.experiment.spec.fallback.device
-	fallback_class := object.get(object.get(data.govern.backends, fallback, {}), "class", "unknown")
-	not fallback_class in {"local_simulator", "onprem"}
-	some i
-	d := inp.experiment.spec.datasets[i]
-	lib.level(d.classification) >= lib.levels.restricted
-	v := {
-		"rule": "DC-001",
-		"message": sprintf("dataset %s is %s, so the fallback device '%s' (%s) may not receive it; fall back to a local simulator or on-prem backend", [dataset_label(d), d.classification, fallback, fallback_class]),
-		"resource": "spec.fallback.device",
-		"evidence": {"dataset": dataset_label(d), "classification": d.classification, "fallbackClass": fallback_class},
-	}
+# METADATA
+# title: Restricted data stays on local or on-prem backends
+# description: >-
+#   A dataset classified restricted may only be used on a local_simulator or onprem backend. Checked for the requested
+#   backend and the fallback device. Unknown backends count as external; a missing or unknown classification counts as
+#   restricted.
+# custom:
+#   id: DC-001
+#   severity: critical
+#   waivable: false
+#   remediation: Run the experiment on aer_simulator or an on-prem device, or use a dataset of a lower classification.
+deny contains finding if {
+	some target in lib.targets
+	not target.class in lib.on_premises
+	some i, level in lib.dataset_level
+	level >= lib.levels.restricted
+	label := lib.dataset_label[i]
+	classification := lib.spec.datasets[i].classification
+	worded := {
+		"backend": {
+			"message": sprintf(restricted_on_backend, [label, classification, lib.backend_description]),
+			"resource": sprintf("spec.datasets[%d]", [i]),
+			"evidence": {"dataset": label, "classification": classification, "backendClass": target.class},
+		},
+		"fallback": {
+			"message": sprintf(restricted_on_fallback, [label, classification, target.device, target.class]),
+			"resource": target.resource,
+			"evidence": {"dataset": label, "classification": classification, "fallbackClass": target.class},
+		},
+	}[target.role]
+	finding := object.union({"rule": "DC-001"}, worded)
 }
 
-# DC-002: confidential data goes to an external vendor only with a data-processing agreement and a
-# sandbox cleared for confidential data.
-dc_002(inp, f) := {v |
-	lib.leaves_premises(f)
-	some i
-	d := inp.experiment.spec.datasets[i]
-	d.classification == "confidential"
-	missing := confidential_gap(f)
-	v := {
+restricted_on_backend := "dataset %s is %s and may only run on a local simulator or on-prem backend, not on %s"
+
+restricted_on_fallback := concat(" ", [
+	"dataset %s is %s, so the fallback device '%s' (%s) may not receive it;",
+	"fall back to a local simulator or on-prem backend",
+])
+
+# METADATA
+# title: Confidential data on external backends needs a DPA and a cleared sandbox
+# description: >-
+#   A confidential dataset may go to an external backend only if the vendor has a data-processing agreement in the
+#   vendor register (context.vendors[].dataProcessingAgreement) and the sandbox named in spec.sandbox has
+#   allowsConfidential: true.
+# custom:
+#   id: DC-002
+#   severity: high
+#   waivable: true
+#   remediation: >-
+#     Record a signed DPA for the vendor and use a sandbox approved for confidential data, or run on a local/on-prem
+#     backend.
+deny contains finding if {
+	not lib.class in lib.on_premises
+	some i, dataset in lib.spec.datasets
+	dataset.classification == "confidential"
+	label := lib.dataset_label[i]
+	finding := {
 		"rule": "DC-002",
-		"message": sprintf("dataset %s is confidential and goes to %s, but %s", [dataset_label(d), target(f), missing]),
+		"message": sprintf(
+			"dataset %s is confidential and goes to %s, but %s",
+			[label, lib.backend_description, confidential_gap],
+		),
 		"resource": sprintf("spec.datasets[%d]", [i]),
-		"evidence": {"dataset": dataset_label(d), "vendor": f.vendor, "sandbox": f.sandboxId},
+		"evidence": {"dataset": label, "vendor": lib.vendor, "sandbox": lib.sandbox_id},
 	}
 }
 
-# What is missing for confidential data. One message per case: rego-cpp's concat() quotes strings
-# that sprintf built, so messages are not assembled from parts.
-confidential_gap(f) := sprintf("vendor '%s' has no data-processing agreement on record and sandbox '%s' is not cleared for confidential data", [f.vendor, f.sandboxId]) if {
-	not has_dpa(f)
-	not cleared_sandbox(f)
-} else := sprintf("vendor '%s' has no data-processing agreement on record", [f.vendor]) if {
-	not has_dpa(f)
-} else := sprintf("sandbox '%s' is not cleared for confidential data", [f.sandboxId]) if {
-	not cleared_sandbox(f)
+has_dpa if lib.vendor_record.dataProcessingAgreement == true
+
+cleared_sandbox if lib.sandbox.allowsConfidential == true
+
+# What confidential data on an external backend lacks (DC-002).
+confidential_gap := sprintf(concat(" ", [
+	"vendor '%s' has no data-processing agreement on record and",
+	"sandbox '%s' is not cleared for confidential data",
+]), [lib.vendor, lib.sandbox_id]) if {
+	not has_dpa
+	not cleared_sandbox
 }
 
-has_dpa(f) if f.vendorRecord.dataProcessingAgreement == true
+confidential_gap := sprintf("vendor '%s' has no data-processing agreement on record", [lib.vendor]) if {
+	not has_dpa
+	cleared_sandbox
+}
 
-cleared_sandbox(f) if f.sandbox.allowsConfidential == true
+confidential_gap := sprintf("sandbox '%s' is not cleared for confidential data", [lib.sandbox_id]) if {
+	has_dpa
+	not cleared_sandbox
+}
 
-# DC-003: personal data is pseudonymized before it leaves the local simulator.
-dc_003(inp, f) := {v |
-	f["class"] != "local_simulator"
-	some i
-	d := inp.experiment.spec.datasets[i]
-	d.containsPII == true
-	not d.pseudonymized == true
-	v := {
+# METADATA
+# title: Personal data is pseudonymized before it leaves the local simulator
+# description: >-
+#   A dataset with containsPII: true must have pseudonymized: true before it is used on any backend other than a local
+#   simulator (on-prem hardware included).
+# custom:
+#   id: DC-003
+#   severity: high
+#   waivable: true
+#   remediation: >-
+#     Pseudonymize the dataset and mark it pseudonymized: true, or run on aer_simulator.
+deny contains finding if {
+	lib.class != "local_simulator"
+	some i, dataset in lib.spec.datasets
+	dataset.containsPII == true
+	not dataset.pseudonymized == true
+	label := lib.dataset_label[i]
+	finding := {
 		"rule": "DC-003",
-		"message": sprintf("dataset %s contains personal data that is not pseudonymized, and goes to %s", [dataset_label(d), target(f)]),
+		"message": sprintf(
+			"dataset %s contains personal data that is not pseudonymized, and goes to %s",
+			[label, lib.backend_description],
+		),
 		"resource": sprintf("spec.datasets[%d]", [i]),
-		"evidence": {"dataset": dataset_label(d), "containsPII": true, "pseudonymized": false},
+		"evidence": {"dataset": label, "containsPII": true, "pseudonymized": false},
 	}
 }
 
-# DC-004: a non-public dataset stays in its jurisdiction on external backends. Confidential or
-# restricted data without a region has unknown residency and fails; internal data without one passes.
-dc_004(inp, f) := {v |
-	lib.leaves_premises(f)
-	some i
-	d := inp.experiment.spec.datasets[i]
-	lib.level(d.classification) >= lib.levels.internal
-	problem := residency_problem(d, f)
-	v := {
+# METADATA
+# title: Data residency on external backends
+# description: >-
+#   A non-public dataset used on an external backend must stay in its jurisdiction: the jurisdiction of the dataset's
+#   region must equal that of the backend region (spec.backend.region if given, otherwise the catalogue region), per
+#   data.govern.regions. A region not in the region table counts as unknown and never matches. A confidential or
+#   restricted dataset without a region fails the check (its residency is unknown); an internal dataset without a region
+#   is allowed.
+# custom:
+#   id: DC-004
+#   severity: high
+#   waivable: true
+#   remediation: Use a device or region in the dataset's jurisdiction, or declare the dataset's region if it is missing.
+deny contains finding if {
+	not lib.class in lib.on_premises
+	some i, problem in residency_problem
+	dataset := lib.spec.datasets[i]
+	label := lib.dataset_label[i]
+	finding := {
 		"rule": "DC-004",
-		"message": sprintf("dataset %s %s, but %s runs in region '%s' (jurisdiction '%s')", [dataset_label(d), problem, target(f), f.region, f.jurisdiction]),
+		"message": sprintf(
+			"dataset %s %s, but %s runs in region '%s' (jurisdiction '%s')",
+			[label, problem, lib.backend_description, lib.region, lib.jurisdiction],
+		),
 		"resource": sprintf("spec.datasets[%d]", [i]),
-		"evidence": {"dataset": dataset_label(d), "datasetRegion": object.get(d, "region", ""), "backendRegion": f.region},
+		"evidence": {"dataset": label, "datasetRegion": object.get(dataset, "region", ""), "backendRegion": lib.region},
 	}
 }
 
-residency_problem(d, f) := "has no region, so its residency is unknown" if {
-	not d.region
-	lib.level(d.classification) >= lib.levels.confidential
-} else := sprintf("is in region '%s', which is not in the region table, so its residency is unknown", [d.region]) if {
-	lib.jurisdiction(d.region) == "unknown"
-} else := sprintf("must stay in jurisdiction '%s' (region '%s')", [lib.jurisdiction(d.region), d.region]) if {
-	lib.jurisdiction(d.region) != f.jurisdiction
+# Why a non-public dataset's residency fails on the backend, by dataset index (DC-004). Confidential or
+# restricted data without a region has unknown residency; internal data without one passes.
+residency_problem[i] := "has no region, so its residency is unknown" if {
+	some i, dataset in lib.spec.datasets
+	not dataset.region
+	lib.dataset_level[i] >= lib.levels.confidential
+}
+
+residency_problem[i] := sprintf(
+	"is in region '%s', which is not in the region table, so its residency is unknown",
+	[dataset.region],
+) if {
+	some i, dataset in lib.spec.datasets
+	lib.dataset_level[i] >= lib.levels.internal
+	dataset_jurisdiction[i] == "unknown"
+}
+
+residency_problem[i] := sprintf("must stay in jurisdiction '%s' (region '%s')", [jurisdiction, dataset.region]) if {
+	some i, dataset in lib.spec.datasets
+	lib.dataset_level[i] >= lib.levels.internal
+	jurisdiction := dataset_jurisdiction[i]
+	jurisdiction != "unknown"
+	jurisdiction != lib.jurisdiction
+}
+
+dataset_jurisdiction[i] := object.get(data.govern.regions, dataset.region, "unknown") if {
+	some i, dataset in lib.spec.datasets
 }

@@ -1,108 +1,133 @@
-# Shared facts about a submission: what backend it targets, what the catalogues say about it, what
-# it costs, which sandbox pays. Nothing here decides.
-#
-# Look-ups by a computed key use object.get: rego-cpp evaluates `data.x[key]` for a computed key by
-# scanning every entry, object.get goes straight to it.
-#
-# Every rule in the bundle is a function of the policy input (`inp`), never a reader of `input`
-# itself: only the entrypoint passes `input` in. Tests call the functions with fixture documents
-# instead of `with input as`, which the embedded engine (rego-cpp) compiles slowly and, for whole
-# inputs, crashes on.
+# METADATA
+# scope: package
+# title: Shared facts
+# description: >-
+#   What every area's rules need to know about a submission, as rules over the policy input: the backend
+#   it targets and what the catalogues say about it, its datasets, its sandbox and vendor records, and
+#   what it costs. Each is worked out once per query. Nothing here decides.
 package govern.lib
-
-import rego.v1
 
 levels := {"public": 0, "internal": 1, "confidential": 2, "restricted": 3}
 
-# Unknown classifications count as restricted (fail closed).
-level(classification) := object.get(levels, classification, 3)
-
-spec(inp) := inp.experiment.spec
-
-device(inp) := inp.experiment.spec.backend.device
-
-vendor(inp) := inp.experiment.spec.backend.vendor
-
-# Everything the rules need to know about the submission's backend, sandbox and vendor, worked out
-# once per decision (rego-cpp does not memoise function calls, and charges about 20 µs for each call
-# or built-in, so this body avoids both where it can) and handed to every area's rules.
-facts(inp) := {
-	"device": requested.device,
-	"vendor": requested.vendor,
-	"backend": entry,
-	"class": backend_class(entry),
-	"paid": paid_backend(entry),
-	"region": region,
-	"jurisdiction": object.get(data.govern.regions, region, "unknown"),
-	"sandboxId": sandbox_id,
-	"sandbox": object.get(inp.context.sandboxes, sandbox_id, null),
-	"vendorRecord": object.get(inp.context.vendors, requested.vendor, null),
-	"estimate": estimate(inp, entry),
-} if {
-	requested := inp.experiment.spec.backend
-	catalogued := object.get(data.govern.backends, requested.device, {})
-	entry := backend(inp)
-	region := object.get(requested, "region", object.get(catalogued, "region", ""))
-	sandbox_id := object.get(inp.experiment.spec, "sandbox", "")
-}
-
-# The catalogue entry of the device, or null when the device is unknown or the vendor does not match.
-backend(inp) := entry if {
-	entry := object.get(data.govern.backends, device(inp), null)
-	entry.vendor == vendor(inp)
-} else := null
-
-paid_backend(entry) := true if {
-	entry != null
-	entry.paid == true
-} else := false
-
-# local_simulator | onprem | external | unknown (unknown is treated as external everywhere)
-backend_class(entry) := entry.class if entry != null
-
-else := "unknown"
-
-stays_inside(f) if f["class"] in {"local_simulator", "onprem"}
-
-leaves_premises(f) if not stays_inside(f)
-
-jurisdiction(region) := object.get(data.govern.regions, region, "unknown")
-
-# env:NAME or vault:path, one token with no spaces.
-reference(value) if {
-	startswith(value, "env:")
-	count(value) > 4
-	not contains(value, " ")
-}
-
-reference(value) if {
-	startswith(value, "vault:")
-	count(value) > 6
-	not contains(value, " ")
-}
-
-week_ns := 604800000000000
+# Backend classes that keep data on the premises; every other class (unknown included) is external.
+on_premises := {"local_simulator", "onprem"}
 
 day_ns := 86400000000000
 
-# Cost estimate: the prices on record for the vendor (the context's vendor priceModel, set by
-# procurement) else data.govern.pricing: a device's own price model, else its vendor's. One formula
-# covers every model (per task, per shot, per second); a model sets only its own terms. The model
-# travels with the estimate, so the dispatcher bills with the very prices the decision used.
-estimate(inp, entry) := {
-	"cost": round(cost(model, spec(inp).shots) * 100) / 100,
-	"currency": data.govern.pricing.currency,
-	"model": object.get(model, "model", "unknown"),
-	"priceModel": model,
-	"paid": entry.paid == true,
+week_ns := 604800000000000
+
+spec := input.experiment.spec
+
+device := spec.backend.device
+
+vendor := spec.backend.vendor
+
+# The device's catalogue entry, defined only when the device is catalogued with the requested vendor.
+backend := entry if {
+	entry := data.govern.backends[device]
+	entry.vendor == vendor
+}
+
+# local_simulator | onprem | external | unknown (a device that is not catalogued with its vendor).
+default class := "unknown"
+
+class := backend.class
+
+default catalogued := false
+
+catalogued if backend
+
+default paid := false
+
+paid if backend.paid == true
+
+# The region the backend runs in: the one the manifest names, else the catalogue's for the device.
+region := object.get(spec.backend, "region", object.get(data.govern.backends, [device, "region"], ""))
+
+jurisdiction := object.get(data.govern.regions, region, "unknown")
+
+# How messages name the requested backend.
+backend_description := sprintf("device '%s' (vendor '%s', %s)", [device, vendor, class])
+
+# Where the submission can run: the requested backend and, when the manifest names one, the fallback
+# device. The fallback's class is its catalogue entry's (the manifest gives it no vendor).
+targets contains {
+	"role": "backend",
+	"device": device,
+	"class": class,
+	"catalogued": catalogued,
+	"resource": "spec.backend",
+}
+
+targets contains {
+	"role": "fallback",
+	"device": fallback,
+	"class": object.get(data.govern.backends, [fallback, "class"], "unknown"),
+	"catalogued": is_object(object.get(data.govern.backends, fallback, null)),
+	"resource": "spec.fallback.device",
 } if {
-	entry != null
-	model := price_model(inp)
-} else := {"cost": 0, "currency": data.govern.pricing.currency, "model": "unknown", "priceModel": {}, "paid": false}
+	fallback := spec.fallback.device
+}
 
-price_model(inp) := negotiated if {
-	negotiated := object.get(object.get(inp.context.vendors, vendor(inp), {}), "priceModel", null)
-	negotiated != null
-} else := object.get(data.govern.pricing.devices, device(inp), object.get(data.govern.pricing.vendors, vendor(inp), {}))
+# Each dataset's label and level, by its index in spec.datasets. An unknown classification counts as
+# restricted (fail closed).
+dataset_label[i] := sprintf("%s/%s", [dataset.namespace, dataset.name]) if {
+	some i, dataset in spec.datasets
+}
 
-cost(model, shots) := (object.get(model, "perTask", 0) + shots * object.get(model, "perShot", 0)) + (object.get(model, "baseSeconds", 0) + shots * object.get(model, "secondsPerShot", 0)) * object.get(model, "ratePerSecond", 0)
+dataset_level[i] := object.get(levels, dataset.classification, levels.restricted) if {
+	some i, dataset in spec.datasets
+}
+
+default sandbox_id := ""
+
+sandbox_id := spec.sandbox
+
+# The sandbox and vendor records the context holds for the submission, defined only when on record.
+sandbox := input.context.sandboxes[sandbox_id]
+
+vendor_record := input.context.vendors[vendor]
+
+# The prices the estimate uses: the vendor's prices on record (set by procurement), else the device's
+# list price (data.govern.pricing), else its vendor's.
+list_prices := object.get(data.govern.pricing.devices, device, object.get(data.govern.pricing.vendors, vendor, {}))
+
+negotiated_prices := vendor_record.priceModel if vendor_record.priceModel != null
+
+default price_model := {}
+
+price_model := negotiated_prices if backend
+
+price_model := list_prices if {
+	backend
+	not negotiated_prices
+}
+
+# One term of the price model; a model sets only its own terms.
+term(name) := object.get(price_model, name, 0)
+
+# One formula covers every model (per task, per shot, per second), rounded to cents. An uncatalogued
+# backend costs nothing: it is denied anyway. A catalogued one whose cost cannot be worked out leaves the
+# estimate, and so the decision, undefined: govern denies that (fail closed).
+cost := 0 if not backend
+
+cost := round(total * 100) / 100 if {
+	backend
+	shots := spec.shots
+	per_shot := term("perTask") + shots * term("perShot")
+	per_second := (term("baseSeconds") + shots * term("secondsPerShot")) * term("ratePerSecond")
+	total := per_shot + per_second
+}
+
+default price_model_name := "unknown"
+
+price_model_name := price_model.model if backend
+
+# The estimate names the price model it used, so the dispatcher bills with the very prices the decision used.
+estimate := {
+	"cost": cost,
+	"currency": data.govern.pricing.currency,
+	"model": price_model_name,
+	"priceModel": price_model,
+	"paid": paid,
+}

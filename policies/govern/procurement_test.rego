@@ -1,86 +1,248 @@
 package govern.procurement_test
 
-import rego.v1
-
+import data.govern.procurement
 import data.govern.testdata_test as t
 
-test_pr_001_deny_paid_without_sandbox if "PR-001" in t.denies(t.paid_with([{"op": "remove", "path": "/spec/sandbox"}]))
+# A patch of the paid submission's sandbox record.
+sandbox_field(field, value) := t.put(sprintf("/context/sandboxes/SBX-1/%s", [field]), value)
 
-test_pr_001_allow_local_without_sandbox if not "PR-001" in t.denies(t.local)
+# The paid submission with these patches.
+paid(patches) := json.patch(t.paid, patches)
 
-test_pr_002_deny_sandbox_not_on_record if "PR-002" in t.denies(t.paid_with([{"op": "replace", "path": "/spec/sandbox", "value": "SBX-404"}]))
-
-test_pr_002_deny_sandbox_requested_only if "PR-002" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/status", "value": "requested"}]))
-
-test_pr_002_deny_other_team if "PR-002" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/team", "value": "other-team"}]))
-
-test_pr_002_deny_device_not_covered if "PR-002" in t.denies(t.paid_with([{"op": "replace", "path": "/spec/backend/device", "value": "ibm_kyiv"}]))
-
-test_pr_002_allow_active_sandbox_covering_device if not "PR-002" in t.denies(t.paid)
-
-test_pr_003_deny_expired if "PR-003" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/endNs", "value": t.now - t.day}]))
-
-test_pr_003_deny_not_yet_open if "PR-003" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/startNs", "value": t.now + t.day}]))
-
-test_pr_003_allow_inside_window if not "PR-003" in t.denies(t.paid)
-
-test_pr_004_deny_longer_than_twelve_weeks if "PR-004" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/endNs", "value": t.sandbox.startNs + (85 * t.day)}]))
-
-test_pr_004_allow_exactly_twelve_weeks if not "PR-004" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/endNs", "value": t.sandbox.startNs + (84 * t.day)}]))
-
-test_pr_005_deny_over_remaining_budget if "PR-005" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/spent", "value": 9999}]))
-
-test_pr_005_deny_budget_in_another_currency if "PR-005" in t.denies(t.paid_with_sandbox([{"op": "replace", "path": "/currency", "value": "EUR"}]))
-
-test_pr_005_allow_within_budget if not "PR-005" in t.denies(t.paid)
-
-test_pr_006_deny_over_submission_cap if {
-	# 4000 ibm seconds at 1.60 USD is 6,400 USD, over the 5,000 USD cap
-	inp := t.paid_with([{"op": "replace", "path": "/spec/shots", "value": 16000000}])
-	"PR-006" in t.denies(object.union(inp, {"context": json.patch(t.context, [{"op": "replace", "path": "/sandboxes/SBX-1/budget", "value": 1000000}])}))
+test_pr_001_deny_paid_without_sandbox if {
+	findings := procurement.deny with input as paid([t.drop("/experiment/spec/sandbox")])
+	findings == {{
+		"rule": "PR-001",
+		"message": concat(" ", [
+			"device 'ibm_brisbane' (vendor 'ibm') is billed, but the experiment names no sandbox;",
+			"set spec.sandbox to an approved sandbox of the team",
+		]),
+		"resource": "spec.backend",
+		"evidence": {"device": "ibm_brisbane", "vendor": "ibm"},
+	}}
 }
 
-test_pr_006_allow_under_cap if not "PR-006" in t.denies(t.paid)
+test_pr_001_allow_local_without_sandbox if {
+	findings := procurement.deny with input as t.local
+	not "PR-001" in t.rules(findings)
+}
+
+test_pr_002_deny_sandbox_not_on_record if {
+	findings := procurement.deny with input as paid([t.put("/experiment/spec/sandbox", "SBX-404")])
+	findings == {{
+		"rule": "PR-002",
+		"message": "sandbox 'SBX-404' is not on record; request it from procurement",
+		"resource": "spec.sandbox",
+		"evidence": {"sandbox": "SBX-404", "problem": "missing"},
+	}}
+}
+
+test_pr_002_deny_sandbox_requested_only if {
+	findings := procurement.deny with input as paid([sandbox_field("status", "requested")])
+	some finding in findings
+	finding.message == "sandbox 'SBX-1' is requested, not approved or active"
+	finding.evidence == {"sandbox": "SBX-1", "problem": "status"}
+}
+
+test_pr_002_deny_other_team if {
+	findings := procurement.deny with input as paid([sandbox_field("team", "other-team")])
+	some finding in findings
+	finding.message == "sandbox 'SBX-1' belongs to team 'other-team', not 'materials-rnd'"
+}
+
+test_pr_002_deny_other_vendor if {
+	findings := procurement.deny with input as paid([sandbox_field("vendor", "aws-braket")])
+	some finding in findings
+	finding.message == "sandbox 'SBX-1' is for vendor 'aws-braket', not 'ibm'"
+}
+
+test_pr_002_deny_device_not_covered if {
+	inp := paid([t.put("/experiment/spec/backend/device", "ibm_kyiv")])
+	findings := procurement.deny with input as inp
+	some finding in findings
+	finding.message == "sandbox 'SBX-1' does not cover device 'ibm_kyiv'"
+}
+
+test_pr_002_deny_every_problem_is_reported if {
+	inp := paid([sandbox_field("status", "revoked"), sandbox_field("team", "x"), sandbox_field("devices", [])])
+	findings := procurement.deny with input as inp
+	{finding.evidence.problem | some finding in findings; finding.rule == "PR-002"} == {"status", "team", "device"}
+}
+
+test_pr_002_allow_active_sandbox_covering_device if {
+	findings := procurement.deny with input as paid([])
+	not "PR-002" in t.rules(findings)
+}
+
+test_pr_002_allow_approved_sandbox if {
+	findings := procurement.deny with input as paid([sandbox_field("status", "approved")])
+	not "PR-002" in t.rules(findings)
+}
+
+test_pr_003_deny_expired if {
+	findings := procurement.deny with input as paid([sandbox_field("endNs", t.now - t.day)])
+	some finding in findings
+	finding.rule == "PR-003"
+	finding.message == "sandbox 'SBX-1' expired 1 day(s) ago; renew it or request a new sandbox"
+	finding.evidence == {"sandbox": "SBX-1", "startNs": t.sandbox.startNs, "endNs": t.now - t.day, "nowNs": t.now}
+}
+
+test_pr_003_deny_at_the_end_of_the_window if {
+	findings := procurement.deny with input as paid([sandbox_field("endNs", t.now)])
+	"PR-003" in t.rules(findings)
+}
+
+test_pr_003_deny_not_yet_open if {
+	findings := procurement.deny with input as paid([sandbox_field("startNs", t.now + t.day)])
+	some finding in findings
+	finding.rule == "PR-003"
+	finding.message == "sandbox 'SBX-1' opens in 1 day(s); wait for its window or ask procurement to move it"
+}
+
+test_pr_003_allow_inside_window if {
+	findings := procurement.deny with input as paid([])
+	not "PR-003" in t.rules(findings)
+}
+
+test_pr_004_deny_longer_than_twelve_weeks if {
+	findings := procurement.deny with input as paid([sandbox_field("endNs", t.sandbox.startNs + (85 * t.day))])
+	some finding in findings
+	finding.rule == "PR-004"
+	finding.message == "sandbox 'SBX-1' runs 12.1 weeks; pilots are time-boxed to 12 weeks"
+	finding.evidence == {"sandbox": "SBX-1", "weeks": 12.1, "maxWeeks": 12}
+}
+
+test_pr_004_deny_longer_than_the_limit_on_record if {
+	findings := procurement.deny with input as t.paid
+		with data.govern.limits.sandboxMaxWeeks as 4
+	some finding in findings
+	finding.message == "sandbox 'SBX-1' runs 10 weeks; pilots are time-boxed to 4 weeks"
+}
+
+test_pr_004_allow_exactly_twelve_weeks if {
+	findings := procurement.deny with input as paid([sandbox_field("endNs", t.sandbox.startNs + (84 * t.day))])
+	not "PR-004" in t.rules(findings)
+}
+
+test_pr_005_deny_over_remaining_budget if {
+	findings := procurement.deny with input as paid([sandbox_field("spent", 9999)])
+	some finding in findings
+	finding.rule == "PR-005"
+	finding.message == concat(" ", [
+		"estimated cost 4.8 USD on 'ibm_brisbane' exceeds the 1 USD left in sandbox 'SBX-1' (budget 10000,",
+		"spent 9999); reduce shots or ask procurement for more budget",
+	])
+	finding.evidence == {"sandbox": "SBX-1", "estimate": 4.8, "remaining": 1, "currency": "USD"}
+}
+
+test_pr_005_deny_budget_in_another_currency if {
+	findings := procurement.deny with input as paid([sandbox_field("currency", "EUR")])
+	some finding in findings
+	finding.rule == "PR-005"
+	finding.message == concat(" ", [
+		"sandbox 'SBX-1' is budgeted in EUR but prices are in USD, so the budget cannot be checked;",
+		"ask procurement to restate it",
+	])
+	finding.evidence == {"sandbox": "SBX-1", "currency": "EUR", "estimateCurrency": "USD"}
+}
+
+test_pr_005_allow_within_budget if {
+	findings := procurement.deny with input as paid([])
+	not "PR-005" in t.rules(findings)
+}
+
+test_pr_006_deny_over_submission_cap if {
+	# (2 s + 16,000,000 shots * 0.00025 s) * 1.60 USD/s is 6,403.2 USD, over the 5,000 USD cap
+	findings := procurement.deny with input as paid([
+		t.put("/experiment/spec/shots", 16000000),
+		sandbox_field("budget", 1000000),
+	])
+	findings == {{
+		"rule": "PR-006",
+		"message": concat(" ", [
+			"estimated cost 6403.2 USD is over the per-submission cap of 5000 USD;",
+			"split the run or reduce shots",
+		]),
+		"resource": "spec.sandbox",
+		"evidence": {"estimate": 6403.2, "cap": 5000},
+	}}
+}
+
+test_pr_006_deny_over_the_cap_on_record if {
+	findings := procurement.deny with input as t.paid
+		with data.govern.limits.maxSubmissionCost as 1
+	"PR-006" in t.rules(findings)
+}
+
+test_pr_006_allow_under_cap if {
+	findings := procurement.deny with input as paid([])
+	not "PR-006" in t.rules(findings)
+}
 
 test_pr_007_deny_vendor_not_onboarded if {
-	ctx := json.patch(t.context, [{"op": "replace", "path": "/vendors/ibm/approved", "value": false}])
-	"PR-007" in t.denies(t.submission(t.paid_experiment, ctx))
+	findings := procurement.deny with input as paid([t.put("/context/vendors/ibm/approved", false)])
+	findings == {{
+		"rule": "PR-007",
+		"message": "vendor 'ibm' is not onboarded (no approved vendor record); procurement must onboard it first",
+		"resource": "spec.backend.vendor",
+		"evidence": {"vendor": "ibm"},
+	}}
 }
 
 test_pr_007_deny_vendor_unknown if {
-	ctx := json.patch(t.context, [{"op": "remove", "path": "/vendors/ibm"}])
-	"PR-007" in t.denies(t.submission(t.paid_experiment, ctx))
+	findings := procurement.deny with input as paid([t.drop("/context/vendors/ibm")])
+	"PR-007" in t.rules(findings)
 }
 
-test_pr_007_allow_onboarded_vendor if not "PR-007" in t.denies(t.paid)
-
-test_pr_101_deny_expires_within_a_week if "PR-101" in t.warns(t.paid_with_sandbox([{"op": "replace", "path": "/endNs", "value": t.now + (3 * t.day)}]))
-
-test_pr_101_allow_far_expiry if not "PR-101" in t.warns(t.paid)
-
-test_pr_102_deny_budget_under_twenty_percent if "PR-102" in t.warns(t.paid_with_sandbox([{"op": "replace", "path": "/spent", "value": 8500}]))
-
-test_pr_102_allow_budget_healthy if not "PR-102" in t.warns(t.paid)
-
-test_estimate_per_second_ibm if {
-	# (2 s + 4000 shots * 0.00025 s) * 1.60 USD/s
-	estimate := data.govern.decide(t.paid).estimate
-	estimate.cost == 4.8
-	estimate.model == "per_second"
-	estimate.paid
+test_pr_007_allow_onboarded_vendor if {
+	findings := procurement.deny with input as paid([])
+	not "PR-007" in t.rules(findings)
 }
 
-test_estimate_per_task_per_shot_braket if {
-	inp := t.paid_with([{"op": "replace", "path": "/spec/backend", "value": {"vendor": "aws-braket", "device": "ionq_aria", "region": "us-east-1"}}])
-	data.govern.decide(inp).estimate.cost == 120.3
+test_pr_101_deny_expires_within_a_week if {
+	findings := procurement.warn with input as paid([sandbox_field("endNs", t.now + (3 * t.day))])
+	findings == {{
+		"rule": "PR-101",
+		"message": "sandbox 'SBX-1' expires in 3 day(s); ask procurement to renew it if the work continues",
+		"resource": "spec.sandbox",
+		"evidence": {"sandbox": "SBX-1", "daysLeft": 3},
+	}}
 }
 
-test_estimate_uses_the_vendor_prices_on_record if {
-	negotiated := {"model": "negotiated", "perTask": 1, "perShot": 0.001}
-	context := json.patch(t.context, [{"op": "add", "path": "/vendors/ibm/priceModel", "value": negotiated}])
-	estimate := data.govern.decide(t.submission(t.paid_experiment, context)).estimate
-	estimate.cost == 5 # 1 + 4000 * 0.001
-	estimate.priceModel == negotiated
+test_pr_101_allow_far_expiry if {
+	findings := procurement.warn with input as paid([])
+	not "PR-101" in t.rules(findings)
 }
 
-test_estimate_free_on_local if data.govern.decide(t.local).estimate.cost == 0
+test_pr_101_allow_expired_sandbox if {
+	findings := procurement.warn with input as paid([sandbox_field("endNs", t.now)])
+	not "PR-101" in t.rules(findings)
+}
+
+test_pr_102_deny_budget_under_twenty_percent if {
+	findings := procurement.warn with input as paid([sandbox_field("spent", 8500)])
+	findings == {{
+		"rule": "PR-102",
+		"message": "sandbox 'SBX-1' will have 1495.2 USD of 10000 left after this run (under 20%)",
+		"resource": "spec.sandbox",
+		"evidence": {"sandbox": "SBX-1", "remainingAfter": 1495.2, "budget": 10000},
+	}}
+}
+
+test_pr_102_allow_budget_healthy if {
+	findings := procurement.warn with input as paid([])
+	not "PR-102" in t.rules(findings)
+}
+
+test_pr_102_allow_over_budget if {
+	findings := procurement.warn with input as paid([sandbox_field("spent", 9999)])
+	not "PR-102" in t.rules(findings)
+}
+
+test_free_backends_pass_every_procurement_rule if {
+	count(procurement.deny) == 0 with input as t.local
+	count(procurement.warn) == 0 with input as json.patch(t.local, [
+		t.add("/experiment/spec/sandbox", "SBX-1"),
+		sandbox_field("endNs", t.now + t.day),
+	])
+}

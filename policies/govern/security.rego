@@ -1,157 +1,257 @@
-# Rules are functions of the policy input and the facts lib.facts worked out from it (see lib.rego).
-# Security defaults: no secrets in manifests, credentials only by reference, TLS to remote
-# endpoints, sane resource limits, cost attribution, and only catalogued backends (fail closed).
+# METADATA
+# scope: package
+# title: Security
+# description: >-
+#   Security defaults: no secrets in manifests, credentials only by reference, TLS to remote endpoints,
+#   sane resource limits, cost attribution, and only catalogued backends (fail closed).
 package govern.security
-
-import rego.v1
 
 import data.govern.lib
 
 limits := data.govern.limits
 
-violations(inp, f) := ((((((sec_001(inp) | sec_002(inp)) | sec_003(inp)) | sec_004(inp)) | sec_005(inp, f)) | sec_006(inp)) | sec_007(inp, f)) | sec_008(inp, f)
-
-warnings(inp, _) := sec_101(inp)
-
-# SEC-001: secret values anywhere in the manifest (not waivable). govern's scanner finds them before
-# evaluation and redacts them from the input (`input.secrets`), so the value never reaches the engine,
-# the decision or its log; the policy decides what a finding means.
-sec_001(inp) := {v |
-	some secret in object.get(inp, "secrets", [])
-	v := {
+# METADATA
+# title: No secrets in the manifest
+# description: >-
+#   No string anywhere in the experiment may hold a secret: PEM private keys, AWS access key ids, GitHub, Slack and
+#   Google API tokens, Slack webhooks, URLs with an embedded password, or a long random-looking token in a
+#   credential-like field (key ending in token, secret, password, key, credential, ...; or any field under
+#   spec.credentials) that is not an env:/vault: reference. govern's scanner finds them before evaluation and redacts
+#   the value, so findings name the field and the kind of secret, never the value.
+# custom:
+#   id: SEC-001
+#   severity: critical
+#   waivable: false
+#   remediation: Remove the secret from the manifest, rotate it, and reference it as env:NAME or vault:path.
+deny contains finding if {
+	some secret in object.get(input, "secrets", [])
+	finding := {
 		"rule": "SEC-001",
-		"message": sprintf("%s holds %s; remove it from the manifest, rotate it, and reference it as env:NAME or vault:path", [secret.field, secret.label]),
+		"message": sprintf(
+			"%s holds %s; remove it from the manifest, rotate it, and reference it as env:NAME or vault:path",
+			[secret.field, secret.label],
+		),
 		"resource": secret.field,
 		"evidence": {"field": secret.field, "kind": secret.kind},
 	}
 }
 
-# SEC-002: credentials are env:NAME or vault:path references (not waivable).
-sec_002(inp) := {v |
-	credentials := object.get(inp.experiment.spec, "credentials", {})
-	some name
-	value := credentials[name]
-	not lib.reference(value)
+# METADATA
+# title: Credentials are references
+# description: Every value of spec.credentials must be an env:NAME or vault:path[#field] reference.
+# custom:
+#   id: SEC-002
+#   severity: high
+#   waivable: false
+#   remediation: Replace the value with env:NAME (an environment variable) or vault:path (a Vault secret).
+deny contains finding if {
+	some name, _ in object.get(lib.spec, "credentials", {})
+	not name in references
 	field := sprintf("spec.credentials.%s", [name])
-	v := {
+	finding := {
 		"rule": "SEC-002",
-		"message": sprintf("credential '%s' is not a reference; credentials must look like env:IBM_QUANTUM_TOKEN or vault:secret/quantum/ibm#token", [name]),
+		"message": sprintf(
+			"credential '%s' is not a reference; credentials must look like %s",
+			[name, "env:IBM_QUANTUM_TOKEN or vault:secret/quantum/ibm#token"],
+		),
 		"resource": field,
 		"evidence": {"field": field},
 	}
 }
 
-# SEC-003: remote endpoints use https (the backend endpoint and the source repository URL; the
-# manifest schema has no other URL fields).
-sec_003(inp) := {v |
-	found := endpoints(inp.experiment.spec)
-	some field
-	url := found[field]
-	not secure_url(url)
-	scheme := scheme_of(url)
-	v := {
+# The credentials given as env:NAME or vault:path, one token with no spaces.
+references contains name if {
+	some name, value in lib.spec.credentials
+	some prefix in ["env:", "vault:"]
+	startswith(value, prefix)
+	count(value) > count(prefix)
+	not contains(value, " ")
+}
+
+# METADATA
+# title: Remote endpoints use TLS
+# description: >-
+#   spec.backend.endpoint and spec.source.url (the manifest's only URL fields) must use https://; a git source may also
+#   use ssh:// or git@host:path.
+# custom:
+#   id: SEC-003
+#   severity: high
+#   waivable: true
+#   remediation: Use the https:// endpoint of the service.
+deny contains finding if {
+	some field, url in urls
+	not field in secure_urls
+	scheme := object.get(schemes, field, "no scheme")
+	finding := {
 		"rule": "SEC-003",
-		"message": sprintf("%s uses '%s'; remote endpoints must use https:// (or ssh for a git source)", [field, scheme]),
+		"message": sprintf(
+			"%s uses '%s'; remote endpoints must use https:// (or ssh for a git source)",
+			[field, scheme],
+		),
 		"resource": field,
 		"evidence": {"field": field, "scheme": scheme},
 	}
 }
 
-endpoints(spec) := {
-	"spec.backend.endpoint": object.get(spec.backend, "endpoint", "https://"),
-	"spec.source.url": object.get(object.get(spec, "source", {}), "url", "https://"),
+# The manifest's URL fields that are set: the backend endpoint and the source repository.
+urls["spec.backend.endpoint"] := lib.spec.backend.endpoint
+
+urls["spec.source.url"] := lib.spec.source.url
+
+secure_urls contains field if {
+	some field, url in urls
+	some prefix in ["https://", "ssh://"]
+	startswith(lower(url), prefix)
 }
 
-secure_url(url) if startswith(lower(url), "https://")
+secure_urls contains field if {
+	some field, url in urls
+	startswith(url, "git@")
+}
 
-secure_url(url) if startswith(lower(url), "ssh://")
+schemes[field] := split(url, "://")[0] if {
+	some field, url in urls
+	contains(url, "://")
+}
 
-secure_url(url) if startswith(url, "git@")
-
-scheme_of(url) := split(url, "://")[0] if contains(url, "://")
-
-else := "no scheme"
-
-# SEC-004: shots within the limit.
-sec_004(inp) := {v |
-	inp.experiment.spec.shots > limits.maxShots
-	v := {
+# METADATA
+# title: Shot limit
+# description: spec.shots may not exceed limits.maxShots.
+# custom:
+#   id: SEC-004
+#   severity: medium
+#   waivable: true
+#   remediation: Reduce spec.shots, or split the run into several submissions.
+deny contains finding if {
+	lib.spec.shots > limits.maxShots
+	finding := {
 		"rule": "SEC-004",
-		"message": sprintf("%d shots is over the limit of %d; split the run", [inp.experiment.spec.shots, limits.maxShots]),
+		"message": sprintf("%d shots is over the limit of %d; split the run", [lib.spec.shots, limits.maxShots]),
 		"resource": "spec.shots",
-		"evidence": {"shots": inp.experiment.spec.shots, "maxShots": limits.maxShots},
+		"evidence": {"shots": lib.spec.shots, "maxShots": limits.maxShots},
 	}
 }
 
-# SEC-005: the circuit fits the device and the global qubit limit (not waivable).
-sec_005(inp, f) := {v |
-	some capacity_and_what in qubit_capacities(f)
-	[capacity, what] := capacity_and_what
-	inp.circuit.qubits > capacity
-	v := {
+# METADATA
+# title: The circuit fits the device
+# description: The circuit's qubit count may not exceed the device's qubits (backend catalogue) nor limits.maxQubits.
+# custom:
+#   id: SEC-005
+#   severity: high
+#   waivable: false
+#   remediation: Pick a device with enough qubits or reduce the circuit.
+deny contains finding if {
+	some capacity in qubit_capacities
+	input.circuit.qubits > capacity.qubits
+	finding := {
 		"rule": "SEC-005",
-		"message": sprintf("the circuit uses %d qubits, more than %s (%d)", [inp.circuit.qubits, what, capacity]),
+		"message": sprintf(
+			"the circuit uses %d qubits, more than %s (%d)",
+			[input.circuit.qubits, capacity.what, capacity.qubits],
+		),
 		"resource": "spec.circuit",
-		"evidence": {"qubits": inp.circuit.qubits, "capacity": capacity},
+		"evidence": {"qubits": input.circuit.qubits, "capacity": capacity.qubits},
 	}
 }
 
-qubit_capacities(f) := [[limits.maxQubits, "the qubit limit"], [f.backend.qubits, sprintf("device '%s' has", [f.device])]] if {
-	f.backend != null
-} else := [[limits.maxQubits, "the qubit limit"]]
+# The qubit limits a circuit must fit: the global limit and, for a catalogued backend, the device's.
+qubit_capacities contains {"qubits": limits.maxQubits, "what": "the qubit limit"}
 
-# SEC-006: circuit depth within the limit.
-sec_006(inp) := {v |
-	inp.circuit.depth > limits.maxDepth
-	v := {
+qubit_capacities contains {"qubits": lib.backend.qubits, "what": sprintf("device '%s' has", [lib.device])}
+
+# METADATA
+# title: Circuit depth limit
+# description: The circuit depth may not exceed limits.maxDepth.
+# custom:
+#   id: SEC-006
+#   severity: medium
+#   waivable: true
+#   remediation: Transpile with a higher optimization level or split the circuit.
+deny contains finding if {
+	input.circuit.depth > limits.maxDepth
+	finding := {
 		"rule": "SEC-006",
-		"message": sprintf("the circuit depth %d is over the limit of %d", [inp.circuit.depth, limits.maxDepth]),
+		"message": sprintf("the circuit depth %d is over the limit of %d", [input.circuit.depth, limits.maxDepth]),
 		"resource": "spec.circuit",
-		"evidence": {"depth": inp.circuit.depth, "maxDepth": limits.maxDepth},
+		"evidence": {"depth": input.circuit.depth, "maxDepth": limits.maxDepth},
 	}
 }
 
-# SEC-007: paid backends carry the cost-attribution labels.
-sec_007(inp, f) := {v |
-	f.paid
+# METADATA
+# title: Cost attribution labels on paid backends
+# description: >-
+#   A submission to a paid backend must carry every label in limits.requiredPaidLabels (costCenter) in metadata.labels.
+# custom:
+#   id: SEC-007
+#   severity: medium
+#   waivable: true
+#   remediation: Add the missing labels (e.g. metadata.labels.costCenter) to the manifest.
+deny contains finding if {
+	lib.paid
 	some label in limits.requiredPaidLabels
-	not object.get(inp.experiment.metadata.labels, label, false)
-	v := {
+	not input.experiment.metadata.labels[label]
+	finding := {
 		"rule": "SEC-007",
-		"message": sprintf("paid backend '%s' needs the label '%s' for cost attribution", [f.device, label]),
+		"message": sprintf("paid backend '%s' needs the label '%s' for cost attribution", [lib.device, label]),
 		"resource": "metadata.labels",
 		"evidence": {"label": label},
 	}
 }
 
-# SEC-008: only catalogued backends, with the vendor the catalogue names (fail closed, not waivable).
-sec_008(inp, f) := {v |
-	f.backend == null
-	v := {
-		"rule": "SEC-008",
-		"message": sprintf("device '%s' of vendor '%s' is not in the backend catalogue, so it cannot be checked and is denied; use a catalogued device or ask the platform team to add it", [f.device, f.vendor]),
-		"resource": "spec.backend",
-		"evidence": {"device": f.device, "vendor": f.vendor},
-	}
-} | {v |
-	fallback := inp.experiment.spec.fallback
-	object.get(data.govern.backends, fallback.device, null) == null
-	v := {
-		"rule": "SEC-008",
-		"message": sprintf("fallback device '%s' is not in the backend catalogue, so the fallback could never be dispatched; use a catalogued device such as aer_simulator", [fallback.device]),
-		"resource": "spec.fallback.device",
-		"evidence": {"device": fallback.device},
-	}
+# METADATA
+# title: Only catalogued backends
+# description: >-
+#   The requested device must be in the backend catalogue (data.govern.backends) with the requested vendor, and a
+#   fallback device must be catalogued too. Anything else is denied: it cannot be checked (fail closed).
+# custom:
+#   id: SEC-008
+#   severity: critical
+#   waivable: false
+#   remediation: Use a catalogued device with its vendor, or ask the platform team to add the device to the catalogue.
+deny contains finding if {
+	some target in lib.targets
+	not target.catalogued
+	worded := {
+		"backend": {
+			"message": sprintf(uncatalogued_backend, [target.device, lib.vendor]),
+			"evidence": {"device": target.device, "vendor": lib.vendor},
+		},
+		"fallback": {
+			"message": sprintf(uncatalogued_fallback, [target.device]),
+			"evidence": {"device": target.device},
+		},
+	}[target.role]
+	finding := object.union({"rule": "SEC-008", "resource": target.resource}, worded)
 }
 
-# SEC-101 (warn): a very large shot count.
-sec_101(inp) := {v |
-	inp.experiment.spec.shots > limits.warnShots
-	inp.experiment.spec.shots <= limits.maxShots
-	v := {
+uncatalogued_backend := concat(" ", [
+	"device '%s' of vendor '%s' is not in the backend catalogue, so it cannot be checked and is denied;",
+	"use a catalogued device or ask the platform team to add it",
+])
+
+uncatalogued_fallback := concat(" ", [
+	"fallback device '%s' is not in the backend catalogue, so the fallback could never be dispatched;",
+	"use a catalogued device such as aer_simulator",
+])
+
+# METADATA
+# title: High shot count
+# description: Warns when spec.shots is above limits.warnShots (and within limits.maxShots).
+# custom:
+#   id: SEC-101
+#   severity: low
+#   waivable: false
+#   remediation: Check that the shot count is intended.
+warn contains finding if {
+	lib.spec.shots > limits.warnShots
+	lib.spec.shots <= limits.maxShots
+	finding := {
 		"rule": "SEC-101",
-		"message": sprintf("%d shots is a large run (warning above %d); check that the precision needs it", [inp.experiment.spec.shots, limits.warnShots]),
+		"message": sprintf(
+			"%d shots is a large run (warning above %d); check that the precision needs it",
+			[lib.spec.shots, limits.warnShots],
+		),
 		"resource": "spec.shots",
-		"evidence": {"shots": inp.experiment.spec.shots},
+		"evidence": {"shots": lib.spec.shots},
 	}
 }
