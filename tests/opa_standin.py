@@ -78,14 +78,18 @@ class OpaStandIn:
         elif self.mode == "undefined":
             send_json(handler, 200, {"decision_id": str(uuid.uuid4())})
         elif self.mode == "wrong-shape":
-            send_json(handler, 200, {"result": {"allow": True}, "decision_id": str(uuid.uuid4())})
+            send_json(handler, 200, {"result": {"allow": True}, "decision_id": str(uuid.uuid4()), "provenance": self.provenance})
         else:
             path, _, query = handler.path.removeprefix("/v1/data/").partition("?")
             canonical = canonical_json(body["input"])
             answer: dict[str, Any] = {"result": self.engine.query(path, body["input"], canonical), "decision_id": str(uuid.uuid4())}
             if "provenance=true" in query:
-                answer["provenance"] = {"version": "stand-in", "bundles": self.bundles}
+                answer["provenance"] = self.provenance
             send_json(handler, 200, answer)
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        return {"version": "stand-in", "bundles": self.bundles}
 
     def __enter__(self) -> OpaStandIn:
         self.thread.start()

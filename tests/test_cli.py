@@ -172,7 +172,7 @@ def test_policy_commands(cli):
     assert " 0 failed" in tested.output
     checked = cli("policy", "check")
     assert checked.exit_code == 0 and "bundle ok" in checked.output
-    listed = json.loads(cli("policy", "list", "--json").output)
+    listed = json.loads(cli("policy", "list", "--format", "json").output)
     assert listed["DC-001"]["waivable"] is False
 
 

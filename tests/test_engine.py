@@ -33,9 +33,10 @@ import rego.v1
 
 """
     + RULE_ANNOTATION
-    + """deny contains {"rule": "T-001", "message": sprintf("dataset %s is restricted", [d.name])} if {
+    + """deny contains finding if {
 	some d in input.datasets
 	d.classification == "restricted"
+	finding := {"rule": "T-001", "message": sprintf("dataset %s is restricted", [d.name])}
 }
 
 decision := {"allow": count(deny) == 0, "deny": deny, "warn": [], "waived": [], "estimate": {}}

@@ -60,6 +60,14 @@ def test_calls_in_tests_are_checked_too(tmp_path):
     assert problem.startswith("govern/policy_test.rego:5: error: calls time.now_ns()")
 
 
+def test_a_multi_value_rule_computing_its_value_in_the_head_is_refused(tmp_path):
+    """regorus turns `s contains d.region` empty (or fails) once one dataset has no region: fail open."""
+    helper = "\nregions contains d.region if {\n\tsome d in input.datasets\n}\n\nnames[d.name] := true if {\n\tsome d in input.datasets\n}\n"
+    problems = problems_of(tmp_path, GOOD_POLICY + helper)
+    assert [p.split(": error: ")[0] for p in problems] == ["govern/policy.rego:21", "govern/policy.rego:25"]
+    assert all("bind the value in the body" in p for p in problems)
+
+
 def test_a_deny_rule_without_metadata_is_refused(tmp_path):
     (problem,) = problems_of(tmp_path, GOOD_POLICY.replace(RULE_ANNOTATION, ""))
     assert problem.startswith("govern/policy.rego:5: error:") and "no METADATA annotation" in problem

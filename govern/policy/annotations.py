@@ -23,7 +23,7 @@ OPA_ATTRIBUTES = frozenset(
 SEVERITIES = ("critical", "high", "medium", "low")
 FINDING_RULES = ("deny", "warn")
 CUSTOM_ROOT = "govern.custom"
-CUSTOM_DEFAULTS = {"area": "custom", "severity": "high", "waivable": True, "remediation": ""}
+CUSTOM_DEFAULTS = {"area": "custom", "severity": "high", "waivable": True, "remediation": "See the team policy that reported it."}
 """What a team's finding gets where its METADATA says nothing."""
 
 _RULE_HEAD = re.compile(r"^(?:default\s+)?([A-Za-z_]\w*)")

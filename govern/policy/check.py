@@ -67,6 +67,7 @@ def check_bundle(bundle: PolicyBundle) -> list[BundleProblem]:
     functions = {f"{_package(trees[m.path])}.{name}" for m in bundle.modules for _, name, _ in rule_heads(trees[m.path])}
     for module in bundle.modules:
         problems.extend(_call_problems(module, trees[module.path], functions))
+        problems.extend(_head_problems(module, trees[module.path]))
     problems.extend(BundleProblem(p.path, p.line, p.message, p.fatal) for p in bundle.rule_catalogue.problems)
     problems.extend(_unannotated_findings(bundle, trees))
     return problems
@@ -180,6 +181,43 @@ def _call_problems(module: Module, tree: dict[str, Any], functions: set[str]) ->
             problems.append(BundleProblem(module.path, line, f"calls {name}(), which govern refuses: {reason}"))
         elif name not in engine_builtins():
             problems.append(BundleProblem(module.path, line, f"calls {name}(), which the embedded engine does not provide"))
+    return problems
+
+
+_PLAIN = ("Var", "String", "RawString", "Number", "Bool", "Null")
+HEAD_VALUES_IN_BODY = (
+    "regorus mis-evaluates a multi-value rule whose head expression is undefined for one iteration (the whole "
+    "rule turns empty, or fails): bind the value in the body (`deny contains finding if { …; finding := … }`)"
+)
+
+
+def _plain(node: dict[str, Any]) -> bool:
+    """A head expression that is always defined: variables, literals, and collections of them."""
+    kind, value = next(iter(node.items()))
+    if kind in _PLAIN:
+        return True
+    if kind in ("Array", "Set"):
+        return all(_plain(item) for item in value["items"])
+    if kind == "Object":
+        return all(_plain(key) and _plain(item) for _, key, item in value["fields"])
+    return False
+
+
+def _head_problems(module: Module, tree: dict[str, Any]) -> list[BundleProblem]:
+    """Multi-value rules (`r contains x`, `r[k] := v`) whose key or value is computed in the head."""
+    problems = []
+    for kind, name, rule in rule_heads(tree):
+        if kind not in ("Set", "Compr"):
+            continue
+        head = rule["head"][kind]
+        if kind == "Set":
+            expressions = [head["key"]] if head.get("key") else []
+        elif "RefBrack" in head["refr"]:
+            expressions = [head["refr"]["RefBrack"]["index"]] + ([head["assign"]["value"]] if head.get("assign") else [])
+        else:
+            continue
+        if not all(_plain(expression) for expression in expressions):
+            problems.append(BundleProblem(module.path, rule["span"]["line"], f"rule {name}: {HEAD_VALUES_IN_BODY}"))
     return problems
 
 

@@ -166,23 +166,28 @@ residency_problem[i] := "has no region, so its residency is unknown" if {
 	lib.dataset_level[i] >= lib.levels.confidential
 }
 
-residency_problem[i] := sprintf(
-	"is in region '%s', which is not in the region table, so its residency is unknown",
-	[dataset.region],
-) if {
+residency_problem[i] := problem if {
 	some i, dataset in lib.spec.datasets
 	lib.dataset_level[i] >= lib.levels.internal
 	dataset_jurisdiction[i] == "unknown"
+	problem := sprintf(
+		"is in region '%s', which is not in the region table, so its residency is unknown",
+		[dataset.region],
+	)
 }
 
-residency_problem[i] := sprintf("must stay in jurisdiction '%s' (region '%s')", [jurisdiction, dataset.region]) if {
+residency_problem[i] := problem if {
 	some i, dataset in lib.spec.datasets
 	lib.dataset_level[i] >= lib.levels.internal
 	jurisdiction := dataset_jurisdiction[i]
 	jurisdiction != "unknown"
 	jurisdiction != lib.jurisdiction
+	problem := sprintf("must stay in jurisdiction '%s' (region '%s')", [jurisdiction, dataset.region])
 }
 
-dataset_jurisdiction[i] := object.get(data.govern.regions, dataset.region, "unknown") if {
+# Multi-value rules bind their values in the body: regorus mis-evaluates a head value that is undefined
+# for one iteration (here: a dataset without a region), and `govern policy check` refuses it.
+dataset_jurisdiction[i] := jurisdiction if {
 	some i, dataset in lib.spec.datasets
+	jurisdiction := object.get(data.govern.regions, dataset.region, "unknown")
 }

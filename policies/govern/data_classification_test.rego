@@ -207,6 +207,18 @@ test_dc_004_deny_backend_region_from_the_catalogue if {
 	finding.evidence.backendRegion == "us-east"
 }
 
+# A dataset without a region before the one that breaks residency: each dataset is judged on its own.
+test_dc_004_deny_the_dataset_after_one_without_region if {
+	inp := json.patch(t.paid, [
+		t.drop("/experiment/spec/datasets/0/region"),
+		t.add("/experiment/spec/datasets/-", {
+			"namespace": "s3://eu", "name": "cohort", "classification": "internal", "region": "eu-de",
+		}),
+	])
+	findings := data_classification.deny with input as inp
+	{finding.resource | some finding in findings; finding.rule == "DC-004"} == {"spec.datasets[1]"}
+}
+
 test_dc_004_allow_same_jurisdiction if {
 	findings := data_classification.deny with input as t.paid_dataset({"region": "us-east-1"})
 	not "DC-004" in t.rules(findings)

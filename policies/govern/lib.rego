@@ -59,24 +59,27 @@ targets contains {
 	"resource": "spec.backend",
 }
 
-targets contains {
-	"role": "fallback",
-	"device": fallback,
-	"class": object.get(data.govern.backends, [fallback, "class"], "unknown"),
-	"catalogued": is_object(object.get(data.govern.backends, fallback, null)),
-	"resource": "spec.fallback.device",
-} if {
+targets contains target if {
 	fallback := spec.fallback.device
+	target := {
+		"role": "fallback",
+		"device": fallback,
+		"class": object.get(data.govern.backends, [fallback, "class"], "unknown"),
+		"catalogued": is_object(object.get(data.govern.backends, fallback, null)),
+		"resource": "spec.fallback.device",
+	}
 }
 
 # Each dataset's label and level, by its index in spec.datasets. An unknown classification counts as
 # restricted (fail closed).
-dataset_label[i] := sprintf("%s/%s", [dataset.namespace, dataset.name]) if {
+dataset_label[i] := label if {
 	some i, dataset in spec.datasets
+	label := sprintf("%s/%s", [dataset.namespace, dataset.name])
 }
 
-dataset_level[i] := object.get(levels, dataset.classification, levels.restricted) if {
+dataset_level[i] := level if {
 	some i, dataset in spec.datasets
+	level := object.get(levels, dataset.classification, levels.restricted)
 }
 
 default sandbox_id := ""

@@ -29,20 +29,24 @@ denied := [finding | some finding in denies; not finding in waived_findings]
 waived := [object.union(finding, {"waiver": waiver_for[finding.rule]}) | some finding in waived_findings]
 
 # Every deny and warn, enriched: ours (the areas' and GOV-FINDING) and the team policies'.
-denies contains enrich(finding, unknown_rule) if {
+denies contains enriched if {
 	some finding in builtin_denies
+	enriched := enrich(finding, unknown_rule)
 }
 
-denies contains enrich(finding, team_rule) if {
+denies contains enriched if {
 	some finding in team_findings.deny
+	enriched := enrich(finding, team_rule)
 }
 
-warns contains enrich(finding, unknown_rule) if {
+warns contains enriched if {
 	some finding in builtin_warns
+	enriched := enrich(finding, unknown_rule)
 }
 
-warns contains enrich(finding, team_rule) if {
+warns contains enriched if {
 	some finding in team_findings.warn
+	enriched := enrich(finding, team_rule)
 }
 
 # An area joins here once; its rules then join by themselves. Data classification has no warn rules.
@@ -140,16 +144,18 @@ reported(value) := [value] if {
 # A team finding is a message string, whose rule is named after its package (the package path under
 # govern.custom), or an object with a string rule and message and, optionally, a string resource and an
 # object evidence.
-team_findings[kind] contains {"rule": team_rule_id(report.path), "message": report.finding} if {
+team_findings[kind] contains finding if {
 	some report in team_reports
 	is_string(report.finding)
 	kind := report.kind
+	finding := {"rule": team_rule_id(report.path), "message": report.finding}
 }
 
-team_findings[kind] contains report.finding if {
+team_findings[kind] contains finding if {
 	some report in team_reports
 	readable(report.finding)
 	kind := report.kind
+	finding := report.finding
 }
 
 team_rule_id(path) := concat(".", path) if count(path) > 0

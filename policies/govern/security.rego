@@ -94,9 +94,11 @@ deny contains finding if {
 }
 
 # The manifest's URL fields that are set: the backend endpoint and the source repository.
-urls["spec.backend.endpoint"] := lib.spec.backend.endpoint
-
-urls["spec.source.url"] := lib.spec.source.url
+urls[field] := url if {
+	some field, path in {"spec.backend.endpoint": ["backend", "endpoint"], "spec.source.url": ["source", "url"]}
+	url := object.get(lib.spec, path, null)
+	is_string(url)
+}
 
 secure_urls contains field if {
 	some field, url in urls
@@ -109,9 +111,10 @@ secure_urls contains field if {
 	startswith(url, "git@")
 }
 
-schemes[field] := split(url, "://")[0] if {
+schemes[field] := scheme if {
 	some field, url in urls
 	contains(url, "://")
+	scheme := split(url, "://")[0]
 }
 
 # METADATA
@@ -155,9 +158,13 @@ deny contains finding if {
 }
 
 # The qubit limits a circuit must fit: the global limit and, for a catalogued backend, the device's.
-qubit_capacities contains {"qubits": limits.maxQubits, "what": "the qubit limit"}
+qubit_capacities contains capacity if {
+	capacity := {"qubits": limits.maxQubits, "what": "the qubit limit"}
+}
 
-qubit_capacities contains {"qubits": lib.backend.qubits, "what": sprintf("device '%s' has", [lib.device])}
+qubit_capacities contains capacity if {
+	capacity := {"qubits": lib.backend.qubits, "what": sprintf("device '%s' has", [lib.device])}
+}
 
 # METADATA
 # title: Circuit depth limit

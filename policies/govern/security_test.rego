@@ -91,9 +91,7 @@ test_sec_003_deny_plain_http_endpoint if {
 
 test_sec_003_deny_plain_http_source if {
 	findings := security.deny with input as json.patch(t.paid, [source("http://git.example.com/repo.git")])
-	some finding in findings
-	finding.rule == "SEC-003"
-	finding.resource == "spec.source.url"
+	{finding.resource | some finding in findings; finding.rule == "SEC-003"} == {"spec.source.url"}
 }
 
 test_sec_003_deny_url_without_scheme if {
