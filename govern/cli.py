@@ -52,7 +52,8 @@ audit_app = typer.Typer(help="The decision log: verify its hash chain, sign chec
 app.add_typer(audit_app, name="audit")
 
 BundleOption = Annotated[
-    Optional[Path], typer.Option("--bundle", help="Policy bundle folder (default: GOVERN_BUNDLE, else the shipped bundle).")
+    Optional[Path],
+    typer.Option("--bundle", help="Policy bundle folder or bundle.tar.gz (default: GOVERN_BUNDLE, else the shipped bundle)."),
 ]
 
 

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True)
 
-    bundle: Path | None = Field(default=None, description="Policy bundle folder; default: the bundle shipped with govern.")
+    bundle: Path | None = Field(default=None, description="Policy bundle folder or bundle.tar.gz; default: the bundle shipped with govern.")
     engine: Literal["embedded", "opa"] = Field(default="embedded", description="Which engine evaluates policies.")
     opa_url: str | None = Field(default=None, description="OPA server for the `opa` engine, https://host:port.")
     opa_ca_bundle: Path | None = Field(default=None, description="CA certificates that verify the OPA server.")

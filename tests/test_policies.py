@@ -43,7 +43,7 @@ def test_shipped_bundle_has_no_fatal_problems(bundle):
 
 
 def test_replacing_the_whole_input_in_a_test_is_refused(tmp_path):
-    tests = "package govern_test\nimport rego.v1\ntest_x if { data.govern.decision.allow with input as {} }\n"
+    tests = "package govern.policy_test\nimport rego.v1\ntest_x if { data.govern.decision.allow with input as {} }\n"
     bundle = load_bundle(make_bundle(tmp_path, tests=tests))
     problems = [p for p in check_bundle(bundle, new_interpreter().is_builtin) if p.fatal]
     assert len(problems) == 1 and "with input as" in problems[0].message
@@ -59,7 +59,7 @@ def test_known_pitfalls_are_warnings(tmp_path):
 
 
 def test_failing_rego_tests_are_reported(tmp_path, cli):
-    tests = 'package govern_test\nimport rego.v1\nimport data.govern\ntest_fails if { count(govern.deny) == 1 }\ntest_passes if { count(govern.deny) == 0 }\n'
+    tests = 'package govern.policy_test\nimport rego.v1\nimport data.govern\ntest_fails if { count(govern.deny) == 1 }\ntest_passes if { count(govern.deny) == 0 }\n'
     root = make_bundle(tmp_path, tests=tests)
     result = cli("policy", "test", "--bundle", root, "-v")
     assert result.exit_code == 1
