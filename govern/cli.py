@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from govern.policy.bundle import BundleError, PolicyBundle, load_bundle
+from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
 from govern.check import Checker, check_paths
 from govern.documents import load_documents, load_one
 from govern.policy.engines import PolicyEngine, EngineError, UnavailableEngine
@@ -31,7 +31,7 @@ from govern.output.text import TextFormatter
 from govern.report import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 from govern.scaffold import write_scaffold
 from govern.policy.engines.factory import build_engine
-from govern.settings import Settings, load_settings
+from govern.settings import SignatureAlgorithm, Settings, load_settings
 
 PROGRESS_THRESHOLD = 20
 
@@ -74,7 +74,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
 def _engine(settings: Settings) -> PolicyEngine:
     """The configured engine, or one that denies everything with the reason it could not be built."""
     try:
-        return build_engine(settings)
+        return build_engine(settings, load_configured_bundle(settings))
     except (BundleError, EngineError) as exc:
         return UnavailableEngine(str(exc))
 
@@ -88,8 +88,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _bundle(path: Path | None) -> PolicyBundle:
+    """The bundle with the configured keys, or a clear exit 2 naming what refused it."""
     try:
-        return load_bundle(path or _settings().bundle)
+        return load_configured_bundle(_settings(), path)
     except BundleError as exc:
         raise _fail(str(exc)) from None
 
@@ -256,6 +257,45 @@ def policy_list(
             str(rule.get("description") or rule.get("title", "")),
         )
     Console(width=160).print(table)
+
+
+@policy_app.command("sign")
+def policy_sign(
+    bundle: Annotated[Path, typer.Argument(help="The bundle folder or bundle.tar.gz to sign.", show_default=False)],
+    signing_key: Annotated[
+        str, typer.Option("--signing-key", help="PEM private key file (RS*, PS*, ES*), or the HMAC secret or a file holding it (HS*).")
+    ],
+    signing_alg: Annotated[SignatureAlgorithm, typer.Option("--signing-alg", help="JWS algorithm.")] = "RS256",
+    key_id: Annotated[Optional[str], typer.Option("--key-id", help="Key id for the token's kid header (and keyid claim).")] = None,
+    scope: Annotated[Optional[str], typer.Option("--scope", help="Scope claim the verifier must expect.")] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Where to write: default BUNDLE/.signatures.json, or BUNDLE.signed.tar.gz for an archive."),
+    ] = None,
+) -> None:
+    """Sign a bundle as `opa sign` does: a .signatures.json with one JWS over every file's SHA-256."""
+    from govern.policy.archive import read_bundle_files, write_archive
+    from govern.policy.bundle import assemble
+    from govern.policy.signing import SIGNATURES_FILE, sign_files, signing_key as read_signing_key
+
+    try:
+        contents = read_bundle_files(bundle)
+        contents.pop(SIGNATURES_FILE, None)
+        assemble(bundle, contents)
+        signatures = sign_files(contents, read_signing_key(signing_key, signing_alg), signing_alg, key_id or "", scope or "")
+    except BundleError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        if bundle.is_dir():
+            target = output or bundle
+            target = target / SIGNATURES_FILE if target.is_dir() else target
+            target.write_bytes(signatures)
+        else:
+            target = output or bundle.with_name(bundle.name.removesuffix(".tar.gz").removesuffix(".tgz") + ".signed.tar.gz")
+            write_archive(target, {**contents, SIGNATURES_FILE: signatures})
+    except OSError as exc:
+        raise _fail(f"cannot write {output or bundle}: {exc.strerror or exc}") from None
+    Console(highlight=False).print(f"signed {len(contents)} files of {bundle} ({signing_alg}): {target}", markup=False)
 
 
 @app.command()

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.circuit import CircuitLimits
@@ -15,13 +15,31 @@ from govern.circuit import CircuitLimits
 
 CONFIG_VARIABLE = "GOVERN_CONFIG"
 
+SignatureAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"]
+
+
+class BundleKey(BaseModel):
+    """One entry of OPA's `keys` config: a key that may sign bundles."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    algorithm: SignatureAlgorithm = "RS256"
+    key: SecretStr = Field(description="PEM public key or certificate (RS*, PS*, ES*), or the HMAC secret (HS*).")
+    scope: str | None = None
+
 
 class Settings(BaseSettings):
     """Every knob govern has; each one is documented in the README's settings table."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True, hide_input_in_errors=True)
+    """Errors never echo the values: a misplaced bundle secret or token would otherwise be printed."""
 
     bundle: Path | None = Field(default=None, description="Policy bundle folder or bundle.tar.gz; default: the bundle shipped with govern.")
+    bundle_keys: dict[str, BundleKey] = Field(
+        default_factory=dict, description="Keys that verify signed bundles, by key id (OPA's `keys`); when set, only signed bundles load."
+    )
+    bundle_key_id: str | None = Field(default=None, description="Key id to verify bundles with (OPA's `signing.keyid`); default: the signature's `kid`.")
+    bundle_scope: str | None = Field(default=None, description="Scope a bundle signature must carry (OPA's `signing.scope`); default: the key's.")
     engine: Literal["embedded", "opa"] = Field(default="embedded", description="Which engine evaluates policies.")
     opa_url: str | None = Field(default=None, description="OPA server for the `opa` engine, https://host:port.")
     opa_ca_bundle: Path | None = Field(default=None, description="CA certificates that verify the OPA server.")

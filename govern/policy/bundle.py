@@ -1,8 +1,9 @@
 """The policy bundle: an OPA bundle read from a folder or a `bundle.tar.gz`.
 
-Loading reads every file once, enforces the `.manifest` roots as OPA does, places each `data.json`/`data.yaml`
-at its folder's path, and fixes the revision as a digest of exactly the files that were loaded, so a decision
-names exactly the policies that produced it.
+Loading reads every file once, verifies the signature when there is one (or when keys are configured),
+enforces the `.manifest` roots as OPA does, places each `data.json`/`data.yaml` at its folder's path, and fixes
+the revision as a digest of exactly the files that were loaded, so a decision names exactly the policies that
+produced it.
 """
 
 from __future__ import annotations
@@ -15,17 +16,20 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govern.policy.archive import BundleError, parse_document, read_bundle_files, utf8
+from govern.policy.signing import SIGNATURES_FILE, Verification, verification_from_settings, verify_bundle
 
-__all__ = ["BundleError", "Module", "PolicyBundle", "default_bundle_path", "load_bundle"]
+if TYPE_CHECKING:
+    from govern.settings import Settings
+
+__all__ = ["BundleError", "Module", "PolicyBundle", "default_bundle_path", "load_bundle", "load_configured_bundle"]
 
 ENTRYPOINT = "govern/decision"
 AUTHZ_ENTRYPOINT = "govern/authz/decision"
 TEST_SUFFIX = "_test.rego"
 MANIFEST = ".manifest"
-SIGNATURES_FILE = ".signatures.json"
 DATA_FILES = frozenset({"data.json", "data.yaml", "data.yml"})
 UNSUPPORTED_FILES = {
     "policy.wasm": "Wasm modules, which govern cannot evaluate",
@@ -101,13 +105,19 @@ def default_bundle_path() -> Path:
     return Path(__file__).resolve().parents[2] / "policies"
 
 
-def load_bundle(source: Path | str | None = None) -> PolicyBundle:
-    """A bundle folder or `bundle.tar.gz` (default: the shipped bundle); anything that cannot be read refuses the
-    whole bundle, and so does a signature, until govern can verify one."""
+def load_configured_bundle(settings: Settings, source: Path | None = None) -> PolicyBundle:
+    """The bundle the settings name (or `source`), with their verification keys: the one way the CLI and the
+    service load a bundle, so no caller can forget the keys."""
+    return load_bundle(source or settings.bundle, verification=verification_from_settings(settings))
+
+
+def load_bundle(source: Path | str | None = None, *, verification: Verification | None = None) -> PolicyBundle:
+    """A bundle folder or `bundle.tar.gz` (default: the shipped bundle), verified; anything that cannot be
+    verified or read refuses the whole bundle."""
     root = Path(source) if source is not None else default_bundle_path()
     contents = read_bundle_files(root)
-    if SIGNATURES_FILE in contents:
-        raise BundleError(f"{root}: bundle is signed but no key to verify it is configured")
+    signatures = contents.pop(SIGNATURES_FILE, None)
+    verify_bundle(contents, signatures, verification, str(root), str(root) if root.is_dir() else "")
     return assemble(root, contents)
 
 
