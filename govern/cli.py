@@ -55,6 +55,10 @@ BundleOption = Annotated[
     Optional[Path],
     typer.Option("--bundle", help="Policy bundle folder or bundle.tar.gz (default: GOVERN_BUNDLE, else the shipped bundle)."),
 ]
+PolicyOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--policy", help="A team policy folder (packages under govern.custom) to add; repeatable; replaces GOVERN_POLICY_DIRS."),
+]
 
 
 class SchemaKind(str, Enum):
@@ -87,10 +91,10 @@ def _settings(**overrides: object) -> Settings:
         raise _fail(f"invalid settings: {exc}") from None
 
 
-def _bundle(path: Path | None) -> PolicyBundle:
-    """The bundle with the configured keys, or a clear exit 2 naming what refused it."""
+def _bundle(path: Path | None, policy_dirs: list[Path] | None) -> PolicyBundle:
+    """The bundle with the configured keys and team folders, or a clear exit 2 naming what refused it."""
     try:
-        return load_configured_bundle(_settings(), path)
+        return load_configured_bundle(_settings(policy_dirs=policy_dirs), path)
     except BundleError as exc:
         raise _fail(str(exc)) from None
 
@@ -103,6 +107,7 @@ def check(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 when any rule warns.")] = False,
     bundle: BundleOption = None,
+    policy: PolicyOption = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="embedded (default) or opa.")] = None,
     now: Annotated[
         Optional[datetime], typer.Option("--now", help="Evaluate as of this time (RFC 3339), e.g. to reproduce a decision.")
@@ -122,7 +127,7 @@ def check(
         raise _fail(str(exc.args[0])) from None
     if isinstance(formatter, TextFormatter) and output is None and sys.stdout.isatty():
         formatter = TextFormatter(color=True, width=shutil.get_terminal_size().columns)
-    settings = _settings(bundle=bundle, engine=engine, workers=workers)
+    settings = _settings(bundle=bundle, policy_dirs=policy, engine=engine, workers=workers)
     if now is not None and now.tzinfo is None:
         raise _fail("--now needs a UTC offset, e.g. 2026-11-24T12:00:00+00:00")
     try:
@@ -186,13 +191,14 @@ def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, w
 @policy_app.command("test")
 def policy_test(
     bundle: BundleOption = None,
+    policy: PolicyOption = None,
     run: Annotated[Optional[str], typer.Option("--run", "-r", help="Only tests whose package.name matches this regex.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test, not only failures.")] = False,
 ) -> None:
     """Run the bundle's Rego unit tests (*_test.rego): exit 1 on any failure."""
     from govern.policy.testing import run_tests
 
-    loaded = _bundle(bundle)
+    loaded = _bundle(bundle, policy)
     try:
         results = run_tests(loaded, run)
     except EngineError as exc:
@@ -211,12 +217,12 @@ def policy_test(
 
 
 @policy_app.command("check")
-def policy_check(bundle: BundleOption = None) -> None:
+def policy_check(bundle: BundleOption = None, policy: PolicyOption = None) -> None:
     """Refuse a bundle the embedded engine cannot evaluate faithfully (unknown built-ins, compile errors)."""
     from govern.policy.engines.regocpp import EmbeddedEngine, new_interpreter
     from govern.policy.check import check_bundle
 
-    loaded = _bundle(bundle)
+    loaded = _bundle(bundle, policy)
     problems = check_bundle(loaded, new_interpreter().is_builtin)
     console = Console(highlight=False)
     for problem in problems:
@@ -237,10 +243,11 @@ def policy_check(bundle: BundleOption = None) -> None:
 @policy_app.command("list")
 def policy_list(
     bundle: BundleOption = None,
+    policy: PolicyOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
 ) -> None:
     """The rule catalogue: id, area, severity, waivable, description."""
-    loaded = _bundle(bundle)
+    loaded = _bundle(bundle, policy)
     if as_json:
         sys.stdout.write(json.dumps(loaded.catalogue, indent=2, sort_keys=True) + "\n")
         return

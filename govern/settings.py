@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.circuit import CircuitLimits
 
@@ -35,6 +36,9 @@ class Settings(BaseSettings):
     """Errors never echo the values: a misplaced bundle secret or token would otherwise be printed."""
 
     bundle: Path | None = Field(default=None, description="Policy bundle folder or bundle.tar.gz; default: the bundle shipped with govern.")
+    policy_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(), description="Team policy folders (packages under govern.custom) added to the bundle; a JSON list or paths joined by ':'."
+    )
     bundle_keys: dict[str, BundleKey] = Field(
         default_factory=dict, description="Keys that verify signed bundles, by key id (OPA's `keys`); when set, only signed bundles load."
     )
@@ -77,6 +81,14 @@ class Settings(BaseSettings):
     worker_lease_s: PositiveFloat = Field(default=30.0, description="How long a worker's claim on a job lasts without a heartbeat; a dead worker's job is taken over after it.")
     worker_poll_s: PositiveFloat = Field(default=1.0, description="Seconds an idle worker waits before looking at the queue again.")
     job_timeout_s: PositiveFloat = Field(default=300.0, description="Longest a dispatched job may run, counted from its first submission, before it is cancelled and failed.")
+
+    @field_validator("policy_dirs", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        """GOVERN_POLICY_DIRS as a JSON list, or as paths joined like PATH."""
+        if isinstance(value, str):
+            return json.loads(value) if value.lstrip().startswith("[") else [part for part in value.split(os.pathsep) if part]
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -1,4 +1,4 @@
-"""Bundles as OPA ships them: a folder or a tar.gz, `.manifest` roots, data by path, hostile archives."""
+"""Bundles as OPA ships them: a folder or a tar.gz, `.manifest` roots, data by path, hostile archives, team folders."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from govern.policy.archive import MAX_ENTRIES, MAX_FILE_BYTES, MAX_TOTAL_BYTES
-from govern.policy.bundle import BundleError, load_bundle
+from govern.policy.bundle import BundleError, load_bundle, load_configured_bundle
+from govern.settings import load_settings
 from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
 from tests.test_engine import make_bundle
 
@@ -309,3 +310,93 @@ def test_the_cli_names_the_problem_and_exits_two(cli, tmp_path):
     assert checked.exit_code == 1
     finding = json.loads(checked.output)["results"][0]["decision"]["deny"][0]
     assert finding["rule"] == "GOV-ENGINE" and "climbs out" in finding["message"]
+
+
+TEAM_POLICY = """package govern.custom.materials_rnd
+
+import rego.v1
+
+deny contains "GPU jobs need a cost centre" if {
+\tinput.labels.kind == "gpu"
+}
+
+allowed(device) if device in {"aer_simulator", "local_simulator"}
+"""
+TEAM_TEST = """package govern.custom.materials_rnd_test
+
+import rego.v1
+
+import data.govern.custom.materials_rnd
+
+test_only_simulators_are_allowed if {
+\tmaterials_rnd.allowed("aer_simulator")
+\tnot materials_rnd.allowed("ibm_torino")
+}
+"""
+
+
+def team_folder(path: Path, policy: str = TEAM_POLICY) -> Path:
+    path.mkdir(parents=True)
+    (path / "materials.rego").write_text(policy)
+    (path / "materials_test.rego").write_text(TEAM_TEST)
+    (path / "README.md").write_text("not Rego, not read\n")
+    return path
+
+
+def test_team_folders_add_their_modules_and_tests(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    team_folder(tmp_path / "teams" / "materials")
+    plain = load_bundle(SHIPPED)
+    bundle = load_bundle(SHIPPED, policy_dirs=["teams/materials"])
+    added = {m.path for m in bundle.modules} - {m.path for m in plain.modules}
+    assert added == {"./teams/materials/materials.rego", "./teams/materials/materials_test.rego"}
+    assert {m.origin for m in bundle.modules if m.path in added} == {"teams/materials"}
+    assert "./teams/materials/materials_test.rego" in {m.path for m in bundle.test_modules}
+    assert bundle.data == plain.data and bundle.manifest == plain.manifest
+
+
+def test_the_revision_covers_the_team_modules(tmp_path):
+    plain = load_bundle(SHIPPED).revision
+    first = load_bundle(SHIPPED, policy_dirs=[team_folder(tmp_path / "a")]).revision
+    same = load_bundle(SHIPPED, policy_dirs=[team_folder(tmp_path / "elsewhere" / "a")]).revision
+    other = load_bundle(SHIPPED, policy_dirs=[team_folder(tmp_path / "b", TEAM_POLICY.replace("cost centre", "budget"))]).revision
+    assert len({plain, first, other}) == 3 and same == first
+
+
+def test_a_team_package_outside_govern_custom_is_refused_naming_file_and_package(tmp_path, cli):
+    folder = team_folder(tmp_path / "team", TEAM_POLICY.replace("govern.custom.materials_rnd", "govern.procurement"))
+    with pytest.raises(BundleError, match=r"/team/materials.rego: package govern.procurement is not govern.custom"):
+        load_bundle(SHIPPED, policy_dirs=[folder])
+    result = cli("policy", "list", "--policy", folder)
+    assert result.exit_code == 2 and "govern.procurement is not govern.custom" in result.output.replace("\n", "")
+    (folder / "materials.rego").write_text(TEAM_POLICY.replace("govern.custom.materials_rnd", "govern.customs"))
+    with pytest.raises(BundleError, match="package govern.customs is not govern.custom"):
+        load_bundle(SHIPPED, policy_dirs=[folder])
+
+
+def test_team_folders_that_overlap_are_empty_or_hold_links_are_refused(tmp_path):
+    folder = team_folder(tmp_path / "team")
+    with pytest.raises(BundleError, match="overlaps another policy folder"):
+        load_bundle(SHIPPED, policy_dirs=[folder, tmp_path / "team" / "."])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BundleError, match="holds no .rego files"):
+        load_bundle(SHIPPED, policy_dirs=[tmp_path / "empty"])
+    (folder / "shared.rego").symlink_to(SHIPPED / "govern" / "lib.rego")
+    with pytest.raises(BundleError, match="shared.rego is a symbolic link"):
+        load_bundle(SHIPPED, policy_dirs=[folder])
+    with pytest.raises(BundleError, match="is not a folder"):
+        load_bundle(SHIPPED, policy_dirs=[tmp_path / "missing"])
+
+
+def test_policy_dirs_come_from_the_setting_and_the_cli(tmp_path, monkeypatch, cli):
+    folder = team_folder(tmp_path / "team")
+    monkeypatch.setenv("GOVERN_POLICY_DIRS", str(folder))
+    assert any(m.origin == folder.as_posix() for m in load_configured_bundle(load_settings()).modules)
+    monkeypatch.delenv("GOVERN_POLICY_DIRS")
+    tested = cli("policy", "test", "--policy", folder, "-v")
+    assert tested.exit_code == 0, tested.output
+    assert f"{folder.as_posix()}/materials_test.rego: data.govern.custom.materials_rnd_test.test_only_simulators_are_allowed" in tested.output.replace("\n", "")
+    checked = cli("check", str(EXAMPLES / "allowed" / "bell-local.yaml"), "--policy", folder, "-f", "json")
+    assert checked.exit_code == 0, checked.output
+    decision = json.loads(checked.output)["results"][0]["decision"]
+    assert decision["bundle_revision"] == load_bundle(policy_dirs=[folder]).revision

@@ -372,7 +372,7 @@ def test_the_service_loads_and_reloads_only_verified_bundles(tmp_path, cli, keys
         assert checked.status_code == 403 and "govern/lib.rego does not match its signed hash" in checked.json()["detail"]
 
 
-def test_the_configured_loader_passes_the_keys(tmp_path, cli, keys):
+def test_the_configured_loader_passes_keys_and_policy_dirs(tmp_path, cli, keys):
     folder = signed_copy(tmp_path, cli, keys["HS256"][0], "HS256")
     assert load_configured_bundle(settings_for("HS256", SECRET, bundle=folder)).revision
     with pytest.raises(BundleError, match="not signed"):

@@ -1,4 +1,4 @@
-"""The policy bundle: an OPA bundle read from a folder or a `bundle.tar.gz`.
+"""The policy bundle: an OPA bundle read from a folder or a `bundle.tar.gz`, plus a team's own policy folders.
 
 Loading reads every file once, verifies the signature when there is one (or when keys are configured),
 enforces the `.manifest` roots as OPA does, places each `data.json`/`data.yaml` at its folder's path, and fixes
@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govern.policy.archive import BundleError, parse_document, read_bundle_files, utf8
+from govern.policy.archive import BundleError, parse_document, read_bundle_files, read_folder, utf8
 from govern.policy.signing import SIGNATURES_FILE, Verification, verification_from_settings, verify_bundle
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = ["BundleError", "Module", "PolicyBundle", "default_bundle_path", "load
 ENTRYPOINT = "govern/decision"
 AUTHZ_ENTRYPOINT = "govern/authz/decision"
 TEST_SUFFIX = "_test.rego"
+CUSTOM_PACKAGE = "govern.custom"
 MANIFEST = ".manifest"
 DATA_FILES = frozenset({"data.json", "data.yaml", "data.yml"})
 UNSUPPORTED_FILES = {
@@ -42,8 +43,12 @@ _PACKAGE_LINE = re.compile(r"package\s+([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Z
 
 @dataclass(frozen=True)
 class Module:
+    """A Rego module. `path` is the name engines and messages use: bundle-relative for the bundle's own modules,
+    the file as the user gave its folder for a team's; `origin` is the team policy folder, empty for the bundle."""
+
     path: str
     source: str
+    origin: str = ""
 
     @property
     def package(self) -> str:
@@ -106,19 +111,26 @@ def default_bundle_path() -> Path:
 
 
 def load_configured_bundle(settings: Settings, source: Path | None = None) -> PolicyBundle:
-    """The bundle the settings name (or `source`), with their verification keys: the one way the CLI and the
-    service load a bundle, so no caller can forget the keys."""
-    return load_bundle(source or settings.bundle, verification=verification_from_settings(settings))
+    """The bundle the settings name (or `source`), with their team policy folders and verification keys: the
+    one way the CLI and the service load a bundle, so no caller can forget the keys."""
+    return load_bundle(source or settings.bundle, policy_dirs=settings.policy_dirs,
+                       verification=verification_from_settings(settings))
 
 
-def load_bundle(source: Path | str | None = None, *, verification: Verification | None = None) -> PolicyBundle:
-    """A bundle folder or `bundle.tar.gz` (default: the shipped bundle), verified; anything that cannot be
-    verified or read refuses the whole bundle."""
+def load_bundle(source: Path | str | None = None, *, policy_dirs: Sequence[Path | str] = (),
+                verification: Verification | None = None) -> PolicyBundle:
+    """A bundle folder or `bundle.tar.gz` (default: the shipped bundle), verified, with the team policy folders'
+    modules added; anything that cannot be verified or read refuses the whole bundle."""
     root = Path(source) if source is not None else default_bundle_path()
     contents = read_bundle_files(root)
     signatures = contents.pop(SIGNATURES_FILE, None)
     verify_bundle(contents, signatures, verification, str(root), str(root) if root.is_dir() else "")
-    return assemble(root, contents)
+    bundle = assemble(root, contents)
+    team = team_modules(policy_dirs)
+    if not team:
+        return bundle
+    entries = _loaded(contents, bundle.modules) + [("custom", rel, module.source.encode()) for rel, module in team]
+    return replace(bundle, modules=bundle.modules + tuple(module for _, module in team), revision=_digest(entries))
 
 
 def assemble(root: Path, contents: Mapping[str, bytes]) -> PolicyBundle:
@@ -237,6 +249,34 @@ def _data_outside_roots(node: Any, path: list[str], roots: list[str]) -> list[st
     return path
 
 
+def team_modules(policy_dirs: Iterable[Path | str]) -> list[tuple[str, Module]]:
+    """(path in its folder, module) for every `.rego` file of the team policy folders, tests included. Each
+    package must be govern.custom or under it. A module is named by its folder as given (`./teams/x.rego`),
+    which no bundle-relative name can be, so it never shadows one of the bundle's files."""
+    found: list[tuple[str, Module]] = []
+    folders: list[Path] = []
+    for given in policy_dirs:
+        folder = Path(given)
+        if not folder.is_dir():
+            raise BundleError(f"policy folder {folder} is not a folder")
+        resolved = folder.resolve()
+        if any(resolved == f or f in resolved.parents or resolved in f.parents for f in folders):
+            raise BundleError(f"policy folder {folder} overlaps another policy folder given")
+        folders.append(resolved)
+        sources = read_folder(folder, ".rego")
+        if not sources:
+            raise BundleError(f"policy folder {folder} holds no .rego files")
+        shown = folder.as_posix()
+        prefix = shown if folder.is_absolute() or shown == "." else f"./{shown}"
+        for rel, content in sources.items():
+            module = Module(f"{prefix}/{rel}", utf8(content, f"{prefix}/{rel}"), shown)
+            package = module.package
+            if package != CUSTOM_PACKAGE and not package.startswith(CUSTOM_PACKAGE + "."):
+                raise BundleError(f"{module.path}: package {package or '(none)'} is not {CUSTOM_PACKAGE} or under it; team policies live there")
+            found.append((rel, module))
+    return found
+
+
 def _loaded(contents: Mapping[str, bytes], modules: Iterable[Module]) -> list[tuple[str, str, bytes]]:
     """The bundle files that were loaded (manifest, modules, data documents), not the ones ignored."""
     paths = {module.path for module in modules}
@@ -246,7 +286,7 @@ def _loaded(contents: Mapping[str, bytes], modules: Iterable[Module]) -> list[tu
 
 def _digest(entries: list[tuple[str, str, bytes]]) -> str:
     """sha256 over (kind, name, length, content) of each entry in order: unambiguous, and independent of
-    where the files came from (a folder or an archive)."""
+    where the files came from (a folder or an archive, this machine or another)."""
     digest = hashlib.sha256()
     for kind, name, content in sorted(entries):
         digest.update(f"{kind}\0{name}\0{len(content)}\0".encode() + content)
