@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from govern.policy.bundle import BundleError, PolicyBundle, load_bundle
+from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
 from govern.check import Checker, check_paths
 from govern.documents import load_documents, load_one
 from govern.policy.engines import PolicyEngine, EngineError, UnavailableEngine
@@ -31,7 +31,7 @@ from govern.output.text import TextFormatter
 from govern.report import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 from govern.scaffold import write_scaffold
 from govern.policy.engines.factory import build_engine
-from govern.settings import Settings, load_settings
+from govern.settings import SignatureAlgorithm, Settings, load_settings
 
 PROGRESS_THRESHOLD = 20
 
@@ -52,7 +52,12 @@ audit_app = typer.Typer(help="The decision log: verify its hash chain, sign chec
 app.add_typer(audit_app, name="audit")
 
 BundleOption = Annotated[
-    Optional[Path], typer.Option("--bundle", help="Policy bundle folder (default: GOVERN_BUNDLE, else the shipped bundle).")
+    Optional[Path],
+    typer.Option("--bundle", help="Policy bundle folder or bundle.tar.gz (default: GOVERN_BUNDLE, else the shipped bundle)."),
+]
+PolicyOption = Annotated[
+    Optional[list[Path]],
+    typer.Option("--policy", help="A team policy folder (packages under govern.custom) to add; repeatable; replaces GOVERN_POLICY_DIRS."),
 ]
 
 
@@ -73,7 +78,7 @@ def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
 def _engine(settings: Settings) -> PolicyEngine:
     """The configured engine, or one that denies everything with the reason it could not be built."""
     try:
-        return build_engine(settings)
+        return build_engine(settings, load_configured_bundle(settings))
     except (BundleError, EngineError) as exc:
         return UnavailableEngine(str(exc))
 
@@ -86,9 +91,10 @@ def _settings(**overrides: object) -> Settings:
         raise _fail(f"invalid settings: {exc}") from None
 
 
-def _bundle(path: Path | None) -> PolicyBundle:
+def _bundle(path: Path | None, policy_dirs: list[Path] | None) -> PolicyBundle:
+    """The bundle with the configured keys and team folders, or a clear exit 2 naming what refused it."""
     try:
-        return load_bundle(path or _settings().bundle)
+        return load_configured_bundle(_settings(policy_dirs=policy_dirs), path)
     except BundleError as exc:
         raise _fail(str(exc)) from None
 
@@ -101,6 +107,7 @@ def check(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 when any rule warns.")] = False,
     bundle: BundleOption = None,
+    policy: PolicyOption = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="embedded (default) or opa.")] = None,
     now: Annotated[
         Optional[datetime], typer.Option("--now", help="Evaluate as of this time (RFC 3339), e.g. to reproduce a decision.")
@@ -120,7 +127,7 @@ def check(
         raise _fail(str(exc.args[0])) from None
     if isinstance(formatter, TextFormatter) and output is None and sys.stdout.isatty():
         formatter = TextFormatter(color=True, width=shutil.get_terminal_size().columns)
-    settings = _settings(bundle=bundle, engine=engine, workers=workers)
+    settings = _settings(bundle=bundle, policy_dirs=policy, engine=engine, workers=workers)
     if now is not None and now.tzinfo is None:
         raise _fail("--now needs a UTC offset, e.g. 2026-11-24T12:00:00+00:00")
     try:
@@ -184,6 +191,7 @@ def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, w
 @policy_app.command("test")
 def policy_test(
     bundle: BundleOption = None,
+    policy: PolicyOption = None,
     run: Annotated[Optional[str], typer.Option("--run", "-r", help="Only tests whose package.name matches this regex.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test, not only failures.")] = False,
     coverage: Annotated[bool, typer.Option("--coverage", help="Report which lines of the policies the tests evaluated.")] = False,
@@ -191,7 +199,7 @@ def policy_test(
     """Run the bundle's Rego unit tests (*_test.rego) on the embedded engine: exit 1 on any failure."""
     from govern.policy.testing import run_tests
 
-    loaded = _bundle(bundle)
+    loaded = _bundle(bundle, policy)
     try:
         outcome = run_tests(loaded, run, coverage=coverage)
     except EngineError as exc:
@@ -234,13 +242,13 @@ def _line_ranges(lines: tuple[int, ...]) -> str:
 
 
 @policy_app.command("check")
-def policy_check(bundle: BundleOption = None) -> None:
+def policy_check(bundle: BundleOption = None, policy: PolicyOption = None) -> None:
     """Refuse a bundle the embedded engine cannot evaluate faithfully: syntax, missing or refused built-ins,
     unannotated rules. Exit 1 when refused."""
     from govern.policy.check import check_bundle
     from govern.policy.engines.regorus import RegorusEngine
 
-    loaded = _bundle(bundle)
+    loaded = _bundle(bundle, policy)
     problems = check_bundle(loaded)
     console = Console(highlight=False)
     for problem in problems:
@@ -266,10 +274,11 @@ class ListFormat(str, Enum):
 @policy_app.command("list")
 def policy_list(
     bundle: BundleOption = None,
+    policy: PolicyOption = None,
     output_format: Annotated[ListFormat, typer.Option("--format", "-f", help="text (a table) or json.")] = ListFormat.text,
 ) -> None:
     """The rule catalogue, from the rules' METADATA: id, area, kind, severity, waivable, title."""
-    loaded = _bundle(bundle)
+    loaded = _bundle(bundle, policy)
     if output_format is ListFormat.json:
         sys.stdout.write(json.dumps(loaded.catalogue, indent=2, sort_keys=True) + "\n")
         return
@@ -281,6 +290,45 @@ def policy_list(
             rule_id, rule["area"], rule["kind"], rule["severity"], "yes" if rule["waivable"] else "no", rule["title"]
         )
     Console(width=160).print(table)
+
+
+@policy_app.command("sign")
+def policy_sign(
+    bundle: Annotated[Path, typer.Argument(help="The bundle folder or bundle.tar.gz to sign.", show_default=False)],
+    signing_key: Annotated[
+        str, typer.Option("--signing-key", help="PEM private key file (RS*, PS*, ES*), or the HMAC secret or a file holding it (HS*).")
+    ],
+    signing_alg: Annotated[SignatureAlgorithm, typer.Option("--signing-alg", help="JWS algorithm.")] = "RS256",
+    key_id: Annotated[Optional[str], typer.Option("--key-id", help="Key id for the token's kid header (and keyid claim).")] = None,
+    scope: Annotated[Optional[str], typer.Option("--scope", help="Scope claim the verifier must expect.")] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Where to write: default BUNDLE/.signatures.json, or BUNDLE.signed.tar.gz for an archive."),
+    ] = None,
+) -> None:
+    """Sign a bundle as `opa sign` does: a .signatures.json with one JWS over every file's SHA-256."""
+    from govern.policy.archive import read_bundle_files, write_archive
+    from govern.policy.bundle import assemble
+    from govern.policy.signing import SIGNATURES_FILE, sign_files, signing_key as read_signing_key
+
+    try:
+        contents = read_bundle_files(bundle)
+        contents.pop(SIGNATURES_FILE, None)
+        assemble(bundle, contents)
+        signatures = sign_files(contents, read_signing_key(signing_key, signing_alg), signing_alg, key_id or "", scope or "")
+    except BundleError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        if bundle.is_dir():
+            target = output or bundle
+            target = target / SIGNATURES_FILE if target.is_dir() else target
+            target.write_bytes(signatures)
+        else:
+            target = output or bundle.with_name(bundle.name.removesuffix(".tar.gz").removesuffix(".tgz") + ".signed.tar.gz")
+            write_archive(target, {**contents, SIGNATURES_FILE: signatures})
+    except OSError as exc:
+        raise _fail(f"cannot write {output or bundle}: {exc.strerror or exc}") from None
+    Console(highlight=False).print(f"signed {len(contents)} files of {bundle} ({signing_alg}): {target}", markup=False)
 
 
 @app.command()

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.circuit import CircuitLimits
 
 
 CONFIG_VARIABLE = "GOVERN_CONFIG"
 
+SignatureAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"]
+
+
+class BundleKey(BaseModel):
+    """One entry of OPA's `keys` config: a key that may sign bundles."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    algorithm: SignatureAlgorithm = "RS256"
+    key: SecretStr = Field(description="PEM public key or certificate (RS*, PS*, ES*), or the HMAC secret (HS*).")
+    scope: str | None = None
+
 
 class Settings(BaseSettings):
     """Every knob govern has; each one is documented in the README's settings table."""
 
-    model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True, hide_input_in_errors=True)
+    """Errors never echo the values: a misplaced bundle secret or token would otherwise be printed."""
 
-    bundle: Path | None = Field(default=None, description="Policy bundle folder; default: the bundle shipped with govern.")
+    bundle: Path | None = Field(default=None, description="Policy bundle folder or bundle.tar.gz; default: the bundle shipped with govern.")
+    policy_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        default=(), description="Team policy folders (packages under govern.custom) added to the bundle; a JSON list or paths joined by ':'."
+    )
+    bundle_keys: dict[str, BundleKey] = Field(
+        default_factory=dict, description="Keys that verify signed bundles, by key id (OPA's `keys`); when set, only signed bundles load."
+    )
+    bundle_key_id: str | None = Field(default=None, description="Key id to verify bundles with (OPA's `signing.keyid`); default: the signature's `kid`.")
+    bundle_scope: str | None = Field(default=None, description="Scope a bundle signature must carry (OPA's `signing.scope`); default: the key's.")
     engine: Literal["embedded", "opa"] = Field(
         default="embedded", description="Which engine evaluates policies: `embedded` (regorus, in-process) or `opa` (an OPA server)."
     )
@@ -68,6 +90,14 @@ class Settings(BaseSettings):
     worker_lease_s: PositiveFloat = Field(default=30.0, description="How long a worker's claim on a job lasts without a heartbeat; a dead worker's job is taken over after it.")
     worker_poll_s: PositiveFloat = Field(default=1.0, description="Seconds an idle worker waits before looking at the queue again.")
     job_timeout_s: PositiveFloat = Field(default=300.0, description="Longest a dispatched job may run, counted from its first submission, before it is cancelled and failed.")
+
+    @field_validator("policy_dirs", mode="before")
+    @classmethod
+    def _path_list(cls, value: object) -> object:
+        """GOVERN_POLICY_DIRS as a JSON list, or as paths joined like PATH."""
+        if isinstance(value, str):
+            return json.loads(value) if value.lstrip().startswith("[") else [part for part in value.split(os.pathsep) if part]
+        return value
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):

@@ -61,7 +61,7 @@ def test_there_is_no_catalogue_data_document(bundle):
 
 def test_failing_rego_tests_are_reported_with_their_prints(tmp_path, cli):
     tests = (
-        "package govern_test\n\nimport rego.v1\n\nimport data.govern\n\n"
+        "package govern.policy_test\n\nimport rego.v1\n\nimport data.govern\n\n"
         'test_fails if {\n\tprint("decision was", govern.decision.allow)\n\tnot govern.decision.allow with input as {"datasets": []}\n}\n\n'
         'test_passes if govern.decision.allow with input as {"datasets": []}\n'
     )
@@ -72,7 +72,7 @@ def test_failing_rego_tests_are_reported_with_their_prints(tmp_path, cli):
 
 
 def test_policy_test_runs_only_what_the_pattern_matches(tmp_path, cli):
-    tests = "package govern_test\n\nimport rego.v1\n\ntest_one if true\n\ntest_two if false\n"
+    tests = "package govern.policy_test\n\nimport rego.v1\n\ntest_one if true\n\ntest_two if false\n"
     result = cli("policy", "test", "--bundle", make_bundle(tmp_path, tests=tests), "-r", "test_one$")
     assert result.exit_code == 0 and "1 passed, 0 failed" in result.output
 

@@ -55,7 +55,7 @@ def test_functions_the_bundle_defines_are_not_builtins(tmp_path):
 
 
 def test_calls_in_tests_are_checked_too(tmp_path):
-    tests = "package govern_test\n\nimport rego.v1\n\ntest_now if time.now_ns() > 0\n"
+    tests = "package govern.policy_test\n\nimport rego.v1\n\ntest_now if time.now_ns() > 0\n"
     (problem,) = problems_of(tmp_path, GOOD_POLICY, tests)
     assert problem.startswith("govern/policy_test.rego:5: error: calls time.now_ns()")
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from govern.api import audit, dispatch, lineage, policy, procurement, submissions, waivers
 from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.routes import health, specs, v1
-from govern.policy.bundle import BundleError, PolicyBundle, load_bundle
+from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
 from govern.check import Checker
 from govern.database import create_db_engine, upgrade
 from govern.decision_log import GroupCommit
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         if settings.migrate_on_start:
             upgrade(app.state.db)
         try:
-            install_bundle(app, load_bundle(settings.bundle))
+            install_bundle(app, load_configured_bundle(settings))
         except (BundleError, EngineError) as exc:
             app.state.bundle = None
             app.state.engine = UnavailableEngine(str(exc))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, TokenDep, require
-from govern.policy.bundle import BundleError, load_bundle
+from govern.policy.bundle import BundleError, load_configured_bundle
 from govern.policy.engines import EngineError
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
@@ -42,7 +42,7 @@ def reload(request: Request, token: TokenDep, engine: EngineDep) -> PolicyInfo:
 
     require(engine, token, "policy.reload", {})
     try:
-        install_bundle(request.app, load_bundle(request.app.state.settings.bundle))
+        install_bundle(request.app, load_configured_bundle(request.app.state.settings))
     except (BundleError, EngineError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bundle refused, the running one stays: {exc}") from None
     return _info(request)
