@@ -1,13 +1,14 @@
 """Loading an OpenQASM circuit and profiling it for the policies (qubits, depth, two-qubit depth, ops).
 
-Qiskit is imported when a circuit is first parsed, not with this module: it costs most of a second, and
-`govern --help` or `govern policy list` never parse one.
+Qiskit is imported by `load_parsers()`, not with this module: it costs most of a second, and `govern --help`
+or `govern policy list` never parse a circuit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +48,40 @@ class CircuitProfile(BaseModel):
     sha256: str
 
 
+_parsers_loaded = threading.Event()
+_parsers_lock = threading.Lock()
+
+
+def load_parsers() -> None:
+    """Import Qiskit's OpenQASM parsers, on a thread that outlives every parse.
+
+    Imported first on a thread that then exits (a pool thread), Qiskit crashes the process with a
+    segmentation fault on a later parse in another thread (seen with qiskit 2.x). So the import runs on the
+    main thread, or else on a thread of its own that stays parked for the life of the process.
+    """
+    if _parsers_loaded.is_set():
+        return
+    with _parsers_lock:
+        if _parsers_loaded.is_set():
+            return
+        if threading.current_thread() is threading.main_thread():
+            _import_parsers()
+        else:
+            imported = threading.Event()
+            keeper = threading.Thread(target=_import_parsers, args=(imported,), name="qiskit-import", daemon=True)
+            keeper.start()
+            imported.wait()
+        _parsers_loaded.set()
+
+
+def _import_parsers(imported: threading.Event | None = None) -> None:
+    from qiskit import qasm2, qasm3  # noqa: F401 - importing is the point
+
+    if imported is not None:
+        imported.set()
+        threading.Event().wait()
+
+
 def qasm_version(text: str) -> int:
     """2 or 3 from the `OPENQASM n;` header; OpenQASM 3 allows leaving it out."""
     match = _VERSION.match(text)
@@ -64,6 +99,7 @@ def parse_circuit(text: str, source: str, include_dir: Path | None = None) -> Qu
 
 
 def _parse_qasm2(text: str, source: str, include_dir: Path | None) -> QuantumCircuit:
+    load_parsers()
     from qiskit import qasm2
 
     include_path = (str(include_dir),) if include_dir else ()
@@ -80,6 +116,7 @@ def _parse_qasm2(text: str, source: str, include_dir: Path | None) -> QuantumCir
 
 
 def _parse_qasm3(text: str, source: str) -> QuantumCircuit:
+    load_parsers()
     from qiskit import qasm3
 
     try:

@@ -21,18 +21,21 @@ from typing import TYPE_CHECKING, Any
 from govern.policy.archive import BundleError, parse_document, read_bundle_files, read_folder, utf8
 from govern.policy.signing import SIGNATURES_FILE, Verification, verification_from_settings, verify_bundle
 
+from govern.canonical import canonical_json
+from govern.policy.annotations import RuleCatalogue, build_catalogue
+
 if TYPE_CHECKING:
     from govern.settings import Settings
 
 __all__ = ["BundleError", "Module", "PolicyBundle", "default_bundle_path", "load_bundle", "load_configured_bundle"]
 
-from govern.canonical import canonical_json
-from govern.policy.annotations import RuleCatalogue, build_catalogue
-
 ENTRYPOINT = "govern/decision"
 AUTHZ_ENTRYPOINT = "govern/authz/decision"
 TEST_SUFFIX = "_test.rego"
 CUSTOM_PACKAGE = "govern.custom"
+CUSTOM_TEST_PACKAGE = "govern.custom_test"
+"""Where a team's tests live: under govern.custom every rule joins each decision, a test that evaluates the
+decision would then depend on itself."""
 MANIFEST = ".manifest"
 DATA_FILES = frozenset({"data.json", "data.yaml", "data.yml"})
 UNSUPPORTED_FILES = {
@@ -142,8 +145,9 @@ def default_bundle_path() -> Path:
 def load_configured_bundle(settings: Settings, source: Path | None = None) -> PolicyBundle:
     """The bundle the settings name (or `source`), with their team policy folders and verification keys: the
     one way the CLI and the service load a bundle, so no caller can forget the keys."""
-    return load_bundle(source or settings.bundle, policy_dirs=settings.policy_dirs,
-                       verification=verification_from_settings(settings))
+    return load_bundle(
+        source or settings.bundle, policy_dirs=settings.policy_dirs, verification=verification_from_settings(settings)
+    )
 
 
 def load_bundle(source: Path | str | None = None, *, policy_dirs: Sequence[Path | str] = (),
@@ -280,8 +284,9 @@ def _data_outside_roots(node: Any, path: list[str], roots: list[str]) -> list[st
 
 def team_modules(policy_dirs: Iterable[Path | str]) -> list[tuple[str, Module]]:
     """(path in its folder, module) for every `.rego` file of the team policy folders, tests included. Each
-    package must be govern.custom or under it. A module is named by its folder as given (`./teams/x.rego`),
-    which no bundle-relative name can be, so it never shadows one of the bundle's files."""
+    policy's package must be govern.custom or under it, each test's govern.custom_test or under it. A module
+    is named by its folder as given (`./teams/x.rego`), which no bundle-relative name can be, so it never
+    shadows one of the bundle's files."""
     found: list[tuple[str, Module]] = []
     folders: list[Path] = []
     for given in policy_dirs:
@@ -299,9 +304,13 @@ def team_modules(policy_dirs: Iterable[Path | str]) -> list[tuple[str, Module]]:
         prefix = shown if folder.is_absolute() or shown == "." else f"./{shown}"
         for rel, content in sources.items():
             module = Module(f"{prefix}/{rel}", utf8(content, f"{prefix}/{rel}"), shown)
+            home = CUSTOM_TEST_PACKAGE if module.is_test else CUSTOM_PACKAGE
             package = module.package
-            if package != CUSTOM_PACKAGE and not package.startswith(CUSTOM_PACKAGE + "."):
-                raise BundleError(f"{module.path}: package {package or '(none)'} is not {CUSTOM_PACKAGE} or under it; team policies live there")
+            if package != home and not package.startswith(home + "."):
+                raise BundleError(
+                    f"{module.path}: package {package or '(none)'} is not {home} or under it; "
+                    f"team {'tests' if module.is_test else 'policies'} live there"
+                )
             found.append((rel, module))
     return found
 

@@ -176,6 +176,7 @@ test_a_team_string_finding_denies_under_its_package_name if {
 	team := {"deny": {"GPU runs need a booking"}}
 	decision := data.govern.decision with input as t.paid
 		with data.govern.custom as {"materials_rnd": team}
+		with data.govern.catalogue as t.catalogue
 	decision.deny == [{
 		"rule": "materials_rnd",
 		"message": "GPU runs need a booking",
@@ -218,6 +219,7 @@ test_team_warnings_do_not_deny if {
 	team := {"warn": {{"rule": "MAT-101", "message": "the GPU queue is long"}}}
 	decision := data.govern.decision with input as t.paid
 		with data.govern.custom as {"materials_rnd": team}
+		with data.govern.catalogue as t.catalogue
 	decision.allow
 	decision.warn[0].severity == "high"
 }
@@ -228,6 +230,7 @@ test_a_team_finding_can_be_waived if {
 	inp := json.patch(t.paid, [t.put("/context/waivers", [waiver])])
 	decision := data.govern.decision with input as inp
 		with data.govern.custom as {"materials_rnd": team}
+		with data.govern.catalogue as t.catalogue
 	decision.allow
 	"MAT-002" in t.rules(decision.waived)
 }

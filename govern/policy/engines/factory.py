@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from govern.policy.bundle import PolicyBundle, load_bundle
+from govern.policy.bundle import PolicyBundle, load_configured_bundle
 from govern.policy.engines import EngineError, PolicyEngine
 from govern.settings import Settings
 
 
 def build_engine(settings: Settings, bundle: PolicyBundle | None = None) -> PolicyEngine:
     """The configured engine over the configured bundle; raises BundleError or EngineError (callers deny)."""
-    bundle = bundle or load_bundle(settings.bundle)
+    bundle = bundle or load_configured_bundle(settings)
     if settings.engine == "opa":
         from govern.policy.engines.opa import RemoteEngine
 
