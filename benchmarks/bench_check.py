@@ -28,7 +28,8 @@ from govern.check import Checker
 from govern.documents import load_documents, load_one
 from govern.manifest import Context
 from govern.policy.bundle import ENTRYPOINT, load_bundle
-from govern.policy.engines.regorus import RegorusEngine, evaluate, load_engine
+from govern.policy.engines.evaluator import evaluate
+from govern.policy.engines.embedded import RegorusEngine, load_engine
 from govern.submission import submission_from_document
 
 ROOT = Path(__file__).resolve().parent.parent

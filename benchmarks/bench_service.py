@@ -28,7 +28,7 @@ import httpx
 from govern.policy.bundle import load_bundle
 from govern.check import Checker
 from govern.documents import load_documents
-from govern.policy.engines.regorus import RegorusEngine
+from govern.policy.engines.embedded import RegorusEngine
 from govern.manifest import API_VERSION, Context, ContextSpec, Sandbox, Vendor
 from govern.submission import submission_from_document
 from scratch import DEFAULT_ADMIN_URL, scratch_database

@@ -12,28 +12,25 @@ import sys
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
-from govern.check import Checker, check_paths
-from govern.documents import load_documents, load_one
-from govern.policy.engines import PolicyEngine, EngineError, UnavailableEngine
-from govern.errors import InputError
-from govern.manifest import Context, Experiment
-from govern.output import get_formatter
-from govern.output.text import TextFormatter
-from govern.report import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
-from govern.scaffold import write_scaffold
-from govern.policy.engines.factory import build_engine
-from govern.settings import SignatureAlgorithm, Settings, load_settings
+from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
+from govern.policy.jws_algorithms import SignatureAlgorithm
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from govern.check import Checker
+    from govern.policy.bundle import PolicyBundle
+    from govern.policy.engines import PolicyEngine
+    from govern.settings import Settings
 
 PROGRESS_THRESHOLD = 20
+
+PLAIN_HELP = {"rich_markup_mode": None}
+"""Help in click's plain format: rich's renders the same text but costs a fifth of a second to import."""
 
 app = typer.Typer(
     name="govern",
@@ -41,14 +38,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **PLAIN_HELP,
 )
-policy_app = typer.Typer(help="Test, check and list the Rego policy bundle.", no_args_is_help=True)
+policy_app = typer.Typer(help="Test, check and list the Rego policy bundle.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(policy_app, name="policy")
-db_app = typer.Typer(help="The service database: migrations.", no_args_is_help=True)
+db_app = typer.Typer(help="The service database: migrations.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(db_app, name="db")
-token_app = typer.Typer(help="API tokens for the service: create, list, revoke.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for the service: create, list, revoke.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(token_app, name="token")
-audit_app = typer.Typer(help="The decision log: verify its hash chain, sign checkpoints of its head.", no_args_is_help=True)
+audit_app = typer.Typer(help="The decision log: verify its hash chain, sign checkpoints of its head.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(audit_app, name="audit")
 
 BundleOption = Annotated[
@@ -67,16 +65,24 @@ class SchemaKind(str, Enum):
 
 
 def _stderr() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    from rich.markup import escape
+
     _stderr().print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
 def _engine(settings: Settings) -> PolicyEngine:
     """The configured engine, or one that denies everything with the reason it could not be built."""
+    from govern.policy.bundle import BundleError, load_configured_bundle
+    from govern.policy.engines import EngineError, UnavailableEngine
+    from govern.policy.engines.factory import build_engine
+
     try:
         return build_engine(settings, load_configured_bundle(settings))
     except (BundleError, EngineError) as exc:
@@ -85,6 +91,8 @@ def _engine(settings: Settings) -> PolicyEngine:
 
 def _settings(**overrides: object) -> Settings:
     """Settings, or a clear exit 2 when the environment or GOVERN_CONFIG holds something invalid."""
+    from govern.settings import load_settings
+
     try:
         return load_settings(**overrides)
     except ValueError as exc:
@@ -93,6 +101,8 @@ def _settings(**overrides: object) -> Settings:
 
 def _bundle(path: Path | None, policy_dirs: list[Path] | None) -> PolicyBundle:
     """The bundle with the configured keys and team folders, or a clear exit 2 naming what refused it."""
+    from govern.policy.bundle import BundleError, load_configured_bundle
+
     try:
         return load_configured_bundle(_settings(policy_dirs=policy_dirs), path)
     except BundleError as exc:
@@ -121,6 +131,13 @@ def check(
     ] = None,
 ) -> None:
     """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
+    from govern.check import Checker
+    from govern.documents import load_one
+    from govern.errors import InputError
+    from govern.manifest import Context
+    from govern.output import get_formatter
+    from govern.output.text import TextFormatter
+
     try:
         formatter = get_formatter(output_format)
     except KeyError as exc:
@@ -167,6 +184,10 @@ def check(
 
 
 def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, workers: int | None, skip_other_kinds: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from govern.check import check_paths
+
     options = {"workers": workers or os.cpu_count() or 2, "skip_other_kinds": skip_other_kinds}
     console = _stderr()
     if not console.is_terminal:
@@ -197,6 +218,11 @@ def policy_test(
     coverage: Annotated[bool, typer.Option("--coverage", help="Report which lines of the policies the tests evaluated.")] = False,
 ) -> None:
     """Run the bundle's Rego unit tests (*_test.rego) on the embedded engine: exit 1 on any failure."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from govern.policy.engines import EngineError
+
     from govern.policy.testing import run_tests
 
     loaded = _bundle(bundle, policy)
@@ -222,6 +248,8 @@ def policy_test(
 
 
 def _print_coverage(console: Console, files) -> None:
+    from rich.table import Table
+
     table = Table(title="coverage of the policies by their tests")
     for column in ("file", "covered", "lines not covered"):
         table.add_column(column, overflow="fold")
@@ -245,8 +273,13 @@ def _line_ranges(lines: tuple[int, ...]) -> str:
 def policy_check(bundle: BundleOption = None, policy: PolicyOption = None) -> None:
     """Refuse a bundle the embedded engine cannot evaluate faithfully: syntax, missing or refused built-ins,
     unannotated rules. Exit 1 when refused."""
+    from rich.console import Console
+
+    from govern.policy.bundle import BundleError
+    from govern.policy.engines import EngineError
+
     from govern.policy.check import check_bundle
-    from govern.policy.engines.regorus import RegorusEngine
+    from govern.policy.engines.embedded import RegorusEngine
 
     loaded = _bundle(bundle, policy)
     problems = check_bundle(loaded)
@@ -278,6 +311,9 @@ def policy_list(
     output_format: Annotated[ListFormat, typer.Option("--format", "-f", help="text (a table) or json.")] = ListFormat.text,
 ) -> None:
     """The rule catalogue, from the rules' METADATA: id, area, kind, severity, waivable, title."""
+    from rich.console import Console
+    from rich.table import Table
+
     loaded = _bundle(bundle, policy)
     if output_format is ListFormat.json:
         sys.stdout.write(json.dumps(loaded.catalogue, indent=2, sort_keys=True) + "\n")
@@ -307,6 +343,10 @@ def policy_sign(
     ] = None,
 ) -> None:
     """Sign a bundle as `opa sign` does: a .signatures.json with one JWS over every file's SHA-256."""
+    from rich.console import Console
+
+    from govern.policy.bundle import BundleError
+
     from govern.policy.archive import read_bundle_files, write_archive
     from govern.policy.bundle import assemble
     from govern.policy.signing import SIGNATURES_FILE, sign_files, signing_key as read_signing_key
@@ -334,6 +374,8 @@ def policy_sign(
 @app.command()
 def schema(kind: Annotated[SchemaKind, typer.Argument(help="Which document.")] = SchemaKind.experiment) -> None:
     """Print the JSON Schema of a manifest (for editors and CI validation)."""
+    from govern.manifest import Context, Experiment
+
     model = Experiment if kind is SchemaKind.experiment else Context
     document = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -349,6 +391,10 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Scaffold an example manifest and circuit that pass the default policies."""
+    from rich.console import Console
+
+    from govern.scaffold import write_scaffold
+
     try:
         written = write_scaffold(directory, force=force)
     except FileExistsError as exc:
@@ -410,6 +456,10 @@ def submit(
     ] = None,
 ) -> None:
     """Submit an experiment to the service: exit 0 allowed, 1 denied, 2 bad input or refused."""
+    from govern.documents import load_documents
+    from govern.errors import InputError
+    from govern.output import get_formatter
+
     from govern.client import ClientError, request_body, service_input_error
     from govern.report import CheckReport, CheckResult
 
@@ -481,6 +531,8 @@ def demo(
 ) -> None:
     """Run the whole path on embedded defaults with the packaged examples: check, submit, decide, lineage,
     dispatch to Aer (ideal and an IBM device's noise), result, reproduce, audit."""
+    from rich.console import Console
+
     from govern.demo import DemoFailed, default_database, run_demo
 
     console = Console(highlight=False)
@@ -538,9 +590,9 @@ def reproduce(
     raise typer.Exit(EXIT_OK if job["reproduced"] else EXIT_DENIED)
 
 
-sandbox_app = typer.Typer(help="Procurement sandboxes on the service: request, approve, reject, list.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="Procurement sandboxes on the service: request, approve, reject, list.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(sandbox_app, name="sandbox")
-waiver_app = typer.Typer(help="Waivers on the service: request, approve, revoke, list.", no_args_is_help=True)
+waiver_app = typer.Typer(help="Waivers on the service: request, approve, revoke, list.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(waiver_app, name="waiver")
 
 
@@ -653,6 +705,8 @@ def _database_errors():
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply the database migrations (creates the database schema on first use)."""
+    from rich.console import Console
+
     from govern.database import current_revision, upgrade
 
     engine = _database()
@@ -666,6 +720,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's migration revision and the newest one govern knows."""
+    from rich.console import Console
+
     from govern.database import current_revision, head_revision
 
     engine = _database()
@@ -704,6 +760,9 @@ def token_create(
 @token_app.command("list")
 def token_list(team: Annotated[Optional[str], typer.Option("--team", help="Only this team's tokens.")] = None) -> None:
     """List tokens (never their secrets)."""
+    from rich.console import Console
+    from rich.table import Table
+
     from govern.database import session_scope
     from govern.tokens import list_tokens
 
@@ -727,6 +786,8 @@ def token_list(team: Annotated[Optional[str], typer.Option("--team", help="Only 
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (from `govern token list`).")]) -> None:
     """Revoke a token: it stops authenticating at once."""
+    from rich.console import Console
+
     import uuid
 
     from govern.database import session_scope
@@ -753,6 +814,8 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Walk the decision log's hash chain: exit 1 naming the first record that was edited, removed or moved."""
+    from rich.console import Console
+
     from govern.checkpoint import Checkpoint, CheckpointError, check_against_log, public_key_text
     from govern.database import reading, session_scope
     from govern.decision_log import verify
@@ -805,6 +868,8 @@ def audit_checkpoint(
 @audit_app.command("keygen")
 def audit_keygen(path: Annotated[Path, typer.Argument(help="Where to write the new private key (PEM).")]) -> None:
     """Create an Ed25519 signing key for checkpoints; point GOVERN_AUDIT_SIGNING_KEY at it."""
+    from rich.console import Console
+
     from govern.checkpoint import generate_key
 
     try:
@@ -826,7 +891,7 @@ def _signing_key():
         raise _fail(str(exc)) from None
 
 
-lineage_app = typer.Typer(help="Lineage on the service: the graph around a node, delivery status, export.", no_args_is_help=True)
+lineage_app = typer.Typer(help="Lineage on the service: the graph around a node, delivery status, export.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(lineage_app, name="lineage")
 
 
@@ -838,6 +903,8 @@ def lineage_show(
     server: ServerOption = None,
 ) -> None:
     """The lineage graph around a dataset or an experiment: which data went in, which runs read it."""
+    from rich.console import Console
+
     from govern.client import ClientError
 
     try:

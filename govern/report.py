@@ -9,10 +9,7 @@ from typing import Any
 from govern.decision import Decision, Outcome
 from govern.documents import locate
 from govern.errors import InputError
-
-EXIT_OK = 0
-EXIT_DENIED = 1
-EXIT_BAD_INPUT = 2
+from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 
 
 @dataclass(frozen=True)

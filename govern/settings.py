@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFlo
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.circuit import CircuitLimits
+from govern.policy.jws_algorithms import SignatureAlgorithm
 
 
 CONFIG_VARIABLE = "GOVERN_CONFIG"
 
-SignatureAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"]
 
 
 class BundleKey(BaseModel):

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from govern.policy.bundle import load_bundle
 from govern.cli import app
-from govern.policy.engines.regorus import RegorusEngine
+from govern.policy.engines.embedded import RegorusEngine
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from govern.canonical import canonical_json
-from govern.policy.engines.regorus import RegorusEngine
+from govern.policy.engines.embedded import RegorusEngine
 
 
 def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:

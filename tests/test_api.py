@@ -239,18 +239,18 @@ def test_policy_reload_swaps_bundles_and_refuses_broken_ones(database_url, tmp_p
     with TestClient(app) as client:
         admin = auth(token_for(client, "admin", "ops"))
         before = client.get("/v1/policy", headers=admin).json()
-        assert before["revision"] == "2026.11.0" and "DC-001" in before["rules"]
+        assert before["revision"] == "2026.12.0" and "DC-001" in before["rules"]
         assert client.post("/v1/policy/reload", headers=auth(token_for(client, "submitter", "t"))).status_code == 403
 
         manifest = bundle / ".manifest"
-        manifest.write_text(manifest.read_text().replace("2026.11.0", "2026.11.1"))
+        manifest.write_text(manifest.read_text().replace("2026.12.0", "2026.12.1"))
         after = client.post("/v1/policy/reload", headers=admin).json()
-        assert after["revision"] == "2026.11.1" and after["bundle_revision"] != before["bundle_revision"]
+        assert after["revision"] == "2026.12.1" and after["bundle_revision"] != before["bundle_revision"]
 
         lib = bundle / "govern" / "lib.rego"
-        lib.write_text(lib.read_text() + "\nbroken(x) := net.cidr_contains(\"10.0.0.0/8\", x)\n")
+        lib.write_text(lib.read_text() + "\nbroken(x) := crypto.sha256(x)\n")
         refused = client.post("/v1/policy/reload", headers=admin)
-        assert refused.status_code == 422 and "net.cidr_contains" in refused.json()["detail"]
+        assert refused.status_code == 422 and "crypto.sha256" in refused.json()["detail"]
         assert client.get("/v1/policy", headers=admin).json()["bundle_revision"] == after["bundle_revision"]
         manifest_json, circuit = example("bell-local")
         checked = client.post("/v1/check", json={"manifest": manifest_json, "circuit": circuit}, headers=auth(token_for(client, "submitter", "platform-qa")))

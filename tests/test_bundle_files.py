@@ -19,9 +19,17 @@ from govern.policy.archive import MAX_ENTRIES, MAX_FILE_BYTES, MAX_TOTAL_BYTES
 from govern.policy.bundle import BundleError, load_bundle, load_configured_bundle
 from govern.settings import load_settings
 from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
-from tests.test_engine import make_bundle
+from tests.test_engine import make_bundle as make_policy_bundle
 
 SHIPPED = ROOT / "policies"
+
+def make_bundle(root: Path, *args, **kwargs) -> Path:
+    """A test bundle with one data document (`govern/limits/data.json`) beside its policy."""
+    root = make_policy_bundle(root, *args, **kwargs)
+    (root / "govern" / "limits").mkdir(exist_ok=True)
+    (root / "govern" / "limits" / "data.json").write_text('{"maxShots": 100000, "tier": "high"}')
+    return root
+
 
 
 def tar_like_gnu(folder: Path, archive: Path) -> Path:
@@ -84,7 +92,7 @@ def test_the_revision_digests_exactly_what_was_loaded(tmp_path):
     (root / "NOTES.md").write_text("ignored, as OPA ignores it\n")
     (root / "govern" / "extra.json").write_text('{"not": "a data document"}')
     assert load_bundle(root).revision == first
-    (root / "govern" / "catalogue" / "data.json").write_text('{"T-001": {"area": "test", "severity": "low"}}')
+    (root / "govern" / "limits" / "data.json").write_text('{"maxShots": 5, "tier": "low"}')
     assert load_bundle(root).revision != first
 
 
@@ -109,15 +117,15 @@ def test_data_outside_the_roots_is_refused(tmp_path):
 
 def test_narrow_roots_and_no_roots(tmp_path):
     root = make_bundle(tmp_path)
-    (root / ".manifest").write_text(json.dumps({"revision": "t", "roots": ["govern/catalogue", "govern/decision"]}))
+    (root / ".manifest").write_text(json.dumps({"revision": "t", "roots": ["govern/limits", "govern/decision"]}))
     with pytest.raises(BundleError, match="do not permit package govern in govern/policy.rego"):
         load_bundle(root)
     (root / ".manifest").write_text(json.dumps({"revision": "t"}))
     (root / "anywhere").mkdir()
     (root / "anywhere" / "data.json").write_text('{"x": 1}')
     assert load_bundle(root).data["anywhere"] == {"x": 1}
-    (root / ".manifest").write_text(json.dumps({"revision": "t", "roots": ["govern", "/govern/catalogue/"]}))
-    with pytest.raises(BundleError, match="overlapping roots 'govern' and 'govern/catalogue'"):
+    (root / ".manifest").write_text(json.dumps({"revision": "t", "roots": ["govern", "/govern/limits/"]}))
+    with pytest.raises(BundleError, match="overlapping roots 'govern' and 'govern/limits'"):
         load_bundle(root)
 
 
@@ -159,8 +167,8 @@ def test_data_documents_merge_as_objects_and_collisions_are_refused(tmp_path):
     with pytest.raises(BundleError, match="govern/extra/data.yaml collides with other data at /govern/extra/a"):
         load_bundle(root)
     (root / "govern" / "extra" / "data.yaml").unlink()
-    (root / "govern" / "data.json").write_text('{"catalogue": []}')
-    with pytest.raises(BundleError, match="collides with other data at /govern/catalogue"):
+    (root / "govern" / "data.json").write_text('{"limits": []}')
+    with pytest.raises(BundleError, match="collides with other data at /govern/limits"):
         load_bundle(root)
     (root / "govern" / "data.json").write_text('{"extra": 1, "extra": 2}')
     with pytest.raises(BundleError, match="duplicate key 'extra'"):
@@ -322,7 +330,7 @@ deny contains "GPU jobs need a cost centre" if {
 
 allowed(device) if device in {"aer_simulator", "local_simulator"}
 """
-TEAM_TEST = """package govern.custom.materials_rnd_test
+TEAM_TEST = """package govern.custom_test.materials_rnd
 
 import rego.v1
 
@@ -395,7 +403,7 @@ def test_policy_dirs_come_from_the_setting_and_the_cli(tmp_path, monkeypatch, cl
     monkeypatch.delenv("GOVERN_POLICY_DIRS")
     tested = cli("policy", "test", "--policy", folder, "-v")
     assert tested.exit_code == 0, tested.output
-    assert f"{folder.as_posix()}/materials_test.rego: data.govern.custom.materials_rnd_test.test_only_simulators_are_allowed" in tested.output.replace("\n", "")
+    assert f"{folder.as_posix()}/materials_test.rego: data.govern.custom_test.materials_rnd.test_only_simulators_are_allowed" in tested.output.replace("\n", "")
     checked = cli("check", str(EXAMPLES / "allowed" / "bell-local.yaml"), "--policy", folder, "-f", "json")
     assert checked.exit_code == 0, checked.output
     decision = json.loads(checked.output)["results"][0]["decision"]

@@ -26,9 +26,17 @@ from govern.policy.bundle import BundleError, load_bundle, load_configured_bundl
 from govern.policy.signing import Verification, file_digest, sign_files, signing_key, verification_from_settings
 from govern.settings import Settings
 from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
-from tests.test_engine import make_bundle
+from tests.test_engine import make_bundle as make_policy_bundle
 
 SECRET = "a-shared-hmac-secret-of-40-characters-xx"
+
+def make_bundle(root: Path, *args, **kwargs) -> Path:
+    """A test bundle with one data document (`govern/limits/data.json`) beside its policy."""
+    root = make_policy_bundle(root, *args, **kwargs)
+    (root / "govern" / "limits").mkdir(exist_ok=True)
+    (root / "govern" / "limits" / "data.json").write_text('{"maxShots": 100000, "tier": "high"}')
+    return root
+
 
 
 def pem_private(key) -> str:
@@ -91,7 +99,7 @@ def test_a_signed_folder_verifies_and_keeps_its_revision(tmp_path, cli, keys, al
     assert bundle.revision == unsigned
     header, payload = segments(token_of(folder))
     assert header == {"alg": algorithm, "kid": "ci"} and payload["keyid"] == "ci"
-    assert sorted(f["name"] for f in payload["files"]) == [".manifest", "govern/catalogue/data.json", "govern/policy.rego"]
+    assert sorted(f["name"] for f in payload["files"]) == [".manifest", "govern/limits/data.json", "govern/policy.rego"]
     assert {f["algorithm"] for f in payload["files"]} == {"SHA-256"}
 
 
@@ -103,7 +111,7 @@ def test_a_signed_archive_verifies_and_carries_opa_member_names(tmp_path, cli, k
     assert result.exit_code == 0, result.output
     signed = tmp_path / "bundle.signed.tar.gz"
     with tarfile.open(signed) as opened:
-        assert sorted(opened.getnames()) == ["/.manifest", "/.signatures.json", "/govern/catalogue/data.json", "/govern/policy.rego"]
+        assert sorted(opened.getnames()) == ["/.manifest", "/.signatures.json", "/govern/limits/data.json", "/govern/policy.rego"]
     assert load_bundle(signed, verification=verifying("ES256", keys["ES256"][1])).revision == load_bundle(folder).revision
     with pytest.raises(BundleError, match="bundle is not signed"):
         load_bundle(archive, verification=verifying("ES256", keys["ES256"][1]))
@@ -122,7 +130,7 @@ def add_ignored(folder: Path) -> None:
 
 
 def remove(folder: Path) -> None:
-    (folder / "govern" / "catalogue" / "data.json").unlink()
+    (folder / "govern" / "limits" / "data.json").unlink()
 
 
 def swap_payload(folder: Path) -> None:
@@ -159,7 +167,7 @@ def unsigned(folder: Path) -> None:
     (edit, "govern/policy.rego does not match its signed hash"),
     (add, "govern/extra.rego is not covered by the bundle signature"),
     (add_ignored, "NOTES.md is not covered by the bundle signature"),
-    (remove, "signed file(s) missing from the bundle: govern/catalogue/data.json"),
+    (remove, "signed file(s) missing from the bundle: govern/limits/data.json"),
     (swap_payload, "does not verify with key 'ci' (RS256): Signature verification failed"),
     (two_tokens, "exactly one JWS (it holds 2)"),
     (deep, ".signatures.json: nested more than 100 deep"),
@@ -246,11 +254,11 @@ def test_files_are_hashed_as_opa_hashes_them(tmp_path):
 
 def test_reformatting_signed_json_keeps_the_signature_valid_and_changing_a_value_does_not(tmp_path, cli, keys):
     folder = signed_copy(tmp_path, cli, keys["HS256"][0], "HS256")
-    catalogue = folder / "govern" / "catalogue" / "data.json"
-    catalogue.write_text(json.dumps(json.loads(catalogue.read_text()), indent=4, sort_keys=False))
+    limits = folder / "govern" / "limits" / "data.json"
+    limits.write_text(json.dumps(json.loads(limits.read_text()), indent=4, sort_keys=False))
     assert load_bundle(folder, verification=verifying("HS256", SECRET)).revision
-    catalogue.write_text(catalogue.read_text().replace("high", "low"))
-    with pytest.raises(BundleError, match="govern/catalogue/data.json does not match its signed hash"):
+    limits.write_text(limits.read_text().replace("high", "low"))
+    with pytest.raises(BundleError, match="govern/limits/data.json does not match its signed hash"):
         load_bundle(folder, verification=verifying("HS256", SECRET))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import io
 import json
 import threading
 from pathlib import Path
@@ -13,8 +14,8 @@ from govern.canonical import canonical_json
 from govern.decision import ENGINE_FAILURE_RULE
 from govern.policy.bundle import BundleError, load_bundle
 from govern.policy.engines import EngineError, UnavailableEngine
-from govern.policy.engines import regorus as regorus_engine
-from govern.policy.engines.regorus import RegorusEngine, load_engine
+from govern.policy.engines import evaluator
+from govern.policy.engines.embedded import RegorusEngine, load_engine
 
 RULE_ANNOTATION = """# METADATA
 # title: Restricted datasets
@@ -161,15 +162,42 @@ unsendable_engines_leak_by_design = pytest.mark.filterwarnings("ignore::pytest.P
 
 
 @unsendable_engines_leak_by_design
-def test_an_engine_panic_denies(tmp_path, monkeypatch):
+def test_a_panic_in_the_evaluator_is_answered_as_an_error_and_the_next_query_works(tmp_path, monkeypatch):
+    """The evaluator process's own loop, run here on a real regorus panic (an engine from another thread)."""
     bundle = load_bundle(make_bundle(tmp_path))
-    engine = RegorusEngine(bundle)
-    monkeypatch.setattr(regorus_engine, "load_engine", lambda _: foreign_engine(bundle))
-    decision = engine.evaluate({"datasets": []})
-    assert decision.allow is False and decision.rule_ids == [ENGINE_FAILURE_RULE]
-    assert "PanicException" in decision.deny[0].message
-    answer = engine.authorize({"token": {}, "action": "check", "resource": {}})
-    assert answer.allow is False
+    real_load = evaluator.load
+    engines = iter([foreign_engine(bundle)])
+    monkeypatch.setattr(evaluator, "load", lambda modules, data: next(engines, None) or real_load(modules, data))
+    setup = json.dumps({"modules": [[m.path, m.source] for m in bundle.policy_modules], "data": bundle.data_json, "memory_bytes": 0})
+    query = b"govern/decision\n" + canonical_json({"datasets": []})
+    replies = io.BytesIO()
+    evaluator.serve(io.BytesIO(b"".join(evaluator.frame(x) for x in (setup.encode(), query, query))), replies)
+    replies.seek(0)
+    frames = [evaluator.read_frame(replies) for _ in range(3)]
+    assert frames[0] == evaluator.RESULT
+    assert frames[1].startswith(evaluator.ERROR + b"the engine crashed (PanicException")
+    assert frames[2].startswith(evaluator.RESULT) and json.loads(frames[2][1:])["allow"] is True
+
+
+def test_an_evaluator_that_dies_mid_query_denies_and_is_replaced(tmp_path):
+    policy = with_condition("count([n | some n in numbers.range(1, input.size); n % 7 == 0]) > 0")
+    engine = RegorusEngine(load_bundle(make_bundle(tmp_path, policy)), timeout_s=30, workers=1)
+    assert engine.evaluate({"datasets": []}).allow
+    (evaluator_process,) = [p for p in engine._pool.processes()]
+    threading.Timer(0.5, evaluator_process.kill).start()
+    decision = engine.evaluate({**restricted(), "size": 50_000_000})
+    assert decision.rule_ids == [ENGINE_FAILURE_RULE] and "evaluator process ended" in decision.deny[0].message
+    assert engine.evaluate({"datasets": []}).allow
+    engine.close()
+
+
+def test_an_evaluation_that_allocates_without_bound_is_denied(tmp_path):
+    policy = with_condition("count(numbers.range(1, input.size)) > 0")
+    engine = RegorusEngine(load_bundle(make_bundle(tmp_path, policy)), timeout_s=30, workers=1, memory_bytes=512 << 20)
+    decision = engine.evaluate({**restricted(), "size": 4_000_000_000})
+    assert decision.rule_ids == [ENGINE_FAILURE_RULE]
+    assert engine.evaluate({"datasets": []}).allow
+    engine.close()
 
 
 @unsendable_engines_leak_by_design
@@ -216,9 +244,9 @@ def test_allow_true_with_denies_is_still_a_deny(tmp_path):
 
 
 def test_timeout_denies_and_a_runaway_keeps_only_its_own_thread(tmp_path):
-    policy = with_condition("count([n | some n in numbers.range(1, 3000000); n % 7 == 0]) > input.limit")
+    policy = with_condition("count([n | some n in numbers.range(1, input.size); n % 7 == 0]) > 0")
     engine = RegorusEngine(load_bundle(make_bundle(tmp_path, policy)), timeout_s=0.05, workers=2)
-    decision = engine.evaluate({**restricted(), "limit": 0})
+    decision = engine.evaluate({**restricted(), "size": 3_000_000})
     assert decision.allow is False
     assert "did not finish within 0.05s" in decision.deny[0].message
     assert engine.evaluate({"datasets": []}).allow is True

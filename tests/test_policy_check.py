@@ -7,7 +7,7 @@ import pytest
 from govern.policy.bundle import BundleError, load_bundle
 from govern.policy.check import check_bundle
 from govern.policy.engines import EngineError
-from govern.policy.engines.regorus import RegorusEngine
+from govern.policy.engines.embedded import RegorusEngine
 from tests.test_engine import GOOD_POLICY, RULE_ANNOTATION, make_bundle, with_condition
 
 

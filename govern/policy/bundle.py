@@ -92,7 +92,7 @@ class PolicyBundle:
     def policy_modules(self) -> tuple[Module, ...]:
         return tuple(m for m in self.modules if not m.is_test)
 
-    @property
+    @cached_property
     def entrypoints(self) -> list[str]:
         """The decision entrypoint, and the authorization one when the bundle has an `authz` policy."""
         packages = {m.package for m in self.policy_modules}

@@ -27,6 +27,6 @@ def build_engine(settings: Settings, bundle: PolicyBundle | None = None) -> Poli
             timeout_s=settings.evaluation_timeout_s,
             allow_insecure_http=settings.opa_allow_insecure_http,
         )
-    from govern.policy.engines.regorus import RegorusEngine
+    from govern.policy.engines.embedded import RegorusEngine
 
     return RegorusEngine(bundle, timeout_s=settings.evaluation_timeout_s, workers=settings.workers)
