@@ -59,7 +59,12 @@ class Settings(BaseSettings):
     opa_client_cert: Path | None = Field(default=None, description="Client certificate (PEM with key) for mutual TLS to OPA.")
     opa_token: SecretStr | None = Field(default=None, description="Bearer token for the OPA server.")
     opa_allow_insecure_http: bool = Field(default=False, description="Allow a plain-http OPA url (never in production).")
-    evaluation_timeout_s: PositiveFloat = Field(default=5.0, description="Longest a policy evaluation may take before it is denied.")
+    evaluation_timeout_s: PositiveFloat = Field(
+        default=5.0, description="Longest a policy evaluation may take before its evaluator process is killed and the decision denied."
+    )
+    evaluation_memory_mb: PositiveInt = Field(
+        default=1024, description="Memory an evaluator process may take on beyond the loaded bundle; an evaluation past it is denied."
+    )
     max_manifest_bytes: PositiveInt = Field(default=1_000_000, description="Largest manifest or context file accepted.")
     max_circuit_bytes: PositiveInt = Field(default=1_000_000, description="Largest OpenQASM file accepted.")
     max_circuit_operations: PositiveInt = Field(default=200_000, description="Most operations a circuit may have.")

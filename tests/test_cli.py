@@ -86,6 +86,33 @@ def test_bad_manifests_exit_two_with_a_precise_message(cli, tmp_path, mutate, ex
     assert re.search(expected, flat(result)), result.output
 
 
+def test_a_shot_count_past_the_signed_64_bit_range_is_denied_with_its_exact_value(cli, tmp_path):
+    """The old engine wrapped it to a negative number and allowed it; regorus holds it exactly."""
+    path = write_manifest(tmp_path, VALID_LOCAL.replace("  shots: 2048", "  shots: 9223372036854775808"))
+    result = check(cli, str(path), "-f", "json")
+    assert result.exit_code == 1
+    (finding,) = [f for f in json.loads(result.output)["results"][0]["decision"]["deny"] if f["rule"] == "SEC-004"]
+    assert finding["message"].startswith("9223372036854775808 shots is over the limit")
+    assert finding["evidence"]["shots"] == 9223372036854775808
+
+
+@pytest.mark.parametrize(
+    ("shots", "hyperparameters", "field"),
+    [
+        ("18446744073709551616", "{}", "spec.shots"),
+        ("100", "{steps: [1, {depth: 123456789012345678901234567890}]}", "spec.hyperparameters"),
+        ("100", "{learning_rate: .inf}", "spec.hyperparameters"),
+    ],
+)
+def test_a_number_the_engine_cannot_hold_exactly_is_an_input_error(cli, tmp_path, shots, hyperparameters, field):
+    text = VALID_LOCAL.replace("  shots: 2048", f"  shots: {shots}").replace("{seed: 11}", hyperparameters)
+    result = check(cli, str(write_manifest(tmp_path, text)), "-f", "json")
+    assert result.exit_code == 2
+    (problem,) = json.loads(result.output)["results"][0]["error"]["problems"]
+    assert problem["field"] == field and problem["line"] is not None
+    assert "the policy engine holds exactly" in problem["message"] or "not a finite number" in problem["message"]
+
+
 def test_broken_qasm_names_the_circuit_file_and_position(cli, tmp_path):
     path = write_manifest(tmp_path, VALID_LOCAL)
     (tmp_path / "bell.qasm").write_text("OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[2] q;\ncx q[0] q[1];\n")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,8 @@ class EvaluatorPool:
         for _ in range(size):
             self._idle.put(None)
         self._closed = threading.Event()
+        # Closing, and also what becomes of a pool nobody closed once it is garbage: no process outlives it.
+        self._stop = weakref.finalize(self, _kill_idle, self._idle)
 
     def query(self, entrypoint: str, canonical: bytes, timeout_s: float) -> str:
         try:
@@ -205,10 +208,14 @@ class EvaluatorPool:
 
     def close(self) -> None:
         self._closed.set()
-        while True:
-            try:
-                evaluator = self._idle.get_nowait()
-            except queue.Empty:
-                return
-            if evaluator is not None:
-                evaluator.kill()
+        self._stop()
+
+
+def _kill_idle(idle: queue.LifoQueue[Evaluator | None]) -> None:
+    while True:
+        try:
+            evaluator = idle.get_nowait()
+        except queue.Empty:
+            return
+        if evaluator is not None:
+            evaluator.kill()
