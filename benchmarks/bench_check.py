@@ -44,6 +44,16 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def calibration_seconds() -> float:
+    """Seconds this interpreter takes for ten million additions: how fast the machine was during the run
+    (this 2-core machine has measured anywhere from 0.5 s to 1.6 s), so figures from two runs can be compared."""
+    started = time.perf_counter()
+    total = 0
+    for value in range(10_000_000):
+        total += value
+    return round(time.perf_counter() - started, 2)
+
+
 def timed(call, count: int) -> list[float]:
     for _ in range(min(200, count)):
         call()
@@ -158,7 +168,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20, help="separate processes timed (default 20)")
     parser.add_argument("--startups", type=int, default=10, help="timed runs of each start-up command (default 10)")
     options = parser.parse_args()
-    figures: dict[str, object] = {"cpus": os.cpu_count()}
+    figures: dict[str, object] = {"cpus": os.cpu_count(), "calibration_loop_s": calibration_seconds()}
     figures.update(measure_decisions(options.decisions))
     figures.update(measure_batch(options.batch, options.sample))
     figures.update(measure_startup(options.startups))

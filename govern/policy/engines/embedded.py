@@ -75,6 +75,10 @@ class RegorusEngine(PolicyEngine):
     def catalogue(self) -> dict[str, dict[str, Any]]:
         return self._bundle.catalogue
 
+    def warm(self) -> None:
+        """Start the evaluator processes in the background (the service and `govern check` will need them)."""
+        self._pool.warm()
+
     def query(self, entrypoint: str, policy_input: dict[str, Any], canonical: bytes) -> Any:
         if entrypoint not in self._bundle.entrypoints:
             raise EngineError(f"the policy bundle has no {entrypoint} entrypoint")
@@ -195,6 +199,22 @@ class EvaluatorPool:
             raise EngineError(f"evaluation did not finish within {timeout_s:g}s") from None
         finally:
             self._release(evaluator)
+
+    def warm(self) -> None:
+        """Start the evaluators now, in the background, so that the first decisions do not wait for them."""
+        for _ in range(self._idle.qsize()):
+            threading.Thread(target=self._start_one, name="evaluator-start", daemon=True).start()
+
+    def _start_one(self) -> None:
+        try:
+            evaluator = self._idle.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            evaluator = evaluator if evaluator is not None and evaluator.alive else Evaluator(self._setup)
+        except EngineError:
+            evaluator = None
+        self._release(evaluator)
 
     def _release(self, evaluator: Evaluator | None) -> None:
         if self._closed.is_set() and evaluator is not None:

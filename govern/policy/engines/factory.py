@@ -29,9 +29,11 @@ def build_engine(settings: Settings, bundle: PolicyBundle | None = None) -> Poli
         )
     from govern.policy.engines.embedded import RegorusEngine
 
-    return RegorusEngine(
+    engine = RegorusEngine(
         bundle,
         timeout_s=settings.evaluation_timeout_s,
         workers=settings.workers,
         memory_bytes=settings.evaluation_memory_mb << 20,
     )
+    engine.warm()
+    return engine
