@@ -93,9 +93,9 @@ class Evaluator:
     """One evaluator process and its pipes."""
 
     def __init__(self, setup: bytes):
-        # Run as a script, not `-m`: importing govern's packages would cost the process most of its start.
+        # A script, not `-m`: importing govern's packages would cost most of its start; `-P` keeps its folder off sys.path.
         self._process = subprocess.Popen(
-            [sys.executable, "-I", str(EVALUATOR_PROGRAM)],
+            [sys.executable, "-P", str(EVALUATOR_PROGRAM)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
