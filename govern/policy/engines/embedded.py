@@ -27,7 +27,7 @@ from govern.canonical import canonical_json
 from govern.policy.bundle import PolicyBundle
 from govern.policy.check import require_supported
 from govern.policy.engines import EngineError, PolicyEngine
-from govern.policy.engines.evaluator import ERROR, RESULT, UNDEFINED, frame, load, regorus_message
+from govern.policy.engines.evaluator import RESULT, UNDEFINED, frame, load, regorus_message
 
 DEFAULT_MEMORY_BYTES = 1 << 30
 STARTUP_S = 30.0
