@@ -16,6 +16,7 @@ from typing import Any
 
 from govern.documents import parse_documents
 from govern.errors import InputError
+from govern.policy.problems import BundleProblem
 
 OPA_ATTRIBUTES = frozenset(
     {"scope", "title", "description", "related_resources", "authors", "organizations", "schemas", "entrypoint", "custom"}
@@ -28,17 +29,6 @@ CUSTOM_DEFAULTS = {"area": "custom", "severity": "high", "waivable": True, "reme
 
 _RULE_HEAD = re.compile(r"^(?:default\s+)?([A-Za-z_]\w*)")
 _PACKAGE = re.compile(r"^package\s+([\w.]+)")
-
-
-@dataclass(frozen=True)
-class AnnotationProblem:
-    path: str
-    line: int
-    message: str
-    fatal: bool = True
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {'error' if self.fatal else 'warning'}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -71,12 +61,12 @@ def package_rule_id(package: str) -> str:
     return package[len(CUSTOM_ROOT) + 1 :] if package.startswith(CUSTOM_ROOT + ".") else package
 
 
-def parse_annotations(path: str, source: str) -> tuple[list[Annotation], list[AnnotationProblem]]:
+def parse_annotations(path: str, source: str) -> tuple[list[Annotation], list[BundleProblem]]:
     """Every METADATA block of one module, with what it annotates; YAML that does not parse is a problem."""
     lines = source.splitlines()
     package = next((m.group(1) for line in lines if (m := _PACKAGE.match(line))), "")
     annotations: list[Annotation] = []
-    problems: list[AnnotationProblem] = []
+    problems: list[BundleProblem] = []
     index = 0
     while index < len(lines):
         if lines[index].rstrip() != "# METADATA":
@@ -90,18 +80,18 @@ def parse_annotations(path: str, source: str) -> tuple[list[Annotation], list[An
             index += 1
         attributes, problem = _parse_yaml(body)
         if problem:
-            problems.append(AnnotationProblem(path, start + 1, f"METADATA is not valid YAML: {problem}"))
+            problems.append(BundleProblem(path, start + 1, f"METADATA is not valid YAML: {problem}"))
             continue
         target_line = index + 1
         statement = lines[index] if index < len(lines) else ""
         target = "package" if _PACKAGE.match(statement) else (m.group(1) if (m := _RULE_HEAD.match(statement)) else "")
         if not target:
-            problems.append(AnnotationProblem(path, start + 1, "METADATA must sit directly above a package or a rule"))
+            problems.append(BundleProblem(path, start + 1, "METADATA must sit directly above a package or a rule"))
             continue
         unknown = sorted(set(attributes) - OPA_ATTRIBUTES)
         if unknown:
             problems.append(
-                AnnotationProblem(
+                BundleProblem(
                     path, start + 1, f"unknown METADATA attribute(s) {', '.join(unknown)}: put them under 'custom'", fatal=False
                 )
             )
@@ -128,7 +118,7 @@ class RuleCatalogue:
     """Rule id → its entry (area, kind, severity, title, description, remediation, waivable), with problems."""
 
     entries: dict[str, dict[str, Any]]
-    problems: tuple[AnnotationProblem, ...]
+    problems: tuple[BundleProblem, ...]
     annotations: tuple[Annotation, ...]
 
     def finding_rule_lines(self) -> dict[tuple[str, int], str]:
@@ -139,7 +129,7 @@ class RuleCatalogue:
 def build_catalogue(modules: Iterable[tuple[str, str]]) -> RuleCatalogue:
     """The catalogue of every non-test module (path, source); problems say what `govern policy check` refuses."""
     annotations: list[Annotation] = []
-    problems: list[AnnotationProblem] = []
+    problems: list[BundleProblem] = []
     for path, source in modules:
         found, trouble = parse_annotations(path, source)
         annotations.extend(found)
@@ -156,7 +146,7 @@ def build_catalogue(modules: Iterable[tuple[str, str]]) -> RuleCatalogue:
         if rule_id in entries and entries[rule_id] != entry:
             first = origin[rule_id]
             problems.append(
-                AnnotationProblem(
+                BundleProblem(
                     annotation.path, annotation.line, f"rule {rule_id} is annotated differently at {first.path}:{first.line}"
                 )
             )
@@ -166,7 +156,7 @@ def build_catalogue(modules: Iterable[tuple[str, str]]) -> RuleCatalogue:
     return RuleCatalogue(entries, tuple(problems), tuple(annotations))
 
 
-def _entry(annotation: Annotation) -> tuple[str, dict[str, Any], list[AnnotationProblem]]:
+def _entry(annotation: Annotation) -> tuple[str, dict[str, Any], list[BundleProblem]]:
     """The catalogue entry one deny/warn annotation declares; a team's rule may leave everything out."""
     custom = annotation.custom
     problems = []
@@ -183,17 +173,17 @@ def _entry(annotation: Annotation) -> tuple[str, dict[str, Any], list[Annotation
     }
     where = (annotation.path, annotation.line)
     if not isinstance(rule_id, str) or not rule_id:
-        problems.append(AnnotationProblem(*where, f"the {annotation.target} rule's METADATA needs custom.id (the rule id)"))
+        problems.append(BundleProblem(*where, f"the {annotation.target} rule's METADATA needs custom.id (the rule id)"))
         return "", entry, problems
     if entry["severity"] not in SEVERITIES:
-        problems.append(AnnotationProblem(*where, f"rule {rule_id}: custom.severity must be one of {', '.join(SEVERITIES)}"))
+        problems.append(BundleProblem(*where, f"rule {rule_id}: custom.severity must be one of {', '.join(SEVERITIES)}"))
     if not isinstance(entry["waivable"], bool):
-        problems.append(AnnotationProblem(*where, f"rule {rule_id}: custom.waivable must be true or false"))
+        problems.append(BundleProblem(*where, f"rule {rule_id}: custom.waivable must be true or false"))
     if not isinstance(entry["remediation"], str):
-        problems.append(AnnotationProblem(*where, f"rule {rule_id}: custom.remediation must be text"))
+        problems.append(BundleProblem(*where, f"rule {rule_id}: custom.remediation must be text"))
     for text in ("title", "description"):
         if not isinstance(entry[text], str):
-            problems.append(AnnotationProblem(*where, f"rule {rule_id}: {text} must be text"))
+            problems.append(BundleProblem(*where, f"rule {rule_id}: {text} must be text"))
     if not annotation.is_custom and not entry["title"]:
-        problems.append(AnnotationProblem(*where, f"rule {rule_id}: METADATA needs a title"))
+        problems.append(BundleProblem(*where, f"rule {rule_id}: METADATA needs a title"))
     return rule_id, entry, problems

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -22,6 +21,7 @@ import regorus
 from govern.policy.annotations import FINDING_RULES
 from govern.policy.bundle import Module, PolicyBundle
 from govern.policy.engines import EngineError
+from govern.policy.problems import BundleProblem
 
 REFUSED_BUILTINS = {
     "http.send": "reaches outside the input (and regorus answers it undefined, silently)",
@@ -38,17 +38,6 @@ REFUSED_PREFIXES = {
 }
 KEYWORDS = frozenset({"print"})
 _LOCATION = re.compile(r"-->\s*(?P<path>[^\n:]+):(?P<line>\d+):(?P<col>\d+)")
-
-
-@dataclass(frozen=True)
-class BundleProblem:
-    path: str
-    line: int
-    message: str
-    fatal: bool = True
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {'error' if self.fatal else 'warning'}: {self.message}"
 
 
 @cache
@@ -68,7 +57,7 @@ def check_bundle(bundle: PolicyBundle) -> list[BundleProblem]:
     for module in bundle.modules:
         problems.extend(_call_problems(module, trees[module.path], functions))
         problems.extend(_head_problems(module, trees[module.path]))
-    problems.extend(BundleProblem(p.path, p.line, p.message, p.fatal) for p in bundle.rule_catalogue.problems)
+    problems.extend(bundle.rule_catalogue.problems)
     problems.extend(_unannotated_findings(bundle, trees))
     return problems
 
