@@ -21,6 +21,7 @@ import regorus
 from govern.policy.annotations import FINDING_RULES
 from govern.policy.bundle import Module, PolicyBundle
 from govern.policy.engines import EngineError
+from govern.policy.engines.evaluator import regorus_message
 from govern.policy.problems import BundleProblem
 
 REFUSED_BUILTINS = {
@@ -30,7 +31,7 @@ REFUSED_BUILTINS = {
     "time.now_ns": "changes from run to run; policies read the time from input.now_ns, so any decision can be replayed",
     "rand.intn": "changes from run to run",
     "uuid.rfc4122": "changes from run to run",
-    "strings.count": "regorus counts overlapping matches, OPA does not: use count(indexof_n(s, sub)) on your own terms",
+    "strings.count": "regorus counts overlapping matches (\"aaa\" holds \"aa\" twice), OPA does not",
 }
 REFUSED_PREFIXES = {
     "rego.metadata.": "neither embedded engine implements it; govern reads METADATA annotations itself "
@@ -92,7 +93,7 @@ def require_supported(bundle: PolicyBundle) -> None:
 
 
 def _parse_problem(module: Module, exc: RuntimeError) -> BundleProblem:
-    text = str(exc).split("\n\nStack backtrace:", 1)[0].strip()
+    text = regorus_message(exc)
     found = _LOCATION.search(text)
     message = text.rsplit("error:", 1)[-1].strip() if "error:" in text else text.splitlines()[0]
     return BundleProblem(module.path, int(found["line"]) if found else 1, f"does not parse: {message}")

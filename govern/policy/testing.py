@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from govern.policy.bundle import PolicyBundle
 from govern.policy.check import parse_trees, require_supported, rule_heads
 from govern.policy.engines import panic_reason
-from govern.policy.engines.embedded import load_engine, regorus_message
+from govern.policy.engines.embedded import load_engine
+from govern.policy.engines.evaluator import regorus_message
 
 
 @dataclass(frozen=True)
