@@ -34,7 +34,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from govern.database import create_db_engine, reading, upgrade
-from govern.lineage import store
+from govern.lineage import queries, store
 from scratch import scratch_database
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -171,21 +171,21 @@ def run(database_url: str, options: argparse.Namespace) -> dict:
         for index in range(options.queries):
             namespace, name = rng.choice(read_datasets)
             started = time.perf_counter()
-            runs = store.dataset_runs(session, namespace, name, None)["runs"]
+            runs = queries.dataset_runs(session, namespace, name, None)["runs"]
             runs_all.append(time.perf_counter() - started)
             readers.extend(run["runId"] for run in runs[:1] if run["team"])
             started = time.perf_counter()
-            store.dataset_runs(session, namespace, name, {TEAMS[index % len(TEAMS)]})
+            queries.dataset_runs(session, namespace, name, {TEAMS[index % len(TEAMS)]})
             runs_team.append(time.perf_counter() - started)
         for _ in range(max(1, options.queries // 4)):
             namespace, name = rng.choice(read_datasets)
             started = time.perf_counter()
-            graph = store.graph(session, f"dataset:{namespace}:{name}", GRAPH_DEPTH, None)
+            graph = queries.graph(session, f"dataset:{namespace}:{name}", GRAPH_DEPTH, None)
             graph_times.append(time.perf_counter() - started)
             graph_nodes.append(len(graph["graph"]))
         for run_id in readers[: max(1, options.queries // 4)]:
             started = time.perf_counter()
-            upstream = store.run_upstream(session, run_id, None)
+            upstream = queries.run_upstream(session, run_id, None)
             upstream_times.append(time.perf_counter() - started)
             upstream_runs.append(len(upstream["upstream"]))
     engine.dispose()

@@ -733,7 +733,7 @@ def db_current() -> None:
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option("--role", help="submitter, procurement, compliance, admin, or producer (sends lineage events).")],
+    role: Annotated[str, typer.Option("--role", help="submitter, procurement, compliance, admin, producer (sends lineage events), or service (a govern service sending its own).")],
     team: Annotated[str, typer.Option("--team", help="The team the token acts for.")],
     name: Annotated[str, typer.Option("--name", help="A label to recognise the token by.")] = "token",
 ) -> None:

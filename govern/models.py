@@ -26,6 +26,8 @@ class Role(str, enum.Enum):
     COMPLIANCE = "compliance"
     ADMIN = "admin"
     PRODUCER = "producer"
+    SERVICE = "service"
+    """Another govern service delivering its own lineage: the one role that writes govern's namespaces and runs."""
 
 
 class ApiToken(SQLModel, table=True):
@@ -176,7 +178,7 @@ class SubmissionRecord(SQLModel, table=True):
     estimated_cost: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
     currency: str = Field(default="USD", max_length=3)
     circuit_sha256: str = Field(max_length=64)
-    run_id: str = Field(max_length=36)
+    run_id: str = Field(max_length=36, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
 
 
@@ -206,7 +208,7 @@ class JobRecord(SQLModel, table=True):
     submission_id: str = Field(foreign_key="submissions.id", index=True, max_length=36)
     kind: str = Field(default="primary", max_length=16)
     parent_job_id: str | None = Field(default=None, max_length=36)
-    run_id: str = Field(max_length=36)
+    run_id: str = Field(max_length=36, index=True)
     status: str = Field(default=JobStatus.QUEUED.value, max_length=16, index=True)
     vendor: str = Field(max_length=63)
     device: str = Field(max_length=63)
@@ -280,6 +282,8 @@ class LineageOutboxEntry(SQLModel, table=True):
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     delivered_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
     last_error: str | None = Field(default=None, sa_type=Text)
+    parked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """Set when delivery gave up after GOVERN_LINEAGE_MAX_ATTEMPTS; a parked event no longer holds back its run."""
 
 
 from sqlmodel import Index  # noqa: E402  (kept beside the lineage tables that need it)

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         default=5.0, description="Seconds the service remembers an authenticated token (a revoked one works that long at most; 0: never)."
     )
     lineage_poll_s: PositiveFloat = Field(default=2.0, description="Seconds between lineage delivery passes when nothing wakes the deliverer.")
+    lineage_max_attempts: PositiveInt = Field(
+        default=10, description="Delivery attempts of a lineage event before it is parked with its error and stops holding back its run."
+    )
     ibm_mode: Literal["local", "cloud"] = Field(
         default="local",
         description="How `ibm/<device>` jobs run: `local` simulates the device's calibration snapshot offline, `cloud` uses IBM Quantum Platform.",

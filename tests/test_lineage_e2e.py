@@ -50,12 +50,12 @@ def exported(url: str, token: str) -> list[dict]:
 
 
 def test_submissions_reach_the_services_own_lineage_store(cli, monkeypatch, database_url, tmp_path):
-    qa, rnd, auditor, producer = tokens(
+    qa, rnd, auditor, service = tokens(
         cli, monkeypatch, database_url,
-        ("submitter", "platform-qa"), ("submitter", "materials-rnd"), ("compliance", "audit"), ("producer", "lineage"),
+        ("submitter", "platform-qa"), ("submitter", "materials-rnd"), ("compliance", "audit"), ("service", "lineage"),
     )
     port = free_port()
-    env = lineage_config(tmp_path, f"http://127.0.0.1:{port}", producer)
+    env = lineage_config(tmp_path, f"http://127.0.0.1:{port}", service)
     with running_service(database_url, port=port, env=env) as url:
         allowed = submit(url, qa, "bell-local")
         denied = submit(url, rnd, "pii-not-pseudonymized")
@@ -100,10 +100,10 @@ def test_submissions_reach_the_services_own_lineage_store(cli, monkeypatch, data
 
 def test_a_lineage_backend_that_is_down_loses_no_event(cli, monkeypatch, database_url, tmp_path):
     backend_db = f"sqlite:///{tmp_path / 'marquez-standin.db'}"
-    (producer,) = tokens(cli, monkeypatch, backend_db, ("producer", "lineage"))
+    (service,) = tokens(cli, monkeypatch, backend_db, ("service", "lineage"))
     qa, auditor = tokens(cli, monkeypatch, database_url, ("submitter", "platform-qa"), ("compliance", "audit"))
     backend_port = free_port()
-    env = lineage_config(tmp_path, f"http://127.0.0.1:{backend_port}", producer)
+    env = lineage_config(tmp_path, f"http://127.0.0.1:{backend_port}", service)
     with running_service(database_url, env=env) as url:
         submitted = [submit(url, qa, "bell-local")["submission"]["run_id"] for _ in range(3)]
         status = wait_for(lambda: (s := get(url, auditor, "/v1/lineage/outbox").json())["failing"] and s, what="a failed delivery")

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from govern.api import create_app, lineage
 from govern.database import create_db_engine, session_scope, upgrade
-from govern.lineage import store
+from govern.lineage import limits, queries, store
 from govern.records import RecordError
 from govern.settings import Settings
 from tests.test_api import auth, token_for
@@ -76,11 +76,12 @@ def client(database_url):
 
 @pytest.fixture
 def loaded(client):
-    """The pipeline posted by a producer; returns its run ids."""
+    """The pipeline posted by its producers (govern's own events by a govern service); returns its run ids."""
     runs, events = pipeline()
-    producer = auth(token_for(client, "producer", "platform"))
+    producer, service = auth(token_for(client, "producer", "platform")), auth(token_for(client, "service", "platform"))
     for event in events:
-        assert client.post("/api/v1/lineage", json=event, headers=producer).status_code == 201
+        sender = service if event["job"]["namespace"].startswith("govern.") else producer
+        assert client.post("/api/v1/lineage", json=event, headers=sender).status_code == 201
     return runs
 
 
@@ -100,8 +101,8 @@ def test_ingest_dedups_and_folds_runs(database):
         reordered = json.loads(json.dumps(events[0], sort_keys=True))  # same content, other key order
         assert store.ingest(session, dict(reversed(list(reordered.items())))) is False
         assert store.ingest_many(session, events) == 0
-        vqe = store.run_upstream(session, runs["vqe"], None)["run"]
-        finance = store.run_upstream(session, runs["finance"], None)["run"]
+        vqe = queries.run_upstream(session, runs["vqe"], None)["run"]
+        finance = queries.run_upstream(session, runs["finance"], None)["run"]
     assert (vqe["state"], vqe["startedAt"], vqe["endedAt"]) == ("COMPLETE", "2026-11-01T02:00:00+00:00", "2026-11-01T03:00:00+00:00")
     assert (vqe["decisionId"], vqe["allow"], vqe["team"]) == ("dec-1", True, "materials-rnd")
     assert (finance["state"], finance["allow"]) == ("FAIL", False)
@@ -109,19 +110,19 @@ def test_ingest_dedups_and_folds_runs(database):
     late_start = run_event("START", runs["vqe"], "govern.materials-rnd", "vqe-h2", "2026-11-01T01:59:00Z")
     with session_scope(database) as session:
         assert store.ingest(session, late_start) is True  # arrives last, happened first
-        run = store.run_upstream(session, runs["vqe"], None)["run"]
+        run = queries.run_upstream(session, runs["vqe"], None)["run"]
     assert (run["state"], run["startedAt"]) == ("COMPLETE", "2026-11-01T01:59:00+00:00")
 
 
 def test_names_at_the_length_limits_are_stored(database):
     """Random (incompressible) names as long as allowed still fit PostgreSQL's index entries."""
-    namespace, name = secrets.token_hex(128)[: store.NAMESPACE_MAX_BYTES], secrets.token_hex(store.NAME_MAX_BYTES // 2)
+    namespace, name = secrets.token_hex(128)[: limits.NAMESPACE_MAX_BYTES], secrets.token_hex(limits.NAME_MAX_BYTES // 2)
     run_id = str(uuid.uuid4())
     event = run_event("START", run_id, namespace, name, "2026-11-01T00:00:00Z", inputs=[(namespace, name)])
     with session_scope(database) as session:
         assert store.ingest(session, event) is True
     with session_scope(database) as session:
-        assert store.dataset_runs(session, namespace, name, None)["runs"][0]["runId"] == run_id
+        assert queries.dataset_runs(session, namespace, name, None)["runs"][0]["runId"] == run_id
         with pytest.raises(RecordError, match="longer than 1000 bytes"):
             store.ingest(session, run_event("START", run_id, namespace, name + "é", "2026-11-01T00:00:00Z"))
 
@@ -151,7 +152,7 @@ def test_bad_events_are_refused_with_a_reason(client):
     assert not_json.status_code == 422
     assert client.post("/api/v1/lineage", json=[good], headers=producer).status_code == 422
     assert client.post("/api/v1/lineage", json=good, headers=producer).status_code == 201
-    moved = client.post("/api/v1/lineage", json={**good, "job": {"namespace": "govern.materials-rnd", "name": "x"}}, headers=producer)
+    moved = client.post("/api/v1/lineage", json={**good, "job": {"namespace": "airflow-staging", "name": "x"}}, headers=producer)
     assert moved.status_code == 409 and "belongs to job airflow-prod:etl.curate" in moved.json()["detail"]
 
 
@@ -160,11 +161,11 @@ def test_a_bulk_load_names_the_bad_event(database):
     with session_scope(database) as session, pytest.raises(RecordError, match="^event 2: run.runId must be a UUID"):
         store.ingest_many(session, [events[0], events[1], {**events[2], "run": {"runId": "x"}}], batch_size=2)
     with session_scope(database) as session:
-        assert len(list(store.events(session))) == 2  # the first batch stayed
+        assert len(list(queries.events(session))) == 2  # the first batch stayed
 
 
 def test_only_producers_and_admins_post_events(client):
-    event = run_event("START", str(uuid.uuid4()), "govern.materials-rnd", "vqe-h2", "2026-11-01T00:00:00Z")
+    event = run_event("START", str(uuid.uuid4()), "airflow-prod", "etl.curate", "2026-11-01T00:00:00Z")
     assert client.post("/api/v1/lineage", json=event).status_code == 401
     assert client.get("/api/v1/lineage", params={"nodeId": node_id("dataset", CLEAN)}).status_code == 401
     submitter = auth(token_for(client, "submitter", "materials-rnd"))
@@ -281,8 +282,8 @@ def test_events_pages_in_id_order(database):
     with session_scope(database) as session:
         store.ingest_many(session, events)
     with session_scope(database) as session:
-        everything = list(store.events(session))
+        everything = list(queries.events(session))
         assert [json.loads(payload)["run"]["runId"] for payload in everything] == [e["run"]["runId"] for e in events]
-        assert list(store.events(session, since_id=2, limit=3)) == everything[2:5]
-        assert list(store.events(session, until_id=1)) == everything[:1]
-        assert len(list(store.events(session, visible_teams={"nobody"}))) == 5  # dbt and Airflow events have no team
+        assert list(queries.events(session, since_id=2, limit=3)) == everything[2:5]
+        assert list(queries.events(session, until_id=1)) == everything[:1]
+        assert len(list(queries.events(session, visible_teams={"nobody"}))) == 5  # dbt and Airflow events have no team

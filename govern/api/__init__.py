@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             app.state.bundle = None
             app.state.engine = UnavailableEngine(str(exc))
             app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
-        app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db))
+        app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db), max_attempts=settings.lineage_max_attempts)
         with _delivering(app.state.deliverer, settings), _working(app.state.db, settings, with_worker) as worker:
             app.state.worker = worker
             yield

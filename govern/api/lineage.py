@@ -1,5 +1,5 @@
 """The lineage store over HTTP, at Marquez's paths so OpenLineage clients and tools need no changes:
-producers post run events, readers ask for the graph, a dataset's readers, a run's upstream, an export.
+producers post run and static events, readers ask for the graph, a dataset's readers, a run's upstream, an export.
 
 Readers confined to their own team (`lineage.read` for their team only) do not see other teams' govern
 jobs; those who may read any team's lineage see everything.
@@ -11,43 +11,64 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
+from govern.api.lineage_body import read_event
 from govern.database import reading
 from govern.policy.engines import PolicyEngine
-from govern.lineage import store
+from govern.lineage import owner, queries, store
+from govern.lineage.parse import parse
 from govern.models import TokenPublic
 
 router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
 
-Depth = Annotated[int, Query(ge=0, le=store.MAX_DEPTH, description="Job↔dataset hops from the node.")]
+Depth = Annotated[int, Query(ge=0, le=queries.MAX_DEPTH, description="Job↔dataset hops from the node.")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def post_event(
-    event: Annotated[dict[str, Any], Body(description="An OpenLineage RunEvent (spec 2-0-2).")],
-    response: Response, token: TokenDep, engine: EngineDep, session: SessionDep,
-) -> dict[str, Any]:
-    """Store a run event (producers and admins): 201 when stored, 200 when it was stored before."""
-    require(engine, token, "lineage.write", {"team": store.event_team(event) or token.team})
-    stored = answered(lambda: store.ingest(session, event))
-    session.commit()
+EVENT_BODY = {
+    "required": True,
+    "description": "An OpenLineage RunEvent, JobEvent or DatasetEvent (spec 2-0-x), as JSON; `Content-Encoding: gzip` accepted.",
+    "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": EVENT_BODY})
+async def post_event(request: Request, response: Response, token: TokenDep, engine: EngineDep, session: SessionDep) -> dict[str, Any]:
+    """Store an event (producers, admins, govern services): 201 when stored, 200 when it was stored before.
+    Only govern writes its own namespaces, facets and runs; a claim on them from anyone else is a 403."""
+    await run_in_threadpool(require, engine, token, "lineage.write", {"team": token.team})
+    event = await read_event(request, request.app.state.settings.max_request_bytes)
+    stored = await run_in_threadpool(_store, session, engine, token, event)
     if not stored:
         response.status_code = status.HTTP_200_OK
     return {"stored": stored}
+
+
+def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: Any) -> bool:
+    parsed = answered(lambda: parse(event))
+    claimed = owner.claim(session, event, parsed)
+    if claimed is not None:
+        answer = engine.authorize({"token": {"id": str(token.id), "role": token.role.value, "team": token.team},
+                                   "action": "lineage.write_owned", "resource": {"team": parsed.team or "*"}})
+        if not answer.allow:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{claimed}: only govern itself writes it ({answer.reason})")
+    stored = answered(lambda: store.ingest_parsed(session, parsed))
+    session.commit()
+    return stored
 
 
 @router.get("")
 def get_graph(
     token: TokenDep, engine: EngineDep, session: SessionDep,
     node_id: Annotated[str, Query(alias="nodeId", description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
-    depth: Depth = store.MAX_DEPTH,
+    depth: Depth = queries.MAX_DEPTH,
 ) -> dict[str, Any]:
     """The lineage graph around a node, in Marquez's shape."""
-    return answered(lambda: store.graph(session, node_id, depth, visible_teams(engine, token)))
+    return answered(lambda: queries.graph(session, node_id, depth, visible_teams(engine, token)))
 
 
 @router.get("/datasets/{dataset:path}/runs")
@@ -60,16 +81,16 @@ def get_dataset_runs(
     each URL-encoded (`s3%3A%2F%2Fbucket`); the two are read from the raw path, `dataset` only documents it."""
     teams = visible_teams(engine, token)
     namespace, name = _dataset_in_path(request)
-    return answered(lambda: store.dataset_runs(session, namespace, name, teams, limit))
+    return answered(lambda: queries.dataset_runs(session, namespace, name, teams, limit))
 
 
 @router.get("/runs/{run_id}/upstream")
 def get_run_upstream(
     run_id: str, token: TokenDep, engine: EngineDep, session: SessionDep,
-    depth: Annotated[int, Query(ge=1, le=store.MAX_DEPTH)] = store.MAX_DEPTH,
+    depth: Annotated[int, Query(ge=1, le=queries.MAX_DEPTH)] = queries.MAX_DEPTH,
 ) -> dict[str, Any]:
     """Everything a run's outputs came from: its inputs, the runs that produced them, and so on."""
-    return answered(lambda: store.run_upstream(session, run_id, visible_teams(engine, token), depth))
+    return answered(lambda: queries.run_upstream(session, run_id, visible_teams(engine, token), depth))
 
 
 @router.get("/events")
@@ -85,7 +106,7 @@ def export_events(
 
     def lines() -> Iterator[str]:
         with Session(reading(request.app.state.db)) as reader:
-            for payload in store.events(reader, since, until_id=last_id, visible_teams=teams):
+            for payload in queries.events(reader, since, until_id=last_id, visible_teams=teams):
                 yield payload + "\n"
 
     return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Lineage-Last-Id": str(last_id)})

@@ -39,6 +39,9 @@ class ServiceMetrics:
         self.lineage_failing = Gauge(
             "govern_lineage_outbox_failing", "Undelivered lineage events that failed at least once.", registry=self.registry
         )
+        self.lineage_parked = Gauge(
+            "govern_lineage_outbox_parked", "Lineage events whose delivery was given up, parked with their error.", registry=self.registry
+        )
         self.lineage_oldest_age = Gauge(
             "govern_lineage_outbox_oldest_age_seconds", "Age of the oldest undelivered lineage event (0 when none).",
             registry=self.registry,
@@ -64,6 +67,7 @@ class ServiceMetrics:
     def observe_lineage(self, backlog: Backlog) -> None:
         self.lineage_pending.set(backlog.pending)
         self.lineage_failing.set(backlog.failing)
+        self.lineage_parked.set(backlog.parked)
         age = (time.time() - backlog.oldest_pending_at.timestamp()) if backlog.oldest_pending_at else 0.0
         self.lineage_oldest_age.set(max(age, 0.0))
 

@@ -3,7 +3,9 @@
 own lineage store.
 
 At least once, in order per run: an event waits while an earlier event of its run is undelivered. A
-failed event is retried with exponential back-off; a backend that is down only grows the backlog.
+failed event is retried with exponential back-off; a backend that is down only grows the backlog. An
+event that still fails after `max_attempts` (GOVERN_LINEAGE_MAX_ATTEMPTS) is parked with its error: it
+shows in `govern lineage status` and no longer holds back the later events of its run.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class Deliverer:
 
     def __init__(
         self, database: Engine, client: OpenLineageClient, *, batch_size: int = 200,
-        first_retry_s: float = 1.0, max_retry_s: float = 60.0, failures_per_pass: int = 3,
+        first_retry_s: float = 1.0, max_retry_s: float = 60.0, failures_per_pass: int = 3, max_attempts: int = 10,
     ) -> None:
         self.database = database
         self.client = client
@@ -74,6 +76,7 @@ class Deliverer:
         self.first_retry_s = first_retry_s
         self.max_retry_s = max_retry_s
         self.failures_per_pass = failures_per_pass
+        self.max_attempts = max_attempts
         self._wake = threading.Event()
         self._local_lock = threading.Lock()
 
@@ -101,7 +104,7 @@ class Deliverer:
     def _deliver_batch(self) -> DeliveryPass:
         with Session(reading(self.database)) as session:
             entries = session.exec(
-                select(LineageOutboxEntry).where(col(LineageOutboxEntry.delivered_at).is_(None))
+                select(LineageOutboxEntry).where(col(LineageOutboxEntry.delivered_at).is_(None), col(LineageOutboxEntry.parked_at).is_(None))
                 .order_by(col(LineageOutboxEntry.id)).limit(self.batch_size)
             ).all()
         delivered = failed = waiting = failures_in_a_row = 0
@@ -135,13 +138,16 @@ class Deliverer:
             )
 
     def _record_failure(self, entry: LineageOutboxEntry, exc: Exception, now: datetime) -> None:
-        delay = min(self.max_retry_s, self.first_retry_s * 2 ** entry.attempts)
+        delay = min(self.max_retry_s, self.first_retry_s * 2 ** min(entry.attempts, 64))
         message = _CREDENTIALS_IN_URL.sub("//***@", f"{type(exc).__name__}: {exc}")[:1000]
-        log.warning("lineage event %s of run %s not delivered (attempt %d): %s", entry.id, entry.run_id, entry.attempts + 1, message)
+        parked = entry.attempts + 1 >= self.max_attempts
+        log.warning("lineage event %s of run %s not delivered (attempt %d%s): %s", entry.id, entry.run_id, entry.attempts + 1,
+                    ", parked" if parked else "", message)
         with session_scope(self.database) as session:
             session.exec(
                 update(LineageOutboxEntry).where(col(LineageOutboxEntry.id) == entry.id)
-                .values(attempts=LineageOutboxEntry.attempts + 1, next_attempt_at=now + timedelta(seconds=delay), last_error=message)
+                .values(attempts=LineageOutboxEntry.attempts + 1, next_attempt_at=now + timedelta(seconds=delay), last_error=message,
+                        parked_at=now if parked else None)
             )
 
     @contextmanager

@@ -43,33 +43,45 @@ def stored_event(text: str) -> RunEvent:
     )
 
 
+PARKED_SHOWN = 20
+"""Parked events listed by `govern lineage status`, newest first; the count covers them all."""
+
+
 @dataclass(frozen=True)
 class Backlog:
-    """What is waiting: shown by `govern lineage status` and exported to /metrics."""
+    """What is waiting: shown by `govern lineage status` and exported to /metrics. Parked events (delivery
+    gave up on them) are counted apart from pending ones and listed with their errors."""
 
     pending: int
     failing: int
     delivered: int
     oldest_pending_at: datetime | None
     last_error: str | None
+    parked: int = 0
+    parked_events: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "pending": self.pending, "failing": self.failing, "delivered": self.delivered,
             "oldestPendingAt": self.oldest_pending_at.isoformat() if self.oldest_pending_at else None,
-            "lastError": self.last_error,
+            "lastError": self.last_error, "parked": self.parked, "parkedEvents": list(self.parked_events),
         }
 
 
 def backlog(session: Session) -> Backlog:
-    pending_rows = col(LineageOutboxEntry.delivered_at).is_(None)
-    pending, oldest = session.exec(
-        select(func.count(), func.min(LineageOutboxEntry.created_at)).where(pending_rows)
-    ).one()
-    failing = session.exec(select(func.count()).where(pending_rows, col(LineageOutboxEntry.attempts) > 0)).one()
-    delivered = session.exec(select(func.count()).where(col(LineageOutboxEntry.delivered_at).is_not(None))).one()
+    entry = LineageOutboxEntry
+    pending_rows = (col(entry.delivered_at).is_(None), col(entry.parked_at).is_(None))
+    pending, oldest = session.exec(select(func.count(), func.min(entry.created_at)).where(*pending_rows)).one()
+    failing = session.exec(select(func.count()).where(*pending_rows, col(entry.attempts) > 0)).one()
+    delivered = session.exec(select(func.count()).where(col(entry.delivered_at).is_not(None))).one()
     last_error = session.exec(
-        select(LineageOutboxEntry.last_error).where(pending_rows, col(LineageOutboxEntry.last_error).is_not(None))
-        .order_by(col(LineageOutboxEntry.id).desc()).limit(1)
+        select(entry.last_error).where(*pending_rows, col(entry.last_error).is_not(None)).order_by(col(entry.id).desc()).limit(1)
     ).first()
-    return Backlog(pending, failing, delivered, as_utc(oldest) if oldest else None, last_error)
+    parked_rows = col(entry.parked_at).is_not(None), col(entry.delivered_at).is_(None)
+    parked = session.exec(select(func.count()).where(*parked_rows)).one()
+    shown = session.exec(select(entry).where(*parked_rows).order_by(col(entry.id).desc()).limit(PARKED_SHOWN)).all()
+    return Backlog(pending, failing, delivered, as_utc(oldest) if oldest else None, last_error, parked, tuple(
+        {"id": row.id, "runId": row.run_id, "eventType": row.event_type, "attempts": row.attempts,
+         "parkedAt": as_utc(row.parked_at).isoformat(), "error": row.last_error}
+        for row in shown
+    ))

@@ -79,3 +79,11 @@ test_a_request_without_a_token_is_denied if {
 	answer := authz.decision with input as {"action": "check", "resource": {}}
 	answer == {"allow": false, "reason": "the request names no token role and action"}
 }
+
+test_only_a_govern_service_writes_governs_own_lineage if {
+	producer := authz.decision with input as request("producer", "platform", "lineage.write_owned", {"team": "platform-qa"})
+	producer == {"allow": false, "reason": "role 'producer' may not lineage.write_owned"}
+	admin := authz.decision with input as request("admin", "platform", "lineage.write_owned", {"team": "platform-qa"})
+	not admin.allow
+	authz.decision.allow with input as request("service", "platform", "lineage.write_owned", {"team": "platform-qa"})
+}
