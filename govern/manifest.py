@@ -25,6 +25,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from govern.lineage.limits import NAME_MAX_BYTES, NAMESPACE_MAX_BYTES, storable_name
+
 API_VERSION = "govern/v1"
 
 DnsLabel = Annotated[
@@ -117,8 +119,10 @@ class Backend(Strict):
 
 
 class Dataset(Strict):
-    namespace: Identifier
-    name: Identifier
+    """An input dataset; its namespace and name become lineage, so they are held to the lineage store's limits."""
+
+    namespace: Annotated[Identifier, AfterValidator(storable_name(NAMESPACE_MAX_BYTES))]
+    name: Annotated[Identifier, AfterValidator(storable_name(NAME_MAX_BYTES))]
     classification: Classification
     contains_pii: bool = Field(default=False, alias="containsPII")
     pseudonymized: bool = False

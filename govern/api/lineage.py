@@ -55,7 +55,7 @@ def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: An
         answer = engine.authorize({"token": {"id": str(token.id), "role": token.role.value, "team": token.team},
                                    "action": "lineage.write_owned", "resource": {"team": parsed.team or "*"}})
         if not answer.allow:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{claimed}: only govern itself writes it ({answer.reason})")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{claimed}: only govern itself writes it, with a `service` token ({answer.reason})")
     stored = answered(lambda: store.ingest_parsed(session, parsed))
     session.commit()
     return stored
