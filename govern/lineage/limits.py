@@ -49,7 +49,7 @@ def storable_name(max_bytes: int):
     def check(value: str) -> str:
         problem = name_problem(value, max_bytes)
         if problem:
-            raise ValueError(f"{problem} (the lineage store's limit; UTF-8 bytes, not characters)")
+            raise ValueError(f"this value {problem}, which the lineage store refuses (it counts UTF-8 bytes, not characters)")
         return value
 
     return check
