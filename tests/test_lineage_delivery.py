@@ -9,15 +9,20 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
+from fastapi.testclient import TestClient
+from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
 from sqlalchemy import update
 from sqlmodel import Session, select
 
+from govern.api import create_app
 from govern.database import create_db_engine, session_scope, upgrade
-from govern.lineage import outbox
-from govern.lineage.delivery import Deliverer, openlineage_configured
+from govern.lineage import outbox, queries
+from govern.lineage.delivery import Deliverer, DeliveryPass, openlineage_configured
+from govern.lineage.transport import StoreConfig, StoreTransport
 from govern.models import LineageOutboxEntry
+from govern.settings import Settings
 from tests.live_service import free_port
+from tests.test_api import auth, token_for
 
 PRODUCER = "https://github.com/govern-dev/govern"
 
@@ -129,3 +134,31 @@ def test_openlineage_configuration_is_found_where_the_client_looks(tmp_path):
     assert openlineage_configured({"OPENLINEAGE_DISABLED": "true"}, cwd=cwd, home=home)
     (cwd / "openlineage.yml").write_text("transport: {type: console}\n")
     assert openlineage_configured({}, cwd=cwd, home=home)
+
+
+def test_an_event_that_keeps_failing_is_parked_and_stops_holding_its_run(database, database_url):
+    """A 400-byte dataset namespace (written before the manifest refused one) can never be stored: after
+    `max_attempts` it is parked with its error, shows in the status API, and the run's later events flow."""
+    run_id = str(uuid.uuid4())
+    undeliverable = run_event(run_id, RunState.START)
+    undeliverable.inputs.append(InputDataset(namespace="é" * 200, name="x"))
+    with session_scope(database) as session:
+        outbox.enqueue(session, undeliverable)
+        outbox.enqueue(session, run_event(run_id, RunState.COMPLETE))
+    deliverer = Deliverer(database, OpenLineageClient(transport=StoreTransport(StoreConfig(), database=database)), first_retry_s=0, max_attempts=2)
+    assert deliverer.deliver_pending() == DeliveryPass(delivered=0, failed=1, waiting=1)
+    assert deliverer.deliver_pending() == DeliveryPass(delivered=0, failed=1, waiting=1)  # parked now
+    assert deliverer.deliver_pending() == DeliveryPass(delivered=1, failed=0, waiting=0)
+    assert deliverer.deliver_pending() == DeliveryPass(delivered=0, failed=0, waiting=0)
+
+    with Session(database) as session:
+        backlog = outbox.backlog(session)
+        assert (backlog.pending, backlog.failing, backlog.delivered, backlog.parked) == (0, 0, 1, 1)
+        assert queries.run_upstream(session, run_id, None)["run"]["state"] == "COMPLETE"
+    app = create_app(Settings(database_url=database_url, lineage_delivery=False))
+    with TestClient(app) as client:
+        status = client.get("/v1/lineage/outbox", headers=auth(token_for(client, "compliance", "audit"))).json()
+    assert status["parked"] == 1 and status["pending"] == 0
+    (parked,) = status["parkedEvents"]
+    assert (parked["runId"], parked["eventType"], parked["attempts"]) == (run_id, "START", 2)
+    assert "inputs[0].namespace is longer than 255 bytes" in parked["error"]
