@@ -81,9 +81,10 @@ test_a_request_without_a_token_is_denied if {
 }
 
 test_only_a_govern_service_writes_governs_own_lineage if {
-	producer := authz.decision with input as request("producer", "platform", "lineage.write_owned", {"team": "platform-qa"})
+	resource := {"team": "platform-qa"}
+	producer := authz.decision with input as request("producer", "platform", "lineage.write_owned", resource)
 	producer == {"allow": false, "reason": "role 'producer' may not lineage.write_owned"}
-	admin := authz.decision with input as request("admin", "platform", "lineage.write_owned", {"team": "platform-qa"})
+	admin := authz.decision with input as request("admin", "platform", "lineage.write_owned", resource)
 	not admin.allow
-	authz.decision.allow with input as request("service", "platform", "lineage.write_owned", {"team": "platform-qa"})
+	authz.decision.allow with input as request("service", "platform", "lineage.write_owned", resource)
 }
