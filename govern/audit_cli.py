@@ -1,5 +1,5 @@
 """`govern audit`: verify the decision log's chain (against signed checkpoints, with the public key alone),
-sign checkpoints of its head, create the signing key pair.
+sign checkpoints of its head, create the signing key pair, export the log from the service.
 
 The helpers it shares with the rest of the CLI (settings, database, error exits) are imported from
 govern.cli when a command runs: cli.py registers this group at import time.
@@ -66,7 +66,10 @@ def audit_verify(
             f"{appended} record{'' if appended == 1 else 's'} appended since the checkpoint"
         )
     if state is not None and newest is not None:
-        newest.save(state)
+        try:
+            newest.save(state)
+        except OSError as exc:
+            raise cli._fail(f"cannot write the state file {state}: {exc.strerror or exc.__class__.__name__}") from None
         typer.echo(f"state {state}: the newest accepted checkpoint has {newest.records} records")
 
 
@@ -167,6 +170,29 @@ def audit_keygen(path: Annotated[Path, typer.Argument(help="Where to write the n
     except OSError as exc:
         raise cli._fail(f"cannot write {path}: {exc.strerror or exc.__class__.__name__}") from None
     typer.echo(f"wrote {path} (private: keep it secret) and {public_key_path(path)} (public: for auditors); public key {public}")
+
+
+@audit_app.command("export")
+def audit_export(
+    export_format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv.")] = "jsonl",
+    team: Annotated[Optional[str], typer.Option("--team", help="Only this team's decisions.")] = None,
+    outcome: Annotated[Optional[str], typer.Option("--outcome", help="allowed, warned or denied.")] = None,
+    rule: Annotated[Optional[str], typer.Option("--rule", help="Only decisions where this rule fired.")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Recorded at or after this time (ISO 8601).")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Recorded before this time (ISO 8601).")] = None,
+    server: Annotated[Optional[str], typer.Option("--server", help="The govern service (default: GOVERN_SERVER).")] = None,
+) -> None:
+    """Stream the decision log from the service (compliance and admin tokens), as GET /v1/audit/decisions gives it."""
+    from govern import cli
+    from govern.client import ClientError
+
+    filters = {"format": export_format, "team": team, "outcome": outcome, "rule": rule, "since": since, "until": until}
+    try:
+        lines = cli._client(cli._settings(), server).stream_lines("/v1/audit/decisions", params={k: v for k, v in filters.items() if v})
+        for line in lines:
+            sys.stdout.write(line + "\n")
+    except ClientError as exc:
+        raise cli._fail(str(exc)) from None
 
 
 def _signing_key() -> Ed25519PrivateKey:
