@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from govern.decision_log import Pin
 
 audit_app = typer.Typer(
-    help="The decision log: verify its hash chain, sign checkpoints of its head.", no_args_is_help=True, rich_markup_mode=None
+    help="The decision log: verify its hash chain, sign checkpoints of its head, export it.", no_args_is_help=True, rich_markup_mode=None
 )
 
 DATABASE_HINT = "has `govern db upgrade` been run?"
@@ -32,14 +32,14 @@ DATABASE_HINT = "has `govern db upgrade` been run?"
 def audit_verify(
     checkpoint: Annotated[
         Optional[list[Path]],
-        typer.Option("--checkpoint", help="Also check the log against this signed checkpoint; repeatable, oldest first."),
+        typer.Option("--checkpoint", metavar="FILE", help="Also check the log against this signed checkpoint; repeatable, oldest first."),
     ] = None,
     public_key: Annotated[
-        Optional[Path], typer.Option("--public-key", help="The public key that signed the checkpoints (PATH.pub from `govern audit keygen`).")
+        Optional[Path], typer.Option("--public-key", metavar="PATH.pub", help="The public key that signed the checkpoints (PATH.pub from `govern audit keygen`).")
     ] = None,
     state: Annotated[
         Optional[Path],
-        typer.Option("--state", help="Your state file: refuse a checkpoint older than the newest accepted; updated when the log verifies."),
+        typer.Option("--state", metavar="FILE", help="Your state file: refuse a checkpoint older than the newest accepted; updated when the log verifies."),
     ] = None,
 ) -> None:
     """Walk the decision log's hash chain: exit 1 naming the first record that was edited, removed, moved or

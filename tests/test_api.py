@@ -214,6 +214,13 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     rows = list(csv.DictReader(io.StringIO(by_rule)))
     assert [(r["seq"], r["rules"], r["team"], r["actor_name"]) for r in rows] == [("2", "SEC-008", "platform-qa", "test")]
     assert rows[0]["recorded_at"].endswith("+00:00")
+    from datetime import datetime, timedelta, timezone
+
+    east = timezone(timedelta(hours=2))  # a filter's offset counts, on SQLite too
+    hour_ago, in_an_hour = (datetime.now(east) + timedelta(hours=h) for h in (-1, 1))
+    assert len(client.get("/v1/audit/decisions", params={"since": hour_ago.isoformat()}, headers=auditor).text.splitlines()) == 3
+    assert client.get("/v1/audit/decisions", params={"until": hour_ago.isoformat()}, headers=auditor).text == ""
+    assert client.get("/v1/audit/decisions", params={"since": in_an_hour.isoformat()}, headers=auditor).text == ""
     assert client.get("/v1/audit/decisions", params={"format": "xml"}, headers=auditor).status_code == 422
 
 

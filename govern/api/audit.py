@@ -12,7 +12,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -55,9 +55,9 @@ def export_decisions(
     if outcome is not None:
         conditions.append(DecisionRecord.outcome == outcome)
     if since is not None:
-        conditions.append(DecisionRecord.recorded_at >= since)
+        conditions.append(DecisionRecord.recorded_at >= _utc(since))
     if until is not None:
-        conditions.append(DecisionRecord.recorded_at < until)
+        conditions.append(DecisionRecord.recorded_at < _utc(until))
 
     def rows() -> Iterator[dict[str, Any]]:
         with Session(reading(request.app.state.db)) as reader:
@@ -70,6 +70,11 @@ def export_decisions(
     if export_format == "csv":
         return StreamingResponse(_csv(rows()), media_type="text/csv")
     return StreamingResponse(_jsonl(rows()), media_type="application/x-ndjson")
+
+
+def _utc(value: datetime) -> datetime:
+    """Times compare in UTC, the log's time: SQLite would compare a bound value's wall time, offset dropped."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class ActorNames:
