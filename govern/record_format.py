@@ -26,10 +26,14 @@ FORMAT_2_DOMAIN = b"govern decision record, format 2\n"
 """Prefixed to what format 2 hashes, so its digest can never equal a format-1 one."""
 
 
+def as_utc(value: datetime) -> datetime:
+    """The log's times are UTC: SQLite hands back naive values (written in UTC) and compares wall times."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
 def utc_text(value: datetime) -> str:
-    """A timestamp as hashed and exported: UTC with its offset. SQLite hands back naive values (written in UTC)."""
-    value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-    return value.isoformat(timespec="microseconds")
+    """A timestamp as hashed and exported: UTC with its offset."""
+    return as_utc(value).isoformat(timespec="microseconds")
 
 
 def team_of(policy_input: Mapping[str, Any]) -> str:

@@ -12,7 +12,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -23,7 +23,7 @@ from govern.api.deps import EngineDep, SessionDep, TokenDep, require
 from govern.database import reading
 from govern.decision_log import walk
 from govern.models import ApiToken, DecisionRecord
-from govern.record_format import columns_from_content, content_rule_ids
+from govern.record_format import as_utc, columns_from_content, content_rule_ids
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -55,9 +55,9 @@ def export_decisions(
     if outcome is not None:
         conditions.append(DecisionRecord.outcome == outcome)
     if since is not None:
-        conditions.append(DecisionRecord.recorded_at >= _utc(since))
+        conditions.append(DecisionRecord.recorded_at >= as_utc(since))  # SQLite compares wall times
     if until is not None:
-        conditions.append(DecisionRecord.recorded_at < _utc(until))
+        conditions.append(DecisionRecord.recorded_at < as_utc(until))
 
     def rows() -> Iterator[dict[str, Any]]:
         with Session(reading(request.app.state.db)) as reader:
@@ -70,11 +70,6 @@ def export_decisions(
     if export_format == "csv":
         return StreamingResponse(_csv(rows()), media_type="text/csv")
     return StreamingResponse(_jsonl(rows()), media_type="application/x-ndjson")
-
-
-def _utc(value: datetime) -> datetime:
-    """Times compare in UTC, the log's time: SQLite would compare a bound value's wall time, offset dropped."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 class ActorNames:
