@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from govern.audit_cli import audit_app
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 from govern.policy.jws_algorithms import SignatureAlgorithm
 
@@ -46,7 +47,6 @@ db_app = typer.Typer(help="The service database: migrations.", no_args_is_help=T
 app.add_typer(db_app, name="db")
 token_app = typer.Typer(help="API tokens for the service: create, list, revoke.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(token_app, name="token")
-audit_app = typer.Typer(help="The decision log: verify its hash chain, sign checkpoints of its head.", no_args_is_help=True, **PLAIN_HELP)
 app.add_typer(audit_app, name="audit")
 
 BundleOption = Annotated[
@@ -805,90 +805,6 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (f
     if token is None:
         raise _fail(f"no token with id {token_id}")
     Console(highlight=False).print(f"revoked {token.id} ({token.name})")
-
-
-@audit_app.command("verify")
-def audit_verify(
-    checkpoint: Annotated[
-        Optional[Path], typer.Option("--checkpoint", help="Also check the log against this signed checkpoint.")
-    ] = None,
-) -> None:
-    """Walk the decision log's hash chain: exit 1 naming the first record that was edited, removed or moved."""
-    from rich.console import Console
-
-    from govern.checkpoint import Checkpoint, CheckpointError, check_against_log, public_key_text
-    from govern.database import reading, session_scope
-    from govern.decision_log import verify
-
-    trusted = None
-    if checkpoint is not None:
-        key = _signing_key()
-        trusted = public_key_text(key.public_key())
-    try:
-        with session_scope(reading(_database())) as session:
-            result = verify(session)
-            if result.ok and checkpoint is not None:
-                try:
-                    check_against_log(session, Checkpoint.from_json(checkpoint.read_text()), trusted)
-                except (CheckpointError, OSError) as exc:
-                    raise _fail(f"decision log does NOT match checkpoint {checkpoint}: {exc}", EXIT_DENIED) from None
-    except _database_errors() as exc:
-        raise _fail(f"database error ({exc.__class__.__name__}); has `govern db upgrade` been run?") from None
-    if not result.ok:
-        raise _fail(f"decision log is NOT intact after {result.records} good records: {result.problem}", EXIT_DENIED)
-    anchored = f", matches checkpoint {checkpoint}" if checkpoint else ""
-    Console(highlight=False).print(f"decision log intact: {result.records} records, head {result.head_hash}{anchored}")
-
-
-@audit_app.command("checkpoint")
-def audit_checkpoint(
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the checkpoint here instead of stdout.")] = None,
-) -> None:
-    """Sign the log's current head (Ed25519, GOVERN_AUDIT_SIGNING_KEY) to keep outside the database."""
-    from govern.checkpoint import sign
-    from govern.database import reading, session_scope
-    from govern.decision_log import verify
-
-    key = _signing_key()
-    try:
-        with session_scope(reading(_database())) as session:
-            result = verify(session)
-    except _database_errors() as exc:
-        raise _fail(f"database error ({exc.__class__.__name__}); has `govern db upgrade` been run?") from None
-    if not result.ok:
-        raise _fail(f"refusing to checkpoint a broken log: {result.problem}", EXIT_DENIED)
-    text = sign(key, result.records, result.head_hash).to_json()
-    if out:
-        out.write_text(text, encoding="utf-8")
-        _stderr().print(f"checkpoint of {result.records} records written to {out}", markup=False)
-    else:
-        sys.stdout.write(text)
-
-
-@audit_app.command("keygen")
-def audit_keygen(path: Annotated[Path, typer.Argument(help="Where to write the new private key (PEM).")]) -> None:
-    """Create an Ed25519 signing key for checkpoints; point GOVERN_AUDIT_SIGNING_KEY at it."""
-    from rich.console import Console
-
-    from govern.checkpoint import generate_key
-
-    try:
-        public = generate_key(path)
-    except FileExistsError:
-        raise _fail(f"{path} exists; not overwriting a key") from None
-    Console(highlight=False).print(f"wrote {path}; public key {public}")
-
-
-def _signing_key():
-    from govern.checkpoint import CheckpointError, load_private_key
-
-    settings = _settings()
-    if settings.audit_signing_key is None:
-        raise _fail("GOVERN_AUDIT_SIGNING_KEY is not set (create a key with `govern audit keygen PATH`)")
-    try:
-        return load_private_key(settings.audit_signing_key)
-    except CheckpointError as exc:
-        raise _fail(str(exc)) from None
 
 
 lineage_app = typer.Typer(help="Lineage on the service: the graph around a node, delivery status, export.", no_args_is_help=True, **PLAIN_HELP)

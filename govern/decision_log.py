@@ -1,17 +1,16 @@
 """The decision log: append-only, each record chained to the previous one by hash, so an edited, deleted or
 reordered row is found by walking the chain (`govern audit verify`).
 
-A record's hash is SHA-256 over the previous record's hash and the canonical JSON of its content: the
-decision (with every rule that fired), the policy input it was made on (secret values are already redacted
-there, see govern.secrets), bundle revision, actor and time.
+A record's content is the canonical JSON of the decision (with every rule that fired), the policy input it was
+made on (secret values are already redacted there, see govern.secrets), bundle revision, actor and time. Its
+hash covers every column of the row, the content and the previous record's hash among them (record format 2;
+govern.record_format keeps format 1, for records written before, verifiable).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -25,18 +24,11 @@ from sqlmodel import Session, col, select
 from govern.decision import Decision
 from govern.canonical import canonical_json
 from govern.models import DecisionRecord
+from govern.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, column_differing, content_of, fields, row_hash, team_of
 
 GENESIS = "0" * 64
 APPEND_ATTEMPTS = 20
 CHAIN_LOCK_KEY = 0x676F7665726E  # "govern": the PostgreSQL advisory lock that orders appends
-
-
-def record_hash(prev_hash: str, content: dict[str, Any]) -> str:
-    return _chain_hash(prev_hash, canonical_json(content))
-
-
-def _chain_hash(prev_hash: str, canonical_content: bytes) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical_content).hexdigest()
 
 
 @dataclass
@@ -145,21 +137,22 @@ def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
         "decision": decision.model_dump(mode="json"),
         "input": entry.policy_input,
     }
-    canonical = canonical_json(content)
-    return DecisionRecord(
+    row = DecisionRecord(
         seq=seq,
         decision_id=decision.decision_id,
         kind=entry.kind,
         actor=entry.actor,
-        team=entry.policy_input.get("experiment", {}).get("metadata", {}).get("team", ""),
+        team=team_of(entry.policy_input),
         outcome=decision.outcome.value,
         bundle_revision=decision.bundle_revision,
         input_hash=decision.input_hash,
         recorded_at=recorded_at,
-        record=canonical.decode(),
+        record=canonical_json(content).decode(),
         prev_hash=prev_hash,
-        hash=_chain_hash(prev_hash, canonical),
+        format=CURRENT_FORMAT,
     )
+    row.hash = row_hash(fields(row, FORMAT_2_COLUMNS))
+    return row
 
 
 def _insert(session: Session, rows: list[DecisionRecord]) -> bool:
@@ -168,6 +161,15 @@ def _insert(session: Session, rows: list[DecisionRecord]) -> bool:
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(table).values([row.model_dump() for row in rows]).on_conflict_do_nothing().returning(table.c.seq)
     return len(session.execute(statement).all()) == len(rows)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A point the log must still pass through: a verified checkpoint, or the auditor's accepted state."""
+
+    records: int
+    head_hash: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -194,45 +196,49 @@ def walk(session: Session, batch: int = 1000, *conditions: Any) -> Iterator[Deci
         last = rows[-1].seq
 
 
-def verify(session: Session) -> Verification:
-    """Walk the chain; the first record that was edited, removed or moved is named."""
-    expected_seq, prev_hash, count = 1, GENESIS, 0
+def verify(session: Session, pins: Sequence[Pin] = ()) -> Verification:
+    """Walk the chain; the first record that was edited, removed, moved or relabelled is named, and so is a
+    log that no longer passes through a pin (rewritten) or ends before one (truncated)."""
+    at: dict[int, list[Pin]] = {}
+    for pin in pins:
+        at.setdefault(pin.records, []).append(pin)
+    expected_seq, prev_hash, count, newest_format = 1, GENESIS, 0, 1
     for row in walk(session):
-        problem = _check(row, expected_seq, prev_hash)
+        problem = _check(row, expected_seq, prev_hash, newest_format)
+        moved = [pin for pin in at.get(row.seq, ()) if pin.head_hash != row.hash]
+        if problem is None and moved:
+            problem = f"record {row.seq} differs from {moved[0].label}: the log was rewritten up to record {row.seq}"
         if problem:
             return Verification(count, prev_hash, problem, row.seq)
-        expected_seq, prev_hash, count = row.seq + 1, row.hash, count + 1
+        expected_seq, prev_hash, count, newest_format = row.seq + 1, row.hash, count + 1, row.format
+    beyond = [pin for pin in pins if pin.records > count]
+    if beyond:
+        pin = max(beyond, key=lambda p: p.records)
+        gone = f"record {count + 1}" if pin.records == count + 1 else f"records {count + 1} to {pin.records}"
+        return Verification(count, prev_hash, f"the log ends at record {count}, {pin.label} has {pin.records}: it was truncated ({gone} removed)", count + 1)
     return Verification(count, prev_hash)
 
 
-def _check(row: DecisionRecord, expected_seq: int, prev_hash: str) -> str | None:
+def _check(row: DecisionRecord, expected_seq: int, prev_hash: str, newest_format: int) -> str | None:
     if row.seq != expected_seq:
         return f"record {expected_seq} is missing (the next record is {row.seq})"
     if row.prev_hash != prev_hash:
         return f"record {row.seq} does not follow record {row.seq - 1} (its previous hash differs): a record was removed, reordered or edited"
-    try:
-        content = json.loads(row.record)
-    except json.JSONDecodeError:
-        return f"record {row.seq} is not valid JSON"
-    if record_hash(prev_hash, content) != row.hash:
-        return f"record {row.seq} was edited: its content no longer matches its hash"
-    decision = content.get("decision", {})
-    columns = {
-        "seq": (content.get("seq"), row.seq),
-        "decision_id": (decision.get("decision_id"), row.decision_id),
-        "actor": (content.get("actor"), row.actor),
-        "kind": (content.get("kind"), row.kind),
-        "bundle_revision": (decision.get("bundle_revision"), row.bundle_revision),
-        "input_hash": (decision.get("input_hash"), row.input_hash),
-    }
-    outcome = "denied" if not decision.get("allow") else ("warned" if decision.get("warn") else "allowed")
-    columns["outcome"] = (outcome, row.outcome)
-    for name, (hashed, stored) in columns.items():
-        if hashed != stored:
-            return f"record {row.seq} was edited: column {name} differs from the hashed record"
+    if row.format not in (1, 2):
+        return f"record {row.seq} was edited: its format {row.format} is not a record format"
+    content = content_of(row.record)
+    if content is None:
+        return f"record {row.seq} was edited: its content is not canonical JSON"
+    column = column_differing(row, content)
+    values = fields(row, FORMAT_2_COLUMNS)
+    if row_hash(values) != row.hash:
+        if row.format == 1 and row_hash({**values, "format": 2}) == row.hash:
+            return f"record {row.seq} was relabelled: it is a format-2 record marked format 1"
+        where = f"column {column} differs from its content" if column else "its columns no longer match its hash"
+        return f"record {row.seq} was edited: {where}"
+    if column:
+        return f"record {row.seq} was edited: column {column} differs from the hashed record"
+    if row.format < newest_format:
+        return f"record {row.seq} was relabelled: format {row.format} after a format-{newest_format} record (formats never go back)"
     return None
 
-
-def rule_ids(row: DecisionRecord) -> list[str]:
-    decision = json.loads(row.record)["decision"]
-    return [f["rule"] for kind in ("deny", "warn", "waived") for f in decision.get(kind, [])]

@@ -68,7 +68,8 @@ class TokenPublic(BaseModel):
 
 
 class DecisionRecord(SQLModel, table=True):
-    """One entry of the append-only decision log: each hashes its content and the previous entry's hash."""
+    """One entry of the append-only decision log: each hashes its columns and the previous entry's hash
+    (format 2; format-1 records hash their content, see govern.record_format)."""
 
     __tablename__ = "decision_log"
 
@@ -83,6 +84,7 @@ class DecisionRecord(SQLModel, table=True):
     recorded_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
     record: str = Field(sa_type=Text)
     prev_hash: str = Field(max_length=64)
+    format: int
     hash: str = Field(max_length=64, unique=True)
 
 

@@ -191,7 +191,8 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     import io
     import json
 
-    from govern.decision_log import record_hash
+    from govern.canonical import canonical_json
+    from govern.record_format import row_hash
 
     secret = token_for(client, "submitter", "platform-qa")
     for name in ("bell-local", "unknown-backend", "bell-local"):
@@ -204,13 +205,22 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     assert [r["seq"] for r in records] == [1, 2, 3]
     prev = "0" * 64
     for r in records:  # an export verifies without the database
-        assert r["prev_hash"] == prev and record_hash(prev, r["record"]) == r["hash"]
+        assert r["prev_hash"] == prev and row_hash({**r, "record": canonical_json(r["record"]).decode()}) == r["hash"]
+        assert r["recorded_at"].endswith("+00:00") and r["actor_name"] == "test" and r["format"] == 2
         prev = r["hash"]
     denied = client.get("/v1/audit/decisions", params={"outcome": "denied"}, headers=auditor).text.splitlines()
     assert [json.loads(line)["seq"] for line in denied] == [2]
     by_rule = client.get("/v1/audit/decisions", params={"rule": "SEC-008", "format": "csv"}, headers=auditor).text
     rows = list(csv.DictReader(io.StringIO(by_rule)))
-    assert [(r["seq"], r["rules"], r["team"]) for r in rows] == [("2", "SEC-008", "platform-qa")]
+    assert [(r["seq"], r["rules"], r["team"], r["actor_name"]) for r in rows] == [("2", "SEC-008", "platform-qa", "test")]
+    assert rows[0]["recorded_at"].endswith("+00:00")
+    from datetime import datetime, timedelta, timezone
+
+    east = timezone(timedelta(hours=2))  # a filter's offset counts, on SQLite too
+    hour_ago, in_an_hour = (datetime.now(east) + timedelta(hours=h) for h in (-1, 1))
+    assert len(client.get("/v1/audit/decisions", params={"since": hour_ago.isoformat()}, headers=auditor).text.splitlines()) == 3
+    assert client.get("/v1/audit/decisions", params={"until": hour_ago.isoformat()}, headers=auditor).text == ""
+    assert client.get("/v1/audit/decisions", params={"since": in_an_hour.isoformat()}, headers=auditor).text == ""
     assert client.get("/v1/audit/decisions", params={"format": "xml"}, headers=auditor).status_code == 422
 
 

@@ -1,4 +1,5 @@
-"""The CLI as a client of a real `govern serve` process over loopback: submit, check --server, sandbox, waiver."""
+"""The CLI as a client of a real `govern serve` process over loopback: submit, check --server, sandbox, waiver,
+audit export."""
 
 from __future__ import annotations
 
@@ -86,3 +87,36 @@ def test_client_errors_exit_two(cli, monkeypatch):
     monkeypatch.setenv("GOVERN_TOKEN", "gov_x")
     result = cli("submit", str(EXAMPLES / "allowed" / "bell-local.yaml"), "--server", "http://127.0.0.1:9")
     assert result.exit_code == 2 and "cannot reach" in result.output
+
+
+def test_the_audit_export_matches_the_log(cli, service, monkeypatch):
+    """Rows built from the hashed content, times with their offset, actors by token name; JSON Lines verify
+    without the database."""
+    import csv
+    import io
+
+    from govern.canonical import canonical_json
+    from govern.record_format import row_hash
+    from tests.test_api import example
+
+    alice = cli("token", "create", "--role", "submitter", "--team", "platform-qa", "--name", "alice").stdout.strip().splitlines()[-1]
+    auditor = token(cli, "compliance", "audit")
+    for name in ("bell-local", "unknown-backend"):
+        manifest, circuit = example(name)
+        httpx.post(f"{service}/v1/check", json={"manifest": manifest, "circuit": circuit}, headers={"Authorization": f"Bearer {alice}"}, timeout=30).raise_for_status()
+    monkeypatch.setenv("GOVERN_TOKEN", auditor)
+    exported = cli("audit", "export")
+    assert exported.exit_code == 0, exported.output
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    prev = "0" * 64
+    for row in rows:
+        assert row["prev_hash"] == prev and row_hash({**row, "record": canonical_json(row["record"]).decode()}) == row["hash"]
+        assert row["recorded_at"].endswith("+00:00") and row["actor_name"] == "alice" and row["team"] == "platform-qa"
+        prev = row["hash"]
+    assert [row["seq"] for row in rows] == [1, 2]
+    denied = list(csv.DictReader(io.StringIO(cli("audit", "export", "--format", "csv", "--outcome", "denied").stdout)))
+    assert [(r["seq"], r["actor_name"], r["format"]) for r in denied] == [("2", "alice", "2")]
+    assert denied[0]["recorded_at"].endswith("+00:00")
+    monkeypatch.setenv("GOVERN_TOKEN", alice)
+    refused = cli("audit", "export")
+    assert refused.exit_code == 2 and "403" in refused.output

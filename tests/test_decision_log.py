@@ -117,22 +117,26 @@ def test_signed_checkpoints_anchor_the_log(cli, database_url, engine, example_in
     key = tmp_path / "audit.pem"
     assert cli("audit", "keygen", str(key)).exit_code == 0
     assert oct(key.stat().st_mode & 0o777) == "0o600"
+    public = tmp_path / "audit.pem.pub"
+    assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
     assert cli("audit", "keygen", str(key)).exit_code == 2
     monkeypatch.setenv("GOVERN_AUDIT_SIGNING_KEY", str(key))
     checkpoint = tmp_path / "head.json"
     assert cli("audit", "checkpoint", "--out", str(checkpoint)).exit_code == 0
     fill(db, engine, example_inputs, count=2)
-    assert cli("audit", "verify", "--checkpoint", str(checkpoint)).exit_code == 0
+    assert cli("audit", "verify", "--checkpoint", str(checkpoint)).exit_code == 2  # the public key is needed
+    verified = cli("audit", "verify", "--checkpoint", str(checkpoint), "--public-key", str(public))
+    assert verified.exit_code == 0 and "2 records appended since the checkpoint" in verified.output
 
     forged = checkpoint.read_text().replace('"records": 3', '"records": 2')
     (tmp_path / "forged.json").write_text(forged)
-    result = cli("audit", "verify", "--checkpoint", str(tmp_path / "forged.json"))
+    result = cli("audit", "verify", "--checkpoint", str(tmp_path / "forged.json"), "--public-key", str(public))
     assert result.exit_code == 1 and "signature" in result.output
 
     with db.begin() as connection:  # rewrite the whole chain consistently: only the checkpoint can tell
         connection.exec_driver_sql("DELETE FROM decision_log")
     fill(db, engine, example_inputs, count=5)
     assert cli("audit", "verify").exit_code == 0
-    result = cli("audit", "verify", "--checkpoint", str(checkpoint))
-    assert result.exit_code == 1 and "rewritten" in result.output
+    result = cli("audit", "verify", "--checkpoint", str(checkpoint), "--public-key", str(public))
+    assert result.exit_code == 1 and "record 3" in result.output and "rewritten" in result.output
     db.dispose()

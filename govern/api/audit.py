@@ -1,7 +1,8 @@
 """`GET /v1/audit/decisions`: the decision log as JSON Lines or CSV, filtered, streamed in constant memory.
 
-JSON Lines carry each record's canonical content with its hash and previous hash, so an export can be
-verified without the database.
+Each row is built from the record's hashed content (timestamps in UTC with their offset, the actor by token
+id and name); JSON Lines also carry the content itself, the previous hash, the format and the hash, so an
+export verifies without the database (govern.record_format.row_hash).
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -19,12 +21,16 @@ from sqlmodel import Session
 
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
 from govern.database import reading
-from govern.decision_log import rule_ids, walk
-from govern.models import DecisionRecord
+from govern.decision_log import walk
+from govern.models import ApiToken, DecisionRecord
+from govern.record_format import as_utc, columns_from_content, content_rule_ids
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-CSV_COLUMNS = ("seq", "decision_id", "recorded_at", "kind", "actor", "team", "outcome", "rules", "bundle_revision", "input_hash", "prev_hash", "hash")
+CSV_COLUMNS = (
+    "seq", "decision_id", "recorded_at", "kind", "actor", "actor_name", "team", "outcome", "rules", "bundle_revision",
+    "input_hash", "format", "prev_hash", "hash",
+)
 
 
 @router.get("/decisions")
@@ -49,35 +55,62 @@ def export_decisions(
     if outcome is not None:
         conditions.append(DecisionRecord.outcome == outcome)
     if since is not None:
-        conditions.append(DecisionRecord.recorded_at >= since)
+        conditions.append(DecisionRecord.recorded_at >= as_utc(since))  # SQLite compares wall times
     if until is not None:
-        conditions.append(DecisionRecord.recorded_at < until)
+        conditions.append(DecisionRecord.recorded_at < as_utc(until))
 
-    def rows() -> Iterator[DecisionRecord]:
+    def rows() -> Iterator[dict[str, Any]]:
         with Session(reading(request.app.state.db)) as reader:
+            names = ActorNames(reader)
             for row in walk(reader, 500, *conditions):
-                if rule is None or rule in rule_ids(row):
-                    yield row
+                exported = export_row(row, names)
+                if rule is None or rule in exported["rules"]:
+                    yield exported
 
     if export_format == "csv":
         return StreamingResponse(_csv(rows()), media_type="text/csv")
     return StreamingResponse(_jsonl(rows()), media_type="application/x-ndjson")
 
 
-def _jsonl(rows: Iterator[DecisionRecord]) -> Iterator[str]:
+class ActorNames:
+    """Token names by token id, looked up once per actor: an export names who decided, not only their id."""
+
+    def __init__(self, session: Session):
+        self._session = session
+        self._names: dict[str, str] = {}
+
+    def __call__(self, actor: str) -> str:
+        if actor not in self._names:
+            try:
+                token = self._session.get(ApiToken, uuid.UUID(actor))
+            except ValueError:
+                token = None
+            self._names[actor] = token.name if token is not None else ""
+        return self._names[actor]
+
+
+def export_row(row: DecisionRecord, names: ActorNames) -> dict[str, Any]:
+    """The row as its hashed content states it, with its chain fields and the actor's token name."""
+    content = json.loads(row.record)
+    exported = columns_from_content(content)
+    exported.update(
+        actor_name=names(exported["actor"] or ""), rules=content_rule_ids(content), format=row.format,
+        prev_hash=row.prev_hash, hash=row.hash, record=content,
+    )
+    return exported
+
+
+def _jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     for row in rows:
-        yield json.dumps({"seq": row.seq, "hash": row.hash, "prev_hash": row.prev_hash, "record": json.loads(row.record)}) + "\n"
+        yield json.dumps({k: v for k, v in row.items() if k != "rules"}) + "\n"
 
 
-def _csv(rows: Iterator[DecisionRecord]) -> Iterator[str]:
+def _csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for row in rows:
-        writer.writerow(
-            [row.seq, row.decision_id, row.recorded_at.isoformat(), row.kind, row.actor, row.team, row.outcome,
-             " ".join(rule_ids(row)), row.bundle_revision, row.input_hash, row.prev_hash, row.hash]
-        )
+        writer.writerow([" ".join(row["rules"]) if name == "rules" else row[name] for name in CSV_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
