@@ -3,7 +3,8 @@
 A queued job nobody holds is cancelled at once; one a worker holds is flagged, and its worker cancels it
 at the vendor and ends it. A reproduction is a job of its own (its own lineage run, a child of the
 original) that re-runs a finished simulator job with the same circuit, seeds and noise snapshot; the
-worker compares the result hashes and stores whether they matched.
+worker compares the result hashes and stores whether they matched. Whether one may be queued is decided
+in govern.reproductions.
 """
 
 from __future__ import annotations
@@ -138,8 +139,9 @@ def cancel(session: Session, submission_id: str) -> list[JobPublic]:
     return [job_public(job) for job in jobs]
 
 
-def reproduce(session: Session, submission_id: str, ibm_mode: str) -> JobPublic:
-    """Queue a reproduction of the submission's finished simulator run (same circuit, seeds, snapshot)."""
+def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> JobRecord:
+    """The submission's finished simulator run that a reproduction would repeat (same circuit, seeds,
+    snapshot); a 409 when there is none, or its device is real or cannot be seeded."""
     submission_row(session, submission_id)
     original = session.exec(
         select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction",
@@ -156,8 +158,13 @@ def reproduce(session: Session, submission_id: str, ibm_mode: str) -> JobPublic:
         raise RecordError(f"{original.vendor}/{original.device} is a real device; only simulator runs can be reproduced", 409)
     if not backend.reproducible:
         raise RecordError(f"{original.vendor}/{original.device} cannot be seeded, so its runs cannot be reproduced", 409)
+    return original
+
+
+def queue_reproduction(session: Session, original: JobRecord, estimated_cost: Decimal) -> JobPublic:
+    """Queue the reproduction of `original`, billed by the original's price model (govern.reproductions)."""
     job = child_job(original, "reproduction", vendor=original.vendor, device=original.device,
-                    price_model={"model": "free"}, estimated_cost=Decimal("0"))
+                    price_model=dict(original.price_model), estimated_cost=estimated_cost)
     session.add(job)
     announce(session)
     outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job))
