@@ -66,7 +66,7 @@ def reproduce(
     job = None
     if decision.allow:
         cost = actual_cost(original.price_model, original.shots, None).amount
-        job = control.queue_reproduction(session, original, cost)
+        job = control.queue_reproduction(session, original, cost, decision)
         if submission.sandbox and cost > 0:
             reserve(session, submission.sandbox, submission.id, cost, original.currency,
                     note=f"estimated cost reserved for reproduction job {job.id} of job {original.id}")

@@ -25,7 +25,8 @@ from govern.settings import Settings
 from govern.tokens import create_token
 from tests.live_service import running_service
 from tests.test_api import auth, example, token_for
-from tests.test_dispatch import bell, submit, worker
+from tests.lineage_schemas import validate_event
+from tests.test_dispatch import bell, lineage, submit, worker
 from tests.test_procurement_api import sandbox_request
 from tests.test_submissions_api import funded, vqe_body
 
@@ -91,6 +92,9 @@ def test_a_reproduction_is_decided_recorded_and_billed_like_a_submission(client)
     with Session(client.app.state.db) as session:
         reservation = session.exec(select(LedgerEntry).order_by(col(LedgerEntry.id).desc())).first()
     assert (reservation.kind, reservation.amount) == ("reserve", Decimal("4.80")) and first.json()["id"] in reservation.note
+    start = lineage(client, first.json()["run_id"])[0]
+    assert start["run"]["facets"]["govern_policyDecision"]["decisionId"] == record.decision_id  # the run cites its decision
+    validate_event(start)
 
     exhausted = reproduce(client, submission_id, submitter)  # 4.80 spent and 4.80 reserved of 10.00
     assert exhausted.status_code == 403 and exhausted.json()["detail"] == "denied by policy"

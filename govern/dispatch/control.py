@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from govern.backends import BackendError, get_backend
+from govern.decision import Decision
 from govern.dispatch import events
 from govern.dispatch.announcements import announce
 from govern.dispatch.costs import settle
@@ -161,13 +162,14 @@ def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> Job
     return original
 
 
-def queue_reproduction(session: Session, original: JobRecord, estimated_cost: Decimal) -> JobPublic:
-    """Queue the reproduction of `original`, billed by the original's price model (govern.reproductions)."""
+def queue_reproduction(session: Session, original: JobRecord, estimated_cost: Decimal, decision: Decision) -> JobPublic:
+    """Queue the reproduction of `original` that `decision` allowed, billed by the original's price model
+    (govern.reproductions); its run's START carries that decision."""
     job = child_job(original, "reproduction", vendor=original.vendor, device=original.device,
                     price_model=dict(original.price_model), estimated_cost=estimated_cost)
     session.add(job)
     announce(session)
-    outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job))
+    outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job, decision))
     session.flush()
     return job_public(job)
 
