@@ -568,10 +568,11 @@ def reproduce(
     server: ServerOption = None,
 ) -> None:
     """Re-run a finished simulator job (same circuit, seeds, noise snapshot): exit 0 when the result hash
-    matches, 1 when it does not (or the run failed), 2 when it cannot be asked for."""
+    matches, 1 when it does not (or the run failed, or policy denies the reproduction), 2 when it cannot be
+    asked for (not permitted, rate limited, nothing to reproduce)."""
     import time
 
-    from govern.client import ClientError
+    from govern.client import ClientError, refusal
 
     client = _client(_settings(), server)
     try:
@@ -583,7 +584,7 @@ def reproduce(
             time.sleep(0.5)
             _, job = client.request("GET", f"/v1/jobs/{job['id']}")
     except ClientError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(*refusal("reproduction", exc)) from None
     sys.stdout.write(json.dumps(job, indent=2) + "\n")
     verdict = "reproduced: the result hash matches" if job["reproduced"] else f"not reproduced ({job['error'] or 'the result hash differs'})"
     _stderr().print(verdict, markup=False)

@@ -14,6 +14,7 @@ from govern.decision import Decision
 from govern.documents import Document, read_text
 from govern.policy.engines import UnavailableEngine
 from govern.errors import InputError, Problem
+from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED
 from govern.report import CheckResult
 
 
@@ -56,6 +57,19 @@ class GovernClient:
                 yield from response.iter_lines()
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach the govern service: {exc.__class__.__name__}: {exc}") from None
+
+
+def refusal(action: str, error: ClientError) -> tuple[str, int]:
+    """What the CLI says when the service refuses an action, and its exit code: a policy denial (a 403 that
+    carries the recorded decision) is 1 with the rules that denied it; anything else (not permitted, rate
+    limited, nothing to act on) is 2."""
+    decision = error.body.get("decision") if isinstance(error.body, dict) else None
+    if error.status == 403 and isinstance(decision, dict):
+        reasons = "; ".join(f"{f.get('rule')}: {f.get('message')}" for f in decision.get("deny", []))
+        return f"{action} denied by policy (decision {decision.get('decision_id')}): {reasons}", EXIT_DENIED
+    if error.status == 429:
+        return f"{action} refused, rate limited: {_reason(error.body)}", EXIT_BAD_INPUT
+    return f"{action} refused: {error}", EXIT_BAD_INPUT
 
 
 def _json_or_text(response: httpx.Response) -> Any:

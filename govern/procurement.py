@@ -3,6 +3,7 @@ the policies. Pilots are time-boxed: a sandbox window longer than 12 weeks is re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
@@ -11,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
-from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, Experiment, Sandbox, Vendor
+from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, Sandbox, Vendor
 from govern.models import LedgerEntry, SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
 from govern.records import RecordError, as_utc
 from govern.waivers import team_waivers
@@ -155,23 +156,29 @@ def _public(row: SandboxRecord) -> SandboxPublic:
     return SandboxPublic.model_validate({**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end)})
 
 
-def context_for(session: Session, experiment: Experiment, lock_sandbox: bool = False) -> Context:
-    """The live facts one submission's decision can depend on: its sandbox, its vendor, its team's waivers.
+def context_for(
+    session: Session, *, team: str, vendor: str, sandbox_id: str | None, lock_sandbox: bool = False,
+    may_see: Callable[[str], bool] | None = None,
+) -> Context:
+    """The live facts one decision can depend on: its sandbox, its vendor, its team's waivers.
 
     The sandbox's spend includes what accepted submissions have reserved. A submission locks the sandbox row
     (`lock_sandbox`) until it commits, so two concurrent submissions cannot both fit in the same remainder.
-    Rows are read as plain rows, not ORM objects: every check and submission pays for these reads.
+    Another team's sandbox is left out unless `may_see(its team)` says the caller may read it, so that a
+    check against it answers exactly as for a sandbox that does not exist: its id cannot be probed for its
+    existence, status, owner or budget. Rows are read as plain rows, not ORM objects: every check and
+    submission pays for these reads.
     """
     vendors, sandboxes = [], []
     vendor_table, sandbox_table = VendorRecord.__table__, SandboxRecord.__table__
-    vendor = session.execute(select(vendor_table).where(vendor_table.c.name == experiment.spec.backend.vendor)).first()
-    if vendor is not None:
-        vendors.append(Vendor(name=vendor.name, approved=vendor.approved, data_processing_agreement=vendor.data_processing_agreement,
-                              regions=vendor.regions, price_model=vendor.price_model))
-    if experiment.spec.sandbox:
-        query = select(sandbox_table).where(sandbox_table.c.id == experiment.spec.sandbox)
+    row = session.execute(select(vendor_table).where(vendor_table.c.name == vendor)).first()
+    if row is not None:
+        vendors.append(Vendor(name=row.name, approved=row.approved, data_processing_agreement=row.data_processing_agreement,
+                              regions=row.regions, price_model=row.price_model))
+    if sandbox_id:
+        query = select(sandbox_table).where(sandbox_table.c.id == sandbox_id)
         row = session.execute(query.with_for_update() if lock_sandbox else query).first()
-        if row is not None:
+        if row is not None and (row.team == team or (may_see is not None and may_see(row.team))):
             sandboxes.append(
                 Sandbox(
                     id=row.id, team=row.team, vendor=row.vendor, devices=row.devices, status=row.status,
@@ -180,5 +187,5 @@ def context_for(session: Session, experiment: Experiment, lock_sandbox: bool = F
                     allows_confidential=row.allows_confidential,
                 )
             )
-    waivers = team_waivers(session, experiment.metadata.team)
+    waivers = team_waivers(session, team)
     return Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(vendors=vendors, sandboxes=sandboxes, waivers=waivers))

@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     worker_lease_s: PositiveFloat = Field(default=30.0, description="How long a worker's claim on a job lasts without a heartbeat; a dead worker's job is taken over after it.")
     worker_poll_s: PositiveFloat = Field(default=1.0, description="Seconds an idle worker waits before looking at the queue again.")
     job_timeout_s: PositiveFloat = Field(default=300.0, description="Longest a dispatched job may run, counted from its first submission, before it is cancelled and failed.")
+    reproduce_limit: PositiveInt = Field(
+        default=10, description="Reproductions one token may ask for per GOVERN_REPRODUCE_WINDOW_S, counted from the decision log (429 beyond)."
+    )
+    reproduce_window_s: PositiveFloat = Field(default=3600.0, description="The window, in seconds, that GOVERN_REPRODUCE_LIMIT counts over.")
 
     @field_validator("policy_dirs", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -65,13 +65,19 @@ def request_hash(manifest: dict[str, Any], circuit: str | None) -> str:
 
 
 def decide(
-    session: Session, checker: Checker, engine: PolicyEngine, submission: Submission, *, lock_sandbox: bool
+    session: Session, checker: Checker, engine: PolicyEngine, submission: Submission, *, lock_sandbox: bool,
+    may_see: Callable[[str], bool] | None = None,
 ) -> tuple[Decision, CircuitProfile, dict[str, Any]]:
     """Profile and decide on the live context: what checks and submissions share. Returns the policy input
     too, since the caller appends the decision to the log (a check in a batch of its own, a submission in its
-    transaction) and commits before it answers."""
+    transaction) and commits before it answers. `may_see` says which other teams' sandboxes the caller may
+    read (govern.procurement.context_for)."""
     profile = checker.profile(submission)
-    live_context = context_for(session, submission.experiment, lock_sandbox=lock_sandbox)
+    experiment = submission.experiment
+    live_context = context_for(
+        session, team=experiment.metadata.team, vendor=experiment.spec.backend.vendor, sandbox_id=experiment.spec.sandbox,
+        lock_sandbox=lock_sandbox, may_see=may_see,
+    )
     policy_input = checker.policy_input(submission, profile, live_context)
     return engine.evaluate(policy_input), profile, policy_input
 
@@ -87,6 +93,7 @@ def submit(
     idempotency_key: str | None,
     max_circuit_bytes: int,
     bundle_data: Mapping[str, Any],
+    may_see: Callable[[str], bool] | None = None,
 ) -> Submitted:
     digest = request_hash(manifest, circuit)
     if idempotency_key:
@@ -95,7 +102,7 @@ def submit(
             return replay(session, earlier, digest)
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
-    decision, profile, policy_input = decide(session, checker, engine, submission, lock_sandbox=True)
+    decision, profile, policy_input = decide(session, checker, engine, submission, lock_sandbox=True, may_see=may_see)
     cost = Decimal(str(decision.estimate.get("cost", 0))).quantize(Decimal("0.01"))
     row = SubmissionRecord(
         id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,
@@ -126,15 +133,17 @@ def submit(
     return Submitted(public, decision)
 
 
-def reserve(session: Session, sandbox_id: str, submission_id: str, amount: Decimal, currency: str) -> None:
+def reserve(
+    session: Session, sandbox_id: str, submission_id: str, amount: Decimal, currency: str,
+    note: str = "estimated cost reserved when the submission was accepted",
+) -> None:
     """Hold the estimate against the sandbox (its row is locked by the decision that allowed it)."""
     table = SandboxRecord.__table__
     reserved = session.execute(update(table).where(table.c.id == sandbox_id).values(reserved=func.coalesce(table.c.reserved, 0) + amount))
     if reserved.rowcount == 0:
         raise RecordError(f"sandbox {sandbox_id!r} vanished during the submission", 409)
     session.add(
-        LedgerEntry(sandbox_id=sandbox_id, submission_id=submission_id, kind="reserve", amount=amount, currency=currency,
-                    note="estimated cost reserved when the submission was accepted")
+        LedgerEntry(sandbox_id=sandbox_id, submission_id=submission_id, kind="reserve", amount=amount, currency=currency, note=note)
     )
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import IO
 
 import httpx
 import pytest
@@ -21,12 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """Start `govern serve --migrate` on the database, wait until it is ready, yield its URL, stop it."""
+def running_service(
+    database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None
+) -> Iterator[str]:
+    """Start `govern serve --migrate` on the database, wait until it is ready, yield its URL, stop it; `log`
+    receives its stdout and stderr (the access log among them)."""
     port = port or free_port()
     environment = {**os.environ, "GOVERN_DATABASE_URL": database_url, **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate"], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

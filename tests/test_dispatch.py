@@ -97,7 +97,7 @@ def test_a_noisy_ibm_device_runs_offline_and_its_sandbox_is_billed(client):
     listed = client.get("/v1/sandboxes/SBX-2026-014/ledger", headers=procurement).json()
     assert [(e["kind"], e["amount"]) for e in listed] == [("reserve", "4.80"), ("release", "-4.80"), ("charge", "4.80")]
     assert client.get("/v1/sandboxes/SBX-2026-014", headers=procurement).json()["spent"] == "4.80"
-    assert client.get("/v1/sandboxes/SBX-2026-014/ledger", headers=auth(token_for(client, "submitter", "quantum-finance"))).status_code == 403
+    assert client.get("/v1/sandboxes/SBX-2026-014/ledger", headers=auth(token_for(client, "submitter", "quantum-finance"))).status_code == 404  # answered as a sandbox that does not exist
     assert client.get("/v1/sandboxes/nothing/ledger", headers=procurement).status_code == 404
     complete = lineage(client)[-1]
     assert complete["eventType"] == "COMPLETE"

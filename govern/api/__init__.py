@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from govern.api import audit, dispatch, lineage, policy, procurement, submissions, waivers
+from govern.api import access_log, audit, dispatch, lineage, policy, procurement, submissions, waivers
 from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.routes import health, specs, v1
 from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
@@ -32,6 +32,7 @@ from govern.tokens import TokenCache
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:
     """The service; `with_worker` also runs a dispatch worker in the process (the embedded SQLite setup)."""
     settings = settings or load_settings()
+    access_log.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require, sandbox_reader
 from govern.dispatch import control
 from govern.dispatch.control import JobPublic, ResultPublic
+from govern.records import RecordError
+from govern.reproductions import RateLimited, reproduce
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 
@@ -45,14 +48,36 @@ def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session:
     return JobList(items=jobs)
 
 
-@router.post("/submissions/{submission_id}/reproduce", status_code=status.HTTP_202_ACCEPTED)
-def post_reproduce(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep) -> JobPublic:
-    """Queue a re-run of the finished simulator job with the same circuit, seeds and noise snapshot; the
-    job's `reproduced` says whether the result hash matched once it ends."""
+@router.post(
+    "/submissions/{submission_id}/reproduce", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
+    responses={403: {"description": "Denied by policy (recorded), or not permitted"}, 404: {"description": "No such submission"},
+               409: {"description": "No finished simulator run that can be reproduced"},
+               429: {"description": "The token's reproductions for the window are used up; see Retry-After"}},
+)
+def post_reproduce(
+    submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, request: Request
+):
+    """Decide, record and queue a re-run of the finished simulator job with the same circuit, seeds and noise
+    snapshot, billed to the run's sandbox as the original was; the job's `reproduced` says whether the
+    result hash matched once it ends."""
     _authorize(session, engine, token, submission_id, "submission.reproduce")
-    job = answered(lambda: control.reproduce(session, submission_id, settings.ibm_mode))
+    try:
+        done = reproduce(
+            session, engine, submission_id, actor=str(token.id), ibm_mode=settings.ibm_mode,
+            limit=settings.reproduce_limit, window_s=settings.reproduce_window_s, may_see=sandbox_reader(engine, token),
+        )
+    except RateLimited as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+    except RecordError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
     session.commit()
-    return job
+    request.app.state.metrics.observe_decision(done.decision, "reproduce")
+    request.app.state.deliverer.wake()
+    if done.job is None:
+        return JSONResponse({"detail": "denied by policy", "decision": done.decision.model_dump(mode="json")}, status.HTTP_403_FORBIDDEN)
+    if request.app.state.worker is not None:
+        request.app.state.worker.wake()
+    return done.job
 
 
 @router.get("/jobs/{job_id}")

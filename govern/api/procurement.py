@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
+from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.models import VendorPublic, VendorUpsert
 from govern.records import RecordError
 from govern.procurement import (
@@ -57,11 +57,11 @@ def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team:
 
 @router.get("/sandboxes/{sandbox_id}")
 def get_one_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
-    """One sandbox with its budget, spend, reservations and lifecycle."""
+    """One sandbox with its budget, spend, reservations and lifecycle; one the token may not read is answered
+    as one that does not exist, so sandbox ids cannot be probed."""
     sandbox = get_sandbox(session, sandbox_id)
-    if sandbox is None:
+    if sandbox is None or not sandbox_reader(engine, token)(sandbox.team):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no sandbox {sandbox_id!r}")
-    require(engine, token, "sandbox.read", {"team": sandbox.team})
     return sandbox
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.decision import Decision
 from govern.dispatch import control
 from govern.documents import Document
@@ -76,7 +76,9 @@ def check(
     logged as evidence."""
     require(engine, token, "check", {"team": body.team})
     submission = submission_from_request(Document("manifest", 0, body.manifest, {}), body.circuit, settings.max_circuit_bytes)
-    decision, _, policy_input = decide(session, request.app.state.checker, engine, submission, lock_sandbox=False)
+    decision, _, policy_input = decide(
+        session, request.app.state.checker, engine, submission, lock_sandbox=False, may_see=sandbox_reader(engine, token)
+    )
     session.commit()  # the reads are done: give the connection back before waiting for the log
     request.app.state.decision_log.append(decision, policy_input, actor=str(token.id), kind="check")
     request.app.state.metrics.observe_decision(decision, "check")

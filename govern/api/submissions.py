@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.routes import CheckRequest
 from govern.decision import Decision
 from govern.records import RecordError
@@ -54,6 +54,7 @@ def post_submission(
             session, request.app.state.checker, engine, body.manifest, body.circuit,
             actor=actor, idempotency_key=idempotency_key, max_circuit_bytes=settings.max_circuit_bytes,
             bundle_data=request.app.state.bundle.data if request.app.state.bundle else {},
+            may_see=sandbox_reader(engine, token),
         )
         session.commit()
     except RecordError as exc:

@@ -3,7 +3,8 @@
 A queued job nobody holds is cancelled at once; one a worker holds is flagged, and its worker cancels it
 at the vendor and ends it. A reproduction is a job of its own (its own lineage run, a child of the
 original) that re-runs a finished simulator job with the same circuit, seeds and noise snapshot; the
-worker compares the result hashes and stores whether they matched.
+worker compares the result hashes and stores whether they matched. Whether one may be queued is decided
+in govern.reproductions.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from govern.backends import BackendError, get_backend
+from govern.decision import Decision
 from govern.dispatch import events
 from govern.dispatch.announcements import announce
 from govern.dispatch.costs import settle
@@ -138,8 +140,9 @@ def cancel(session: Session, submission_id: str) -> list[JobPublic]:
     return [job_public(job) for job in jobs]
 
 
-def reproduce(session: Session, submission_id: str, ibm_mode: str) -> JobPublic:
-    """Queue a reproduction of the submission's finished simulator run (same circuit, seeds, snapshot)."""
+def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> JobRecord:
+    """The submission's finished simulator run that a reproduction would repeat (same circuit, seeds,
+    snapshot); a 409 when there is none, or its device is real or cannot be seeded."""
     submission_row(session, submission_id)
     original = session.exec(
         select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction",
@@ -156,11 +159,17 @@ def reproduce(session: Session, submission_id: str, ibm_mode: str) -> JobPublic:
         raise RecordError(f"{original.vendor}/{original.device} is a real device; only simulator runs can be reproduced", 409)
     if not backend.reproducible:
         raise RecordError(f"{original.vendor}/{original.device} cannot be seeded, so its runs cannot be reproduced", 409)
+    return original
+
+
+def queue_reproduction(session: Session, original: JobRecord, estimated_cost: Decimal, decision: Decision) -> JobPublic:
+    """Queue the reproduction of `original` that `decision` allowed, billed by the original's price model
+    (govern.reproductions); its run's START carries that decision."""
     job = child_job(original, "reproduction", vendor=original.vendor, device=original.device,
-                    price_model={"model": "free"}, estimated_cost=Decimal("0"))
+                    price_model=dict(original.price_model), estimated_cost=estimated_cost)
     session.add(job)
     announce(session)
-    outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job))
+    outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job, decision))
     session.flush()
     return job_public(job)
 

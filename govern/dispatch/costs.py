@@ -76,7 +76,7 @@ def settle(session: Session, job: JobRecord, usage_seconds: float | None, ran: b
     """Release the job's reservation and charge what it cost (nothing when it never ran); returns the
     charge. Runs in the transaction that ends the job, under the sandbox's row lock."""
     sandbox_id = session.exec(select(SubmissionRecord.sandbox).where(SubmissionRecord.id == job.submission_id)).first()
-    reserved = _reserved_for(session, job) if sandbox_id else Decimal("0")
+    reserved = min(_reserved_for(session, job), job.estimated_cost) if sandbox_id else Decimal("0")
     charge = actual_cost(job.price_model, job.shots, usage_seconds) if ran else Charge(Decimal("0"), "the job never ran")
     if sandbox_id is None or (reserved == 0 and charge.amount == 0):
         return charge.amount
@@ -96,7 +96,8 @@ def settle(session: Session, job: JobRecord, usage_seconds: float | None, ran: b
 
 
 def _reserved_for(session: Session, job: JobRecord) -> Decimal:
-    """What is still reserved for the job's submission: its reservations less what was released."""
+    """What is still reserved for the job's submission: its reservations less what was released. A job
+    releases at most its own estimate of it, since reproductions of the submission hold reservations too."""
     entries = session.exec(
         select(LedgerEntry).where(LedgerEntry.submission_id == job.submission_id, LedgerEntry.kind.in_(("reserve", "release")))
     ).all()

@@ -15,8 +15,9 @@ from openlineage.client.facet_v2 import output_statistics_output_dataset, parent
 from sqlmodel import Session, col, select
 
 from govern.backends import Execution
-from govern.lineage.events import PRODUCER, lifecycle_event
-from govern.lineage.facets import GovernProcurementRunFacet, GovernQuantumJobRunFacet
+from govern.decision import Decision
+from govern.lineage.events import PRODUCER, lifecycle_event, policy_decision_facet
+from govern.lineage.facets import GovernPolicyDecisionRunFacet, GovernProcurementRunFacet, GovernQuantumJobRunFacet
 from govern.lineage.outbox import stored_event
 from govern.models import JobRecord, LineageOutboxEntry, utcnow
 
@@ -84,15 +85,18 @@ def ended(start: dict[str, Any], job: JobRecord, event_type: RunState, reason: s
                            event_time=utcnow(), producer=PRODUCER, error_message=reason)
 
 
-def child_start(original_start: dict[str, Any], original: JobRecord, child: JobRecord) -> RunEvent:
+def child_start(original_start: dict[str, Any], original: JobRecord, child: JobRecord, decision: Decision | None = None) -> RunEvent:
     """START of a run derived from another (a fallback, a reproduction): the same experiment and datasets
-    on the child's device, with a parent facet naming the original run."""
+    on the child's device, with a parent facet naming the original run, and the decision that allowed the
+    child where it had one of its own (a reproduction's)."""
     event = stored_event(json.dumps(original_start))
     namespace, name = _job(original_start)
     facets = dict(event.run.facets or {})
     facets["parent"] = parent_run.ParentRunFacet(
         run=parent_run.Run(runId=original.run_id), job=parent_run.Job(namespace=namespace, name=name), producer=PRODUCER
     )
+    if decision is not None:
+        facets[GovernPolicyDecisionRunFacet.facet_key] = policy_decision_facet(decision, PRODUCER)
     quantum, procurement = GovernQuantumJobRunFacet.facet_key, GovernProcurementRunFacet.facet_key
     if quantum in facets:
         facets[quantum] = {**facets[quantum], "_producer": PRODUCER, "vendor": child.vendor, "device": child.device}

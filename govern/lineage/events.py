@@ -185,7 +185,7 @@ def _submission_run_facets(
         "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
             name="govern", version=govern_version(), producer=producer
         ),
-        GovernPolicyDecisionRunFacet.facet_key: _policy_decision_facet(decision, producer),
+        GovernPolicyDecisionRunFacet.facet_key: policy_decision_facet(decision, producer),
         GovernQuantumJobRunFacet.facet_key: GovernQuantumJobRunFacet(
             vendor=backend["vendor"],
             device=backend["device"],
@@ -203,7 +203,7 @@ def _submission_run_facets(
     }
 
 
-def _policy_decision_facet(decision: Decision, producer: str) -> GovernPolicyDecisionRunFacet:
+def policy_decision_facet(decision: Decision, producer: str) -> GovernPolicyDecisionRunFacet:
     """The decision as lineage carries it: rule ids and reproducibility facts, never finding messages."""
     return GovernPolicyDecisionRunFacet(
         decisionId=decision.decision_id,

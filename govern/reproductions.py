@@ -1,0 +1,113 @@
+"""Reproductions as governed actions: decided, recorded, charged and rate-limited.
+
+Re-running a finished simulator job can spend a sandbox's money (an `ibm/<device>` run in local mode is
+billed what its price model says the device would have cost), so a reproduction is decided like a
+submission: the original decision's input, with the live context and the time of now, on the bundle of
+now. The decision is appended to the decision log (kind `reproduce`, actor the token) in the transaction
+that queues the job and reserves its estimate, so nothing is queued unrecorded. Each token may ask for
+`limit` reproductions per `window_s`, counted from those records, so the limit survives restarts and holds
+across service processes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from govern import decision_log
+from govern.decision import Decision
+from govern.dispatch import control
+from govern.dispatch.control import JobPublic
+from govern.dispatch.costs import actual_cost
+from govern.manifest import epoch_ns
+from govern.models import DecisionRecord, SubmissionRecord, utcnow
+from govern.policy.engines import PolicyEngine
+from govern.policy.input import context_input
+from govern.procurement import context_for
+from govern.records import RecordError, as_utc
+from govern.submissions import reserve
+
+KIND = "reproduce"
+RATE_LOCK_KEY = 0x72657072  # "repr": with the actor's hash, the PostgreSQL advisory lock that orders one token's requests
+
+
+class RateLimited(Exception):
+    """The token has used its reproductions for the window; `retry_after_s` says when the next one frees up."""
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Reproduced:
+    decision: Decision
+    job: JobPublic | None
+
+
+def reproduce(
+    session: Session, engine: PolicyEngine, submission_id: str, *, actor: str, ibm_mode: str, limit: int,
+    window_s: float, may_see: Callable[[str], bool] | None = None,
+) -> Reproduced:
+    """Decide and record a reproduction of the submission's finished run; an allowed one is queued with its
+    estimate reserved on the run's sandbox. The caller commits."""
+    submission = control.submission_row(session, submission_id)
+    hold_rate(session, actor, limit, window_s)
+    original = control.reproducible_run(session, submission_id, ibm_mode)
+    policy_input = _policy_input(session, submission, may_see)
+    decision = engine.evaluate(policy_input)
+    job = None
+    if decision.allow:
+        cost = actual_cost(original.price_model, original.shots, None).amount
+        job = control.queue_reproduction(session, original, cost, decision)
+        if submission.sandbox and cost > 0:
+            reserve(session, submission.sandbox, submission.id, cost, original.currency,
+                    note=f"estimated cost reserved for reproduction job {job.id} of job {original.id}")
+    decision_log.append(session, decision, policy_input, actor=actor, kind=KIND)  # last: it holds the chain's lock
+    return Reproduced(decision, job)
+
+
+def hold_rate(session: Session, actor: str, limit: int, window_s: float) -> None:
+    """Refuse when the actor's recorded reproduction decisions in the window reach the limit.
+
+    The count and the append that follows are one transaction behind a lock per actor (SQLite's write lock,
+    taken when the transaction began, or an advisory lock on PostgreSQL), so two concurrent requests cannot
+    both take the last place.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(:actor))"), {"key": RATE_LOCK_KEY, "actor": actor})
+    now = utcnow()
+    window = timedelta(seconds=window_s)
+    oldest_counted = session.exec(
+        select(DecisionRecord.recorded_at)
+        .where(DecisionRecord.kind == KIND, DecisionRecord.actor == actor, col(DecisionRecord.recorded_at) > now - window)
+        .order_by(col(DecisionRecord.recorded_at).desc()).offset(limit - 1).limit(1)
+    ).first()
+    if oldest_counted is not None:
+        retry_after = max(1, math.ceil((as_utc(oldest_counted) + window - now).total_seconds()))
+        raise RateLimited(
+            f"at most {limit} reproductions per {window_s:g} s per token (GOVERN_REPRODUCE_LIMIT); try again in {retry_after} s",
+            retry_after,
+        )
+
+
+def _policy_input(session: Session, submission: SubmissionRecord, may_see: Callable[[str], bool] | None) -> dict[str, Any]:
+    """The original decision's input (manifest, circuit profile, secrets found, all as recorded) on the live
+    context and the clock of now; the run's sandbox row stays locked until the caller commits."""
+    record = session.exec(select(DecisionRecord.record).where(DecisionRecord.decision_id == submission.decision_id)).first()
+    recorded = json.loads(record).get("input") if record else None
+    if not isinstance(recorded, dict):
+        raise RecordError(f"submission {submission.id} has no recorded decision input to decide a reproduction on", 409)
+    spec = recorded.get("experiment", {}).get("spec", {})
+    live = context_for(
+        session, team=submission.team, vendor=spec.get("backend", {}).get("vendor", ""), sandbox_id=submission.sandbox,
+        lock_sandbox=True, may_see=may_see,
+    )
+    return {**recorded, "context": context_input(live), "now_ns": epoch_ns(utcnow())}
