@@ -111,7 +111,7 @@ class Checkpoint:
         try:
             data: dict[str, Any] = json.loads(text)
             checkpoint = cls(**{k: data[k] for k in ("records", "head_hash", "created_at", "public_key", "signature")})
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise CheckpointError(f"not a checkpoint: {exc.__class__.__name__}") from None
         if not isinstance(checkpoint.records, int) or isinstance(checkpoint.records, bool) or checkpoint.records < 0:
             raise CheckpointError("not a checkpoint: records is not a count")
@@ -159,7 +159,7 @@ class AuditorState:
         try:
             data = json.loads(_read_small(path, "state file"))
             state = cls(int(data["records"]), str(data["head_hash"]), str(data["created_at"]))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise CheckpointError(f"{path} is not a state file: {exc.__class__.__name__}") from None
         if state.records < 0:
             raise CheckpointError(f"{path} is not a state file: records is negative")

@@ -265,3 +265,13 @@ def test_an_outside_auditor_needs_only_the_public_key(cli, log, signed, database
     assert caught.returncode == 1 and "record 5 removed" in caught.stderr
     wrong_key = audit("--checkpoint", cp, "--public-key", cp)
     assert wrong_key.returncode == 2 and "not a PEM public key" in wrong_key.stderr and "Traceback" not in wrong_key.stderr
+
+
+def test_hostile_checkpoint_and_state_files_are_refused_cleanly(cli, signed, tmp_path):
+    _, public = signed
+    for name, text in (("deep.json", "[" * 50_000), ("huge.json", " " * 70_000), ("list.json", "[1, 2]"), ("bad.json", '{"records": -1}')):
+        path = tmp_path / name
+        path.write_text(text)
+        for args in (("--checkpoint", path, "--public-key", public), ("--state", path), ("--checkpoint", path, "--public-key", path)):
+            result = cli("audit", "verify", *args)
+            assert result.exit_code == 2 and "error:" in result.output, (name, args, result.output)
