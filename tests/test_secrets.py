@@ -1,27 +1,92 @@
-"""Secret values are found and redacted before the engine, the decision or any output can see them."""
+"""Secrets are found wherever they are in a manifest or a circuit, and redacted before the engine, the decision,
+the decision log, jobs or lineage can see them; ordinary text is left alone."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
-from govern.secrets import REDACTED, redact, scan
+from govern.circuit import CircuitLimits, profile_qasm
+from govern.dispatch.jobs import new_job
+from govern.documents import Document
+from govern.manifest import Experiment
+from govern.secrets import marker, redacted, redacted_circuit, scan
+from govern.submission import submission_from_request
+from tests.conftest import EXAMPLES
+from tests.secret_corpus import negatives, positives
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 TOKEN = "c2VjcmV0LXRva2VuLWRvLW5vdC1jb21taXQtOTk4ODc3"
+FAKES = positives()
+CIRCUIT = "OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[2] q;\nh q[0];\ncx q[0], q[1];\n"
+
+
+def positions(text: str) -> list[tuple[str, dict]]:
+    """(where, document) with the text in each manifest position a secret can take."""
+    return [
+        ("label value", {"metadata": {"labels": {"note": text}}}),
+        ("label key", {"metadata": {"labels": {text: "x"}}}),
+        ("annotation", {"metadata": {"annotations": {"govern.dev/note": f"see {text}"}}}),
+        ("purpose", {"spec": {"purpose": f"H2 sweep; {text} (do not share)"}}),
+        ("hyperparameter", {"spec": {"hyperparameters": {"optimizer": "COBYLA", "warmStart": text}}}),
+        ("nested list", {"spec": {"hyperparameters": {"stages": [{"notes": ["fine", text]}]}}}),
+        ("dataset", {"spec": {"datasets": [{"namespace": "s3://rnd-data", "name": text}]}}),
+    ]
+
+
+def circuits(text: str) -> list[tuple[str, str]]:
+    """(where, circuit) with the text in each free-text position of OpenQASM."""
+    found = [("block comment", f"/* {text} */\n{CIRCUIT}"), ("block comment inside", CIRCUIT.replace("h q[0];", f"h q[0]; /*\n{text}\n*/"))]
+    if "\n" not in text:
+        found.append(("line comment", CIRCUIT.replace("qubit[2] q;", f"qubit[2] q;  // {text}")))
+    if "\n" not in text and '"' not in text:
+        found.append(("string literal", CIRCUIT.replace("h q[0];", f'pragma "{text}";\nh q[0];')))
+    return found
+
+
+@pytest.mark.parametrize("fake", FAKES, ids=[f"{f.kind}-{i}" for i, f in enumerate(FAKES)])
+def test_every_fake_secret_is_found_and_redacted_in_every_position(fake):
+    for where, document in positions(fake.text):
+        clean, findings = redacted(document)
+        assert fake.kind in {f.kind for f in findings}, where
+        shown = json.dumps([clean, [f.as_input() for f in findings]])
+        assert not [part for part in fake.secrets if part in shown], where
+        assert marker(fake.kind) in shown, where
+    for where, circuit in circuits(fake.text):
+        clean, findings = redacted_circuit(circuit, "spec.circuit.path")
+        assert fake.kind in {f.kind for f in findings}, where
+        assert not [part for part in fake.secrets if part in clean + repr(findings)], where
+
+
+@pytest.mark.parametrize("text", negatives())
+def test_ordinary_text_is_never_a_secret(text):
+    for where, document in positions(text):
+        assert scan(document) == [], where
+    for where, circuit in circuits(text):
+        assert redacted_circuit(circuit, "spec.circuit.path") == (circuit, []), where
+
+
+def test_the_examples_hold_no_secret_but_the_one_denied_for_it(example_inputs):
+    found = {path.stem: policy_input["secrets"] for path, policy_input in example_inputs if policy_input["secrets"]}
+    assert list(found) == ["secret-in-manifest"]
+    for qasm in (EXAMPLES / "circuits").glob("*.qasm"):
+        assert redacted_circuit(qasm.read_text(), "spec.circuit.path")[1] == []
 
 
 @pytest.mark.parametrize(
     ("document", "field", "kind"),
     [
         ({"spec": {"credentials": {"token": TOKEN}}}, "spec.credentials.token", "high_entropy_token"),
-        ({"spec": {"hyperparameters": {"apiKey": TOKEN}}}, "spec.hyperparameters.apiKey", "high_entropy_token"),
+        ({"spec": {"hyperparameters": {"apiKey": TOKEN}}}, "spec.hyperparameters.apiKey", "ibm_cloud_api_key"),
         ({"spec": {"purpose": f"uses {AWS} for S3"}}, "spec.purpose", "aws_access_key_id"),
         ({"spec": {"notes": ["-----BEGIN RSA PRIVATE KEY-----\nMIIE"]}}, "spec.notes[0]", "pem_private_key"),
         ({"spec": {"source": {"url": "https://bob:hunter2@git.example.com/r.git"}}}, "spec.source.url", "url_password"),
         ({"metadata": {"labels": {"x": "ghp_" + "a1B2" * 9}}}, "metadata.labels.x", "github_token"),
         ({"spec": {"hyperparameters": {"note": "gov_" + "Zx9-" * 11}}}, "spec.hyperparameters.note", "govern_token"),
+        ({"spec": {"hyperparameters": {"awsSecretAccessKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}}},
+         "spec.hyperparameters.awsSecretAccessKey", "aws_secret_access_key"),
     ],
 )
 def test_secrets_are_found_by_field_and_kind(document, field, kind):
@@ -42,11 +107,54 @@ def test_references_and_ordinary_values_are_not_secrets(document):
     assert scan(document) == []
 
 
-def test_redaction_replaces_only_the_named_values():
-    document = {"spec": {"credentials": {"token": TOKEN, "other": "env:X"}, "notes": [AWS, "fine"]}}
-    redacted = redact(document, {f.field for f in scan(document)})
-    assert redacted == {"spec": {"credentials": {"token": REDACTED, "other": "env:X"}, "notes": [REDACTED, "fine"]}}
+def test_redaction_replaces_the_secret_and_nothing_else():
+    github = "ghp_" + "a1B2" * 9
+    document = {
+        "spec": {"credentials": {"token": TOKEN, "other": "env:X"}, "purpose": f"uses {AWS} for S3", "notes": ["fine"]},
+        "metadata": {"labels": {github: {"nested": "value"}}},
+    }
+    clean, findings = redacted(document)
+    assert clean == {
+        "spec": {"credentials": {"token": marker("high_entropy_token"), "other": "env:X"},
+                 "purpose": f"uses {marker('aws_access_key_id')} for S3", "notes": ["fine"]},
+        "metadata": {"labels": {marker("github_token"): {"nested": "value"}}},
+    }
+    assert {f.field for f in findings} == {"spec.credentials.token", "spec.purpose", f"metadata.labels.{marker('github_token')}"}
     assert document["spec"]["credentials"]["token"] == TOKEN
+    assert redacted(clean) == (clean, [])
+
+
+def test_a_circuit_keeps_its_code_and_reports_line_and_column():
+    github = "ghp_" + "Zq9x" * 9
+    circuit = CIRCUIT.replace("qubit[2] q;", f"qubit[2] q;  // token {github}")
+    clean, (finding,) = redacted_circuit(circuit, "spec.circuit.qasm")
+    assert (finding.field, finding.kind, finding.line, finding.column) == ("spec.circuit.qasm:3:23", "github_token", 3, 23)
+    assert github not in clean and marker("github_token") in clean
+    original, kept = profile_qasm(circuit, "c", CircuitLimits()), profile_qasm(clean, "c", CircuitLimits())
+    assert original.model_dump(exclude={"sha256"}) == kept.model_dump(exclude={"sha256"})
+
+
+def test_a_secret_in_the_circuit_denies_with_its_line_and_column(engine, example_context, examples_now):
+    from govern.check import Checker
+
+    manifest = _manifest()
+    github = "ghp_" + "Zq9x" * 9
+    submission = submission_from_request(Document("m.yaml", 0, manifest, {}), f"// pushed with {github}\n{CIRCUIT}", 1_000_000)
+    assert github not in submission.circuit_text
+    checker = Checker(engine, example_context, now=examples_now)
+    policy_input = checker.policy_input(submission, checker.profile(submission))
+    assert github not in json.dumps(policy_input)
+    decision = engine.evaluate(policy_input)
+    (deny,) = [f for f in decision.deny if f.rule == "SEC-001"]
+    assert deny.resource == "spec.circuit.path:1:16" and deny.evidence["kind"] == "github_token"
+
+
+def test_a_literal_credential_never_reaches_a_job():
+    manifest = _manifest()
+    manifest["spec"]["credentials"] = {"token": TOKEN, "region": "env:IBM_REGION"}
+    job = new_job(submission_id="s", run_id="r", experiment=Experiment.model_validate(manifest), qasm=CIRCUIT,
+                  bundle_data={}, estimated_cost=Decimal("0"), currency="USD", decided_price_model={})
+    assert job.credentials == {"token": marker("high_entropy_token"), "region": "env:IBM_REGION"}
 
 
 def test_no_secret_reaches_the_policy_input_or_the_decision(engine, example_inputs):
@@ -57,3 +165,10 @@ def test_no_secret_reaches_the_policy_input_or_the_decision(engine, example_inpu
     decision = engine.evaluate(policy_input)
     assert {"SEC-001", "SEC-002"} <= set(decision.rule_ids)
     assert TOKEN not in decision.model_dump_json()
+
+
+def _manifest() -> dict:
+    from tests.test_api import example
+
+    manifest, _ = example("vqe-h2-ibm")
+    return json.loads(json.dumps(manifest))
