@@ -157,6 +157,16 @@ def test_a_literal_credential_never_reaches_a_job():
     assert job.credentials == {"token": marker("high_entropy_token"), "region": "env:IBM_REGION"}
 
 
+def test_the_request_hash_is_taken_over_the_redacted_request():
+    from govern.submissions import request_hash
+
+    manifest = _manifest()
+    manifest["spec"]["purpose"] = f"weak password in https://bob:hunter2@git.example.com/r.git {AWS}"
+    circuit = f"// {AWS}\n{CIRCUIT}"
+    assert request_hash(manifest, circuit) == request_hash(redacted(manifest)[0], redacted_circuit(circuit, "circuit")[0])
+    assert request_hash(manifest, circuit) != request_hash(_manifest(), CIRCUIT)
+
+
 def test_no_secret_reaches_the_policy_input_or_the_decision(engine, example_inputs):
     path, policy_input = next((p, i) for p, i in example_inputs if p.stem == "secret-in-manifest")
     serialized = json.dumps(policy_input)
@@ -172,3 +182,78 @@ def _manifest() -> dict:
 
     manifest, _ = example("vqe-h2-ibm")
     return json.loads(json.dumps(manifest))
+
+
+def _with_secret(text: str) -> tuple[dict, str, dict[str, str]]:
+    """The allowed VQE example with the text in every manifest position and a comment of its circuit; and the
+    field each finding must name (the circuit's by its line; the label key's field holds its marker)."""
+    from tests.test_api import example
+
+    manifest, circuit = example("vqe-h2-ibm")
+    manifest = json.loads(json.dumps(manifest))
+    metadata, spec = manifest["metadata"], manifest["spec"]
+    metadata["labels"].update({"note": text, text: "x"})
+    metadata["annotations"]["govern.dev/note"] = f"see {text}"
+    spec["purpose"] = f"H2 sweep; {text}"
+    spec["hyperparameters"]["stages"] = [{"notes": ["fine", text]}]
+    fields = {"metadata.labels.note": "label value", "metadata.annotations.govern.dev/note": "annotation",
+              "spec.purpose": "purpose", "spec.hyperparameters.stages[0].notes[1]": "nested list",
+              "spec.circuit.path:1:": "block comment"}
+    if len(text) <= 200:
+        spec["datasets"][0]["name"] = spec["sandbox"] = text
+        fields.update({"spec.datasets[0].name": "dataset", "spec.sandbox": "sandbox"})
+    circuit = f"/* {text} */\n{circuit}"
+    if "\n" not in text:
+        circuit = circuit.replace("qubit[4] q;", f"qubit[4] q;  // {text}")
+        fields[f"spec.circuit.path:{circuit.splitlines().index(f'qubit[4] q;  // {text}') + 1}:"] = "line comment"
+    return manifest, circuit, fields
+
+
+def _everything_stored(db) -> str:
+    """Every row of every table, as text (each value whole: a Row's own repr shortens long ones)."""
+    from sqlalchemy import MetaData, select
+
+    tables = MetaData()
+    tables.reflect(bind=db)
+    with db.connect() as connection:
+        return "\n".join(repr(tuple(row)) for table in tables.sorted_tables for row in connection.execute(select(table)))
+
+
+def test_no_fake_secret_reaches_any_sink_through_the_service(database_url, caplog):
+    """End to end: each fake in every position is denied by SEC-001 naming the field and kind, and afterwards
+    no decision record, audit export, submission, job, lineage event, response or log line holds any of it."""
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from govern.api import create_app
+    from govern.settings import Settings
+    from tests.test_api import auth, token_for
+    from tests.test_submissions_api import funded
+
+    caplog.set_level(logging.DEBUG)
+    responses = []
+    with TestClient(create_app(Settings(database_url=database_url, migrate_on_start=True))) as client:
+        submitter = funded(client, "100.00")
+        for fake in FAKES:
+            manifest, circuit, fields = _with_secret(fake.text)
+            for path in ("/v1/submissions", "/v1/check"):
+                response = client.post(path, json={"manifest": manifest, "circuit": circuit}, headers=submitter)
+                assert response.status_code == (403 if path == "/v1/submissions" else 200), (fake.kind, response.text)
+                responses.append(response.text)
+                found = {}
+                for deny in response.json()["decision"]["deny"]:
+                    if deny["rule"] == "SEC-001":
+                        found.setdefault(deny["resource"], set()).add(deny["evidence"]["kind"])
+                for field, where in fields.items():
+                    kinds = set().union(*(k for r, k in found.items() if r == field or field.endswith(":") and r.startswith(field)))
+                    assert fake.kind in kinds, (fake.kind, where, found)
+                assert any(r.startswith("metadata.labels.") and marker(fake.kind) in r for r in found), (fake.kind, "label key")
+        auditor = auth(token_for(client, "compliance", "audit"))
+        exports = [client.get("/v1/audit/decisions", params={"format": f}, headers=auditor).text for f in ("jsonl", "csv")]
+        assert exports[0].count("\n") == 2 * len(FAKES)
+        stored = _everything_stored(client.app.state.db)
+    assert [fake.kind for fake in FAKES if marker(fake.kind) not in stored] == []  # the records are there, redacted
+    sinks = {"stored rows": stored, "audit export": "\n".join(exports), "responses": "\n".join(responses), "logs": caplog.text}
+    leaks = [(fake.kind, sink) for fake in FAKES for sink, text in sinks.items() for part in fake.secrets if part in text]
+    assert leaks == []
