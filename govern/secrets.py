@@ -17,7 +17,6 @@ import bisect
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +79,7 @@ FORMATS: tuple[Format, ...] = (
     _format("govern_token", "a govern API token", "gov_", r"(?<![A-Za-z0-9_])gov_[A-Za-z0-9_-]{40,}"),
 )
 
+KEYWORDS = tuple((keyword, index, f.ignore_case) for index, f in enumerate(FORMATS) for keyword in f.keywords)
 TOKEN = re.compile(r"(?<![A-Za-z0-9+/_~.-])[A-Za-z0-9+/_~.-]{20,}={0,2}")
 """Long base64-, hex- or url-safe runs: the candidates for the context and high-entropy rules."""
 AZURE_CLIENT_SECRET = re.compile(r"[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.-]{31,34}")
@@ -98,6 +98,8 @@ CONTEXTS: tuple[tuple[str, str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("ibm_cloud_api_key", "an IBM Cloud API key", URLSAFE_44, re.compile(r"ibm|iam|api.?key|bluemix|cloud")),
     ("azure_storage_key", "an Azure storage account key", BASE64_88, re.compile(r"azure|storage|account.?key")),
 )
+SHAPED_LENGTHS = frozenset((40, 44, 88, 128))
+"""The lengths of the tokens recognised by shape (with context, or 128 hex) rather than by looking random."""
 CONTEXT_CHARS = 64
 """How far before a token its context is read (within the same string), besides the field's path."""
 
@@ -173,16 +175,12 @@ def _printable_base64(token: str) -> bool:
 
 def find(text: str, context: Any = None) -> list[Hit]:
     """Every secret in the text, leftmost first; `context(start)` gives lower-case text naming what a token is for."""
-    lowered = text.lower() if "=" in text else text
-    hits = [
-        Hit(m.start(), m.end(), f.kind, f.label)
-        for f in FORMATS
-        if any(k in (lowered if f.ignore_case else text) for k in f.keywords)
-        for m in f.pattern.finditer(text)
-    ]
+    lowered = text.lower()
+    present = {index for keyword, index, ignore_case in KEYWORDS if keyword in (lowered if ignore_case else text)}
+    hits = [Hit(m.start(), m.end(), FORMATS[i].kind, FORMATS[i].label) for i in sorted(present) for m in FORMATS[i].pattern.finditer(text)]
     taken = [(h.start, h.end) for h in hits]
     for m in TOKEN.finditer(text):
-        start, end = m.start(), m.end()
+        start = m.start()
         token = m.group().rstrip(".")
         end = start + len(token)
         if _overlaps(taken, start, end):
@@ -198,6 +196,8 @@ def _overlaps(taken: list[tuple[int, int]], start: int, end: int) -> bool:
 
 
 def _classify(token: str, start: int, end: int, text: str, context: Any) -> Hit | None:
+    if len(token) not in SHAPED_LENGTHS and (token.islower() or token.isupper()) and "Q~" not in token:
+        return None  # the common case, paths and names: no rule below could match
     if AZURE_CLIENT_SECRET.fullmatch(token):
         return Hit(start, end, "azure_client_secret", "an Azure AD client secret")
     if DIGEST.match(token) or DIGEST_BEFORE.search(text, max(0, start - 8), start):
@@ -226,32 +226,44 @@ def redact_text(text: str, hits: list[Hit]) -> str:
     return "".join(parts)
 
 
-def _strings(document: Any, path: str, credentials: bool) -> Iterator[tuple[str, str, bool]]:
-    """(path, text, credential-like) for every key and string value, depth first."""
-    if isinstance(document, dict):
-        for key, value in document.items():
-            key = str(key)
-            child = f"{path}.{key}" if path else key
-            yield child, key, False
-            if isinstance(value, str):
-                yield child, value, credentials or bool(CREDENTIAL_KEY.search(key))
-            else:
-                yield from _strings(value, child, child == "spec.credentials")
-    elif isinstance(document, list):
-        for index, item in enumerate(document):
-            child = f"{path}[{index}]"
-            if isinstance(item, str):
-                yield child, item, False
-            else:
-                yield from _strings(item, child, False)
+def _strings(document: Any, path: str) -> list[tuple[str, str | int, str, str | None, bool]]:
+    """(container path, key or index, text, key of a value or None, under spec.credentials) for every key and
+    string value of the document; `_path` joins the first two only where a finding or a context needs it."""
+    found: list[tuple[str, str | int, str, str | None, bool]] = []
+    pending = [(document, path)]
+    while pending:
+        node, at = pending.pop()
+        if isinstance(node, dict):
+            under = at == "spec.credentials"
+            for key, value in node.items():
+                key = str(key)
+                found.append((at, key, key, None, False))
+                if isinstance(value, str):
+                    found.append((at, key, value, key, under))
+                elif isinstance(value, (dict, list)):
+                    pending.append((value, f"{at}.{key}" if at else key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                if isinstance(item, str):
+                    found.append((at, index, item, None, False))
+                elif isinstance(item, (dict, list)):
+                    pending.append((item, f"{at}[{index}]"))
+    return found
+
+
+def _path(entry: tuple[str, str | int, str, str | None, bool]) -> str:
+    at, name = entry[0], entry[1]
+    if isinstance(name, int):
+        return f"{at}[{name}]"
+    return f"{at}.{name}" if at else name
 
 
 def redacted(document: Any, path: str = "") -> tuple[Any, list[SecretFinding]]:
     """A copy of the document with every secret replaced by its marker, and the findings by field path.
 
     A secret in a key is replaced in the key, and in the path of every field under it."""
-    entries = list(_strings(document, path, path == "spec.credentials"))
-    texts = [text for _, text, _ in entries]
+    entries = _strings(document, path)
+    texts = [entry[2] for entry in entries]
     joined = SEPARATOR.join(texts)
     starts, offset = [], 0
     for text in texts:
@@ -260,23 +272,23 @@ def redacted(document: Any, path: str = "") -> tuple[Any, list[SecretFinding]]:
 
     def context(at: int) -> str:
         index = bisect.bisect_right(starts, at) - 1
-        return entries[index][0].lower() + " " + joined[max(starts[index], at - CONTEXT_CHARS):at].lower()
+        return _path(entries[index]).lower() + " " + joined[max(starts[index], at - CONTEXT_CHARS):at].lower()
 
     by_entry: dict[int, list[Hit]] = {}
     for hit in find(joined, context):
         index = bisect.bisect_right(starts, hit.start) - 1
         start = starts[index]
         by_entry.setdefault(index, []).append(Hit(hit.start - start, hit.end - start, hit.kind, hit.label))
-    for index, (_, text, credential_like) in enumerate(entries):
-        if credential_like and index not in by_entry and _literal_token(text):
+    for index, (_, _, text, key, under) in enumerate(entries):
+        if key is not None and len(text) >= 20 and index not in by_entry and (under or CREDENTIAL_KEY.search(key)) and _literal_token(text):
             by_entry[index] = [Hit(0, len(text), "high_entropy_token", "a literal token-like value in a credential field")]
     if not by_entry:
         return document, []
-    replacements = {entries[i][1]: redact_text(entries[i][1], hits) for i, hits in by_entry.items()}
+    replacements = {entries[i][2]: redact_text(entries[i][2], hits) for i, hits in by_entry.items()}
     secrets = sorted(((original, new) for original, new in replacements.items()), key=lambda pair: -len(pair[0]))
     findings: dict[tuple[str, str], SecretFinding] = {}
     for index, hits in sorted(by_entry.items()):
-        field = entries[index][0]
+        field = _path(entries[index])
         for original, new in secrets:
             field = field.replace(original, new)
         for hit in hits:
@@ -310,12 +322,16 @@ QASM_FREE_TEXT = re.compile(r"//[^\n]*|/\*.*?(?:\*/|\Z)|\"[^\"\n]*\"|'[^'\n]*'",
 def redacted_circuit(text: str, field: str) -> tuple[str, list[SecretFinding]]:
     """The circuit with every secret in its comments and string literals replaced by its marker (the code is
     unchanged, so it parses the same), and the findings as `field:line:col`."""
-    if "/" not in text and '"' not in text and "'" not in text:
-        return text, []
-    hits: list[Hit] = []
-    for segment in QASM_FREE_TEXT.finditer(text):
-        base = segment.start()
-        hits.extend(Hit(base + h.start, base + h.end, h.kind, h.label) for h in find(segment.group()))
+    segments = list(QASM_FREE_TEXT.finditer(text))
+    starts, offset = [], 0
+    for segment in segments:
+        starts.append(offset)
+        offset += segment.end() - segment.start() + 1
+    hits = []
+    for hit in find(SEPARATOR.join(segment.group() for segment in segments)):
+        index = bisect.bisect_right(starts, hit.start) - 1
+        shift = segments[index].start() - starts[index]
+        hits.append(Hit(hit.start + shift, hit.end + shift, hit.kind, hit.label))
     if not hits:
         return text, []
     findings: dict[tuple[int, int, str], SecretFinding] = {}
