@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 SEPARATOR = "\x00"
-"""Joins a document's strings: no pattern crosses it, and no manifest string holds it (NUL is refused as input)."""
+"""Joins a document's strings: no pattern matches across it."""
 
 
 def marker(kind: str) -> str:
-    return f"[REDACTED:{kind}]"
+    """What replaces a secret: `[REDACTED:kind]`, but a URL's credentials become `REDACTED`, so that it stays a URL."""
+    return "REDACTED" if kind == "url_password" else f"[REDACTED:{kind}]"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ FORMATS: tuple[Format, ...] = (
     _format("connection_string_password", "a password in a connection string", "password= pwd=",
             r"(?i:password|pwd)=(?![$<{%*])[^;\s\x00\"'&]{6,}", ignore_case=True),
     _format("url_password", "a URL with an embedded password", "://",
-            r"://[^\s/:@\x00]{1,256}:(?![$<{*])[^\s/@\x00]{1,256}@"),
+            r"(?<=://)[^\s/:@\x00]{1,256}:(?![$<{*])[^\s/@\x00]{1,256}(?=@)"),
     _format("stripe_key", "a Stripe API key", "sk_ rk_", r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{20,}"),
     _format("openai_api_key", "an OpenAI API key", "T3BlbkFJ",
             r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,}"),
@@ -178,7 +179,7 @@ def find(text: str, context: Any = None) -> list[Hit]:
     lowered = text.lower()
     present = {index for keyword, index, ignore_case in KEYWORDS if keyword in (lowered if ignore_case else text)}
     hits = [Hit(m.start(), m.end(), FORMATS[i].kind, FORMATS[i].label) for i in sorted(present) for m in FORMATS[i].pattern.finditer(text)]
-    taken = [(h.start, h.end) for h in hits]
+    taken = _merged(hits)
     for m in TOKEN.finditer(text):
         start = m.start()
         token = m.group().rstrip(".")
@@ -191,8 +192,23 @@ def find(text: str, context: Any = None) -> list[Hit]:
     return sorted(hits, key=lambda h: h.start)
 
 
-def _overlaps(taken: list[tuple[int, int]], start: int, end: int) -> bool:
-    return any(s < end and start < e for s, e in taken)
+def _merged(hits: list[Hit]) -> tuple[list[int], list[int]]:
+    """The spans the hits cover, as sorted starts and ends of disjoint intervals."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for hit in sorted(hits, key=lambda h: h.start):
+        if ends and hit.start < ends[-1]:
+            ends[-1] = max(ends[-1], hit.end)
+        else:
+            starts.append(hit.start)
+            ends.append(hit.end)
+    return starts, ends
+
+
+def _overlaps(taken: tuple[list[int], list[int]], start: int, end: int) -> bool:
+    starts, ends = taken
+    index = bisect.bisect_left(starts, end) - 1
+    return index >= 0 and ends[index] > start
 
 
 def _classify(token: str, start: int, end: int, text: str, context: Any) -> Hit | None:
@@ -226,43 +242,57 @@ def redact_text(text: str, hits: list[Hit]) -> str:
     return "".join(parts)
 
 
-def _strings(document: Any, path: str) -> list[tuple[str, str | int, str, str | None, bool]]:
-    """(container path, key or index, text, key of a value or None, under spec.credentials) for every key and
-    string value of the document; `_path` joins the first two only where a finding or a context needs it."""
-    found: list[tuple[str, str | int, str, str | None, bool]] = []
-    pending = [(document, path)]
+Entry = tuple[int, str | int, str, str | None, bool]
+"""One string of a document: (its container, its key or index, its text, the key of a value (None for a key or
+a list item), whether it is under spec.credentials)."""
+
+
+def _strings(document: Any, path: str) -> tuple[list[Entry], list[tuple[int, str | int, str]]]:
+    """Every key and string value of the document, and its containers as (parent, key or index, path)."""
+    found: list[Entry] = []
+    containers: list[tuple[int, str | int, str]] = [(-1, path, path)]
+    pending = [(document, 0)]
     while pending:
-        node, at = pending.pop()
+        node, container = pending.pop()
+        at = containers[container][2]
         if isinstance(node, dict):
             under = at == "spec.credentials"
             for key, value in node.items():
                 key = str(key)
-                found.append((at, key, key, None, False))
+                found.append((container, key, key, None, False))
                 if isinstance(value, str):
-                    found.append((at, key, value, key, under))
+                    found.append((container, key, value, key, under))
                 elif isinstance(value, (dict, list)):
-                    pending.append((value, f"{at}.{key}" if at else key))
+                    containers.append((container, key, _join(at, key)))
+                    pending.append((value, len(containers) - 1))
         elif isinstance(node, list):
             for index, item in enumerate(node):
                 if isinstance(item, str):
-                    found.append((at, index, item, None, False))
+                    found.append((container, index, item, None, False))
                 elif isinstance(item, (dict, list)):
-                    pending.append((item, f"{at}[{index}]"))
-    return found
+                    containers.append((container, index, _join(at, index)))
+                    pending.append((item, len(containers) - 1))
+    return found, containers
 
 
-def _path(entry: tuple[str, str | int, str, str | None, bool]) -> str:
-    at, name = entry[0], entry[1]
+def _join(path: str, name: str | int) -> str:
     if isinstance(name, int):
-        return f"{at}[{name}]"
-    return f"{at}.{name}" if at else name
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else name
+
+
+def _fields(containers: list[tuple[int, str | int, str]], keys: dict[str, str]) -> list[str]:
+    """Each container's path with its keys redacted (containers come after their parents)."""
+    fields: list[str] = []
+    for parent, name, path in containers:
+        fields.append(path if parent < 0 else _join(fields[parent], keys.get(name, name) if isinstance(name, str) else name))
+    return fields
 
 
 def redacted(document: Any, path: str = "") -> tuple[Any, list[SecretFinding]]:
-    """A copy of the document with every secret replaced by its marker, and the findings by field path.
-
-    A secret in a key is replaced in the key, and in the path of every field under it."""
-    entries = _strings(document, path)
+    """The document with every secret replaced by its marker (the same object when it holds none), and the
+    findings by field path; a secret in a key is replaced in the key and in the path of every field under it."""
+    entries, containers = _strings(document, path)
     texts = [entry[2] for entry in entries]
     joined = SEPARATOR.join(texts)
     starts, offset = [], 0
@@ -272,7 +302,8 @@ def redacted(document: Any, path: str = "") -> tuple[Any, list[SecretFinding]]:
 
     def context(at: int) -> str:
         index = bisect.bisect_right(starts, at) - 1
-        return _path(entries[index]).lower() + " " + joined[max(starts[index], at - CONTEXT_CHARS):at].lower()
+        where = _join(containers[entries[index][0]][2], entries[index][1])
+        return where.lower() + " " + joined[max(starts[index], at - CONTEXT_CHARS):at].lower()
 
     by_entry: dict[int, list[Hit]] = {}
     for hit in find(joined, context):
@@ -285,12 +316,11 @@ def redacted(document: Any, path: str = "") -> tuple[Any, list[SecretFinding]]:
     if not by_entry:
         return document, []
     replacements = {entries[i][2]: redact_text(entries[i][2], hits) for i, hits in by_entry.items()}
-    secrets = sorted(((original, new) for original, new in replacements.items()), key=lambda pair: -len(pair[0]))
+    fields = _fields(containers, replacements)
     findings: dict[tuple[str, str], SecretFinding] = {}
     for index, hits in sorted(by_entry.items()):
-        field = _path(entries[index])
-        for original, new in secrets:
-            field = field.replace(original, new)
+        container, name = entries[index][0], entries[index][1]
+        field = _join(fields[container], replacements.get(name, name) if isinstance(name, str) else name)
         for hit in hits:
             findings.setdefault((field, hit.kind), SecretFinding(field, hit.kind, hit.label))
     return _replace(document, replacements), list(findings.values())

@@ -4,6 +4,7 @@ the decision log, jobs or lineage can see them; ordinary text is left alone."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -122,6 +123,26 @@ def test_redaction_replaces_the_secret_and_nothing_else():
     assert {f.field for f in findings} == {"spec.credentials.token", "spec.purpose", f"metadata.labels.{marker('github_token')}"}
     assert document["spec"]["credentials"]["token"] == TOKEN
     assert redacted(clean) == (clean, [])
+
+
+def test_a_url_keeps_all_but_its_credentials():
+    clean, _ = redacted({"spec": {"source": {"url": "https://bob:hunter2@git.example.com/r.git"}}})
+    assert clean["spec"]["source"]["url"] == "https://REDACTED@git.example.com/r.git"
+
+
+def test_many_secrets_cost_time_in_proportion():
+    """Thousands of secrets, in keys and values, redact in one pass (a safety bound, not a benchmark)."""
+    import random
+    import time
+
+    rng = random.Random(3)
+    keys = ["AKIA" + "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16)) for _ in range(4000)]
+    document = {"spec": {"hyperparameters": {f"run{i}": {key: f"note ghp_{key}{i:016d}"} for i, key in enumerate(keys)}}}
+    started = time.monotonic()
+    clean, findings = redacted(document)
+    assert time.monotonic() - started < 5
+    assert len(findings) == 8000
+    assert re.search(r"AKIA[A-Z2-7]{16}", json.dumps([clean, [f.field for f in findings]])) is None
 
 
 def test_a_circuit_keeps_its_code_and_reports_line_and_column():
