@@ -17,6 +17,7 @@ import bisect
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,7 +175,7 @@ def _printable_base64(token: str) -> bool:
     return bool(data) and printable >= 0.9 * len(data)
 
 
-def find(text: str, context: Any = None) -> list[Hit]:
+def find(text: str, context: Callable[[int], str] | None = None) -> list[Hit]:
     """Every secret in the text, leftmost first; `context(start)` gives lower-case text naming what a token is for."""
     lowered = text.lower()
     present = {index for keyword, index, ignore_case in KEYWORDS if keyword in (lowered if ignore_case else text)}
@@ -211,7 +212,7 @@ def _overlaps(taken: tuple[list[int], list[int]], start: int, end: int) -> bool:
     return index >= 0 and ends[index] > start
 
 
-def _classify(token: str, start: int, end: int, text: str, context: Any) -> Hit | None:
+def _classify(token: str, start: int, end: int, text: str, context: Callable[[int], str] | None) -> Hit | None:
     if len(token) not in SHAPED_LENGTHS and (token.islower() or token.isupper()) and "Q~" not in token:
         return None  # the common case, paths and names: no rule below could match
     if AZURE_CLIENT_SECRET.fullmatch(token):
