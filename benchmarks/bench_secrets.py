@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from govern.documents import load_documents  # noqa: E402
-from govern.manifest import Experiment  # noqa: E402
-from govern.policy.input import experiment_input  # noqa: E402
-from govern.secrets import looks_random, redacted, redacted_circuit, scan  # noqa: E402
-from tests.secret_corpus import negatives, positives  # noqa: E402
+from govern.documents import load_documents
+from govern.manifest import Experiment
+from govern.policy.input import experiment_input
+from govern.secrets import looks_random, redacted, redacted_circuit, scan
+from tests.secret_corpus import negatives, positives
 
 EXAMPLES = ROOT / "examples"
 TARGET_MS = 0.3

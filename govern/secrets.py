@@ -222,9 +222,9 @@ def _classify(token: str, start: int, end: int, text: str, context: Callable[[in
     if len(token) == 128 and HEX.fullmatch(token):
         return Hit(start, end, "ibm_quantum_token", "an IBM Quantum API token")
     for kind, label, shape, near in CONTEXTS:
-        if shape.fullmatch(token) and near.search(context(start) if context else text[max(0, start - CONTEXT_CHARS):start].lower()):
-            if entropy_bits(token) >= MIN_TOKEN_ENTROPY_BITS:
-                return Hit(start, end, kind, label)
+        near_text = context(start) if context else text[max(0, start - CONTEXT_CHARS):start].lower()
+        if shape.fullmatch(token) and near.search(near_text) and entropy_bits(token) >= MIN_TOKEN_ENTROPY_BITS:
+            return Hit(start, end, kind, label)
     if looks_random(token):
         return Hit(start, end, *HIGH_ENTROPY)
     return None

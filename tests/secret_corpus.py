@@ -39,7 +39,7 @@ def positives(seed: int = 11) -> list[Fake]:
     for entry in yaml.safe_load((FIXTURES / "positives.yaml").read_text()):
         parts: list[str] = []
 
-        def expand(match: re.Match[str]) -> str:
+        def expand(match: re.Match[str], parts: list[str] = parts) -> str:
             value = _fake(rng, match.group(1), int(match.group(2) or 0))
             parts.extend(line for line in re.split(r"\n|\\n|\.", value) if len(line) >= 12)
             return value

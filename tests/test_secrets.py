@@ -174,7 +174,7 @@ def test_a_literal_credential_never_reaches_a_job():
     manifest = _manifest()
     manifest["spec"]["credentials"] = {"token": TOKEN, "region": "env:IBM_REGION"}
     job = new_job(submission_id="s", run_id="r", experiment=Experiment.model_validate(manifest), qasm=CIRCUIT,
-                  bundle_data={}, estimated_cost=Decimal("0"), currency="USD", decided_price_model={})
+                  bundle_data={}, estimated_cost=Decimal(0), currency="USD", decided_price_model={})
     assert job.credentials == {"token": marker("high_entropy_token"), "region": "env:IBM_REGION"}
 
 
@@ -189,7 +189,7 @@ def test_the_request_hash_is_taken_over_the_redacted_request():
 
 
 def test_no_secret_reaches_the_policy_input_or_the_decision(engine, example_inputs):
-    path, policy_input = next((p, i) for p, i in example_inputs if p.stem == "secret-in-manifest")
+    _, policy_input = next((p, i) for p, i in example_inputs if p.stem == "secret-in-manifest")
     serialized = json.dumps(policy_input)
     assert TOKEN not in serialized
     assert policy_input["secrets"][0]["field"] == "spec.credentials.token"
