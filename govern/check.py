@@ -115,7 +115,9 @@ class Checker:
     def policy_input(self, submission: Submission, profile: CircuitProfile, context: Context | None = None) -> dict[str, Any]:
         """The engine's input; a context given here (the service's live one) replaces the checker's."""
         facts = context_input(context) if context is not None else self._context
-        return build_policy_input(submission.experiment, profile, facts, self._now or datetime.now(timezone.utc))
+        return build_policy_input(
+            submission.experiment, profile, facts, self._now or datetime.now(timezone.utc), submission.circuit_secrets
+        )
 
     def decide(self, submission: Submission) -> Decision:
         """Profile the circuit and evaluate the policies: the per-submission path."""

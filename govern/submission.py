@@ -8,16 +8,27 @@ from pathlib import Path
 from govern.documents import Document, read_text
 from govern.errors import InputError, Problem
 from govern.manifest import Experiment
+from govern.secrets import SecretFinding, redacted_circuit
 
 
 @dataclass(frozen=True)
 class Submission:
+    """`circuit_text` is held redacted: a secret in a comment or string literal of the circuit never reaches
+    its profile (nor so the sha256 it records), a job or lineage; `circuit_secrets` names what was found."""
+
     experiment: Experiment
     circuit_text: str
     circuit_source: str
     source: str
     circuit_dir: Path | None = None
     locations: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    circuit_secrets: tuple[SecretFinding, ...] = field(default=(), init=False)
+
+    def __post_init__(self) -> None:
+        where = "spec.circuit.qasm" if self.experiment.spec.circuit.qasm is not None else "spec.circuit.path"
+        text, found = redacted_circuit(self.circuit_text, where)
+        object.__setattr__(self, "circuit_text", text)
+        object.__setattr__(self, "circuit_secrets", tuple(found))
 
 
 def submission_from_request(document: Document, circuit_text: str | None, max_circuit_bytes: int) -> Submission:

@@ -32,6 +32,7 @@ from govern.lineage.events import PRODUCER, submission_event
 from govern.models import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.procurement import context_for
 from govern.records import RecordError, as_utc
+from govern.secrets import redacted, redacted_circuit
 from govern.submission import Submission, submission_from_request
 
 
@@ -61,7 +62,10 @@ class Submitted:
 
 
 def request_hash(manifest: dict[str, Any], circuit: str | None) -> str:
-    return hashlib.sha256(canonical_json({"manifest": manifest, "circuit": circuit})).hexdigest()
+    """Over the request with its secrets redacted: a hash of a secret next to text anyone can read (the rest
+    of the manifest) would let them test guesses at it, a weak password in a URL in minutes."""
+    circuit = redacted_circuit(circuit, "circuit")[0] if circuit is not None else None
+    return hashlib.sha256(canonical_json({"manifest": redacted(manifest)[0], "circuit": circuit})).hexdigest()
 
 
 def decide(
@@ -107,7 +111,7 @@ def submit(
     row = SubmissionRecord(
         id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,
         idempotency_key=idempotency_key, request_hash=digest, decision_id=decision.decision_id,
-        outcome=decision.outcome.value, sandbox=experiment.spec.sandbox, estimated_cost=cost,
+        outcome=decision.outcome.value, sandbox=policy_input["experiment"]["spec"].get("sandbox"), estimated_cost=cost,
         currency=str(decision.estimate.get("currency", "USD")), circuit_sha256=profile.sha256, run_id=str(uuid.uuid4()),
     )
     session.add(row)

@@ -37,7 +37,7 @@ def test_no_secret_reaches_the_log(database_url, engine, example_inputs):
     with db.connect() as connection:
         (record,) = connection.execute(text("SELECT record FROM decision_log")).one()
     assert "c2VjcmV0LXRva2VuLWRvLW5vdC1jb21taXQtOTk4ODc3" not in record
-    assert "[redacted]" in record
+    assert "[REDACTED:high_entropy_token]" in record
     db.dispose()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from govern.manifest import Experiment
 from govern.models import JobRecord
+from govern.secrets import redacted
 
 SEED_LIMIT = 2**31 - 1
 """Seeds are drawn from 1 to SEED_LIMIT - 1: some simulators treat a seed of 0 as "unseeded"."""
@@ -38,13 +39,15 @@ def new_job(
     estimated_cost: Decimal, currency: str, decided_price_model: Mapping[str, Any] | None,
 ) -> JobRecord:
     """The job of an allowed submission; it is billed with the price model the decision estimated with
-    (the vendor's prices on record, else the bundle's), or the bundle's where the decision carries none."""
+    (the vendor's prices on record, else the bundle's), or the bundle's where the decision carries none. A
+    credential that is a literal secret rather than a reference is kept only as its redaction marker (the
+    policies deny it; a bundle that does not still never stores it, and the job fails to resolve it)."""
     backend = experiment.spec.backend
     prices = dict(decided_price_model) if decided_price_model is not None else price_model(bundle_data, backend.vendor, backend.device)
     return JobRecord(
         id=str(uuid.uuid4()), submission_id=submission_id, run_id=run_id, vendor=backend.vendor, device=backend.device,
         shots=experiment.spec.shots, qasm=qasm, fallback=fallback_target(bundle_data, experiment),
-        credentials=dict(experiment.spec.credentials),
+        credentials=redacted(dict(experiment.spec.credentials), "spec.credentials")[0],
         seed_transpiler=1 + secrets.randbelow(SEED_LIMIT - 1), seed_simulator=1 + secrets.randbelow(SEED_LIMIT - 1),
         price_model=prices,
         estimated_cost=estimated_cost, currency=currency,

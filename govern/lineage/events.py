@@ -45,7 +45,7 @@ from govern.lineage.facets import (
 from govern.manifest import Experiment
 from govern.policy.input import experiment_input
 from govern.records import as_utc
-from govern.secrets import redact, scan
+from govern.secrets import redacted
 
 
 @functools.cache
@@ -141,9 +141,8 @@ def event_json(event: RunEvent) -> str:
 
 
 def _manifest_without_secrets(experiment: Experiment) -> dict[str, Any]:
-    """The manifest (camelCase) with every value the secret scanner flags replaced, as the engine saw it."""
-    document = experiment_input(experiment)
-    return redact(document, {secret.field for secret in scan(document)})
+    """The manifest (camelCase) with every secret the scanner finds replaced, as the engine saw it."""
+    return redacted(experiment_input(experiment))[0]
 
 
 def _timestamp(moment: datetime) -> str:

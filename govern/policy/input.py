@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from govern.circuit import CircuitProfile
 from govern.manifest import Context, Experiment, epoch_ns
-from govern.secrets import redact, scan
+from govern.secrets import SecretFinding, redacted
 
 
 def experiment_input(experiment: Experiment) -> dict[str, Any]:
@@ -59,15 +60,14 @@ def build_policy_input(
     profile: CircuitProfile,
     context: dict[str, Any],
     now: datetime | None = None,
+    circuit_secrets: Sequence[SecretFinding] = (),
 ) -> dict[str, Any]:
-    """The engine's input; secret values found in the manifest are redacted and listed by field instead."""
-    document = experiment_input(experiment)
-    secrets = scan(document)
-    if secrets:
-        document = redact(document, {secret.field for secret in secrets})
+    """The engine's input; secrets found in the manifest (and, given here, in the circuit) are redacted and
+    listed by field and kind instead."""
+    document, secrets = redacted(experiment_input(experiment))
     return {
         "experiment": document,
-        "secrets": [secret.as_input() for secret in secrets],
+        "secrets": [secret.as_input() for secret in (*secrets, *circuit_secrets)],
         "circuit": profile.model_dump(mode="json", by_alias=True),
         "context": relevant_context(context, experiment),
         "now_ns": epoch_ns(now or datetime.now(timezone.utc)),

@@ -13,11 +13,12 @@ limits := data.govern.limits
 # METADATA
 # title: No secrets in the manifest
 # description: >-
-#   No string anywhere in the experiment may hold a secret: PEM private keys, AWS access key ids, GitHub, Slack and
-#   Google API tokens, Slack webhooks, URLs with an embedded password, or a long random-looking token in a
-#   credential-like field (key ending in token, secret, password, key, credential, ...; or any field under
-#   spec.credentials) that is not an env:/vault: reference. govern's scanner finds them before evaluation and redacts
-#   the value, so findings name the field and the kind of secret, never the value.
+#   No string anywhere in the experiment (keys included) or in the circuit's comments and strings may hold a secret:
+#   JWTs, IBM Cloud and IBM Quantum keys, AWS access and secret keys, GitHub, GitLab, Azure, GCP, Slack, PyPI and
+#   other tokens, PEM private keys, URLs and connection strings with a password, a long random-looking token, or a
+#   token-like literal in a credential-like field (key ending in token, secret, password, key, credential, ...; or
+#   any field under spec.credentials) that is not an env:/vault: reference. govern's scanner finds them before
+#   evaluation and redacts them, so findings name the field (line:col in a circuit) and the kind, never the value.
 # custom:
 #   id: SEC-001
 #   severity: critical
