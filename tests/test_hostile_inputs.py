@@ -1,0 +1,112 @@
+"""Hostile inputs, exact and bounded: each is refused with its status code and the field it concerns, never a 500
+(issue 11). Through the ASGI app on SQLite and PostgreSQL where the database matters, and through a live
+`govern serve` over loopback for the body and header bounds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from govern.api import create_app
+from govern.settings import Settings
+from tests.test_api import auth, example, token_for
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def client(database_url):
+    settings = Settings(database_url=database_url, migrate_on_start=True, max_request_bytes=100_000)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def sqlite_client(tmp_path):
+    """For what never reaches the database: the same app on SQLite only."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'govern.db'}", migrate_on_start=True, max_request_bytes=300_000)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def check_body(**spec_changes) -> dict:
+    manifest, circuit = example("vqe-h2-ibm")
+    manifest["spec"].update(spec_changes)
+    return {"manifest": manifest, "circuit": circuit}
+
+
+def refused(response, status: int, *, loc: list | None = None, says: str = "") -> dict:
+    """The response is `status` with FastAPI's error shape, naming `loc` and saying `says`."""
+    assert response.status_code == status, response.text
+    (error,) = response.json()["detail"]
+    if loc is not None:
+        assert error["loc"] == loc, error
+    assert says in error["msg"], error
+    return error
+
+
+# 1. Bodies: bounded however sent, and strict JSON.
+
+
+def test_a_declared_oversized_body_is_413_before_it_is_read(sqlite_client):
+    headers = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+    refused(sqlite_client.post("/v1/check", content=b"x" * 300_001, headers=headers), 413, loc=["body"], says="300000-byte limit")
+
+
+def test_a_chunked_oversized_body_is_413(sqlite_client):
+    headers = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+
+    def chunks():
+        for _ in range(100):
+            yield b" " * 10_000
+
+    refused(sqlite_client.post("/v1/check", content=chunks(), headers=headers), 413, loc=["body"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "loc", "says"),
+    [
+        ('{"manifest": {"spec": {"shots": NaN}}}', ["body", "manifest", "spec", "shots"], "NaN is not a number"),
+        ('{"manifest": {"spec": {"shots": Infinity}}}', ["body", "manifest", "spec", "shots"], "Infinity is not a number"),
+        ('{"manifest": {"spec": {"shots": -Infinity}}}', ["body", "manifest", "spec", "shots"], "-Infinity is not a number"),
+        ('{"manifest": {"spec": {"shots": 1e400}}}', ["body", "manifest", "spec", "shots"], "overflows to infinity"),
+        ('{"manifest": {"spec": {"purpose": "\\ud800"}}}', ["body", "manifest", "spec", "purpose"], "lone surrogate"),
+        ('{"manifest": {"spec": {"purpose": "a\\u0000b"}}}', ["body", "manifest", "spec", "purpose"], "NUL byte"),
+        ('{"manifest": {"a\\u0000": 1}}', ["body", "manifest", "a\x00"], "key contains a NUL byte"),
+        ('{"manifest": {"spec": {"shots": 9223372036854775808}}}', ["body", "manifest", "spec", "shots"], "integer outside"),
+        ('{"manifest": {"spec": {"shots": -9223372036854775809}}}', ["body", "manifest", "spec", "shots"], "integer outside"),
+        ('{"manifest": {"x": [' + "[" * 70 + "]" * 70 + "]}}", None, "nested deeper than 64 levels"),
+        ('{"manifest": ' + "[" * 900 + "]" * 900 + "}", None, "nested deeper than 64 levels"),
+        ('{"manifest": ' + "[" * 100_000 + "]" * 100_000 + "}", ["body"], "nested deeper than 64 levels"),
+        ('{"manifest": {', ["body"], "malformed JSON"),
+    ],
+)
+def test_json_that_cannot_be_held_exactly_is_422_naming_its_pointer(sqlite_client, raw, loc, says):
+    headers = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+    response = sqlite_client.post("/v1/check", content=raw.encode(), headers=headers)
+    error = refused(response, 422, loc=loc, says=says)
+    if loc and len(loc) > 1:
+        assert "/".join(str(part) for part in loc[1:]) in error["msg"]
+
+
+def test_integers_at_the_edge_of_the_database_range_pass_the_body_check(sqlite_client):
+    headers = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+    body = check_body(hyperparameters={"low": -(2**63), "high": 2**63 - 1, "depth": [[[1.5]]]})
+    response = sqlite_client.post("/v1/check", content=json.dumps(body), headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_an_encoded_body_never_skips_the_strict_parse(sqlite_client):
+    headers = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON, "Content-Encoding": "gzip"}
+    refused(sqlite_client.post("/v1/check", content=b'{"manifest": NaN}', headers=headers), 415, loc=["header", "content-encoding"])
+
+
+@pytest.mark.parametrize(
+    ("target", "loc"),
+    [("/v1/sandboxes/a%00b", ["path"]), ("/v1/submissions?team=a%00b", ["query", "team"]), ("/v1/submissions/x%00", ["path"])],
+)
+def test_nul_in_the_path_or_query_is_422(client, target, loc):
+    headers = auth(token_for(client, "admin", "platform"))
+    refused(client.get(target, headers=headers), 422, loc=loc, says="NUL byte")
