@@ -5,12 +5,17 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from govern.api import create_app
 from govern.settings import Settings
+from tests.live_service import free_port, running_service
 from tests.test_api import auth, example, token_for
 
 JSON = {"Content-Type": "application/json"}
@@ -110,3 +115,94 @@ def test_an_encoded_body_never_skips_the_strict_parse(sqlite_client):
 def test_nul_in_the_path_or_query_is_422(client, target, loc):
     headers = auth(token_for(client, "admin", "platform"))
     refused(client.get(target, headers=headers), 422, loc=loc, says="NUL byte")
+
+
+# 1 and 2 over real HTTP: a live `govern serve`, its memory watched.
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """One `govern serve` on SQLite for the loopback cases, with its process id (to read its RSS)."""
+    port = free_port()
+    database = tmp_path_factory.mktemp("live") / "govern.db"
+    with running_service(f"sqlite:///{database}", port=port, env={"GOVERN_MAX_REQUEST_BYTES": "100000"}) as url:
+        yield url, port, _serving_pid(port)
+
+
+def _serving_pid(port: int) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in arguments and str(port).encode() in arguments:
+            return int(cmdline.parent.name)
+    raise AssertionError(f"no govern serve on port {port}")
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def _send_until_refused(port: int, head: bytes, chunk: bytes, most: int) -> bytes:
+    """Send `head`, then `chunk` up to `most` times while the server reads; return what the server answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(head)
+        try:
+            for _ in range(most):
+                connection.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        connection.settimeout(10)
+        answer = b""
+        try:
+            while data := connection.recv(65536):
+                answer += data
+        except (ConnectionResetError, TimeoutError):
+            pass
+    return answer
+
+
+def test_live_a_100_mb_authorization_header_is_431_and_never_held(live):
+    url, port, pid = live
+    before = _rss_mb(pid)
+    head = b"GET /v1/submissions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+    answer = _send_until_refused(port, head, b"a" * 65536, 1600)  # 100 MiB, if the server would take it
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    if answer:
+        assert b"GOVERN_MAX_HEADER_BYTES" in answer
+    assert _rss_mb(pid) - before < 50
+    assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+
+
+def test_live_headers_under_the_limit_still_work(live):
+    url, _, _ = live
+    assert httpx.get(f"{url}/healthz", headers={"X-Padding": "p" * 60_000}, timeout=5).status_code == 200
+    many = {f"X-H{i}": "v" * 100 for i in range(700)}
+    assert httpx.get(f"{url}/healthz", headers=many, timeout=5).status_code == 431
+
+
+def test_live_a_declared_oversized_body_is_413_before_it_is_sent(live):
+    _, port, pid = live
+    before = _rss_mb(pid)
+    head = b"POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n"
+    answer = _send_until_refused(port, head, b" " * 65536, 1600)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"100000-byte limit" in answer
+    assert _rss_mb(pid) - before < 50
+
+
+def test_live_a_chunked_body_is_413_once_it_passes_the_limit(live):
+    _, port, pid = live
+    before = _rss_mb(pid)
+    head = b"POST /v1/check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    answer = _send_until_refused(port, head, b"10000\r\n" + b" " * 65536 + b"\r\n", 1600)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert _rss_mb(pid) - before < 50
+
+
+def test_live_strict_json_over_loopback(live):
+    url, _, _ = live
+    response = httpx.post(f"{url}/v1/check", content=b'{"manifest": {"spec": {"shots": 1e400}}}', headers=JSON, timeout=10)
+    refused(response, 422, loc=["body", "manifest", "spec", "shots"], says="/manifest/spec/shots")

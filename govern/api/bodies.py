@@ -43,7 +43,9 @@ class Refused(Exception):
         self.status, self.loc, self.message, self.kind = status, loc, message, kind
 
     def response(self) -> JSONResponse:
-        return JSONResponse({"detail": [{"type": self.kind, "loc": self.loc, "msg": self.message}]}, self.status)
+        """FastAPI's error shape; a 413 also closes the connection, so the rest of the body is never read."""
+        headers = {"Connection": "close"} if self.status == 413 else None
+        return JSONResponse({"detail": [{"type": self.kind, "loc": self.loc, "msg": self.message}]}, self.status, headers)
 
 
 class BoundedBodies:
