@@ -206,3 +206,55 @@ def test_live_strict_json_over_loopback(live):
     url, _, _ = live
     response = httpx.post(f"{url}/v1/check", content=b'{"manifest": {"spec": {"shots": 1e400}}}', headers=JSON, timeout=10)
     refused(response, 422, loc=["body", "manifest", "spec", "shots"], says="/manifest/spec/shots")
+
+
+# 3. Cursors and query parameters: bounded, 422 naming the parameter.
+
+
+HUGE = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("target", "parameter"),
+    [
+        (f"/v1/submissions?cursor={HUGE}", "cursor"),
+        ("/v1/submissions?cursor=-1", "cursor"),
+        (f"/v1/submissions?cursor={2**31}", "cursor"),
+        (f"/api/v1/lineage/events?since={2**31}", "since"),
+        (f"/v1/submissions?limit={HUGE}", "limit"),
+        ("/v1/submissions?since=9999-12-31T23:59:59-23:59", "since"),
+        ("/v1/submissions?until=0001-01-01T00:00:00%2B14:00", "until"),
+        ("/v1/submissions?since=10000-01-01T00:00:00Z", "since"),
+        (f"/v1/submissions?since={HUGE}", "since"),
+        ("/v1/submissions?team=" + "t" * 64, "team"),
+        ("/v1/audit/decisions?since=9999-12-31T23:59:59-23:59", "since"),
+        (f"/v1/audit/decisions?until={HUGE}", "until"),
+        ("/v1/audit/decisions?rule=" + "R" * 81, "rule"),
+        (f"/api/v1/lineage/events?since={HUGE}", "since"),
+        (f"/api/v1/lineage/runs/x/upstream?depth={HUGE}", "depth"),
+        (f"/api/v1/lineage/datasets/a/b/runs?limit={HUGE}", "limit"),
+        ("/api/v1/lineage?nodeId=" + "j" * 2001, "nodeId"),
+        ("/v1/sandboxes?team=" + "t" * 64, "team"),
+        ("/v1/waivers?team=" + "t" * 64, "team"),
+    ],
+)
+def test_out_of_range_query_parameters_are_422(client, target, parameter):
+    response = client.get(target, headers=auth(token_for(client, "admin", "platform")))
+    assert response.status_code == 422, response.text
+    assert ["query", parameter] in [error["loc"] for error in response.json()["detail"]]
+
+
+def test_the_widest_accepted_values_answer_200(client):
+    headers = auth(token_for(client, "admin", "platform"))
+    for target in (
+        f"/v1/submissions?cursor={2**31 - 1}&since=0001-01-01T00:00:00Z&until=9999-12-31T23:59:59Z",
+        f"/api/v1/lineage/events?since={2**31 - 1}",
+        "/v1/audit/decisions?since=0001-01-01T00:00:00&until=9999-12-31T00:00:00%2B01:00",
+    ):
+        assert client.get(target, headers=headers).status_code == 200, target
+
+
+def test_a_vendor_name_longer_than_its_column_is_422(client):
+    headers = {**auth(token_for(client, "procurement", "procurement")), **JSON}
+    response = client.put("/v1/vendors/" + "v" * 201, content=b"{}", headers=headers)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["path", "name"]

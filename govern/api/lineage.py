@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Respon
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from govern.api.params import EventId
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.database import reading
 from govern.policy.engines import PolicyEngine
@@ -43,7 +44,7 @@ def post_event(
 @router.get("")
 def get_graph(
     token: TokenDep, engine: EngineDep, session: SessionDep,
-    node_id: Annotated[str, Query(alias="nodeId", description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
+    node_id: Annotated[str, Query(alias="nodeId", max_length=2000, description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
     depth: Depth = store.MAX_DEPTH,
 ) -> dict[str, Any]:
     """The lineage graph around a node, in Marquez's shape."""
@@ -75,7 +76,7 @@ def get_run_upstream(
 @router.get("/events")
 def export_events(
     request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
-    since: Annotated[int, Query(ge=0, description="Export events stored after this id.")] = 0,
+    since: EventId = 0,
 ) -> StreamingResponse:
     """Stored events as JSON Lines, oldest first. The export ends at the event that was last when it began;
     header `X-Lineage-Last-Id` names it, to pass as `since` next time."""
