@@ -258,3 +258,52 @@ def test_a_vendor_name_longer_than_its_column_is_422(client):
     headers = {**auth(token_for(client, "procurement", "procurement")), **JSON}
     response = client.put("/v1/vendors/" + "v" * 201, content=b"{}", headers=headers)
     assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["path", "name"]
+
+
+# 4. Vendor price models: finite, non-negative, bounded; an invalid one on record denies, never a 500.
+
+
+@pytest.mark.parametrize(
+    ("price", "field"),
+    [('{"perShot": 1e400}', "perShot"), ('{"perShot": 1000001}', "perShot"), ('{"perTask": -0.01}', "perTask"),
+     ('{"perTask": 1e10}', "perTask"), ('{"ratePerSecond": 1e7}', "ratePerSecond"), ('{"secondsPerShot": 1e5}', "secondsPerShot"),
+     ('{"baseSeconds": NaN}', "baseSeconds")],
+)
+def test_price_models_out_of_bounds_are_422_and_never_stored(client, price, field):
+    procurement = {**auth(token_for(client, "procurement", "procurement")), **JSON}
+    response = client.put("/v1/vendors/ibm", content=f'{{"dataProcessingAgreement": true, "priceModel": {price}}}', headers=procurement)
+    assert response.status_code == 422, response.text
+    assert field in [str(part) for part in response.json()["detail"][0]["loc"]]
+    assert client.get("/v1/vendors", headers=procurement).json() == []
+
+
+def test_the_largest_prices_give_a_finite_estimate(client):
+    procurement = {**auth(token_for(client, "procurement", "procurement")), **JSON}
+    prices = {"perTask": 1e9, "perShot": 1e6, "ratePerSecond": 1e6, "baseSeconds": 1e7, "secondsPerShot": 1e4}
+    assert client.put("/v1/vendors/ibm", json={"dataProcessingAgreement": True, "priceModel": prices}, headers=procurement).status_code == 200
+    submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
+    checked = client.post("/v1/check", json=check_body(), headers=submitter)
+    assert checked.status_code == 200 and checked.json()["outcome"] == "denied"
+    assert 0 <= checked.json()["decision"]["estimate"]["cost"] < float("inf")
+    submitted = client.post("/v1/submissions", json=check_body(), headers=submitter)
+    assert submitted.status_code == 422 and "ledger can record" in submitted.json()["detail"]
+
+
+@pytest.mark.parametrize("stored", [{"perShot": 1e300}, {"perShot": -1.0}, {"perShot": "free"}, {"unknown": 1}])
+def test_an_invalid_price_model_on_record_denies_checks_and_submissions(client, stored):
+    from sqlmodel import Session
+
+    from govern.models import VendorRecord
+
+    with Session(client.app.state.db) as session:
+        session.add(VendorRecord(name="ibm", data_processing_agreement=True, price_model=stored))
+        session.commit()
+    submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
+    checked = client.post("/v1/check", json=check_body(), headers=submitter)
+    assert checked.status_code == 200, checked.text
+    (finding,) = checked.json()["decision"]["deny"]
+    assert finding["rule"] == "GOV-ENGINE" and "vendor 'ibm' has a price model on record that is not valid" in finding["message"]
+    submitted = client.post("/v1/submissions", json=check_body(), headers=submitter)
+    assert submitted.status_code == 403 and submitted.json()["decision"]["deny"][0]["rule"] == "GOV-ENGINE"
+    (listed,) = client.get("/v1/vendors", headers=submitter).json()
+    assert listed["priceModel"] is None and "not valid" in listed["priceModelProblem"]
