@@ -307,3 +307,69 @@ def test_an_invalid_price_model_on_record_denies_checks_and_submissions(client, 
     assert submitted.status_code == 403 and submitted.json()["decision"]["deny"][0]["rule"] == "GOV-ENGINE"
     (listed,) = client.get("/v1/vendors", headers=submitter).json()
     assert listed["priceModel"] is None and "not valid" in listed["priceModelProblem"]
+
+
+# 5. Streaming exports: the first query before the 200; a failure midway ends with an error record.
+
+
+def _breaking(original, *, after: int):
+    """`original`'s rows, then a failure once `after` of them are out."""
+
+    def rows(*args, **kwargs):
+        for count, row in enumerate(original(*args, **kwargs)):
+            if count == after:
+                break
+            yield row
+        raise RuntimeError("connection lost")
+
+    return rows
+
+
+@pytest.mark.parametrize("export_format", ["jsonl", "csv"])
+def test_an_audit_export_that_fails_midway_ends_with_an_error_record(client, monkeypatch, export_format):
+    import govern.api.audit
+
+    submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
+    for _ in range(2):
+        assert client.post("/v1/check", json=check_body(), headers=submitter).status_code == 200
+    monkeypatch.setattr(govern.api.audit, "walk", _breaking(govern.api.audit.walk, after=1))
+    response = client.get(f"/v1/audit/decisions?format={export_format}", headers=auth(token_for(client, "compliance", "audit")))
+    assert response.status_code == 200
+    last = response.text.splitlines()[-1]
+    if export_format == "jsonl":
+        assert "RuntimeError" in json.loads(last)["error"]
+        assert len(response.text.splitlines()) == 2
+    else:
+        assert last.startswith("error,") and "the rest is missing" in last
+
+
+def test_an_export_whose_first_query_fails_is_not_a_200(client, monkeypatch):
+    import govern.api.audit
+    from sqlalchemy.exc import OperationalError
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("gone"))
+        yield
+
+    monkeypatch.setattr(govern.api.audit, "walk", unavailable)
+    response = client.get("/v1/audit/decisions?format=csv", headers=auth(token_for(client, "compliance", "audit")))
+    assert response.status_code == 503 and "nothing was recorded" in response.json()["detail"]
+
+
+def test_a_lineage_export_that_fails_midway_ends_with_an_error_record(client, monkeypatch):
+    import govern.lineage.store
+
+    submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
+    assert client.post("/v1/submissions", json=check_body(), headers=submitter).status_code in (201, 403)
+    producer = {**auth(token_for(client, "admin", "platform")), **JSON}
+    for name in ("a", "b"):
+        event = {"eventType": "START", "eventTime": "2026-11-24T12:00:00Z", "producer": "https://example.com/p",
+                 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                 "run": {"runId": "0190d0c6-52c6-7bb5-9a60-6e5c1bde0c1" + ("a" if name == "a" else "b")},
+                 "job": {"namespace": "ci", "name": name}, "inputs": [], "outputs": []}
+        assert client.post("/api/v1/lineage", json=event, headers=producer).status_code in (200, 201)
+    monkeypatch.setattr(govern.lineage.store, "events", _breaking(govern.lineage.store.events, after=1))
+    response = client.get("/api/v1/lineage/events", headers=producer)
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    assert len(lines) == 2 and "RuntimeError" in json.loads(lines[-1])["error"]

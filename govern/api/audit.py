@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.params import RuleFilter, Since, TeamFilter, Until
+from govern.api.streams import csv_error, jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
 from govern.database import reading
 from govern.decision_log import rule_ids, walk
@@ -60,8 +61,8 @@ def export_decisions(
                     yield row
 
     if export_format == "csv":
-        return StreamingResponse(_csv(rows()), media_type="text/csv")
-    return StreamingResponse(_jsonl(rows()), media_type="application/x-ndjson")
+        return streamed(_csv(prefetched(rows())), "text/csv", csv_error)
+    return streamed(_jsonl(prefetched(rows())), "application/x-ndjson", jsonl_error)
 
 
 def _jsonl(rows: Iterator[DecisionRecord]) -> Iterator[str]:

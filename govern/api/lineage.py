@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.params import EventId
+from govern.api.streams import jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.database import reading
 from govern.policy.engines import PolicyEngine
@@ -89,7 +90,7 @@ def export_events(
             for payload in store.events(reader, since, until_id=last_id, visible_teams=teams):
                 yield payload + "\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Lineage-Last-Id": str(last_id)})
+    return streamed(prefetched(lines()), "application/x-ndjson", jsonl_error, headers={"X-Lineage-Last-Id": str(last_id)})
 
 
 def visible_teams(engine: PolicyEngine, token: TokenPublic) -> set[str] | None:
