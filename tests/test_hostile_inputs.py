@@ -357,7 +357,7 @@ def test_an_export_whose_first_query_fails_is_not_a_200(client, monkeypatch):
 
 
 def test_a_lineage_export_that_fails_midway_ends_with_an_error_record(client, monkeypatch):
-    import govern.lineage.store
+    import govern.lineage.queries
 
     submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
     assert client.post("/v1/submissions", json=check_body(), headers=submitter).status_code in (201, 403)
@@ -368,7 +368,7 @@ def test_a_lineage_export_that_fails_midway_ends_with_an_error_record(client, mo
                  "run": {"runId": "0190d0c6-52c6-7bb5-9a60-6e5c1bde0c1" + ("a" if name == "a" else "b")},
                  "job": {"namespace": "ci", "name": name}, "inputs": [], "outputs": []}
         assert client.post("/api/v1/lineage", json=event, headers=producer).status_code in (200, 201)
-    monkeypatch.setattr(govern.lineage.store, "events", _breaking(govern.lineage.store.events, after=1))
+    monkeypatch.setattr(govern.lineage.queries, "events", _breaking(govern.lineage.queries.events, after=1))
     response = client.get("/api/v1/lineage/events", headers=producer)
     assert response.status_code == 200
     lines = response.text.splitlines()
