@@ -40,7 +40,18 @@ EVENT_BODY = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": EVENT_BODY})
+EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Stored before: a redelivery, nothing changed"},
+    400: {"description": "A gzip body that is corrupt, truncated or followed by other data"},
+    403: {"description": "Not permitted, or the event claims govern's own namespaces, facets or runs"},
+    409: {"description": "The run belongs to another job"},
+    413: {"description": "The body, or the gzip body once inflated, is over GOVERN_MAX_REQUEST_BYTES"},
+    415: {"description": "A Content-Encoding other than gzip"},
+    422: {"description": "Not an OpenLineage event the store can hold (the reason names the field)"},
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": EVENT_BODY}, responses=EVENT_ERRORS)
 async def post_event(request: Request, response: Response, token: TokenDep, engine: EngineDep, session: SessionDep) -> dict[str, Any]:
     """Store an event (producers, admins, govern services): 201 when stored, 200 when it was stored before.
     Only govern writes its own namespaces, facets and runs; a claim on them from anyone else is a 403."""
