@@ -25,7 +25,7 @@ def decompressed(raw: bytes, encoding: str, limit: int) -> bytes:
     if not codings:
         return raw
     if codings != ["gzip"] and codings != ["x-gzip"]:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding!r} is not supported; send gzip or none")
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding[:100]!r} is not supported; send gzip or none")
     inflater = zlib.decompressobj(_GZIP_WBITS)
     try:
         body = inflater.decompress(raw, limit + 1)
