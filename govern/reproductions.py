@@ -30,7 +30,7 @@ from govern.manifest import epoch_ns
 from govern.models import DecisionRecord, SubmissionRecord, utcnow
 from govern.policy.engines import PolicyEngine
 from govern.policy.input import context_input
-from govern.procurement import context_for
+from govern.procurement import InvalidVendorRecord, context_for
 from govern.records import RecordError, as_utc
 from govern.submissions import reserve
 
@@ -106,8 +106,11 @@ def _policy_input(session: Session, submission: SubmissionRecord, may_see: Calla
     if not isinstance(recorded, dict):
         raise RecordError(f"submission {submission.id} has no recorded decision input to decide a reproduction on", 409)
     spec = recorded.get("experiment", {}).get("spec", {})
-    live = context_for(
-        session, team=submission.team, vendor=spec.get("backend", {}).get("vendor", ""), sandbox_id=submission.sandbox,
-        lock_sandbox=True, may_see=may_see,
-    )
+    try:
+        live = context_for(
+            session, team=submission.team, vendor=spec.get("backend", {}).get("vendor", ""), sandbox_id=submission.sandbox,
+            lock_sandbox=True, may_see=may_see,
+        )
+    except InvalidVendorRecord as exc:  # fail closed: no reproduction on prices nobody can read
+        raise RecordError(f"the vendor's stored price model is unreadable, so no reproduction is decided: {exc}", 409) from None
     return {**recorded, "context": context_input(live), "now_ns": epoch_ns(utcnow())}

@@ -16,6 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from govern.api.params import EventId
+from govern.api.streams import jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.api.lineage_body import read_event
 from govern.database import reading
@@ -25,6 +27,8 @@ from govern.lineage.parse import parse
 from govern.models import TokenPublic
 
 router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
+ENCODED_PATHS = frozenset({"/api/v1/lineage"})
+"""Where a gzip body is accepted (the body middleware refuses encodings elsewhere); `read_event` inflates it."""
 
 Depth = Annotated[int, Query(ge=0, le=queries.MAX_DEPTH, description="Job↔dataset hops from the node.")]
 
@@ -36,7 +40,18 @@ EVENT_BODY = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": EVENT_BODY})
+EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Stored before: a redelivery, nothing changed"},
+    400: {"description": "A gzip body that is corrupt, truncated or followed by other data"},
+    403: {"description": "Not permitted, or the event claims govern's own namespaces, facets or runs"},
+    409: {"description": "The run belongs to another job"},
+    413: {"description": "The body, or the gzip body once inflated, is over GOVERN_MAX_REQUEST_BYTES"},
+    415: {"description": "A Content-Encoding other than gzip"},
+    422: {"description": "Not an OpenLineage event the store can hold (the reason names the field)"},
+}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": EVENT_BODY}, responses=EVENT_ERRORS)
 async def post_event(request: Request, response: Response, token: TokenDep, engine: EngineDep, session: SessionDep) -> dict[str, Any]:
     """Store an event (producers, admins, govern services): 201 when stored, 200 when it was stored before.
     Only govern writes its own namespaces, facets and runs; a claim on them from anyone else is a 403."""
@@ -64,7 +79,7 @@ def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: An
 @router.get("")
 def get_graph(
     token: TokenDep, engine: EngineDep, session: SessionDep,
-    node_id: Annotated[str, Query(alias="nodeId", description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
+    node_id: Annotated[str, Query(alias="nodeId", max_length=2000, description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
     depth: Depth = queries.MAX_DEPTH,
 ) -> dict[str, Any]:
     """The lineage graph around a node, in Marquez's shape."""
@@ -96,7 +111,7 @@ def get_run_upstream(
 @router.get("/events")
 def export_events(
     request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
-    since: Annotated[int, Query(ge=0, description="Export events stored after this id.")] = 0,
+    since: EventId = 0,
 ) -> StreamingResponse:
     """Stored events as JSON Lines, oldest first. The export ends at the event that was last when it began;
     header `X-Lineage-Last-Id` names it, to pass as `since` next time."""
@@ -109,7 +124,7 @@ def export_events(
             for payload in queries.events(reader, since, until_id=last_id, visible_teams=teams):
                 yield payload + "\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Lineage-Last-Id": str(last_id)})
+    return streamed(prefetched(lines()), "application/x-ndjson", jsonl_error, headers={"X-Lineage-Last-Id": str(last_id)})
 
 
 def visible_teams(engine: PolicyEngine, token: TokenPublic) -> set[str] | None:

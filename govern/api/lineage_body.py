@@ -1,8 +1,9 @@
 """Reading a posted OpenLineage event: plain or gzip-encoded (the client's `compression: gzip`), and JSON
 held to the strict rules the rest of the service applies, on the decompressed text.
 
-The raw body is already bounded by the service's request limit; the decompressed body is bounded by the
-same limit while it is decompressed (zlib's `max_length`), so a small gzip bomb never inflates in memory.
+The raw body is already bounded by the service's request limit (`bodies.BoundedBodies`, which lets an
+encoded body through on this path only); the decompressed body is bounded by the same limit while it is
+decompressed (zlib's `max_length`), so a small gzip bomb never inflates in memory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from fastapi import HTTPException, Request, status
 
+from govern.api.bodies import Refused, check_json
+
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # the gzip wrapper, not raw deflate or zlib's
 
 
@@ -22,7 +25,7 @@ def decompressed(raw: bytes, encoding: str, limit: int) -> bytes:
     if not codings:
         return raw
     if codings != ["gzip"] and codings != ["x-gzip"]:
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding!r} is not supported; send gzip or none")
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"Content-Encoding {encoding[:100]!r} is not supported; send gzip or none")
     inflater = zlib.decompressobj(_GZIP_WBITS)
     try:
         body = inflater.decompress(raw, limit + 1)
@@ -36,24 +39,13 @@ def decompressed(raw: bytes, encoding: str, limit: int) -> bytes:
 
 
 def strict_json(body: bytes) -> Any:
-    """JSON as the spec defines it: UTF-8, no NaN or Infinity. Depth, NUL and lone surrogates are checked on
-    the parsed value by the lineage parser, which applies them to events from every source."""
+    """The body as JSON, held to the rules the service's body middleware applies to every plain JSON body
+    (`bodies.check_json`): it cannot see inside an encoded body, and a body not labelled JSON skips it."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is not UTF-8 (byte {exc.start})") from None
-    try:
-        return json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    except RecursionError:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the body nests too deeply") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+        check_json(body)
+    except Refused as refused:
+        raise HTTPException(refused.status, [{"type": refused.kind, "loc": refused.loc, "msg": refused.message}]) from None
+    return json.loads(body)
 
 
 async def read_event(request: Request, limit: int) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
+from govern.api.params import TeamFilter
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.records import RecordError
 from govern.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
@@ -24,7 +25,7 @@ def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session
 
 
 @router.get("")
-def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: str | None = None) -> list[WaiverPublic]:
+def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: TeamFilter = None) -> list[WaiverPublic]:
     require(engine, token, "waiver.read", {"team": team or ""})
     return list_waivers(session, team)
 

@@ -15,7 +15,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 from govern.lineage.limits import (
     DECISION_ID_MAX,
@@ -93,7 +93,11 @@ def parse(event: Any) -> ParsedEvent:
     if event_type is not None and event_type not in EVENT_TYPES:
         raise RecordError(f"eventType must be one of {', '.join(EVENT_TYPES)}", 422)
     payload = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    common = {"kind": kind, "event_hash": hashlib.sha256(payload.encode()).hexdigest(), "event_type": event_type,
+    try:
+        encoded = payload.encode()
+    except UnicodeEncodeError:
+        name_the_problem(event)
+    common = {"kind": kind, "event_hash": hashlib.sha256(encoded).hexdigest(), "event_type": event_type,
               "event_time": _event_time(event["eventTime"]), "producer": event["producer"], "payload": payload}
     if kind == "dataset":
         dataset = _required_object(event, "dataset")
@@ -126,7 +130,31 @@ def parse(event: Any) -> ParsedEvent:
 
 def check_plain(event: dict[str, Any]) -> None:
     """Refuse what JSON text cannot carry or the database cannot store, walking without recursion so that
-    the depth bound is checked before anything deep is touched."""
+    the depth bound is checked before anything deep is touched. The common case, nothing wrong, is checked
+    without keeping paths and without encoding each string (a lone surrogate fails the payload's encoding
+    in `parse`); only a refusal walks again to name the field."""
+    pending: list[tuple[Any, int]] = [(event, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_NESTING:
+            name_the_problem(event)
+        for key, child in (value.items() if isinstance(value, dict) else enumerate(value)):
+            if isinstance(child, (dict, list)):
+                pending.append((child, depth + 1))
+            elif (isinstance(value, dict) and (not isinstance(key, str) or "\x00" in key)) or not _plain_scalar(child):
+                name_the_problem(event)
+
+
+def _plain_scalar(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (bool, int))
+
+
+def name_the_problem(event: dict[str, Any]) -> NoReturn:
+    """The slow walk: raises the 422 that names the first field the store cannot hold."""
     pending: list[tuple[Any, int, str]] = [(event, 1, "")]
     while pending:
         value, depth, where = pending.pop()
@@ -145,11 +173,9 @@ def check_plain(event: dict[str, Any]) -> None:
         elif isinstance(value, str):
             if problem := text_problem(value):
                 raise RecordError(f"{where} {problem}", 422)
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise RecordError(f"{where} is not a finite number", 422)
-        elif value is not None and not isinstance(value, (bool, int)):
-            raise RecordError(f"{where} is not a JSON value", 422)
+        elif not _plain_scalar(value):
+            raise RecordError(f"{where} is not a finite number" if isinstance(value, float) else f"{where} is not a JSON value", 422)
+    raise RecordError("the event is not plain JSON", 422)
 
 
 def _required_object(event: dict[str, Any], key: str) -> dict[str, Any]:
