@@ -373,3 +373,34 @@ def test_a_lineage_export_that_fails_midway_ends_with_an_error_record(client, mo
     assert response.status_code == 200
     lines = response.text.splitlines()
     assert len(lines) == 2 and "RuntimeError" in json.loads(lines[-1])["error"]
+
+
+# 6. Shots and every integer that reaches the database.
+
+
+@pytest.mark.parametrize("shots", [2**31, 2**63 - 1])
+@pytest.mark.parametrize("path", ["/v1/check", "/v1/submissions"])
+def test_a_shot_count_past_what_the_database_stores_is_422(client, path, shots):
+    submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
+    response = client.post(path, json=check_body(shots=shots), headers=submitter)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["problems"]
+    assert problem["field"] == "spec.shots" and "2147483647" in problem["message"]
+
+
+def test_the_largest_shot_count_is_decided_not_refused(client):
+    submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
+    response = client.post("/v1/submissions", json=check_body(shots=2**31 - 1), headers=submitter)
+    assert response.status_code == 403 and "SEC-004" in [f["rule"] for f in response.json()["decision"]["deny"]]
+
+
+def test_the_cli_refuses_a_shot_count_past_the_database_with_exit_two(cli, tmp_path):
+    manifest, circuit = example("vqe-h2-ibm")
+    manifest["spec"]["shots"] = 2**63
+    manifest["spec"]["circuit"] = {"qasm": circuit}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(manifest))
+    result = cli("check", str(path), "-f", "json")
+    assert result.exit_code == 2
+    (problem,) = json.loads(result.output)["results"][0]["error"]["problems"]
+    assert problem["field"] == "spec.shots" and problem["line"] is not None
