@@ -404,3 +404,29 @@ def test_the_cli_refuses_a_shot_count_past_the_database_with_exit_two(cli, tmp_p
     assert result.exit_code == 2
     (problem,) = json.loads(result.output)["results"][0]["error"]["problems"]
     assert problem["field"] == "spec.shots" and problem["line"] is not None
+
+
+# 7. NUL bytes in any string or path parameter: 422 on PostgreSQL as on SQLite, before the database sees them.
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "loc"),
+    [
+        ("GET", "/v1/submissions/a%00b", None, ["path"]),
+        ("GET", "/v1/jobs/a%00b", None, ["path"]),
+        ("POST", "/v1/waivers/a%00b/approve", None, ["path"]),
+        ("PUT", "/v1/vendors/a%00b", {}, ["path"]),
+        ("GET", "/v1/audit/decisions?team=a%00", None, ["query", "team"]),
+        ("GET", "/api/v1/lineage?nodeId=job:a%00:b", None, ["query", "nodeId"]),
+        ("GET", "/v1/sandboxes?te%00am=x", None, ["query", "team"]),
+        ("PUT", "/v1/vendors/ibm", {"regions": ["us\x00east"]}, ["body", "regions", 0]),
+        ("POST", "/v1/sandboxes", {"id": "SBX\x001", "team": "materials-rnd"}, ["body", "id"]),
+        ("POST", "/v1/waivers", {"reason": "because\x00"}, ["body", "reason"]),
+        ("POST", "/api/v1/lineage", {"job": {"namespace": "ci", "name": "a\x00"}}, ["body", "job", "name"]),
+        ("POST", "/v1/check", {"manifest": {"metadata": {"name": "x\x00"}}}, ["body", "manifest", "metadata", "name"]),
+    ],
+)
+def test_nul_bytes_anywhere_are_422_never_500(client, method, target, body, loc):
+    headers = {**auth(token_for(client, "admin", "platform")), **JSON}
+    content = json.dumps(body).encode() if body is not None else None
+    refused(client.request(method, target, content=content, headers=headers), 422, loc=loc, says="NUL byte")
