@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from govern.api import create_app
 from govern.settings import Settings
+from tests.conftest import EXAMPLES
 from tests.live_service import free_port, running_service
 from tests.test_api import auth, example, token_for
 
@@ -430,3 +431,35 @@ def test_nul_bytes_anywhere_are_422_never_500(client, method, target, body, loc)
     headers = {**auth(token_for(client, "admin", "platform")), **JSON}
     content = json.dumps(body).encode() if body is not None else None
     refused(client.request(method, target, content=content, headers=headers), 422, loc=loc, says="NUL byte")
+
+
+# 8. In the CLI, one bad document never aborts the batch.
+
+
+def _nested(levels: int) -> str:
+    return "{deep: " * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize("output_format", ["sarif", "junit", "json"])
+def test_one_bad_document_never_aborts_the_batch(cli, tmp_path, output_format):
+    good = (EXAMPLES / "allowed" / "bell-local.yaml").read_text().replace("../circuits/bell.qasm", "bell.qasm")
+    (tmp_path / "bell.qasm").write_text((EXAMPLES / "circuits" / "bell.qasm").read_text())
+    bad = good.replace("shots: 2048", "shots: 2048\n  hyperparameters: " + _nested(500))
+    odd_date = "apiVersion: govern/v1\nkind: Experiment\nmetadata: {name: odd, created: 2026-02-30}\n"
+    (tmp_path / "batch.yaml").write_text("\n---\n".join([good, bad, odd_date, good.replace("name: bell-calibration", "name: bell-again")]))
+    (tmp_path / "deep.json").write_text('{"kind": "Experiment", "spec": ' + "[" * 900 + "]" * 900 + "}")
+    report = tmp_path / f"report.{output_format}"
+    result = cli("check", str(tmp_path), "-f", output_format, "-o", str(report))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    text = report.read_text()
+    assert "nested deeper than 64 levels" in text and "day is out of range" in text
+    if output_format == "json":
+        results = json.loads(text)["results"]
+        errors = [r["error"] for r in results if r.get("error")]
+        decided = [r for r in results if r.get("decision")]
+        assert [r["name"] for r in decided] == ["bell-calibration", "bell-again"] and len(errors) == 3
+        problems = [p for e in errors for p in e["problems"]]
+        deep = next(p for p in problems if "nested deeper" in p["message"] and p["field"].startswith("spec.hyperparameters"))
+        assert deep["line"] is not None
+        assert any("day is out of range" in p["message"] for p in problems)

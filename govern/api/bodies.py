@@ -27,8 +27,8 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_DEPTH = 64
-"""Deepest JSON nesting accepted (a manifest needs fewer than ten levels)."""
+from govern.documents import MAX_DEPTH
+
 INTEGER_RANGE = (-(2**63), 2**63 - 1)
 """The integers the database stores (BIGINT); anything beyond is refused, not rounded."""
 RAW_BODY = "govern.raw_body"
