@@ -463,3 +463,35 @@ def test_one_bad_document_never_aborts_the_batch(cli, tmp_path, output_format):
         deep = next(p for p in problems if "nested deeper" in p["message"] and p["field"].startswith("spec.hyperparameters"))
         assert deep["line"] is not None
         assert any("day is out of range" in p["message"] for p in problems)
+
+
+# 9. Manifest errors through the service are placed at line:col of the body that carried them.
+
+
+def _position_of(text: str, needle: str) -> tuple[int, int]:
+    before = text[: text.index(needle)]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+@pytest.mark.parametrize("path", ["/v1/check", "/v1/submissions"])
+def test_manifest_errors_name_their_line_and_column_in_the_body(sqlite_client, path):
+    body = check_body(shots=0, shotz=1)
+    body["manifest"]["spec"]["datasets"][0]["classification"] = "secret"
+    text = json.dumps(body, indent=2)
+    submitter = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+    response = sqlite_client.post(path, content=text, headers=submitter)
+    assert response.status_code == 422, response.text
+    where = {p["field"]: (p["line"], p["column"]) for p in response.json()["problems"]}
+    assert where["spec.shots"] == _position_of(text, '"shots"')
+    assert where["spec.shotz"] == _position_of(text, '"shotz"')
+    assert where["spec.datasets[0].classification"] == _position_of(text, '"classification"')
+    assert all(line > 1 for line, _ in where.values())
+
+
+def test_a_missing_circuit_is_placed_at_the_circuit_the_manifest_names(sqlite_client):
+    body = check_body()
+    body.pop("circuit")
+    text = json.dumps(body, indent=1)
+    submitter = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+    (problem,) = sqlite_client.post("/v1/check", content=text, headers=submitter).json()["problems"]
+    assert problem["field"] == "circuit" and (problem["line"], problem["column"]) == _position_of(text, '"circuit"')
