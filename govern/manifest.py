@@ -74,6 +74,10 @@ def exact_numbers(value: Any) -> Any:
 
 ExactPositiveInt = Annotated[PositiveInt, AfterValidator(exact_number)]
 
+MAX_SHOTS = 2**31 - 1
+"""The most shots a manifest may ask for: what the service's jobs.shots column (INTEGER) stores. Checked
+in the model, so the CLI (exit 2) and the service (422) refuse more before any database sees it."""
+
 
 class Strict(BaseModel):
     """Unknown fields are errors; fields are camelCase in documents and snake_case in Python."""
@@ -160,7 +164,7 @@ class ExperimentSpec(Strict):
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     circuit: CircuitRef
     backend: Backend
-    shots: ExactPositiveInt
+    shots: Annotated[int, Field(ge=1, le=MAX_SHOTS)]
     sandbox: Identifier | None = None
     datasets: list[Dataset] = Field(default_factory=list)
     hyperparameters: Annotated[dict[str, Any], AfterValidator(exact_numbers)] = Field(default_factory=dict)
