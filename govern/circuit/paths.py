@@ -1,0 +1,14 @@
+"""The path rule: circuits and their includes are read only inside one folder tree (the manifest's, or --root)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def contained(base: Path, name: str, root: Path) -> Path | None:
+    """`name` relative to `base`, with symlinks followed, when it stays inside `root`; else None (nothing is read)."""
+    if "\0" in name:
+        return None
+    resolved = Path(os.path.realpath(base / name))
+    return resolved if resolved.is_relative_to(Path(os.path.realpath(root))) else None
