@@ -10,7 +10,8 @@ from pathlib import Path
 from govern.circuit.limits import CircuitLimits
 from govern.circuit.paths import contained
 from govern.circuit.scan import Program, Reader
-from govern.circuit.tokens import ScanError, Token, locate_byte
+from govern.circuit.tokens import ScanError, Token
+from govern.documents import locate_byte
 
 MAX_INCLUDE_DEPTH = 8
 

@@ -12,3 +12,16 @@ def contained(base: Path, name: str, root: Path) -> Path | None:
         return None
     resolved = Path(os.path.realpath(base / name))
     return resolved if resolved.is_relative_to(Path(os.path.realpath(root))) else None
+
+
+def default_tree(folder: Path) -> Path:
+    """The tree a manifest's circuit may come from: its folder, widened to the git work tree it lies in (so a
+    repository's `../circuits/` works), but never to the home folder or above."""
+    resolved = Path(os.path.realpath(folder))
+    home = Path(os.path.realpath(Path.home()))
+    for candidate in (resolved, *resolved.parents):
+        if home.is_relative_to(candidate):
+            break
+        if (candidate / ".git").exists():
+            return candidate
+    return resolved

@@ -83,9 +83,3 @@ def _line_statement(text: str, start: int) -> bool:
         return True
     return text[start] == "@" and text[start + 1 : start + 2].isalpha()
 
-
-def locate_byte(data: bytes, offset: int) -> tuple[int, int]:
-    """Line and column (1-based, in characters) of a byte offset, for an undecodable byte."""
-    line = data.count(b"\n", 0, offset) + 1
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    return line, len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
