@@ -195,6 +195,19 @@ def test_a_circuit_that_is_not_a_file_includes_only_the_standard_libraries():
         parse_circuit(QASM3 + 'include "/etc/hostname";\nqubit q;\n', "dispatch request")
 
 
+def test_inline_and_service_circuits_never_read_files(engine):
+    from govern.check import Checker
+    from govern.documents import parse_documents
+    from govern.submission import submission_from_document, submission_from_request
+
+    inline = '  circuit:\n    qasm: |\n      OPENQASM 2.0;\n      include "/etc/passwd";\n'
+    (document,) = parse_documents(MANIFEST.replace("  circuit: {path: ../circuits/bell.qasm}\n", inline), "inline.yaml")
+    checker = Checker(engine)
+    for submission in (submission_from_document(document, 1_000_000), submission_from_request(document, None, 1_000_000)):
+        with pytest.raises(InputError, match="may include only qelib1.inc or stdgates.inc"):
+            checker.profile(submission)
+
+
 def profiles_of(path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
     result = subprocess.run(
         [sys.executable, "-m", "govern", "check", "--context", str(EXAMPLES / "context.yaml"), "--now", EXAMPLES_NOW, "-f", "json", *args, str(path)],

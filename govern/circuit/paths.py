@@ -15,13 +15,14 @@ def contained(base: Path, name: str, root: Path) -> Path | None:
 
 
 def default_tree(folder: Path) -> Path:
-    """The tree a manifest's circuit may come from: its folder, widened to the git work tree it lies in (so a
-    repository's `../circuits/` works), but never to the home folder or above."""
+    """The tree a manifest's circuit may come from: its folder, widened to the current folder or the git work tree
+    it lies in (so a project's `../circuits/` works), but never to the home folder or above."""
     resolved = Path(os.path.realpath(folder))
-    home = Path(os.path.realpath(Path.home()))
+    home, here = Path(os.path.realpath(Path.home())), Path(os.path.realpath(Path.cwd()))
+    widest = resolved
     for candidate in (resolved, *resolved.parents):
         if home.is_relative_to(candidate):
             break
-        if (candidate / ".git").exists():
-            return candidate
-    return resolved
+        if candidate == here or (candidate / ".git").exists():
+            widest = candidate
+    return widest
