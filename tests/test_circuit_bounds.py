@@ -307,3 +307,49 @@ def test_the_scan_never_undercounts_what_qiskit_builds(text):
     circuit = expand(parse_scanned(scanned, "generated.qasm"))
     assert (scanned.qubits, scanned.clbits) == (circuit.num_qubits, circuit.num_clbits)
     assert scanned.operations >= sum(circuit.count_ops().values())
+
+
+QASM3_GATES = {"h": 1, "x": 1, "cx": 2, "ccx": 3, "rz(0.5)": 1, "inv @ s": 1, "ctrl @ x": 2}
+
+
+@st.composite
+def qasm3_programs(draw) -> str:
+    """Valid OpenQASM 3 programs: registers, nested gates, modifiers, broadcasts and literal `for` loops."""
+    size = draw(st.integers(1, 4))
+    lines = [QASM3, f"qubit[{size}] q;\nqubit r;\nbit[{size}] c;\n"]
+    gates = dict(QASM3_GATES)
+    for index in range(draw(st.integers(0, 3))):
+        arity = draw(st.integers(1, 3))
+        params = [f"a{k}" for k in range(arity)]
+        body = []
+        for _ in range(draw(st.integers(1, 3))):
+            name, width = draw(st.sampled_from(sorted((g, w) for g, w in gates.items() if w <= arity)))
+            body.append(f"{name} {', '.join(draw(st.permutations(params))[:width])};")
+        gates[f"mine{index}"] = arity
+        lines.append(f"gate mine{index} {', '.join(params)} {{ {' '.join(body)} }}\n")
+
+    def call() -> str:
+        name, width = draw(st.sampled_from(sorted((g, w) for g, w in gates.items() if w <= size)))
+        if width == 1 and draw(st.booleans()):
+            return f"{name} q;"
+        return f"{name} {', '.join(f'q[{k}]' for k in draw(st.permutations(range(size)))[:width])};"
+
+    for _ in range(draw(st.integers(1, 5))):
+        if draw(st.booleans()):
+            first, last = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+            lines.append(f"for int i in [{first}:{last}] {{ {' '.join(call() for _ in range(draw(st.integers(1, 3))))} }}\n")
+        else:
+            lines.append(call() + "\n")
+    lines.append("h r;\nc = measure q;\n")
+    return "".join(lines)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(qasm3_programs())
+def test_the_scan_never_undercounts_what_qiskit_builds_from_openqasm_3(text):
+    test_the_scan_never_undercounts_what_qiskit_builds.hypothesis.inner_test(text)
+
+
+def test_switch_counts_every_case():
+    text = QASM3 + "qubit[2] q;\nswitch (x) { case 0 { h q; } case 1, 2 { x q[0]; } default { cx q[0], q[1]; } }\nh q;\n"
+    assert scan_program(text, LIMITS).operations == 1 + 2 + 1 + 1 + 2

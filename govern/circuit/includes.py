@@ -9,7 +9,8 @@ from pathlib import Path
 
 from govern.circuit.limits import CircuitLimits
 from govern.circuit.paths import contained
-from govern.circuit.scan import Program, Reader
+from govern.circuit.program import Program
+from govern.circuit.scan import Reader
 from govern.circuit.tokens import ScanError, Token
 from govern.documents import locate_byte
 

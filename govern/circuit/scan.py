@@ -9,13 +9,9 @@ Includes are resolved here (see `includes.py`), so Qiskit never opens a file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from govern.circuit.limits import CircuitLimits
+from govern.circuit.program import Program, saturated
 from govern.circuit.tokens import ScanError, Token, tokenize
 
-CAP = 1 << 62
 MAX_BLOCK_DEPTH = 32
 MAX_BRACKET_DEPTH = 64
 MAX_DIGITS = 18
@@ -31,53 +27,6 @@ NO_OPERATIONS = frozenset(
 OUTSIDE_CIRCUIT = frozenset({"defcal", "cal", "defcalgrammar", "extern"})
 _ASSIGNMENT_OPERATORS = frozenset("+-*/%&|^~") | {"<<", ">>", "**"}
 _OPEN = {"(": ")", "[": "]", "{": "}"}
-
-
-def saturated(value: int) -> int:
-    return value if value < CAP else CAP
-
-
-@dataclass
-class Program:
-    """What the scan has found so far, across the main file and its includes."""
-
-    limits: CircuitLimits | None
-    include_dir: Path | None = None
-    root: Path | None = None
-    version: int | None = None
-    includes_qelib1: bool = False
-    qubits: int = 0
-    clbits: int = 0
-    physical: int = 0
-    operations: int = 0
-    gates: dict[str, int] = field(default_factory=dict)
-    registers: dict[str, int] = field(default_factory=dict)
-    included_bytes: int = 0
-
-    def add_qubits(self, count: int, at: Token) -> None:
-        self.qubits += count
-        self._bound("qubits", self.qubits + self.physical, "max_qubits", "GOVERN_MAX_CIRCUIT_QUBITS", at)
-
-    def use_physical(self, index: int, at: Token) -> None:
-        self.physical = max(self.physical, index + 1)
-        self._bound("qubits (physical qubits count up to the highest index)", self.qubits + self.physical, "max_qubits", "GOVERN_MAX_CIRCUIT_QUBITS", at)
-
-    def add_clbits(self, count: int, at: Token) -> None:
-        self.clbits += count
-        self._bound("classical bits", self.clbits, "max_clbits", "GOVERN_MAX_CIRCUIT_CLBITS", at)
-
-    def add_operations(self, count: int, at: Token) -> None:
-        self.operations = saturated(self.operations + count)
-        self._bound(
-            "operations once its gates, loops and register broadcasts are expanded", self.operations, "max_operations",
-            "GOVERN_MAX_CIRCUIT_OPERATIONS", at,
-        )
-
-    def _bound(self, what: str, total: int, limit_name: str, setting: str, at: Token) -> None:
-        limit = getattr(self.limits, limit_name) if self.limits else None
-        if limit is not None and total > limit:
-            amount = "more than 10^18" if total >= CAP else f"at least {total}" if limit_name == "max_operations" else str(total)
-            raise ScanError(f"circuit has {amount} {what}, over the limit of {limit} ({setting})", at.line, at.column)
 
 
 class Reader:
@@ -206,6 +155,8 @@ class Reader:
                 self.next()
                 total += self.body(depth)
             return saturated(total)
+        if word == "switch":
+            return self.switch(depth)
         if word == "box":
             self.next()
             self.skip_balanced() if self.at("[") else None
@@ -327,6 +278,21 @@ class Reader:
             )
         return saturated(1 + iterations * self.body(depth))
 
+    def switch(self, depth: int) -> int:
+        """`switch (x) { case a, b { … } default { … } }` counts every case's body."""
+        self.next()
+        self.skip_balanced() if self.at("(") else None
+        opening = self.expect("{")
+        total = 1
+        while not self.at("}"):
+            if self.peek() is None:
+                raise ScanError("'{' is never closed", opening.line, opening.column)
+            while not self.at("{"):
+                self.next()
+            total = saturated(total + self.block(depth + 1))
+        self.next()
+        return total
+
     def call(self) -> int:
         token = self.next()
         exponent_applies = False
@@ -379,6 +345,8 @@ class Reader:
                     indexed = indexed or not any(t.text in (":", ",", "{") for t in inside)
                 if not indexed:
                     width = max(width, self.scope.get(token.text, 1))
+            elif token.text == "{":
+                raise ScanError("unexpected '{' among a statement's arguments", token.line, token.column)
             elif token.text in _OPEN:
                 self.i -= 1
                 self.skip_balanced()
