@@ -273,21 +273,26 @@ def test_examples_read_circuits_from_their_repository_tree():
 QASM2_GATES = {"h": 1, "x": 1, "cx": 2, "ccx": 3, "rz(0.5)": 1}
 
 
-@st.composite
-def programs(draw) -> str:
-    """Valid OpenQASM 2 programs: registers, nested gate definitions, calls on qubits and whole registers."""
-    sizes = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
-    lines = [QASM2] + [f"qreg q{i}[{n}];\ncreg c{i}[{n}];\n" for i, n in enumerate(sizes)]
-    gates = dict(QASM2_GATES)
+def gate_definitions(draw, gates: dict[str, int], lines: list[str]) -> dict[str, int]:
+    """Up to three gate definitions, each calling built-ins and the gates defined before it; returns gate → arity."""
     for index in range(draw(st.integers(0, 3))):
         arity = draw(st.integers(1, 3))
         params = [f"a{k}" for k in range(arity)]
         body = []
         for _ in range(draw(st.integers(1, 4))):
             name, width = draw(st.sampled_from(sorted((g, w) for g, w in gates.items() if w <= arity)))
-            body.append(f"{name} {','.join(draw(st.permutations(params))[:width])};")
+            body.append(f"{name} {', '.join(draw(st.permutations(params))[:width])};")
         gates[f"mine{index}"] = arity
-        lines.append(f"gate mine{index} {','.join(params)} {{ {' '.join(body)} }}\n")
+        lines.append(f"gate mine{index} {', '.join(params)} {{ {' '.join(body)} }}\n")
+    return gates
+
+
+@st.composite
+def programs(draw) -> str:
+    """Valid OpenQASM 2 programs: registers, nested gate definitions, calls on qubits and whole registers."""
+    sizes = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+    lines = [QASM2] + [f"qreg q{i}[{n}];\ncreg c{i}[{n}];\n" for i, n in enumerate(sizes)]
+    gates = gate_definitions(draw, dict(QASM2_GATES), lines)
     for _ in range(draw(st.integers(1, 8))):
         name, width = draw(st.sampled_from(sorted(gates.items())))
         register = draw(st.integers(0, len(sizes) - 1))
@@ -317,16 +322,7 @@ def qasm3_programs(draw) -> str:
     """Valid OpenQASM 3 programs: registers, nested gates, modifiers, broadcasts and literal `for` loops."""
     size = draw(st.integers(1, 4))
     lines = [QASM3, f"qubit[{size}] q;\nqubit r;\nbit[{size}] c;\n"]
-    gates = dict(QASM3_GATES)
-    for index in range(draw(st.integers(0, 3))):
-        arity = draw(st.integers(1, 3))
-        params = [f"a{k}" for k in range(arity)]
-        body = []
-        for _ in range(draw(st.integers(1, 3))):
-            name, width = draw(st.sampled_from(sorted((g, w) for g, w in gates.items() if w <= arity)))
-            body.append(f"{name} {', '.join(draw(st.permutations(params))[:width])};")
-        gates[f"mine{index}"] = arity
-        lines.append(f"gate mine{index} {', '.join(params)} {{ {' '.join(body)} }}\n")
+    gates = gate_definitions(draw, dict(QASM3_GATES), lines)
 
     def call() -> str:
         name, width = draw(st.sampled_from(sorted((g, w) for g, w in gates.items() if w <= size)))
