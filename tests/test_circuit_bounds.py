@@ -20,6 +20,7 @@ from govern.circuit.includes import scan_program
 from govern.circuit.parse import parse_scanned
 from govern.errors import InputError
 from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
+from tests.test_api import auth, client, example, token_for  # noqa: F401 - client is the service fixture
 
 LIMITS = CircuitLimits()
 QASM2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'
@@ -206,6 +207,21 @@ def test_inline_and_service_circuits_never_read_files(engine):
     for submission in (submission_from_document(document, 1_000_000), submission_from_request(document, None, 1_000_000)):
         with pytest.raises(InputError, match="may include only qelib1.inc or stdgates.inc"):
             checker.profile(submission)
+
+
+def test_the_service_refuses_unbounded_circuits_and_includes_with_422(client):  # noqa: F811 - the fixture
+    secret = token_for(client, "submitter", "platform-qa")
+    manifest, _ = example("bell-local")
+    for circuit, line, message in [
+        ("OPENQASM 2.0;\nqreg q[1000000000];\n", 2, "1000000000 qubits, over the limit of 1000"),
+        (nested_gates(), 15, "at least 10000000000 operations"),
+        ('OPENQASM 2.0;\ninclude "/etc/passwd";\n', 2, "may include only qelib1.inc or stdgates.inc"),
+        ("", None, "circuit file is empty"),
+    ]:
+        response = client.post("/v1/check", json={"manifest": manifest, "circuit": circuit}, headers=auth(secret))
+        assert response.status_code == 422, response.text
+        (problem,) = response.json()["problems"]
+        assert message in problem["message"] and problem["line"] == line
 
 
 def profiles_of(path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict, str]:
