@@ -97,9 +97,10 @@ def test_the_broadcast_case_is_refused_on_operations_when_the_qubits_are_allowed
         ("for int i in [0:0:9] { h q; }\n", "a step other than 0"),
         ("gate wide a, b, c, d, e, f, g, h { " + "cx a, b; " * 2000 + "}\npow(2) @ wide q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7];\n", "Qiskit would build its 2^8×2^8 matrix"),
         ("{" * 40 + "h q;" + "}" * 40, "blocks nested more than 32 deep"),
+        ("bit b;\n" + "if (b) " * 5000 + "h q;\n", "statements nested more than 32 deep"),
         ("rz(" + "(" * 100 + "0" + ")" * 100 + ") q[0];\n", "brackets nested more than 64 deep"),
     ],
-    ids=["variable-range", "array-loop", "zero-step", "pow-wide", "deep-blocks", "deep-brackets"],
+    ids=["variable-range", "array-loop", "zero-step", "pow-wide", "deep-blocks", "deep-ifs", "deep-brackets"],
 )
 def test_what_cannot_be_bounded_is_refused(body, message):
     assert message in refusal(QASM3 + "qubit[8] q;\n" + body).problems[0].message

@@ -119,6 +119,8 @@ class Reader:
 
     def statement(self, depth: int) -> int:
         token = self.peek()
+        if depth > MAX_BLOCK_DEPTH:
+            raise ScanError(f"statements nested more than {MAX_BLOCK_DEPTH} deep", token.line, token.column)
         word = token.text if token.kind == "name" else ""
         if token.text == "{":
             return self.block(depth + 1)

@@ -6,11 +6,12 @@ Hand-written because Qiskit's parsers build the circuit while they parse: the sc
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _TOKEN = re.compile(
     r"""
     (?P<newline>\n)
+    |(?P<line_statement>^[ \t]*(?:\#pragma|pragma\b|@[^\W\d])[^\n]*)
     |(?P<space>[ \t\r\f\v]+)
     |(?P<comment>//[^\n]*|/\*.*?\*/)
     |(?P<open_comment>/\*)
@@ -21,12 +22,12 @@ _TOKEN = re.compile(
     |(?P<symbol>->|==|!=|<=|>=|<<|>>|\*\*|&&|\|\||\+\+|[-+*/%^&|~!<>=(){}\[\];:,.@])
     |(?P<other>.)
     """,
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE | re.DOTALL | re.MULTILINE,
 )
+_SKIPPED = frozenset({"space", "line_statement"})
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     kind: str
     text: str
     line: int
@@ -44,42 +45,27 @@ class ScanError(Exception):
 
 
 def tokenize(text: str) -> list[Token]:
-    """The significant tokens; `pragma` lines and `@annotation` lines at a statement's start are dropped whole."""
+    """The significant tokens; `pragma` and `@annotation` lines are dropped whole."""
     tokens: list[Token] = []
-    line, line_start, position = 1, 0, 0
-    statement_start = True
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        assert match is not None  # `other` matches any character
-        kind, value, start = match.lastgroup, match.group(), position
-        column = start - line_start + 1
-        if statement_start and (value == "#" or value == "@" or value == "pragma"):
-            if _line_statement(text, start):
-                end = text.find("\n", start)
-                position = len(text) if end < 0 else end
-                continue
-        position = match.end()
+    append = tokens.append
+    line, line_start = 1, 0
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind in _SKIPPED:
+            continue
         if kind == "newline":
-            line, line_start = line + 1, position
-        elif kind == "comment":
+            line, line_start = line + 1, match.end()
+            continue
+        start, value = match.start(), match.group()
+        if kind == "comment":
             newlines = value.count("\n")
             if newlines:
                 line, line_start = line + newlines, start + value.rfind("\n") + 1
         elif kind == "open_comment":
-            raise ScanError("unterminated /* comment", line, column)
+            raise ScanError("unterminated /* comment", line, start - line_start + 1)
         elif kind == "other":
-            if value == '"' or value == "'":
-                raise ScanError("unterminated string", line, column)
-            raise ScanError(f"unexpected character {value!r}", line, column)
-        elif kind != "space":
-            tokens.append(Token(kind, value, line, column, start, position))
-            statement_start = value in {";", "{", "}"}
+            message = "unterminated string" if value in "\"'" else f"unexpected character {value!r}"
+            raise ScanError(message, line, start - line_start + 1)
+        else:
+            append(Token(kind, value, line, start - line_start + 1, start, match.end()))
     return tokens
-
-
-def _line_statement(text: str, start: int) -> bool:
-    """`#pragma …`, `pragma …` and `@annotation …` run to the end of their line."""
-    if text.startswith("#pragma", start) or (text.startswith("pragma", start) and not text[start + 6 : start + 7].isalnum()):
-        return True
-    return text[start] == "@" and text[start + 1 : start + 2].isalpha()
-
