@@ -110,13 +110,13 @@ def measure_opa_standin(engine: RegorusEngine, policy_input: dict, canonical: by
 
 
 def make_batch(directory: Path, count: int) -> None:
-    """`count` manifests (every example in turn, renamed) sharing the examples' few small circuits."""
-    shutil.copytree(EXAMPLES / "circuits", directory / "circuits")
+    """`count` manifests (every example in turn, renamed) sharing the examples' few small circuits, which lie
+    inside the manifests' folder (circuits are read only inside a manifest's folder tree)."""
+    shutil.copytree(EXAMPLES / "circuits", directory / "manifests" / "circuits")
     sources = sorted(p for p in EXAMPLES.rglob("*.yaml") if p.parent.name in {"allowed", "denied", "warned"})
-    (directory / "manifests").mkdir()
     for index in range(count):
         source = sources[index % len(sources)]
-        text = source.read_text()
+        text = source.read_text().replace("../circuits/", "circuits/")
         name = f"m{index:05d}"
         text = text.replace("  name: ", f"  name: {name}-", 1)
         (directory / "manifests" / f"{name}.yaml").write_text(text)

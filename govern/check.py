@@ -89,12 +89,14 @@ class Checker:
         circuit_limits: CircuitLimits | None = None,
         max_manifest_bytes: int = 1_000_000,
         now: datetime | None = None,
+        root: Path | None = None,
     ):
         self.engine = engine
         self._context = context_input(context or Context.empty())
         self._limits = circuit_limits or CircuitLimits()
         self._max_manifest_bytes = max_manifest_bytes
         self._now = now
+        self._root = root
         self._profiles: dict[tuple[str, str], CircuitProfile | InputError] = {}
         self._profiles_lock = threading.Lock()
 
@@ -103,7 +105,7 @@ class Checker:
         cached = self._profiles.get(key)
         if cached is None:
             try:
-                cached = profile_qasm(submission.circuit_text, submission.circuit_source, self._limits, submission.circuit_dir)
+                cached = profile_qasm(submission.circuit_text, submission.circuit_source, self._limits, submission.circuit_dir, root=submission.circuit_root)
             except InputError as exc:
                 cached = exc
             with self._profiles_lock:
@@ -129,7 +131,7 @@ class Checker:
         if document.error is not None:
             return CheckResult(document.source, name, error=document.error)
         try:
-            submission = submission_from_document(document, self._limits.max_bytes)
+            submission = submission_from_document(document, self._limits.max_bytes, root=self._root)
             decision = self.decide(submission)
         except InputError as exc:
             return CheckResult(document.source, name, error=exc, locations=document.locations)

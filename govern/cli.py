@@ -129,6 +129,9 @@ def check(
     server: Annotated[
         Optional[str], typer.Option("--server", help="Let the govern service decide, on its live context (token: GOVERN_TOKEN).")
     ] = None,
+    root: Annotated[
+        Optional[Path], typer.Option("--root", help="Folder tree circuits and includes may be read from (default: each manifest's folder).")
+    ] = None,
 ) -> None:
     """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
     from govern.check import Checker
@@ -158,7 +161,7 @@ def check(
         from govern.client import ServerChecker
 
         client = _client(settings, server)
-        checker: Checker = ServerChecker(client, max_manifest_bytes=settings.max_manifest_bytes, max_circuit_bytes=settings.max_circuit_bytes)
+        checker: Checker = ServerChecker(client, max_manifest_bytes=settings.max_manifest_bytes, max_circuit_bytes=settings.max_circuit_bytes, root=root)
     else:
         checker = Checker(
             _engine(settings),
@@ -166,6 +169,7 @@ def check(
             circuit_limits=settings.circuit_limits,
             max_manifest_bytes=settings.max_manifest_bytes,
             now=now,
+            root=root,
         )
     try:
         report = _run_with_progress(checker, paths, fail_on_warn, settings.workers, skip_other_kinds)

@@ -16,6 +16,7 @@ from govern.policy.engines import UnavailableEngine
 from govern.errors import InputError, Problem
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED
 from govern.report import CheckResult
+from govern.submission import circuit_path
 
 
 class ClientError(Exception):
@@ -96,15 +97,15 @@ class ServerChecker(Checker):
     """`govern check --server`: the same discovery and reports, with decisions made by the service on its
     live context (sandboxes, spend, waivers) instead of a local engine."""
 
-    def __init__(self, client: GovernClient, *, max_manifest_bytes: int, max_circuit_bytes: int):
-        super().__init__(UnavailableEngine("decisions come from the govern service"), max_manifest_bytes=max_manifest_bytes)
+    def __init__(self, client: GovernClient, *, max_manifest_bytes: int, max_circuit_bytes: int, root: Path | None = None):
+        super().__init__(UnavailableEngine("decisions come from the govern service"), max_manifest_bytes=max_manifest_bytes, root=root)
         self._client = client
         self._max_circuit_bytes = max_circuit_bytes
 
     def check_document(self, document: Document) -> CheckResult:
         name = experiment_name(document)
         try:
-            payload = request_body(document, self._max_circuit_bytes)
+            payload = request_body(document, self._max_circuit_bytes, self._root)
             _, body = self._client.request("POST", "/v1/check", json=payload, accept=(200,))
             decision = Decision.model_validate(body["decision"])
         except InputError as exc:
@@ -114,18 +115,24 @@ class ServerChecker(Checker):
         return CheckResult(document.source, name, decision=decision, locations=document.locations)
 
 
-def circuit_file(document: Document) -> Path | None:
-    """The circuit file a manifest names, next to the manifest (None for inline QASM or a malformed spec)."""
+def circuit_name(document: Document) -> str | None:
+    """spec.circuit.path as written (None for inline QASM or a malformed spec)."""
     spec = document.data.get("spec") if isinstance(document.data, dict) else None
     circuit = spec.get("circuit") if isinstance(spec, dict) else None
     path = circuit.get("path") if isinstance(circuit, dict) else None
-    return Path(document.source).parent / path if isinstance(path, str) else None
+    return path if isinstance(path, str) else None
 
 
-def request_body(document: Document, max_circuit_bytes: int) -> dict[str, Any]:
-    """The manifest as JSON, and the text of the circuit file it names."""
-    path = circuit_file(document)
-    return {"manifest": document.data, "circuit": read_text(path, max_circuit_bytes) if path else None}
+def circuit_file(document: Document) -> Path | None:
+    """The circuit file a manifest names, relative to the manifest."""
+    name = circuit_name(document)
+    return Path(document.source).parent / name if name is not None else None
+
+
+def request_body(document: Document, max_circuit_bytes: int, root: Path | None = None) -> dict[str, Any]:
+    """The manifest as JSON, and the text of the circuit file it names (only inside its folder tree, or `root`)."""
+    name = circuit_name(document)
+    return {"manifest": document.data, "circuit": read_text(circuit_path(document, name, root), max_circuit_bytes) if name is not None else None}
 
 
 def service_input_error(document: Document, error: ClientError) -> InputError:

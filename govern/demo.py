@@ -121,7 +121,7 @@ def _fund_sandbox(clients: dict[str, GovernClient], console: Console) -> None:
 
 def _body(name: str) -> dict[str, Any]:
     (document,) = [d for d in load_documents(examples_dir() / EXPERIMENTS[name], 1_000_000) if d.kind == "Experiment"]
-    return request_body(document, 1_000_000)
+    return request_body(document, 1_000_000, examples_dir())
 
 
 def _check_and_submit(clients: dict[str, GovernClient], console: Console) -> dict[str, dict]:

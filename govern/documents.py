@@ -102,11 +102,21 @@ def read_text(path: Path, max_bytes: int) -> str:
     if size > max_bytes:
         raise InputError(source, f"file is {size} bytes, over the {max_bytes}-byte limit")
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(source, f"file is not UTF-8 text (byte {exc.start})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(source, f"cannot read file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = locate_byte(data, exc.start)
+        raise InputError(source, Problem(f"file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded", line=line, column=column)) from None
+
+
+def locate_byte(data: bytes, offset: int) -> tuple[int, int]:
+    """Line and column (1-based, in characters) of a byte offset, for an undecodable byte."""
+    line = data.count(b"\n", 0, offset) + 1
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return line, len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
 
 
 def parse_documents(text: str, source: str, *, keep_going: bool = False) -> list[Document]:

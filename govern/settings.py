@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     )
     max_manifest_bytes: PositiveInt = Field(default=1_000_000, description="Largest manifest or context file accepted.")
     max_circuit_bytes: PositiveInt = Field(default=1_000_000, description="Largest OpenQASM file accepted.")
-    max_circuit_operations: PositiveInt = Field(default=200_000, description="Most operations a circuit may have.")
+    max_circuit_operations: PositiveInt = Field(default=200_000, description="Most operations a circuit may have, once its gates and loops are expanded.")
+    max_circuit_qubits: PositiveInt = Field(default=1_000, description="Most qubits a circuit may declare; checked before Qiskit builds it.")
+    max_circuit_clbits: PositiveInt = Field(default=10_000, description="Most classical bits a circuit may declare; checked before Qiskit builds it.")
     workers: PositiveInt | None = Field(default=None, description="Parallel checks in `govern check`; default: CPU count.")
     database_url: str | None = Field(
         default=None,
@@ -140,7 +142,12 @@ class Settings(BaseSettings):
 
     @property
     def circuit_limits(self) -> CircuitLimits:
-        return CircuitLimits(max_bytes=self.max_circuit_bytes, max_operations=self.max_circuit_operations)
+        return CircuitLimits(
+            max_bytes=self.max_circuit_bytes,
+            max_operations=self.max_circuit_operations,
+            max_qubits=self.max_circuit_qubits,
+            max_clbits=self.max_circuit_clbits,
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from govern.circuit.paths import contained, default_tree
 from govern.documents import Document, read_text
 from govern.errors import InputError, Problem
 from govern.manifest import Experiment
@@ -22,6 +24,9 @@ class Submission:
     source: str
     circuit_dir: Path | None = None
     locations: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    circuit_root: Path | None = None
+    """The folder tree the circuit's includes must stay inside (the manifest's folder, or --root)."""
+
     circuit_secrets: tuple[SecretFinding, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
@@ -42,8 +47,31 @@ def submission_from_request(document: Document, circuit_text: str | None, max_ci
     return Submission(experiment, text, f"{document.source}#circuit", document.source)
 
 
-def submission_from_document(document: Document, max_circuit_bytes: int) -> Submission:
-    """Validate the manifest and fetch its circuit (a file next to the manifest, or inline QASM)."""
+def circuit_tree(document: Document, root: Path | None) -> Path:
+    return Path(os.path.realpath(root)) if root else default_tree(Path(document.source).parent)
+
+
+def circuit_path(document: Document, name: str, root: Path | None = None) -> Path:
+    """The circuit file a manifest names, relative to it, when it lies inside the manifest's folder tree (see
+    `default_tree`) or `root`; a path leading outside is refused before anything of it is read."""
+    folder, tree = Path(document.source).parent, circuit_tree(document, root)
+    path = contained(folder, name, tree)
+    line, column = document.locate("spec.circuit.path")
+    if path is None:
+        raise InputError(
+            document.source,
+            Problem(
+                f"circuit file {name!r} is outside {tree}: circuits are read only inside the manifest's folder tree (or --root)",
+                "spec.circuit.path", line, column,
+            ),
+        )
+    if not path.is_file():
+        raise InputError(document.source, Problem(f"circuit file {name!r} not found next to the manifest", "spec.circuit.path", line, column))
+    return path
+
+
+def submission_from_document(document: Document, max_circuit_bytes: int, *, root: Path | None = None) -> Submission:
+    """Validate the manifest and fetch its circuit (a file inside the manifest's folder tree or `root`, or inline QASM)."""
     experiment = document.validate(Experiment)
     circuit = experiment.spec.circuit
     if circuit.qasm is not None:
@@ -54,12 +82,7 @@ def submission_from_document(document: Document, max_circuit_bytes: int) -> Subm
                 Problem(f"inline circuit is over the {max_circuit_bytes}-byte limit", "spec.circuit.qasm", line, column),
             )
         return Submission(experiment, circuit.qasm, f"{document.source}#spec.circuit.qasm", document.source, None, document.locations)
-    path = Path(document.source).parent / circuit.path
-    if not path.is_file():
-        line, column = document.locate("spec.circuit.path")
-        raise InputError(
-            document.source,
-            Problem(f"circuit file {circuit.path!r} not found next to the manifest", "spec.circuit.path", line, column),
-        )
+    path = circuit_path(document, circuit.path, root)
     text = read_text(path, max_circuit_bytes)
-    return Submission(experiment, text, str(path), document.source, path.parent, document.locations)
+    shown = Path(document.source).parent / circuit.path
+    return Submission(experiment, text, str(shown), document.source, path.parent, document.locations, circuit_tree(document, root))
