@@ -23,10 +23,18 @@ def free_port() -> int:
 @contextmanager
 def running_service(database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None) -> Iterator[str]:
     """Start `govern serve --migrate` on the database, wait until it is ready, yield its URL, stop it."""
+    with serving(database_url, port=port, env=env) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving(database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None,
+            stderr=subprocess.DEVNULL) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`running_service`, also yielding the process (its pid, for memory readings) and taking its stderr."""
     port = port or free_port()
     environment = {**os.environ, "GOVERN_DATABASE_URL": database_url, **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate"], env=environment,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -39,7 +47,7 @@ def running_service(database_url: str, *, port: int | None = None, env: Mapping[
             if time.monotonic() > deadline or process.poll() is not None:
                 pytest.fail("govern serve did not become ready")
             time.sleep(0.2)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
