@@ -27,6 +27,15 @@ def running_service(
 ) -> Iterator[str]:
     """Start `govern serve --migrate` on the database, wait until it is ready, yield its URL, stop it; `log`
     receives its stdout and stderr (the access log among them)."""
+    with serving(database_url, port=port, env=env, log=log) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving(
+    database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`running_service`, also yielding the process (its pid, for memory readings)."""
     port = port or free_port()
     environment = {**os.environ, "GOVERN_DATABASE_URL": database_url, **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate"], env=environment,
@@ -43,7 +52,7 @@ def running_service(
             if time.monotonic() > deadline or process.poll() is not None:
                 pytest.fail("govern serve did not become ready")
             time.sleep(0.2)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
