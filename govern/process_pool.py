@@ -1,0 +1,314 @@
+"""A bounded pool of warm worker processes that answer framed requests over pipes, so that work which can
+blow up (a policy interpreter, a circuit parser, a simulator) only ever kills its own process.
+
+Frames are a 4-byte big-endian length and a payload, both ways. The first request is the setup, a JSON
+object; its `memory_bytes` and `cpu_s` are limits the child puts on itself before each later request (`serve`):
+RLIMIT_DATA above what it holds at that moment, and RLIMIT_CPU above the CPU time it has used, which also stops
+a child whose parent died mid-call. The parent holds the wall-clock deadline: a child that has not answered
+by then is killed, and its slot is filled by a fresh one. Replies start with a status byte: `R` (answered),
+`M` (the request ran past the memory cap; the child then exits), or a status of the program's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import queue
+import select
+import signal
+import struct
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import BinaryIO
+
+ANSWERED, OUT_OF_MEMORY, CRASHED = b"R", b"M", b"E"
+STARTUP_S = 30.0
+"""How long a worker process may take to start and set up; not counted against a call's deadline."""
+_HEADER = struct.Struct(">I")
+
+
+class PoolError(Exception):
+    """A call got no answer; the message says why and holds nothing of the request."""
+
+
+class CallTimeout(PoolError):
+    """The call passed its deadline; its process was killed."""
+
+
+class MemoryExceeded(PoolError):
+    """The call ran past the memory cap; its process is gone."""
+
+
+class ProcessDied(PoolError):
+    """The process ended during the call (killed, crashed, or an allocation the cap refused inside native code)."""
+
+    def __init__(self, message: str, returncode: int | None):
+        super().__init__(message)
+        self.returncode = returncode
+
+
+class PoolBusy(PoolError):
+    """No process was free within the call's timeout."""
+
+
+class StartFailed(PoolError):
+    """A process did not start or refused its setup."""
+
+
+# The protocol, both sides.
+
+
+def frame(payload: bytes) -> bytes:
+    return _HEADER.pack(len(payload)) + payload
+
+
+def read_frame(stream: BinaryIO) -> bytes | None:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    payload = stream.read(size)
+    return payload if len(payload) == size else None
+
+
+# The child's side.
+
+
+def cap_memory(budget: int) -> None:
+    """Let this process grow by at most `budget` bytes from now on, so a runaway allocation fails here instead
+    of starving the machine. The cap is on data (RLIMIT_DATA) above what the process holds: interpreters and
+    native libraries start with much reserved, untouched address space. Only the soft limit moves, so the
+    next request can be given its own budget."""
+    import resource
+
+    if budget <= 0:
+        return
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            held = int(status.read().split("VmData:", 1)[1].split()[0]) * 1024
+    except (OSError, IndexError, ValueError):
+        return
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    resource.setrlimit(resource.RLIMIT_DATA, (held + budget if hard == resource.RLIM_INFINITY else min(hard, held + budget), hard))
+
+
+def cap_cpu(seconds: float | None) -> None:
+    """End this process with SIGXCPU once it has used `seconds` more CPU time (whole seconds, rounded up)."""
+    import resource
+
+    if not seconds:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    soft = math.ceil(usage.ru_utime + usage.ru_stime + seconds)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(hard, soft), hard))
+
+
+def serve(requests: BinaryIO, replies: BinaryIO, start: Callable[[dict], Callable[[bytes], bytes]]) -> None:
+    """Set up from the first frame (`start` returns the request handler, or raises StartRefused), then answer
+    frames until stdin closes (the parent is gone) or a request runs out of memory."""
+    setup = read_frame(requests)
+    if setup is None:
+        return
+    config = json.loads(setup)
+    try:
+        answer = start(config)
+    except StartRefused as exc:
+        _reply(replies, CRASHED + str(exc).encode())
+        return
+    _reply(replies, ANSWERED)
+    while (request := read_frame(requests)) is not None:
+        cap_memory(config.get("memory_bytes", 0))
+        cap_cpu(config.get("cpu_s"))
+        try:
+            reply = answer(request)
+        except MemoryError:
+            _reply(replies, OUT_OF_MEMORY)
+            return
+        except Exception as exc:  # a bug or an odd input the handler did not expect: say so, go on
+            first_line = str(exc).splitlines()[0] if str(exc) else "no message"
+            reply = CRASHED + f"{exc.__class__.__name__}: {first_line}".encode()
+        _reply(replies, reply)
+
+
+class StartRefused(Exception):
+    """Raised by a child's `start` when its setup cannot be used; the parent gets the message."""
+
+
+def _reply(replies: BinaryIO, payload: bytes) -> None:
+    replies.write(frame(payload))
+    replies.flush()
+
+
+def quiet_child() -> None:
+    """What every child does first: Ctrl-C is the parent's to handle (it closes the pipe), and native
+    libraries' prints on stderr go nowhere (the parent reports what happened)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+
+
+# The parent's side.
+
+
+class WorkerProcess:
+    """One child process and its pipes; any call that goes wrong kills it."""
+
+    def __init__(self, argv: list[str], setup: bytes, what: str, env: Mapping[str, str] | None = None):
+        self.what = what
+        self._process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                         env=None if env is None else dict(env))
+        try:
+            status, message = self.call(setup, time.monotonic() + STARTUP_S)
+        except CallTimeout:
+            raise StartFailed(f"the {what} did not start within {STARTUP_S:g}s") from None
+        except PoolError as exc:
+            raise StartFailed(f"the {what} did not start: {exc}") from None
+        if status != ANSWERED:
+            self.kill()
+            raise StartFailed(message.decode(errors="replace") or f"the {what} did not start")
+
+    def call(self, request: bytes, deadline: float) -> tuple[bytes, bytes]:
+        """Send one frame and read the reply (status byte, payload) by the deadline."""
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(frame(request))
+            stdin.flush()
+            header = self._read(stdout, 4, deadline)
+            reply = self._read(stdout, int.from_bytes(header, "big"), deadline)
+        except CallTimeout:
+            raise
+        except (OSError, ValueError):
+            self.kill()
+            raise ProcessDied(f"the {self.what} ended ({how_it_ended(self._process.returncode)})", self._process.returncode) from None
+        if reply[:1] == OUT_OF_MEMORY:
+            self.kill()
+            raise MemoryExceeded(f"the {self.what} ran past its memory cap")
+        return reply[:1], reply[1:]
+
+    def _read(self, stream, size: int, deadline: float) -> bytes:
+        chunks, wanted = [], size
+        while wanted:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([stream], [], [], left)[0]:
+                self.kill()
+                raise CallTimeout(f"the {self.what} did not answer in time and was killed")
+            chunk = os.read(stream.fileno(), wanted)
+            if not chunk:
+                raise OSError("end of stream")
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
+
+    @property
+    def process(self) -> subprocess.Popen:
+        return self._process
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive:
+            self._process.kill()
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout):
+            if stream is not None:
+                stream.close()
+
+
+def how_it_ended(returncode: int | None) -> str:
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
+        return f"killed by {name}" + (", as when it exhausts its memory budget" if name == "SIGABRT" else "")
+    return f"exit code {returncode}"
+
+
+class ProcessPool:
+    """At most `size` worker processes, started on first use (or by `warm`); a dead one is replaced.
+
+    A call waits for an idle process within its timeout, so runaways take capacity away but never add
+    processes or memory without bound.
+    """
+
+    def __init__(self, argv: list[str], setup: dict, size: int, *, memory_bytes: int, cpu_s: float | None = None,
+                 what: str = "worker process", env: Mapping[str, str] | None = None):
+        self._argv, self._what, self._env = argv, what, env
+        self._setup = json.dumps({**setup, "memory_bytes": memory_bytes, "cpu_s": cpu_s}, sort_keys=True).encode()
+        self._idle: queue.LifoQueue[WorkerProcess | None] = queue.LifoQueue()
+        for _ in range(size):
+            self._idle.put(None)
+        self._closed = threading.Event()
+        self._warmed = False
+        # Closing, and also what becomes of a pool nobody closed once it is garbage: no process outlives it.
+        self._stop = weakref.finalize(self, _kill_idle, self._idle)
+
+    def call(self, request: bytes, timeout_s: float) -> tuple[bytes, bytes]:
+        """One request to an idle process: its reply as (status, payload), or a PoolError."""
+        with self.checkout(timeout_s) as worker:
+            return worker.call(request, time.monotonic() + timeout_s)
+
+    @contextlib.contextmanager
+    def checkout(self, timeout_s: float) -> Iterator[WorkerProcess]:
+        """A started process for the caller's exclusive use (several calls that share its state)."""
+        try:
+            worker = self._idle.get(timeout=timeout_s)
+        except queue.Empty:
+            raise PoolBusy(f"no {self._what} was free within {timeout_s:g}s") from None
+        try:
+            if worker is None or not worker.alive:
+                worker = None
+                worker = WorkerProcess(self._argv, self._setup, self._what, self._env)
+            yield worker
+        finally:
+            self._release(worker)
+
+    def warm(self, count: int | None = None) -> None:
+        """Start processes now, in the background (all of them unless `count`), so the first calls do not
+        wait for them; a process killed later is then replaced in the background too."""
+        self._warmed = True
+        for _ in range(min(count or self._idle.qsize(), self._idle.qsize())):
+            threading.Thread(target=self._start_one, name="pool-start", daemon=True).start()
+
+    def _start_one(self) -> None:
+        try:
+            worker = self._idle.get_nowait()
+        except queue.Empty:
+            return
+        try:
+            worker = worker if worker is not None and worker.alive else WorkerProcess(self._argv, self._setup, self._what, self._env)
+        except StartFailed:
+            worker = None
+        self._release(worker, replace=False)
+
+    def _release(self, worker: WorkerProcess | None, replace: bool = True) -> None:
+        if self._closed.is_set() and worker is not None:
+            worker.kill()
+            worker = None
+        alive = worker is not None and worker.alive
+        self._idle.put(worker if alive else None)
+        if replace and not alive and self._warmed and not self._closed.is_set():
+            threading.Thread(target=self._start_one, name="pool-replace", daemon=True).start()
+
+    def processes(self) -> list[subprocess.Popen]:
+        """The processes running now (idle ones; for tests and operators)."""
+        return [w.process for w in list(self._idle.queue) if w is not None and w.alive]
+
+    def close(self) -> None:
+        self._closed.set()
+        self._stop()
+
+
+def _kill_idle(idle: queue.LifoQueue[WorkerProcess | None]) -> None:
+    while True:
+        try:
+            worker = idle.get_nowait()
+        except queue.Empty:
+            return
+        if worker is not None:
+            worker.kill()
