@@ -6,7 +6,8 @@ object; its `memory_bytes` and `cpu_s` are limits the child puts on itself befor
 RLIMIT_DATA above what it holds at that moment, and RLIMIT_CPU above the CPU time it has used, which also stops
 a child whose parent died mid-call. The parent holds the wall-clock deadline: a child that has not answered
 by then is killed, and its slot is filled by a fresh one. Replies start with a status byte: `R` (answered),
-`M` (the request ran past the memory cap; the child then exits), or a status of the program's own.
+`E` (the handler raised; the message follows), `F` (a native panic; the child then exits), `M` (the request
+ran past the memory cap; the child then exits), or a status of the program's own.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import BinaryIO
 
-ANSWERED, OUT_OF_MEMORY, CRASHED = b"R", b"M", b"E"
+ANSWERED, OUT_OF_MEMORY, CRASHED, FATAL = b"R", b"M", b"E", b"F"
 STARTUP_S = 30.0
 """How long a worker process may take to start and set up; not counted against a call's deadline."""
 _HEADER = struct.Struct(">I")
@@ -79,22 +80,28 @@ def read_frame(stream: BinaryIO) -> bytes | None:
 # The child's side.
 
 
-def cap_memory(budget: int) -> None:
-    """Let this process grow by at most `budget` bytes from now on, so a runaway allocation fails here instead
-    of starving the machine. The cap is on data (RLIMIT_DATA) above what the process holds: interpreters and
-    native libraries start with much reserved, untouched address space. Only the soft limit moves, so the
-    next request can be given its own budget."""
-    import resource
-
-    if budget <= 0:
-        return
+def data_bytes() -> int | None:
+    """What this process holds as data (VmData), or None where /proc does not say."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
-            held = int(status.read().split("VmData:", 1)[1].split()[0]) * 1024
+            return int(status.read().split("VmData:", 1)[1].split()[0]) * 1024
     except (OSError, IndexError, ValueError):
-        return
+        return None
+
+
+def cap_memory(budget: int) -> int | None:
+    """Let this process grow by at most `budget` bytes from now on, so a runaway allocation fails here instead
+    of starving the machine; returns what it held when capped. The cap is on data (RLIMIT_DATA) above what the
+    process holds: interpreters and native libraries start with much reserved, untouched address space. Only
+    the soft limit moves, so the next request can be given its own budget."""
+    import resource
+
+    held = data_bytes() if budget > 0 else None
+    if held is None:
+        return None
     hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
     resource.setrlimit(resource.RLIMIT_DATA, (held + budget if hard == resource.RLIM_INFINITY else min(hard, held + budget), hard))
+    return held
 
 
 def cap_cpu(seconds: float | None) -> None:
@@ -122,18 +129,40 @@ def serve(requests: BinaryIO, replies: BinaryIO, start: Callable[[dict], Callabl
         _reply(replies, CRASHED + str(exc).encode())
         return
     _reply(replies, ANSWERED)
+    budget = config.get("memory_bytes", 0)
     while (request := read_frame(requests)) is not None:
-        cap_memory(config.get("memory_bytes", 0))
+        held, peak = cap_memory(budget), _peak_rss()
         cap_cpu(config.get("cpu_s"))
         try:
             reply = answer(request)
-        except MemoryError:
-            _reply(replies, OUT_OF_MEMORY)
-            return
-        except Exception as exc:  # a bug or an odd input the handler did not expect: say so, go on
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a bug, an odd input, or a native library's panic: say so
+            if isinstance(exc, MemoryError) or _nearly_exhausted(held, peak, budget):
+                _reply(replies, OUT_OF_MEMORY)
+                return
             first_line = str(exc).splitlines()[0] if str(exc) else "no message"
-            reply = CRASHED + f"{exc.__class__.__name__}: {first_line}".encode()
+            fatal = not isinstance(exc, Exception)  # a panic may leave native state broken: a fresh child takes over
+            _reply(replies, (FATAL if fatal else CRASHED) + f"{exc.__class__.__name__}: {first_line}".encode())
+            if fatal:
+                return
+            continue
         _reply(replies, reply)
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _nearly_exhausted(held: int | None, peak_before: int, budget: int) -> bool:
+    """Whether a failed request had used most of its memory budget: native code reports a refused allocation
+    in its own ways (a panic, a null pointer), not always as MemoryError."""
+    if held is None:
+        return False
+    now = data_bytes()
+    return (now is not None and now - held > budget * 0.9) or _peak_rss() - peak_before > budget * 0.9
 
 
 class StartRefused(Exception):
@@ -189,6 +218,9 @@ class WorkerProcess:
         if reply[:1] == OUT_OF_MEMORY:
             self.kill()
             raise MemoryExceeded(f"the {self.what} ran past its memory cap")
+        if reply[:1] == FATAL:
+            self.kill()
+            raise ProcessDied(f"the {self.what} crashed ({reply[1:].decode(errors='replace')})", None)
         return reply[:1], reply[1:]
 
     def _read(self, stream, size: int, deadline: float) -> bytes:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.circuit import CircuitLimits
@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     evaluation_memory_mb: PositiveInt = Field(
         default=1024, description="Memory an evaluator process may take on beyond the loaded bundle; an evaluation past it is denied."
     )
+    profile_timeout_s: PositiveFloat = Field(
+        default=10.0, description="Longest profiling one circuit may take (wall clock and CPU) before its profiling process is killed and the circuit refused."
+    )
+    profile_memory_mb: PositiveInt = Field(
+        default=1024, description="Memory a circuit profiling process may take on for one circuit; a circuit past it is refused and the process replaced."
+    )
+    profile_cache_bytes: NonNegativeInt = Field(
+        default=32 << 20, description="Bytes of circuit text whose profiles (and refusals) a checker remembers, least recently used first out; 0: none."
+    )
     max_manifest_bytes: PositiveInt = Field(default=1_000_000, description="Largest manifest or context file accepted.")
     max_circuit_bytes: PositiveInt = Field(default=1_000_000, description="Largest OpenQASM file accepted.")
     max_circuit_operations: PositiveInt = Field(default=200_000, description="Most operations a circuit may have.")
@@ -95,6 +104,9 @@ class Settings(BaseSettings):
     worker_lease_s: PositiveFloat = Field(default=30.0, description="How long a worker's claim on a job lasts without a heartbeat; a dead worker's job is taken over after it.")
     worker_poll_s: PositiveFloat = Field(default=1.0, description="Seconds an idle worker waits before looking at the queue again.")
     job_timeout_s: PositiveFloat = Field(default=300.0, description="Longest a dispatched job may run, counted from its first submission, before it is cancelled and failed.")
+    job_memory_mb: PositiveInt = Field(
+        default=4096, description="Memory a local simulation (Aer, IBM fake devices) may take on in its run process; a run past it is killed and its job failed."
+    )
 
     @field_validator("policy_dirs", mode="before")
     @classmethod
