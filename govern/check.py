@@ -114,10 +114,10 @@ class Checker:
             except ProfilingUnavailable:
                 raise
             except InputError as exc:
-                cached = exc
+                cached = type(exc)(exc.source, list(exc.problems))  # without the traceback, which holds the circuit
             self._profiles.put(key, size, cached)
         if isinstance(cached, InputError):
-            raise cached
+            raise type(cached)(cached.source, list(cached.problems))  # a fresh one: raising the kept one would grow its traceback
         return cached
 
     def policy_input(self, submission: Submission, profile: CircuitProfile, context: Context | None = None) -> dict[str, Any]:
