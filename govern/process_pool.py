@@ -3,8 +3,8 @@ blow up (a policy interpreter, a circuit parser, a simulator) only ever kills it
 
 Frames are a 4-byte big-endian length and a payload, both ways. The first request is the setup, a JSON
 object; its `memory_bytes` and `cpu_s` are limits the child puts on itself before each later request (`serve`):
-RLIMIT_DATA above what it holds at that moment, and RLIMIT_CPU above the CPU time it has used, which also stops
-a child whose parent died mid-call. The parent holds the wall-clock deadline: a child that has not answered
+RLIMIT_DATA above what it holds at that moment, and RLIMIT_CPU above the CPU time it has used (a request that
+starts with `+` continues the one before it, under the same limits). A child exits when its parent goes. The parent holds the wall-clock deadline: a child that has not answered
 by then is killed, and its slot is filled by a fresh one. Replies start with a status byte: `R` (answered),
 `E` (the handler raised; the message follows), `F` (a native panic; the child then exits), `M` (the request
 ran past the memory cap; the child then exits), or a status of the program's own.
@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import BinaryIO
 
 ANSWERED, OUT_OF_MEMORY, CRASHED, FATAL = b"R", b"M", b"E", b"F"
+CONTINUATION = b"+"
 STARTUP_S = 30.0
 """How long a worker process may take to start and set up; not counted against a call's deadline."""
 _HEADER = struct.Struct(">I")
@@ -129,10 +130,14 @@ def serve(requests: BinaryIO, replies: BinaryIO, start: Callable[[dict], Callabl
         _reply(replies, CRASHED + str(exc).encode())
         return
     _reply(replies, ANSWERED)
-    budget = config.get("memory_bytes", 0)
+    _exit_with_parent(requests)
+    budget, held, peak = config.get("memory_bytes", 0), None, 0
     while (request := read_frame(requests)) is not None:
-        held, peak = cap_memory(budget), _peak_rss()
-        cap_cpu(config.get("cpu_s"))
+        if request[:1] == CONTINUATION:
+            request = request[1:]
+        else:
+            held, peak = cap_memory(budget), _peak_rss()
+            cap_cpu(config.get("cpu_s"))
         try:
             reply = answer(request)
         except (KeyboardInterrupt, SystemExit):
@@ -148,6 +153,24 @@ def serve(requests: BinaryIO, replies: BinaryIO, start: Callable[[dict], Callabl
                 return
             continue
         _reply(replies, reply)
+
+
+def _exit_with_parent(requests: BinaryIO) -> None:
+    """Exit as soon as the parent's end of the request pipe closes, even mid-request (a simulation in native
+    code would otherwise run to its end for nobody)."""
+    try:
+        descriptor = requests.fileno()
+    except (AttributeError, OSError, ValueError):  # not a pipe (a test's in-memory stream)
+        return
+
+    def watch() -> None:
+        hangup = select.poll()
+        hangup.register(descriptor, 0)  # no events asked for: poll still reports the hang-up
+        while True:
+            if hangup.poll():
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _peak_rss() -> int:
@@ -201,12 +224,13 @@ class WorkerProcess:
             self.kill()
             raise StartFailed(message.decode(errors="replace") or f"the {what} did not start")
 
-    def call(self, request: bytes, deadline: float) -> tuple[bytes, bytes]:
-        """Send one frame and read the reply (status byte, payload) by the deadline."""
+    def call(self, request: bytes, deadline: float, *, continuing: bool = False) -> tuple[bytes, bytes]:
+        """Send one frame and read the reply (status byte, payload) by the deadline; `continuing` keeps the
+        limits of the call before (the same piece of work, in two steps)."""
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         try:
-            stdin.write(frame(request))
+            stdin.write(frame(CONTINUATION + request if continuing else request))
             stdin.flush()
             header = self._read(stdout, 4, deadline)
             reply = self._read(stdout, int.from_bytes(header, "big"), deadline)
@@ -289,7 +313,7 @@ class ProcessPool:
     def checkout(self, timeout_s: float) -> Iterator[WorkerProcess]:
         """A started process for the caller's exclusive use (several calls that share its state)."""
         try:
-            worker = self._idle.get(timeout=timeout_s)
+            worker = self._live_one(self._idle.get(timeout=timeout_s))
         except queue.Empty:
             raise PoolBusy(f"no {self._what} was free within {timeout_s:g}s") from None
         try:
@@ -299,6 +323,18 @@ class ProcessPool:
             yield worker
         finally:
             self._release(worker)
+
+    def _live_one(self, taken: WorkerProcess | None) -> WorkerProcess | None:
+        """The slot taken, or in its place the most recently used idle process: a start costs what reuse does not."""
+        if taken is not None:
+            return taken
+        with self._idle.mutex:
+            slots = self._idle.queue
+            for index in range(len(slots) - 1, -1, -1):
+                if slots[index] is not None and slots[index].alive:
+                    slots[index], taken = None, slots[index]
+                    break
+        return taken
 
     def warm(self, count: int | None = None) -> None:
         """Start processes now, in the background (all of them unless `count`), so the first calls do not
