@@ -16,6 +16,7 @@ from govern.dispatch.worker import Worker, WorkerOptions
 from govern.models import JobRecord
 from govern.settings import Settings
 from tests.test_dispatch import bell, jobs, lineage, submit
+from tests.test_process_pool import gone
 
 QUBITS = 22
 SLOW = (f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{QUBITS}];\ncreg c[{QUBITS}];\nh q;\nt q;\nmeasure q[0] -> c[0];\n'
@@ -29,14 +30,6 @@ WIDE = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[26];\ncreg c[26];\nh q;\nt 
 def client(database_url):
     with TestClient(create_app(Settings(database_url=database_url, migrate_on_start=True, lineage_delivery=False))) as client:
         yield client
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def warm_run_process(memory_mb: int) -> int:
