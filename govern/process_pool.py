@@ -117,6 +117,10 @@ def cap_cpu(seconds: float | None) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(hard, soft), hard))
 
 
+class StartRefused(Exception):
+    """Raised by a child's `start` when its setup cannot be used; the parent gets the message."""
+
+
 def serve(requests: BinaryIO, replies: BinaryIO, start: Callable[[dict], Callable[[bytes], bytes]]) -> None:
     """Set up from the first frame (`start` returns the request handler, or raises StartRefused), then answer
     frames until stdin closes (the parent is gone) or a request runs out of memory."""
@@ -186,10 +190,6 @@ def _nearly_exhausted(held: int | None, peak_before: int, budget: int) -> bool:
         return False
     now = data_bytes()
     return (now is not None and now - held > budget * 0.9) or _peak_rss() - peak_before > budget * 0.9
-
-
-class StartRefused(Exception):
-    """Raised by a child's `start` when its setup cannot be used; the parent gets the message."""
 
 
 def _reply(replies: BinaryIO, payload: bytes) -> None:
