@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import pickle
+import signal
 import sys
 import threading
 from collections import OrderedDict
@@ -61,6 +62,8 @@ class Profiler:
         except MemoryExceeded:
             raise ProfilingRefused(source, f"circuit profiling exceeded its memory cap ({self.memory_bytes >> 20} MB); the circuit is refused") from None
         except ProcessDied as exc:
+            if exc.returncode == -signal.SIGXCPU:  # its own CPU cap ended it
+                raise ProfilingRefused(source, f"circuit profiling exceeded its deadline ({self.timeout_s:g} s of CPU); the circuit is refused") from None
             raise ProfilingRefused(
                 source, f"circuit profiling exceeded its memory cap ({self.memory_bytes >> 20} MB) or crashed: {exc}; the circuit is refused"
             ) from None

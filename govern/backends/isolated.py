@@ -12,6 +12,7 @@ imported, Aer warmed on a one-qubit circuit) takes seconds, so processes are kep
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -91,20 +92,20 @@ class IsolatedBackend(Backend):
 
     def submit(self, request: DispatchRequest) -> str:
         """Parse, transpile and start the run in a run process, by the request's deadline."""
-        checkout = self._pool.checkout(request.timeout_s)
+        held = contextlib.ExitStack()  # the process goes back to the pool when the run ends, not when submit returns
         try:
-            process = checkout.__enter__()
+            process = held.enter_context(self._pool.checkout(request.timeout_s))
         except PoolError as exc:
             raise BackendError(f"{self.key} has no run process: {exc}") from None
-        started = time.monotonic()
+        deadline = time.monotonic() + request.timeout_s
         relaxed = dataclasses.replace(request, timeout_s=request.timeout_s + CHILD_SLACK_S)
         try:
-            vendor_job_id = self._answer(process, ("submit", self._inner, relaxed), started + request.timeout_s, request.timeout_s, "the run").decode()
+            vendor_job_id = self._answer(process, ("submit", self._inner, relaxed), deadline, request.timeout_s, "the run").decode()
         except BaseException:
-            checkout.__exit__(None, None, None)
+            held.close()
             raise
         with self._lock:
-            self._runs[vendor_job_id] = _Run(process, lambda: checkout.__exit__(None, None, None), started + request.timeout_s, request.timeout_s)
+            self._runs[vendor_job_id] = _Run(process, held.close, deadline, request.timeout_s)
         return vendor_job_id
 
     def status(self, vendor_job_id: str) -> JobState:
