@@ -4,6 +4,7 @@ killing its process, its job fails with the reason, and the worker serves the ne
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -80,3 +81,17 @@ def test_run_processes_get_no_credentials(monkeypatch):
         seen = environ.read()
     assert b"tok-secret-9f8e7d" not in seen and b"gov_secret" not in seen and b"aws-secret" not in seen
     assert os.environ.get("PYTHONPATH", "").encode() in seen
+
+
+def test_cancelling_a_run_kills_its_process_and_the_wait_says_so():
+    from govern.backends import BackendError, DispatchRequest, get_backend
+    from govern.backends.isolated import isolated
+
+    pid = warm_run_process(3003)
+    backend = isolated(get_backend("local", "aer_simulator"), 3003 << 20)
+    job = backend.submit(DispatchRequest(SLOW, shots=2048, seed_transpiler=1, seed_simulator=1, timeout_s=120))
+    assert backend.availability().pending_jobs == 1
+    threading.Timer(0.5, backend.cancel, args=(job,)).start()
+    with pytest.raises(BackendError, match=r"ended with its run process \(killed by SIGKILL\)"):
+        backend.wait(job, 120)
+    assert gone(pid) and backend.availability().pending_jobs == 0
