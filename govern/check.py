@@ -6,7 +6,6 @@ The CLI and (later) the service share this path; nothing here touches a database
 from __future__ import annotations
 
 import glob
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,13 +13,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from govern.circuit import CircuitLimits, CircuitProfile, profile_qasm
+from govern.circuit import CircuitLimits, CircuitProfile
 from govern.decision import Decision
 from govern.documents import MANIFEST_SUFFIXES, Document, parse_documents, read_text
 from govern.policy.engines import PolicyEngine
 from govern.errors import InputError
 from govern.manifest import Context
 from govern.policy.input import build_policy_input, context_input
+from govern.profiling import DEFAULT_CACHE_BYTES, Profiler, ProfileCache, ProfilingUnavailable, shared_profiler
 from govern.report import CheckReport, CheckResult
 from govern.submission import Submission, submission_from_document
 
@@ -79,7 +79,11 @@ def _hidden(child: Path, root: Path) -> bool:
 
 
 class Checker:
-    """Decides submissions against one engine and one context; profiles of identical circuits are shared."""
+    """Decides submissions against one engine and one context; profiles of identical circuits are shared.
+
+    Circuits are profiled by a pool of killable processes (`govern.profiling`), the shared default one unless
+    a profiler is given; their profiles and refusals are remembered in an LRU bounded in bytes.
+    """
 
     def __init__(
         self,
@@ -90,6 +94,8 @@ class Checker:
         max_manifest_bytes: int = 1_000_000,
         now: datetime | None = None,
         root: Path | None = None,
+        profiler: Profiler | None = None,
+        profile_cache_bytes: int = DEFAULT_CACHE_BYTES,
     ):
         self.engine = engine
         self._context = context_input(context or Context.empty())
@@ -97,21 +103,25 @@ class Checker:
         self._max_manifest_bytes = max_manifest_bytes
         self._now = now
         self._root = root
-        self._profiles: dict[tuple[str, str], CircuitProfile | InputError] = {}
-        self._profiles_lock = threading.Lock()
+        self._profiler = profiler
+        self._profiles = ProfileCache(profile_cache_bytes)
 
     def profile(self, submission: Submission) -> CircuitProfile:
-        key = (submission.circuit_text, str(submission.circuit_dir))
+        key, size = ProfileCache.key(submission.circuit_text, submission.circuit_dir, submission.circuit_root)
         cached = self._profiles.get(key)
         if cached is None:
+            profiler = self._profiler or shared_profiler()
             try:
-                cached = profile_qasm(submission.circuit_text, submission.circuit_source, self._limits, submission.circuit_dir, root=submission.circuit_root)
+                cached = profiler.profile(
+                    submission.circuit_text, submission.circuit_source, self._limits, submission.circuit_dir, root=submission.circuit_root
+                )
+            except ProfilingUnavailable:
+                raise
             except InputError as exc:
-                cached = exc
-            with self._profiles_lock:
-                self._profiles[key] = cached
+                cached = type(exc)(exc.source, list(exc.problems))  # without the traceback, which holds the circuit
+            self._profiles.put(key, size, cached)
         if isinstance(cached, InputError):
-            raise cached
+            raise type(cached)(cached.source, list(cached.problems))  # a fresh one: raising the kept one would grow its traceback
         return cached
 
     def policy_input(self, submission: Submission, profile: CircuitProfile, context: Context | None = None) -> dict[str, Any]:

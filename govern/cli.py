@@ -163,6 +163,8 @@ def check(
         client = _client(settings, server)
         checker: Checker = ServerChecker(client, max_manifest_bytes=settings.max_manifest_bytes, max_circuit_bytes=settings.max_circuit_bytes, root=root)
     else:
+        from govern.profiling import profiling_options
+
         checker = Checker(
             _engine(settings),
             live_context,
@@ -170,6 +172,7 @@ def check(
             max_manifest_bytes=settings.max_manifest_bytes,
             now=now,
             root=root,
+            **profiling_options(settings),
         )
     try:
         report = _run_with_progress(checker, paths, fail_on_warn, settings.workers, skip_other_kinds)

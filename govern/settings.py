@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, TomlConfigSettingsSource, YamlConfigSettingsSource
 
 from govern.circuit import CircuitLimits
@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     evaluation_memory_mb: PositiveInt = Field(
         default=1024, description="Memory an evaluator process may take on beyond the loaded bundle; an evaluation past it is denied."
     )
+    profile_timeout_s: PositiveFloat = Field(
+        default=10.0, description="Longest profiling one circuit may take (wall clock and CPU) before its profiling process is killed and the circuit refused."
+    )
+    profile_memory_mb: PositiveInt = Field(
+        default=1024, description="Memory a circuit profiling process may take on for one circuit; a circuit past it is refused and the process replaced."
+    )
+    profile_cache_bytes: NonNegativeInt = Field(
+        default=32 << 20, description="Bytes of circuit text whose profiles (and refusals) a checker remembers, least recently used first out; 0: none."
+    )
     max_manifest_bytes: PositiveInt = Field(default=1_000_000, description="Largest manifest or context file accepted.")
     max_circuit_bytes: PositiveInt = Field(default=1_000_000, description="Largest OpenQASM file accepted.")
     max_circuit_operations: PositiveInt = Field(default=200_000, description="Most operations a circuit may have, once its gates and loops are expanded.")
@@ -107,6 +116,10 @@ class Settings(BaseSettings):
         default=10, description="Reproductions one token may ask for per GOVERN_REPRODUCE_WINDOW_S, counted from the decision log (429 beyond)."
     )
     reproduce_window_s: PositiveFloat = Field(default=3600.0, description="The window, in seconds, that GOVERN_REPRODUCE_LIMIT counts over.")
+
+    job_memory_mb: PositiveInt = Field(
+        default=4096, description="Memory a local simulation (Aer, IBM fake devices) may take on in its run process; a run past it is killed and its job failed."
+    )
 
     @field_validator("policy_dirs", mode="before")
     @classmethod

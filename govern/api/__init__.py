@@ -26,6 +26,7 @@ from govern.policy.engines import EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
 from govern.policy.engines.factory import build_engine
+from govern.profiling import profiling_options
 from govern.settings import Settings, load_settings
 from govern.tokens import TokenCache
 
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         except (BundleError, EngineError) as exc:
             app.state.bundle = None
             app.state.engine = UnavailableEngine(str(exc))
-            app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits)
+            app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits, **profiling_options(settings))
         app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db), max_attempts=settings.lineage_max_attempts)
         with _delivering(app.state.deliverer, settings), _working(app.state.db, settings, with_worker) as worker:
             app.state.worker = worker
@@ -125,7 +126,7 @@ def install_bundle(app: FastAPI, bundle: PolicyBundle) -> None:
     engine = build_engine(settings, bundle)
     previous = getattr(app.state, "engine", None)
     app.state.bundle, app.state.engine = bundle, engine
-    app.state.checker = Checker(engine, circuit_limits=settings.circuit_limits)
+    app.state.checker = Checker(engine, circuit_limits=settings.circuit_limits, **profiling_options(settings))
     if previous is not None:
         previous.close()
 

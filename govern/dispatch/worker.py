@@ -7,8 +7,10 @@ submitting again. A simulator job lives in its worker's process, so after a cras
 its seeds (same result); a vendor job whose submission was cut off before its id came back is failed,
 never submitted twice.
 
-Backend calls run in a helper thread with a deadline, so a backend that hangs fails its job and the
-worker goes on serving others.
+A simulation that runs in this process's libraries (Aer, IBM's fake devices) runs in a run process of its
+own instead (`govern.backends.isolated`), under the job's deadline and a memory cap: a run past either is
+ended by killing that process. Other backend calls (vendors' clouds, over the network) run in a helper
+thread with a deadline, so a backend that hangs fails its job and the worker goes on serving others.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from govern.backends import (
     VendorJobLost,
     get_backend,
 )
+from govern.backends.isolated import IsolatedBackend, isolated, run_pool
 from govern.database import session_scope
 from govern.dispatch import events
 from govern.dispatch.announcements import JobAnnouncements, announce
@@ -61,11 +64,13 @@ class WorkerOptions:
     ibm_mode: str = "local"
     call_grace_s: float = 30.0
     """How much longer than its own time limit a backend call may take before it is treated as hung."""
+    job_memory_mb: int = 4096
+    """Memory a local simulation may take on in its run process."""
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
     return WorkerOptions(lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s,
-                         job_timeout_s=settings.job_timeout_s, ibm_mode=settings.ibm_mode)
+                         job_timeout_s=settings.job_timeout_s, ibm_mode=settings.ibm_mode, job_memory_mb=settings.job_memory_mb)
 
 
 class CredentialError(BackendError):
@@ -116,6 +121,18 @@ def call_with_deadline(action: Callable[[], Answer], deadline_s: float, what: st
             raise error
         raise BackendError(f"{what} failed: {error}") from error
     return outcome["value"]
+
+
+def bounded_call(backend: Backend, action: Callable[[], Answer], deadline_s: float, what: str) -> Answer:
+    """An isolated backend's call, which ends at its deadline by killing its run process; any other on a thread."""
+    if not isinstance(backend, IsolatedBackend):
+        return call_with_deadline(action, deadline_s, what)
+    try:
+        return action()
+    except BackendError:
+        raise
+    except Exception as exc:
+        raise BackendError(f"{what} failed: {exc}") from exc
 
 
 def unallowed(session: Session, job: JobRecord) -> str | None:
@@ -177,6 +194,7 @@ class Worker:
         self.environ = os.environ if environ is None else environ
         self._starts: dict[str, dict[str, Any]] = {}
         self.announcements = JobAnnouncements(database)
+        run_pool(self.options.job_memory_mb << 20)  # a run process starts warming now, before the first job needs it
 
     def run(self, stop: threading.Event) -> None:
         """Serve the queue until `stop` is set; an idle worker waits for a queued job's announcement, or
@@ -233,9 +251,9 @@ class Worker:
                 self._end(job, JobStatus.FAILED, refusal, ran=False)
                 return
         try:
-            backend = self.backend_for(
+            backend = isolated(self.backend_for(
                 job.vendor, job.device, credentials=CredentialReferences(job.credentials, self.environ), ibm_mode=self.options.ibm_mode
-            )
+            ), self.options.job_memory_mb << 20)
         except (UnknownBackend, CredentialError) as exc:
             self._end(job, JobStatus.FAILED, str(exc), ran=False)
             return
@@ -262,7 +280,7 @@ class Worker:
                          started_at=job.started_at or utcnow())
         request = self._request(job)
         try:
-            vendor_job_id = call_with_deadline(lambda: backend.submit(request), request.timeout_s + self.options.call_grace_s, f"{backend.key} submit")
+            vendor_job_id = bounded_call(backend, lambda: backend.submit(request), request.timeout_s + self.options.call_grace_s, f"{backend.key} submit")
         except BackendError as exc:
             self._fall_back_or_fail(job, "error", str(exc), ran=False)
             return None
@@ -278,7 +296,7 @@ class Worker:
             lease.on_cancel()
         remaining = self._remaining_s(job)
         try:
-            execution = call_with_deadline(lambda: backend.wait(vendor_job_id, remaining), remaining + self.options.call_grace_s, f"{backend.key} job")
+            execution = bounded_call(backend, lambda: backend.wait(vendor_job_id, remaining), remaining + self.options.call_grace_s, f"{backend.key} job")
         except VendorJobLost as exc:
             if not backend.simulator:
                 self._end(job, JobStatus.FAILED, str(exc), ran=True)

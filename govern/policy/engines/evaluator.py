@@ -8,26 +8,25 @@ here and is denied there.
 Frames on stdin/stdout are a 4-byte big-endian length and a payload. The first request carries the bundle
 (`{"modules": [[path, source], …], "data": "<json>", "memory_bytes": n}`); each later one an entrypoint, a
 newline and the canonical JSON input. Replies start with a status byte: `R` and the result's JSON, `U` for an
-undefined result, `E` and a message. Only the standard library and regorus are imported here, so the process
-starts in a few tens of milliseconds.
+undefined result, `E` and a message (`govern.process_pool` runs the loop and the limits). Only the standard
+library, regorus and that module are imported here, so the process starts in a few tens of milliseconds.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import struct
 import sys
+from collections.abc import Callable
 from typing import BinaryIO
 
 import regorus
 
-RESULT, UNDEFINED, ERROR = b"R", b"U", b"E"
+from govern import process_pool
+from govern.process_pool import StartRefused, frame, read_frame  # noqa: F401 - the protocol, as tests and the pool speak it
+
+RESULT, UNDEFINED, ERROR = process_pool.ANSWERED, b"U", process_pool.CRASHED
 _BACKTRACE = "\n\nStack backtrace:"
 _UNDEFINED_JSON = '"<undefined>"'
 """What `eval_rule_as_json` answers for an undefined rule."""
-_HEADER = struct.Struct(">I")
 
 
 def regorus_message(error: BaseException) -> str:
@@ -62,18 +61,6 @@ def evaluate(base: regorus.Engine, canonical: bytes, entrypoint: str) -> str | N
     return None if text == _UNDEFINED_JSON else text
 
 
-def read_frame(stream: BinaryIO) -> bytes | None:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(header)
-    payload = stream.read(size)
-    return payload if len(payload) == size else None
-
-
-def frame(payload: bytes) -> bytes:
-    return _HEADER.pack(len(payload)) + payload
-
 
 def _answer(base: regorus.Engine, request: bytes) -> bytes:
     entrypoint, _, canonical = request.partition(b"\n")
@@ -86,47 +73,29 @@ def _answer(base: regorus.Engine, request: bytes) -> bytes:
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     """Load the bundle from the first frame, then answer frames until stdin closes (the parent is gone)."""
-    setup = read_frame(requests)
-    if setup is None:
-        return
-    bundle = json.loads(setup)
+    process_pool.serve(requests, replies, _start)
+
+
+def _start(bundle: dict) -> Callable[[bytes], bytes]:
+    modules = [(path, source) for path, source in bundle["modules"]]
     try:
-        base = load([(path, source) for path, source in bundle["modules"]], bundle["data"])
-        _cap_memory(bundle["memory_bytes"])
-        replies.write(frame(RESULT))
+        engine = {"base": load(modules, bundle["data"])}
     except RuntimeError as exc:
-        replies.write(frame(ERROR + f"the policy bundle does not load:\n{regorus_message(exc)}".encode()))
-        return
-    finally:
-        replies.flush()
-    while (request := read_frame(requests)) is not None:
+        raise StartRefused(f"the policy bundle does not load:\n{regorus_message(exc)}") from None
+
+    def answer(request: bytes) -> bytes:
         try:
-            reply = _answer(base, request)
+            return _answer(engine["base"], request)
+        except MemoryError:
+            raise
         except BaseException as exc:  # a panic (PanicException): say so, and go on from a fresh engine
             first_line = str(exc).splitlines()[0] if str(exc) else "no message"
-            reply = ERROR + f"the engine crashed ({exc.__class__.__name__}: {first_line})".encode()
-            base = load([(path, source) for path, source in bundle["modules"]], bundle["data"])
-        replies.write(frame(reply))
-        replies.flush()
+            engine["base"] = load(modules, bundle["data"])
+            return ERROR + f"the engine crashed ({exc.__class__.__name__}: {first_line})".encode()
 
-
-def _cap_memory(budget: int) -> None:
-    """Let this process grow by at most `budget` bytes, so a runaway allocation ends it instead of starving
-    the machine. The cap is on data (RLIMIT_DATA) above what the process already holds: the interpreter and
-    regorus start with about a gigabyte of reserved, untouched address space."""
-    import resource
-
-    if budget <= 0:
-        return
-    try:
-        status = open("/proc/self/status", encoding="ascii").read()
-        held = int(status.split("VmData:", 1)[1].split()[0]) * 1024
-    except (OSError, IndexError, ValueError):
-        return
-    resource.setrlimit(resource.RLIMIT_DATA, (held + budget, held + budget))
+    return answer
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes the pipe
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # regorus prints panics; the parent reports them
+    process_pool.quiet_child()
     serve(sys.stdin.buffer, sys.stdout.buffer)
