@@ -18,16 +18,26 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.refusals import refusals
 from govern.database import reading
 from govern.decision_log import rule_ids, walk
 from govern.models import DecisionRecord
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
+class JsonLines(StreamingResponse):
+    """A stream of JSON Lines, so that the OpenAPI document names the media type."""
+
+    media_type = "application/x-ndjson"
+
+
 CSV_COLUMNS = ("seq", "decision_id", "recorded_at", "kind", "actor", "team", "outcome", "rules", "bundle_revision", "input_hash", "prev_hash", "hash")
 
 
-@router.get("/decisions")
+@router.get(
+    "/decisions", response_class=JsonLines,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **refusals(403)},
+)
 def export_decisions(
     request: Request,
     token: TokenDep,
@@ -61,7 +71,7 @@ def export_decisions(
 
     if export_format == "csv":
         return StreamingResponse(_csv(rows()), media_type="text/csv")
-    return StreamingResponse(_jsonl(rows()), media_type="application/x-ndjson")
+    return JsonLines(_jsonl(rows()))
 
 
 def _jsonl(rows: Iterator[DecisionRecord]) -> Iterator[str]:

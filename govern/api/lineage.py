@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
+from govern.api.audit import JsonLines
+from govern.api.refusals import refusals
 from govern.database import reading
 from govern.policy.engines import PolicyEngine
 from govern.lineage import store
@@ -26,7 +27,7 @@ router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
 Depth = Annotated[int, Query(ge=0, le=store.MAX_DEPTH, description="Job↔dataset hops from the node.")]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 422))
 def post_event(
     event: Annotated[dict[str, Any], Body(description="An OpenLineage RunEvent (spec 2-0-2).")],
     response: Response, token: TokenDep, engine: EngineDep, session: SessionDep,
@@ -40,7 +41,7 @@ def post_event(
     return {"stored": stored}
 
 
-@router.get("")
+@router.get("", responses=refusals(403, 404, 422))
 def get_graph(
     token: TokenDep, engine: EngineDep, session: SessionDep,
     node_id: Annotated[str, Query(alias="nodeId", description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
@@ -50,7 +51,7 @@ def get_graph(
     return answered(lambda: store.graph(session, node_id, depth, visible_teams(engine, token)))
 
 
-@router.get("/datasets/{dataset:path}/runs")
+@router.get("/datasets/{dataset:path}/runs", responses=refusals(403, 404))
 def get_dataset_runs(
     request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
     dataset: Annotated[str, Path(description="<namespace>/<name>, each URL-encoded.")],
@@ -63,7 +64,7 @@ def get_dataset_runs(
     return answered(lambda: store.dataset_runs(session, namespace, name, teams, limit))
 
 
-@router.get("/runs/{run_id}/upstream")
+@router.get("/runs/{run_id}/upstream", responses=refusals(403, 404, 422))
 def get_run_upstream(
     run_id: str, token: TokenDep, engine: EngineDep, session: SessionDep,
     depth: Annotated[int, Query(ge=1, le=store.MAX_DEPTH)] = store.MAX_DEPTH,
@@ -72,11 +73,11 @@ def get_run_upstream(
     return answered(lambda: store.run_upstream(session, run_id, visible_teams(engine, token), depth))
 
 
-@router.get("/events")
+@router.get("/events", response_class=JsonLines, responses=refusals(403))
 def export_events(
     request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
     since: Annotated[int, Query(ge=0, description="Export events stored after this id.")] = 0,
-) -> StreamingResponse:
+) -> JsonLines:
     """Stored events as JSON Lines, oldest first. The export ends at the event that was last when it began;
     header `X-Lineage-Last-Id` names it, to pass as `since` next time."""
     teams = visible_teams(engine, token)
@@ -88,7 +89,7 @@ def export_events(
             for payload in store.events(reader, since, until_id=last_id, visible_teams=teams):
                 yield payload + "\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"X-Lineage-Last-Id": str(last_id)})
+    return JsonLines(lines(), headers={"X-Lineage-Last-Id": str(last_id)})
 
 
 def visible_teams(engine: PolicyEngine, token: TokenPublic) -> set[str] | None:
