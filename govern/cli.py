@@ -414,9 +414,8 @@ def serve(
     ] = False,
 ) -> None:
     """Run the governance service (HTTP API under /v1, OpenAPI docs at /docs)."""
-    import uvicorn
-
     from govern.api import create_app
+    from govern.api.server import serve as bounded_server
     from govern.database import create_db_engine, upgrade
 
     settings = _settings()
@@ -425,10 +424,8 @@ def serve(
     _stderr().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
     if with_worker and workers > 1:
         raise _fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
-    if workers == 1:
-        uvicorn.run(create_app(settings, with_worker=with_worker), host=host, port=port, log_level="info")
-    else:
-        uvicorn.run("govern.api:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    app = create_app(settings, with_worker=with_worker) if workers == 1 else "govern.api:create_app"
+    bounded_server(app, host=host, port=port, workers=workers, max_header_bytes=settings.max_header_bytes)
 
 
 def _client(settings: Settings, server: str | None = None):

@@ -72,6 +72,10 @@ def exact_numbers(value: Any) -> Any:
 
 ExactPositiveInt = Annotated[PositiveInt, AfterValidator(exact_number)]
 
+MAX_SHOTS = 2**31 - 1
+"""The most shots a manifest may ask for: what the service's jobs.shots column (INTEGER) stores. Checked
+in the model, so the CLI (exit 2) and the service (422) refuse more before any database sees it."""
+
 
 class Strict(BaseModel):
     """Unknown fields are errors; fields are camelCase in documents and snake_case in Python."""
@@ -156,7 +160,7 @@ class ExperimentSpec(Strict):
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     circuit: CircuitRef
     backend: Backend
-    shots: ExactPositiveInt
+    shots: Annotated[int, Field(ge=1, le=MAX_SHOTS)]
     sandbox: Identifier | None = None
     datasets: list[Dataset] = Field(default_factory=list)
     hyperparameters: Annotated[dict[str, Any], AfterValidator(exact_numbers)] = Field(default_factory=dict)
@@ -177,16 +181,22 @@ class Experiment(Strict):
     spec: ExperimentSpec
 
 
+PRICE_BOUNDS = {"perTask": 1e9, "perShot": 1e6, "ratePerSecond": 1e6, "baseSeconds": 1e7, "secondsPerShot": 1e4}
+"""The most each price term may be: far above any real price list, low enough that an estimate stays finite."""
+
+
 class PriceModel(Strict):
     """What a vendor charges, in the bundle's pricing currency: one formula covers per task, per shot and
-    per second (perTask + shots × perShot + (baseSeconds + shots × secondsPerShot) × ratePerSecond)."""
+    per second (perTask + shots × perShot + (baseSeconds + shots × secondsPerShot) × ratePerSecond).
+
+    Each term is finite, non-negative and bounded (PRICE_BOUNDS), so no estimate is negative or infinite."""
 
     model: Identifier = "negotiated"
-    per_task: NonNegativeFloat = 0.0
-    per_shot: NonNegativeFloat = 0.0
-    rate_per_second: NonNegativeFloat = 0.0
-    base_seconds: NonNegativeFloat = 0.0
-    seconds_per_shot: NonNegativeFloat = 0.0
+    per_task: Annotated[float, Field(ge=0, le=PRICE_BOUNDS["perTask"])] = 0.0
+    per_shot: Annotated[float, Field(ge=0, le=PRICE_BOUNDS["perShot"])] = 0.0
+    rate_per_second: Annotated[float, Field(ge=0, le=PRICE_BOUNDS["ratePerSecond"])] = 0.0
+    base_seconds: Annotated[float, Field(ge=0, le=PRICE_BOUNDS["baseSeconds"])] = 0.0
+    seconds_per_shot: Annotated[float, Field(ge=0, le=PRICE_BOUNDS["secondsPerShot"])] = 0.0
 
 
 class Vendor(Strict):

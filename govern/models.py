@@ -114,6 +114,9 @@ class VendorPublic(BaseModel):
     data_processing_agreement: bool
     regions: list[str]
     price_model: PriceModel | None = None
+    price_model_problem: str | None = Field(
+        default=None, description="Why the stored price model is not valid (decisions for this vendor are denied until it is corrected)."
+    )
 
 
 class SandboxRecord(SQLModel, table=True):

@@ -7,16 +7,36 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
-from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, Experiment, Sandbox, Vendor
+from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, Experiment, PriceModel, Sandbox, Vendor
 from govern.models import LedgerEntry, SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
 from govern.records import RecordError, as_utc
 from govern.waivers import team_waivers
 
 MAX_PILOT = timedelta(weeks=12)
+
+
+class InvalidVendorRecord(Exception):
+    """A vendor row the models refuse (a price model stored before its bounds, or edited by hand): decisions
+    on it fail closed with this reason, and procurement sees it in the vendor list."""
+
+
+def stored_price_model(name: str, raw: dict | None) -> PriceModel | None:
+    """The vendor's price model as stored, validated; InvalidVendorRecord says what is wrong with it."""
+    if raw is None:
+        return None
+    try:
+        return PriceModel.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InvalidVendorRecord(
+            f"vendor {name!r} has a price model on record that is not valid ({where}: {first['msg']}); "
+            f"procurement must correct it (PUT /v1/vendors/{name})"
+        ) from None
 
 
 class SandboxRequest(BaseModel):
@@ -101,11 +121,21 @@ def upsert_vendor(session: Session, name: str, update: VendorUpsert) -> VendorPu
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    return VendorPublic.model_validate(row)
+    return _vendor_public(row)
 
 
 def list_vendors(session: Session) -> list[VendorPublic]:
-    return [VendorPublic.model_validate(row) for row in session.exec(select(VendorRecord).order_by(VendorRecord.name))]
+    return [_vendor_public(row) for row in session.exec(select(VendorRecord).order_by(VendorRecord.name))]
+
+
+def _vendor_public(row: VendorRecord) -> VendorPublic:
+    """A vendor as the API shows it; an invalid stored price model is shown as its problem, not as a 500."""
+    try:
+        price_model, problem = stored_price_model(row.name, row.price_model), None
+    except InvalidVendorRecord as exc:
+        price_model, problem = None, str(exc)
+    return VendorPublic(name=row.name, approved=row.approved, data_processing_agreement=row.data_processing_agreement,
+                        regions=row.regions, price_model=price_model, price_model_problem=problem)
 
 
 def request_sandbox(session: Session, request: SandboxRequest, requested_by: str) -> SandboxPublic:
@@ -161,13 +191,14 @@ def context_for(session: Session, experiment: Experiment, lock_sandbox: bool = F
     The sandbox's spend includes what accepted submissions have reserved. A submission locks the sandbox row
     (`lock_sandbox`) until it commits, so two concurrent submissions cannot both fit in the same remainder.
     Rows are read as plain rows, not ORM objects: every check and submission pays for these reads.
+    A vendor row the models refuse raises InvalidVendorRecord.
     """
     vendors, sandboxes = [], []
     vendor_table, sandbox_table = VendorRecord.__table__, SandboxRecord.__table__
     vendor = session.execute(select(vendor_table).where(vendor_table.c.name == experiment.spec.backend.vendor)).first()
     if vendor is not None:
         vendors.append(Vendor(name=vendor.name, approved=vendor.approved, data_processing_agreement=vendor.data_processing_agreement,
-                              regions=vendor.regions, price_model=vendor.price_model))
+                              regions=vendor.regions, price_model=stored_price_model(vendor.name, vendor.price_model)))
     if experiment.spec.sandbox:
         query = select(sandbox_table).where(sandbox_table.c.id == experiment.spec.sandbox)
         row = session.execute(query.with_for_update() if lock_sandbox else query).first()

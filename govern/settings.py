@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
 
     max_request_bytes: PositiveInt = Field(default=2_000_000, description="Largest HTTP request body the service accepts.")
+    max_header_bytes: PositiveInt = Field(
+        default=65_536, description="Most bytes of request line and headers `govern serve` reads before it answers 431 and closes."
+    )
     audit_signing_key: Path | None = Field(
         default=None, description="Ed25519 private key (PEM) that signs decision-log checkpoints."
     )

@@ -30,7 +30,8 @@ from govern.policy.engines import PolicyEngine
 from govern.lineage import outbox
 from govern.lineage.events import PRODUCER, submission_event
 from govern.models import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
-from govern.procurement import context_for
+from govern.manifest import Context
+from govern.procurement import InvalidVendorRecord, context_for
 from govern.records import RecordError, as_utc
 from govern.submission import Submission, submission_from_request
 
@@ -71,7 +72,12 @@ def decide(
     too, since the caller appends the decision to the log (a check in a batch of its own, a submission in its
     transaction) and commits before it answers."""
     profile = checker.profile(submission)
-    live_context = context_for(session, submission.experiment, lock_sandbox=lock_sandbox)
+    try:
+        live_context = context_for(session, submission.experiment, lock_sandbox=lock_sandbox)
+    except InvalidVendorRecord as exc:  # fail closed: a decision on prices nobody can read is a deny
+        policy_input = checker.policy_input(submission, profile, Context.empty())
+        digest = "sha256:" + hashlib.sha256(canonical_json(policy_input)).hexdigest()
+        return Decision.failed_closed(str(exc), input_hash=digest, bundle_revision=engine.bundle_revision, engine=engine.name), profile, policy_input
     policy_input = checker.policy_input(submission, profile, live_context)
     return engine.evaluate(policy_input), profile, policy_input
 
@@ -96,7 +102,7 @@ def submit(
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
     decision, profile, policy_input = decide(session, checker, engine, submission, lock_sandbox=True)
-    cost = Decimal(str(decision.estimate.get("cost", 0))).quantize(Decimal("0.01"))
+    cost = recordable_cost(decision.estimate.get("cost", 0))
     row = SubmissionRecord(
         id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,
         idempotency_key=idempotency_key, request_hash=digest, decision_id=decision.decision_id,
@@ -124,6 +130,22 @@ def submit(
     decision_log.append(session, decision, policy_input, actor=actor, kind="submission")  # last: it holds the chain's lock
     public = _public(row, job_status)
     return Submitted(public, decision)
+
+
+MAX_RECORDED_COST = Decimal("999999999999.99")
+"""Costs are NUMERIC(14, 2) columns."""
+
+
+def recordable_cost(estimate: Any) -> Decimal:
+    """The estimate as the ledger records it; one that is not a number from 0 to MAX_RECORDED_COST is a 422
+    before anything is recorded (prices are bounded, so only absurd shot counts get here)."""
+    try:
+        cost = Decimal(str(estimate))
+    except ArithmeticError:
+        cost = Decimal("NaN")
+    if not cost.is_finite() or not 0 <= cost <= MAX_RECORDED_COST:
+        raise RecordError(f"the estimated cost {estimate} is not one the ledger can record (0 to {MAX_RECORDED_COST}); reduce shots", 422)
+    return cost.quantize(Decimal("0.01"))
 
 
 def reserve(session: Session, sandbox_id: str, submission_id: str, amount: Decimal, currency: str) -> None:

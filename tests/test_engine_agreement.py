@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from govern.circuit import CircuitLimits, profile_qasm
-from govern.manifest import Experiment
+from govern.manifest import MAX_SHOTS, Experiment
 from govern.policy.engines.opa import RemoteEngine
 from govern.policy.input import build_policy_input, context_input
 from tests.opa_standin import OpaStandIn
@@ -83,7 +83,7 @@ def submissions(draw):
         "purpose": "generated",
         "circuit": {"qasm": draw(st.sampled_from(sorted(CIRCUITS)))},
         "backend": {"vendor": vendor, "device": device},
-        "shots": draw(st.one_of(st.integers(1, 200_000), st.integers(1, 2**64 - 1))),
+        "shots": draw(st.one_of(st.integers(1, 200_000), st.integers(1, MAX_SHOTS))),
         "datasets": draw(datasets),
     }
     region = draw(st.sampled_from(REGIONS))

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from govern.api import audit, dispatch, lineage, policy, procurement, submissions, waivers
+from govern.api.bodies import BoundedBodies
 from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.refusals import document_refusals
 from govern.api.routes import health, specs, v1
@@ -58,11 +59,11 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         summary="Governance and compliance decisions for quantum experiments.",
         version="1",
         lifespan=lifespan,
-        max_body_size=settings.max_request_bytes,
     )
     app.state.settings = settings
     app.state.metrics = ServiceMetrics()
     app.state.tokens = TokenCache(settings.token_cache_s)
+    app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
     app.include_router(health)
     app.include_router(v1)

@@ -10,13 +10,14 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from govern.api.params import RuleFilter, Since, TeamFilter, Until
+from govern.api.streams import csv_error, jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
 from govern.api.refusals import refusals
 from govern.database import reading
@@ -44,11 +45,11 @@ def export_decisions(
     engine: EngineDep,
     session: SessionDep,
     export_format: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
-    team: str | None = None,
+    team: TeamFilter = None,
     outcome: Literal["allowed", "warned", "denied"] | None = None,
-    rule: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    rule: RuleFilter = None,
+    since: Since = None,
+    until: Until = None,
 ) -> StreamingResponse:
     """Stream decisions (compliance and admin only); filters: team, outcome, rule id, time range."""
     require(engine, token, "audit.read", {"team": team or ""})
@@ -70,8 +71,8 @@ def export_decisions(
                     yield row
 
     if export_format == "csv":
-        return StreamingResponse(_csv(rows()), media_type="text/csv")
-    return JsonLines(_jsonl(rows()))
+        return streamed(_csv(prefetched(rows())), "text/csv", csv_error)
+    return streamed(_jsonl(prefetched(rows())), "application/x-ndjson", jsonl_error)
 
 
 def _jsonl(rows: Iterator[DecisionRecord]) -> Iterator[str]:

@@ -12,8 +12,11 @@ from typing import Annotated, Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
+from govern.api.params import EventId
+from govern.api.streams import jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.api.audit import JsonLines
 from govern.api.refusals import refusals
@@ -44,7 +47,7 @@ def post_event(
 @router.get("", responses=refusals(403, 404, 422))
 def get_graph(
     token: TokenDep, engine: EngineDep, session: SessionDep,
-    node_id: Annotated[str, Query(alias="nodeId", description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
+    node_id: Annotated[str, Query(alias="nodeId", max_length=2000, description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
     depth: Depth = store.MAX_DEPTH,
 ) -> dict[str, Any]:
     """The lineage graph around a node, in Marquez's shape."""
@@ -76,8 +79,8 @@ def get_run_upstream(
 @router.get("/events", response_class=JsonLines, responses=refusals(403))
 def export_events(
     request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
-    since: Annotated[int, Query(ge=0, description="Export events stored after this id.")] = 0,
-) -> JsonLines:
+    since: EventId = 0,
+) -> StreamingResponse:
     """Stored events as JSON Lines, oldest first. The export ends at the event that was last when it began;
     header `X-Lineage-Last-Id` names it, to pass as `since` next time."""
     teams = visible_teams(engine, token)
@@ -89,7 +92,7 @@ def export_events(
             for payload in store.events(reader, since, until_id=last_id, visible_teams=teams):
                 yield payload + "\n"
 
-    return JsonLines(lines(), headers={"X-Lineage-Last-Id": str(last_id)})
+    return streamed(prefetched(lines()), "application/x-ndjson", jsonl_error, headers={"X-Lineage-Last-Id": str(last_id)})
 
 
 def visible_teams(engine: PolicyEngine, token: TokenPublic) -> set[str] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
+from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.api.refusals import refusals
 from govern.models import VendorPublic, VendorUpsert
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["procurement"])
 
 
 @router.put("/vendors/{name}", responses=refusals(403))
-def put_vendor(name: str, body: VendorUpsert, token: TokenDep, engine: EngineDep, session: SessionDep) -> VendorPublic:
+def put_vendor(name: VendorName, body: VendorUpsert, token: TokenDep, engine: EngineDep, session: SessionDep) -> VendorPublic:
     """Onboard or update a vendor: approval, data-processing agreement, regions (procurement)."""
     require(engine, token, "vendor.manage", {})
     vendor = upsert_vendor(session, name, body)
@@ -51,7 +52,7 @@ def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, sessi
 
 
 @router.get("/sandboxes", responses=refusals(403))
-def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team: str | None = None) -> list[SandboxPublic]:
+def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team: TeamFilter = None) -> list[SandboxPublic]:
     require(engine, token, "sandbox.read", {"team": team or ""})
     return list_sandboxes(session, team)
 

@@ -3,7 +3,6 @@ makes retries safe), `GET /v1/submissions/{id}`, and `GET /v1/submissions` with 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
@@ -11,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
+from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require
 from govern.api.refusals import DeniedSubmission, ErrorPublic, refusals
 from govern.api.routes import CheckRequest
@@ -95,12 +95,12 @@ def read_submission(submission_id: str, token: TokenDep, engine: EngineDep, sess
 @router.get("", responses=refusals(403))
 def search_submissions(
     token: TokenDep, engine: EngineDep, session: SessionDep,
-    team: str | None = None,
+    team: TeamFilter = None,
     outcome: Literal["allowed", "warned", "denied"] | None = None,
     rule: Annotated[str | None, Query(pattern=r"^[A-Z]+-\d+$")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    cursor: int | None = None,
+    since: Since = None,
+    until: Until = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SubmissionPage:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""

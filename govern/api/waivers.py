@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
+from govern.api.params import TeamFilter
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.api.refusals import refusals
 from govern.records import RecordError
@@ -25,7 +26,7 @@ def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session
 
 
 @router.get("", responses=refusals(403))
-def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: str | None = None) -> list[WaiverPublic]:
+def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: TeamFilter = None) -> list[WaiverPublic]:
     require(engine, token, "waiver.read", {"team": team or ""})
     return list_waivers(session, team)
 
