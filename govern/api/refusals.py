@@ -2,7 +2,8 @@
 an operation can return, with the body it really has.
 
 Routes name the refusals that their own logic decides (`responses=refusals(403, 404)`); `document_refusals`
-adds those that follow from the operation itself, and gives every refusal its JSON body.
+adds those that follow from the operation itself, and gives every refusal its JSON body: the limits on bodies
+and headers (govern/api/bodies.py, govern/api/server.py) answer in FastAPI's field-error shape.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from govern.decision import Decision
 from govern.submissions import SubmissionPublic
 
 WHY = {
-    400: "The body could not be read as JSON.",
     401: "No bearer token, or an unknown or revoked one.",
     403: "Not permitted by the authorization policy.",
     404: "No such resource.",
     409: "The request conflicts with the records (a duplicate, or a record in the wrong state).",
     413: "The request body is over the size limit (GOVERN_MAX_REQUEST_BYTES).",
-    422: "The request is invalid: FastAPI's field errors, or a sentence saying what is wrong.",
+    415: "The body has a Content-Encoding this operation does not accept.",
+    422: "The request is invalid: field errors (a NUL byte, malformed JSON, a value out of bounds), or a sentence saying what is wrong.",
     429: "Too many requests of this kind; retry later.",
-    431: "The request headers are over the size limit.",
+    431: "The request headers are over the size limit (GOVERN_MAX_HEADER_BYTES).",
     503: "The database or the policy engine is unavailable; nothing was recorded.",
 }
 
@@ -74,6 +75,10 @@ class DeniedSubmission(ErrorPublic):
     decision: Decision
 
 
+BEFORE_ANY_ROUTE = {413, 415, 422, 431}
+"""What the body and header limits answer any request (a body too large, an encoding, a NUL byte in the path or
+query, malformed JSON, headers too large), in FastAPI's field-error shape."""
+
 MODELS: tuple[type[BaseModel], ...] = (ErrorPublic, FieldProblem, InvalidSubmission, RequestField, InvalidRequest)
 
 
@@ -84,7 +89,7 @@ def refusals(*codes: int, models: dict[int, type[BaseModel]] | None = None) -> d
 
 def document_refusals(app: FastAPI) -> None:
     """Make `app.openapi()` list, beside the refusals each route names, those its operation implies: a token
-    (looked up in the database) brings 401 and 503, parameters 422, a body 400 and 413, any request 431."""
+    (looked up in the database) brings 401 and 503; those refused before any route can meet any request."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -105,13 +110,9 @@ def document_refusals(app: FastAPI) -> None:
 
 
 def _document(operation: dict[str, Any]) -> None:
-    implied = {431}
+    implied = set(BEFORE_ANY_ROUTE)
     if operation.get("security"):
         implied |= {401, 503}
-    if operation.get("parameters") or operation.get("requestBody"):
-        implied.add(422)
-    if operation.get("requestBody"):
-        implied |= {400, 413}
     responses = operation["responses"]
     for code in sorted(implied):
         responses.setdefault(str(code), {"description": WHY[code]})
@@ -121,14 +122,12 @@ def _document(operation: dict[str, Any]) -> None:
         # Refusals are JSON whatever the operation streams when it succeeds.
         content = response.get("content", {})
         media = content.get("application/json") or next(iter(content.values()), {})
-        response["content"] = {"application/json": {"schema": media.get("schema") or _ref(ErrorPublic)}}
+        schema = _ref(InvalidRequest) if int(code) in BEFORE_ANY_ROUTE else media.get("schema") or _ref(ErrorPublic)
+        response["content"] = {"application/json": {"schema": schema}}
     if "422" in responses:
         # FastAPI's field errors, a record error's sentence, or an invalid submission's problems.
         choices = [_ref(InvalidRequest), _ref(InvalidSubmission), _ref(ErrorPublic)]
         responses["422"] = {"description": WHY[422], "content": {"application/json": {"schema": {"anyOf": choices}}}}
-    if "413" in responses:
-        # Starlette refuses an announced Content-Length over the limit before the app sees it, in plain text.
-        responses["413"]["content"]["text/plain"] = {"schema": {"type": "string"}}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
