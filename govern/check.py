@@ -122,12 +122,18 @@ class Checker:
         return self.engine.evaluate(self.policy_input(submission, self.profile(submission)))
 
     def check_document(self, document: Document) -> CheckResult:
+        """One document's result; whatever goes wrong with it is its own input error, never the batch's."""
         name = experiment_name(document)
+        if document.error is not None:
+            return CheckResult(document.source, name, error=document.error)
         try:
             submission = submission_from_document(document, self._limits.max_bytes)
             decision = self.decide(submission)
         except InputError as exc:
             return CheckResult(document.source, name, error=exc, locations=document.locations)
+        except Exception as exc:  # odd input that slipped past validation: this document cannot be checked
+            error = InputError(document.source, f"this document could not be checked ({type(exc).__name__}); nothing was decided")
+            return CheckResult(document.source, name, error=error, locations=document.locations)
         return CheckResult(document.source, name, decision=decision, locations=document.locations)
 
     def documents_of(self, target: Target) -> list[Document] | CheckResult:
@@ -137,7 +143,7 @@ class Checker:
             text = read_text(target.path, self._max_manifest_bytes)
             if not target.explicit and EXPERIMENT_KIND not in text:
                 return []
-            documents = [d for d in parse_documents(text, source) if d.kind == EXPERIMENT_KIND]
+            documents = [d for d in parse_documents(text, source, keep_going=True) if d.error or d.kind == EXPERIMENT_KIND]
         except InputError as exc:
             return CheckResult(source, error=exc)
         if target.explicit and not documents:

@@ -118,12 +118,12 @@ def service_input_error(document: Document, error: ClientError) -> InputError:
     """The service's 4xx as an input error that points into the manifest where it can."""
     problems = error.body.get("problems") if isinstance(error.body, dict) else None
     if error.status == 422 and problems:
-        located = []
-        for problem in problems:
-            field = problem.get("field") or ""
-            line, column = (problem.get("line"), problem.get("column")) if problem.get("line") else document.locate(field)
-            located.append(Problem(problem.get("message", ""), field, line, column))
         about_circuit = str(error.body.get("source", "")).endswith("#circuit")
+        located = []
+        for problem in problems:  # the service places manifest errors in the JSON it was sent; the user wrote this file
+            field = problem.get("field") or ""
+            line, column = (problem.get("line"), problem.get("column")) if about_circuit and problem.get("line") else document.locate(field)
+            located.append(Problem(problem.get("message", ""), field, line, column))
         source = str(circuit_file(document) or document.source) if about_circuit else document.source
         return InputError(source, located)
     return InputError(document.source, f"the govern service refused the check: {error}")

@@ -30,6 +30,10 @@ Locations = dict[str, tuple[int, int]]
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
+MAX_DEPTH = 64
+"""Deepest nesting of a manifest or request body (a real one needs fewer than ten levels); deeper is refused
+before anything is built from it, since every later step walks the document."""
+
 
 @dataclass(frozen=True)
 class Document:
@@ -39,6 +43,8 @@ class Document:
     index: int
     data: Any
     locations: Locations = field(repr=False)
+    error: InputError | None = None
+    """Why this document cannot be used (only from `parse_documents(keep_going=True)`)."""
 
     @property
     def kind(self) -> str | None:
@@ -103,8 +109,12 @@ def read_text(path: Path, max_bytes: int) -> str:
         raise InputError(source, f"cannot read file: {exc.strerror}") from None
 
 
-def parse_documents(text: str, source: str) -> list[Document]:
-    """Every document of a YAML (or JSON) stream, with field positions; syntax errors name line:col."""
+def parse_documents(text: str, source: str, *, keep_going: bool = False) -> list[Document]:
+    """Every document of a YAML (or JSON) stream, with field positions; syntax errors name line:col.
+
+    With `keep_going`, a document that is well-formed YAML but cannot be used (too deep, a duplicate key, an
+    alias, a value the constructor cannot build) comes back as a Document holding its error, and the
+    documents after it are still read; a syntax error still ends the stream, which cannot be read past it."""
     loader = _Loader(text)
     documents = []
     try:
@@ -112,9 +122,12 @@ def parse_documents(text: str, source: str) -> list[Document]:
             node = loader.get_node()
             if node is None:
                 continue
-            locations: Locations = {}
-            _collect_locations(node, "", locations, source, set())
-            documents.append(Document(source, len(documents), loader.construct_document(node), locations))
+            try:
+                documents.append(_document(loader, node, source, len(documents)))
+            except InputError as exc:
+                if not keep_going:
+                    raise
+                documents.append(Document(source, len(documents), None, {}, error=exc))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = f"{exc.problem or exc.context or 'malformed YAML/JSON'}"
@@ -129,9 +142,24 @@ def parse_documents(text: str, source: str) -> list[Document]:
     return documents
 
 
-def _collect_locations(node: yaml.Node, path: str, locations: Locations, source: str, seen_nodes: set[int]) -> None:
-    """Record where every field starts; refuse duplicate keys and aliases (an alias bomb would
-    otherwise expand exponentially in every later step)."""
+def _document(loader: yaml.BaseLoader, node: yaml.Node, source: str, index: int) -> Document:
+    locations: Locations = {}
+    _collect_locations(node, "", locations, source, set())
+    try:
+        data = loader.construct_document(node)
+    except (ValueError, TypeError, OverflowError) as exc:  # a value the constructor cannot build: 2026-02-30, say
+        mark = node.start_mark
+        raise InputError(source, Problem(f"malformed YAML/JSON: {exc}", line=mark.line + 1, column=mark.column + 1)) from None
+    return Document(source, index, data, locations)
+
+
+def _collect_locations(node: yaml.Node, path: str, locations: Locations, source: str, seen_nodes: set[int], depth: int = 0) -> None:
+    """Record where every field starts; refuse duplicate keys, aliases (an alias bomb would otherwise expand
+    exponentially in every later step) and nesting deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise InputError(
+            source, Problem(f"nested deeper than {MAX_DEPTH} levels", path, node.start_mark.line + 1, node.start_mark.column + 1)
+        )
     if id(node) in seen_nodes:
         raise InputError(
             source,
@@ -156,11 +184,11 @@ def _collect_locations(node: yaml.Node, path: str, locations: Locations, source:
                     ),
                 )
             seen.add(key)
-            _collect_locations(value_node, child, locations, source, seen_nodes)
+            _collect_locations(value_node, child, locations, source, seen_nodes, depth + 1)
             locations[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _collect_locations(item, f"{path}[{index}]", locations, source, seen_nodes)
+            _collect_locations(item, f"{path}[{index}]", locations, source, seen_nodes, depth + 1)
 
 
 def load_documents(path: Path, max_bytes: int) -> list[Document]:

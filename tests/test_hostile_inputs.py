@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from govern.api import create_app
 from govern.settings import Settings
+from tests.conftest import EXAMPLES
 from tests.live_service import free_port, running_service
 from tests.test_api import auth, example, token_for
 
@@ -404,3 +405,93 @@ def test_the_cli_refuses_a_shot_count_past_the_database_with_exit_two(cli, tmp_p
     assert result.exit_code == 2
     (problem,) = json.loads(result.output)["results"][0]["error"]["problems"]
     assert problem["field"] == "spec.shots" and problem["line"] is not None
+
+
+# 7. NUL bytes in any string or path parameter: 422 on PostgreSQL as on SQLite, before the database sees them.
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "loc"),
+    [
+        ("GET", "/v1/submissions/a%00b", None, ["path"]),
+        ("GET", "/v1/jobs/a%00b", None, ["path"]),
+        ("POST", "/v1/waivers/a%00b/approve", None, ["path"]),
+        ("PUT", "/v1/vendors/a%00b", {}, ["path"]),
+        ("GET", "/v1/audit/decisions?team=a%00", None, ["query", "team"]),
+        ("GET", "/api/v1/lineage?nodeId=job:a%00:b", None, ["query", "nodeId"]),
+        ("GET", "/v1/sandboxes?te%00am=x", None, ["query", "team"]),
+        ("PUT", "/v1/vendors/ibm", {"regions": ["us\x00east"]}, ["body", "regions", 0]),
+        ("POST", "/v1/sandboxes", {"id": "SBX\x001", "team": "materials-rnd"}, ["body", "id"]),
+        ("POST", "/v1/waivers", {"reason": "because\x00"}, ["body", "reason"]),
+        ("POST", "/api/v1/lineage", {"job": {"namespace": "ci", "name": "a\x00"}}, ["body", "job", "name"]),
+        ("POST", "/v1/check", {"manifest": {"metadata": {"name": "x\x00"}}}, ["body", "manifest", "metadata", "name"]),
+    ],
+)
+def test_nul_bytes_anywhere_are_422_never_500(client, method, target, body, loc):
+    headers = {**auth(token_for(client, "admin", "platform")), **JSON}
+    content = json.dumps(body).encode() if body is not None else None
+    refused(client.request(method, target, content=content, headers=headers), 422, loc=loc, says="NUL byte")
+
+
+# 8. In the CLI, one bad document never aborts the batch.
+
+
+def _nested(levels: int) -> str:
+    return "{deep: " * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize("output_format", ["sarif", "junit", "json"])
+def test_one_bad_document_never_aborts_the_batch(cli, tmp_path, output_format):
+    good = (EXAMPLES / "allowed" / "bell-local.yaml").read_text().replace("../circuits/bell.qasm", "bell.qasm")
+    (tmp_path / "bell.qasm").write_text((EXAMPLES / "circuits" / "bell.qasm").read_text())
+    bad = good.replace("shots: 2048", "shots: 2048\n  hyperparameters: " + _nested(500))
+    odd_date = "apiVersion: govern/v1\nkind: Experiment\nmetadata: {name: odd, created: 2026-02-30}\n"
+    (tmp_path / "batch.yaml").write_text("\n---\n".join([good, bad, odd_date, good.replace("name: bell-calibration", "name: bell-again")]))
+    (tmp_path / "deep.json").write_text('{"kind": "Experiment", "spec": ' + "[" * 900 + "]" * 900 + "}")
+    report = tmp_path / f"report.{output_format}"
+    result = cli("check", str(tmp_path), "-f", output_format, "-o", str(report))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    text = report.read_text()
+    assert "nested deeper than 64 levels" in text and "day is out of range" in text
+    if output_format == "json":
+        results = json.loads(text)["results"]
+        errors = [r["error"] for r in results if r.get("error")]
+        decided = [r for r in results if r.get("decision")]
+        assert [r["name"] for r in decided] == ["bell-calibration", "bell-again"] and len(errors) == 3
+        problems = [p for e in errors for p in e["problems"]]
+        deep = next(p for p in problems if "nested deeper" in p["message"] and p["field"].startswith("spec.hyperparameters"))
+        assert deep["line"] is not None
+        assert any("day is out of range" in p["message"] for p in problems)
+
+
+# 9. Manifest errors through the service are placed at line:col of the body that carried them.
+
+
+def _position_of(text: str, needle: str) -> tuple[int, int]:
+    before = text[: text.index(needle)]
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+
+
+@pytest.mark.parametrize("path", ["/v1/check", "/v1/submissions"])
+def test_manifest_errors_name_their_line_and_column_in_the_body(sqlite_client, path):
+    body = check_body(shots=0, shotz=1)
+    body["manifest"]["spec"]["datasets"][0]["classification"] = "secret"
+    text = json.dumps(body, indent=2)
+    submitter = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+    response = sqlite_client.post(path, content=text, headers=submitter)
+    assert response.status_code == 422, response.text
+    where = {p["field"]: (p["line"], p["column"]) for p in response.json()["problems"]}
+    assert where["spec.shots"] == _position_of(text, '"shots"')
+    assert where["spec.shotz"] == _position_of(text, '"shotz"')
+    assert where["spec.datasets[0].classification"] == _position_of(text, '"classification"')
+    assert all(line > 1 for line, _ in where.values())
+
+
+def test_a_missing_circuit_is_placed_at_the_circuit_the_manifest_names(sqlite_client):
+    body = check_body()
+    body.pop("circuit")
+    text = json.dumps(body, indent=1)
+    submitter = {**auth(token_for(sqlite_client, "submitter", "materials-rnd")), **JSON}
+    (problem,) = sqlite_client.post("/v1/check", content=text, headers=submitter).json()["problems"]
+    assert problem["field"] == "circuit" and (problem["line"], problem["column"]) == _position_of(text, '"circuit"')

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from govern.api import audit, dispatch, lineage, policy, procurement, submissions, waivers
-from govern.api.bodies import BoundedBodies
+from govern.api.bodies import BoundedBodies, located_in_body
 from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.refusals import document_refusals
 from govern.api.routes import health, specs, v1
@@ -131,7 +131,8 @@ def install_bundle(app: FastAPI, bundle: PolicyBundle) -> None:
         previous.close()
 
 
-async def _input_error(_: Request, exc: InputError) -> JSONResponse:
+async def _input_error(request: Request, exc: InputError) -> JSONResponse:
+    exc = located_in_body(request.scope, exc)
     problems = [{"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems]
     return JSONResponse({"detail": "invalid submission", "source": exc.source, "problems": problems}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 

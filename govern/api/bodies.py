@@ -27,8 +27,9 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-MAX_DEPTH = 64
-"""Deepest JSON nesting accepted (a manifest needs fewer than ten levels)."""
+from govern.documents import MAX_DEPTH, Locations, locate, parse_documents
+from govern.errors import InputError, Problem
+
 INTEGER_RANGE = (-(2**63), 2**63 - 1)
 """The integers the database stores (BIGINT); anything beyond is refused, not rounded."""
 RAW_BODY = "govern.raw_body"
@@ -210,3 +211,31 @@ def _text_problem(text: str, what: str) -> str:
 def _json_pointer(path: list[str | int]) -> str:
     """RFC 6901: '~' and '/' in a key are escaped."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path) or "/"
+
+
+def located_in_body(scope: Scope, error: InputError) -> InputError:
+    """A manifest error placed at line:col of the request body that carried it: the service validates the
+    manifest as parsed JSON, which has lost its positions, so they are read again from the body (its JSON is
+    YAML too), only when there is an error to place. Errors about the circuit keep their own positions."""
+    body = scope.get(RAW_BODY)
+    if error.source != "manifest" or not body:
+        return error
+    locations = _body_locations(body)
+    if locations is None:
+        return error
+    problems = []
+    for problem in error.problems:
+        path = ".".join(("manifest", problem.field)).removesuffix(".(document)")
+        if problem.field == "circuit":  # the body's own field; when it is missing, the manifest's circuit that needs it
+            path = "circuit" if "circuit" in locations else "manifest.spec.circuit"
+        line, column = locate(locations, path)
+        problems.append(Problem(problem.message, problem.field, line, column))
+    return InputError(error.source, problems)
+
+
+def _body_locations(body: bytes) -> Locations | None:
+    try:
+        (document,) = parse_documents(body.decode("utf-8"), "body")
+    except (InputError, ValueError):
+        return None
+    return document.locations
