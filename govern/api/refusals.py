@@ -82,8 +82,8 @@ query, malformed JSON, headers too large), in FastAPI's field-error shape."""
 MODELS: tuple[type[BaseModel], ...] = (ErrorPublic, FieldProblem, InvalidSubmission, RequestField, InvalidRequest)
 
 
-def refusals(*codes: int, models: dict[int, type[BaseModel]] | None = None) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each code with its reason and `ErrorPublic`, or the model `models` gives it."""
+def refusals(*codes: int, models: dict[int, Any] | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each code with its reason and `ErrorPublic`, or the model (or union) `models` gives it."""
     return {code: {"model": (models or {}).get(code, ErrorPublic), "description": WHY[code]} for code in codes}
 
 
