@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -97,8 +99,16 @@ def postgres_admin():
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A fresh, empty database URL: a SQLite file, or a new PostgreSQL database."""
+    with fresh_database(request, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(request, directory: Path) -> Iterator[str]:
+    """A fresh, empty database of the kind `request.param` names: a SQLite file in `directory`, or a new
+    PostgreSQL database, dropped afterwards."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'govern.db'}"
+        yield f"sqlite:///{directory / 'govern.db'}"
         return
     import uuid
 
@@ -109,6 +119,8 @@ def database_url(request, tmp_path):
     connect = dict(host=admin.host, port=admin.port, user=admin.username, dbname=admin.database, autocommit=True)
     with psycopg.connect(**connect) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(**connect) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(**connect) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

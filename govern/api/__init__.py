@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from govern.api import access_log, audit, dispatch, lineage, policy, procurement, submissions, waivers
 from govern.api.bodies import BoundedBodies, located_in_body
 from govern.api.metrics import HttpLatency, ServiceMetrics
+from govern.api.refusals import document_refusals
 from govern.api.routes import health, specs, v1
 from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
 from govern.check import Checker
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.include_router(lineage.router)
     app.add_exception_handler(InputError, _input_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    document_refusals(app)
     return app
 
 

@@ -21,6 +21,7 @@ from sqlmodel import Session
 from govern.api.params import RuleFilter, Since, TeamFilter, Until
 from govern.api.streams import csv_error, jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.refusals import refusals
 from govern.database import reading
 from govern.decision_log import walk
 from govern.models import ApiToken, DecisionRecord
@@ -28,13 +29,23 @@ from govern.record_format import as_utc, columns_from_content, content_rule_ids
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
+
+class JsonLines(StreamingResponse):
+    """A stream of JSON Lines, so that the OpenAPI document names the media type."""
+
+    media_type = "application/x-ndjson"
+
+
 CSV_COLUMNS = (
     "seq", "decision_id", "recorded_at", "kind", "actor", "actor_name", "team", "outcome", "rules", "bundle_revision",
     "input_hash", "format", "prev_hash", "hash",
 )
 
 
-@router.get("/decisions")
+@router.get(
+    "/decisions", response_class=JsonLines,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **refusals(403)},
+)
 def export_decisions(
     request: Request,
     token: TokenDep,

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require, sandbox_reader
+from govern.api.refusals import refusals
 from govern.dispatch import control
 from govern.dispatch.control import JobPublic, ResultPublic
 from govern.records import RecordError
@@ -25,21 +26,21 @@ def _authorize(session: SessionDep, engine: EngineDep, token: TokenDep, submissi
     require(engine, token, action, {"team": submission.team})
 
 
-@router.get("/submissions/{submission_id}/jobs")
+@router.get("/submissions/{submission_id}/jobs", responses=refusals(403, 404))
 def get_jobs(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobList:
     """Every job of the submission, oldest first: the primary, a fallback, reproductions."""
     _authorize(session, engine, token, submission_id, "submission.read")
     return JobList(items=control.jobs_of(session, submission_id))
 
 
-@router.get("/submissions/{submission_id}/result")
+@router.get("/submissions/{submission_id}/result", responses=refusals(403, 404))
 def get_result(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> ResultPublic:
     """Counts, result hash, transpiled metrics, calibration snapshot and actual cost; 404 until it exists."""
     _authorize(session, engine, token, submission_id, "submission.read")
     return answered(lambda: control.result_of(session, submission_id))
 
 
-@router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=refusals(403, 404, 409))
 def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobList:
     """Cancel the submission's unfinished work: a queued job at once, a running one by its worker."""
     _authorize(session, engine, token, submission_id, "submission.cancel")
@@ -50,9 +51,7 @@ def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session:
 
 @router.post(
     "/submissions/{submission_id}/reproduce", status_code=status.HTTP_202_ACCEPTED, response_model=JobPublic,
-    responses={403: {"description": "Denied by policy (recorded), or not permitted"}, 404: {"description": "No such submission"},
-               409: {"description": "No finished simulator run that can be reproduced"},
-               429: {"description": "The token's reproductions for the window are used up; see Retry-After"}},
+    responses=refusals(403, 404, 409, 429),
 )
 def post_reproduce(
     submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, request: Request
@@ -80,7 +79,7 @@ def post_reproduce(
     return done.job
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=refusals(403, 404))
 def get_job(job_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobPublic:
     job = answered(lambda: control.get_job(session, job_id))
     _authorize(session, engine, token, job.submission_id, "submission.read")

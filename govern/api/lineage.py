@@ -20,6 +20,8 @@ from govern.api.params import EventId
 from govern.api.streams import jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.api.lineage_body import read_event
+from govern.api.audit import JsonLines
+from govern.api.refusals import refusals
 from govern.database import reading
 from govern.policy.engines import PolicyEngine
 from govern.lineage import owner, queries, store
@@ -76,7 +78,7 @@ def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: An
     return stored
 
 
-@router.get("")
+@router.get("", responses=refusals(403, 404, 422))
 def get_graph(
     token: TokenDep, engine: EngineDep, session: SessionDep,
     node_id: Annotated[str, Query(alias="nodeId", max_length=2000, description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
@@ -86,7 +88,7 @@ def get_graph(
     return answered(lambda: queries.graph(session, node_id, depth, visible_teams(engine, token)))
 
 
-@router.get("/datasets/{dataset:path}/runs")
+@router.get("/datasets/{dataset:path}/runs", responses=refusals(403, 404))
 def get_dataset_runs(
     request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
     dataset: Annotated[str, Path(description="<namespace>/<name>, each URL-encoded.")],
@@ -99,7 +101,7 @@ def get_dataset_runs(
     return answered(lambda: queries.dataset_runs(session, namespace, name, teams, limit))
 
 
-@router.get("/runs/{run_id}/upstream")
+@router.get("/runs/{run_id}/upstream", responses=refusals(403, 404, 422))
 def get_run_upstream(
     run_id: str, token: TokenDep, engine: EngineDep, session: SessionDep,
     depth: Annotated[int, Query(ge=1, le=queries.MAX_DEPTH)] = queries.MAX_DEPTH,
@@ -108,7 +110,7 @@ def get_run_upstream(
     return answered(lambda: queries.run_upstream(session, run_id, visible_teams(engine, token), depth))
 
 
-@router.get("/events")
+@router.get("/events", response_class=JsonLines, responses=refusals(403))
 def export_events(
     request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
     since: EventId = 0,

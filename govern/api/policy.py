@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, TokenDep, require
+from govern.api.refusals import refusals
 from govern.policy.bundle import BundleError, load_configured_bundle
 from govern.policy.engines import EngineError
 
@@ -28,13 +29,13 @@ def _info(request: Request) -> PolicyInfo:
     return PolicyInfo(revision=bundle.manifest_revision, bundle_revision=bundle.revision, engine=engine.name, rules=bundle.catalogue)
 
 
-@router.get("")
+@router.get("", responses=refusals(503))
 def policy(request: Request, token: TokenDep) -> PolicyInfo:
     """The active bundle's revision and rule catalogue (any valid token)."""
     return _info(request)
 
 
-@router.post("/reload")
+@router.post("/reload", responses=refusals(403, 422, 503))
 def reload(request: Request, token: TokenDep, engine: EngineDep) -> PolicyInfo:
     """Load the configured bundle again and swap it in atomically; a bundle that fails `govern policy check`
     is refused with 422 and the running one stays."""

@@ -6,11 +6,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.refusals import refusals
 from govern.decision import Decision
 from govern.dispatch import control
 from govern.documents import Document
@@ -51,7 +52,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz")
+@health.get("/readyz", responses=refusals(503))
 def readyz(session: SessionDep, engine: EngineDep) -> dict[str, str]:
     """Ready when the database answers and a policy engine is loaded."""
     session.exec(text("SELECT 1"))
@@ -60,7 +61,7 @@ def readyz(session: SessionDep, engine: EngineDep) -> dict[str, str]:
     return {"status": "ready", "bundle": engine.bundle_revision}
 
 
-@health.get("/metrics", tags=["health"])
+@health.get("/metrics", tags=["health"], response_class=PlainTextResponse)
 def metrics(request: Request, token: TokenDep, session: SessionDep):
     """Prometheus metrics (any valid token; give the scraper one with `govern token create`)."""
     request.app.state.metrics.observe_lineage(outbox.backlog(session))
@@ -68,7 +69,7 @@ def metrics(request: Request, token: TokenDep, session: SessionDep):
     return request.app.state.metrics.exposition()
 
 
-@v1.post("/check", tags=["decisions"])
+@v1.post("/check", tags=["decisions"], responses=refusals(403))
 def check(
     body: CheckRequest, token: TokenDep, engine: EngineDep, settings: SettingsDep, session: SessionDep, request: Request
 ) -> CheckResponse:
@@ -85,14 +86,17 @@ def check(
     return CheckResponse(outcome=decision.outcome.value, decision=decision)
 
 
-@v1.get("/lineage/outbox", tags=["lineage"])
+@v1.get("/lineage/outbox", tags=["lineage"], responses=refusals(403))
 def lineage_outbox(token: TokenDep, engine: EngineDep, session: SessionDep) -> dict[str, Any]:
     """The lineage delivery backlog: pending, failing and delivered events, the oldest waiting, the last error."""
     require(engine, token, "lineage.read", {"team": "*"})
     return outbox.backlog(session).as_dict()
 
 
-@specs.get("/spec/facets/{version}/{name}.json")
+@specs.get(
+    "/spec/facets/{version}/{name}.json",
+    responses={200: {"content": {"application/schema+json": {"schema": {"type": "object"}}}}, **refusals(404)},
+)
 def facet_schema(version: str, name: str, request: Request) -> JSONResponse:
     """The JSON Schema of one of govern's custom OpenLineage facets, served at the path of its `$id`."""
     schema = {urlparse(schema_id).path: schema for schema_id, schema in facet_schemas().items()}.get(request.url.path)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.refusals import DeniedSubmission, ErrorPublic, refusals
 from govern.api.routes import CheckRequest
 from govern.decision import Decision
 from govern.records import RecordError
@@ -41,7 +42,7 @@ class SubmissionPage(BaseModel):
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionResponse,
-             responses={403: {"description": "Denied by policy (recorded), or not permitted"}})
+             responses=refusals(403, 409, 422, models={403: DeniedSubmission | ErrorPublic}))
 def post_submission(
     body: CheckRequest, request: Request, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -83,7 +84,7 @@ def _respond(result: Submitted) -> JSONResponse:
     return JSONResponse(payload, status.HTTP_201_CREATED)
 
 
-@router.get("/{submission_id}")
+@router.get("/{submission_id}", responses=refusals(403, 404))
 def read_submission(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SubmissionResponse:
     submission = get_submission(session, submission_id)
     if submission is None:
@@ -92,7 +93,7 @@ def read_submission(submission_id: str, token: TokenDep, engine: EngineDep, sess
     return SubmissionResponse(submission=submission, decision=decision_of(session, submission.decision_id))
 
 
-@router.get("")
+@router.get("", responses=refusals(403))
 def search_submissions(
     token: TokenDep, engine: EngineDep, session: SessionDep,
     team: TeamFilter = None,

@@ -6,13 +6,14 @@ from fastapi import APIRouter, HTTPException, status
 
 from govern.api.params import TeamFilter
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
+from govern.api.refusals import refusals
 from govern.records import RecordError
 from govern.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
 
 router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 422))
 def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
     """Request a waiver of one rule for a team (and optionally one experiment or sandbox) until it expires."""
     require(engine, token, "waiver.request", {"team": body.team})
@@ -24,7 +25,7 @@ def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session
     return waiver
 
 
-@router.get("")
+@router.get("", responses=refusals(403))
 def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: TeamFilter = None) -> list[WaiverPublic]:
     require(engine, token, "waiver.read", {"team": team or ""})
     return list_waivers(session, team)
@@ -37,11 +38,11 @@ def _change(waiver_id: str, new_status: str, token, engine, session) -> WaiverPu
     )
 
 
-@router.post("/{waiver_id}/approve")
+@router.post("/{waiver_id}/approve", responses=refusals(403, 404, 409))
 def approve_waiver(waiver_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
     return _change(waiver_id, "approved", token, engine, session)
 
 
-@router.post("/{waiver_id}/revoke")
+@router.post("/{waiver_id}/revoke", responses=refusals(403, 404, 409))
 def revoke_waiver(waiver_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
     return _change(waiver_id, "revoked", token, engine, session)
