@@ -31,27 +31,13 @@ from govern.policy.bundle import ENTRYPOINT, load_bundle
 from govern.policy.engines.evaluator import evaluate
 from govern.policy.engines.embedded import RegorusEngine, load_engine
 from govern.submission import submission_from_document
+from measure import calibration_seconds, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 NOW = "2026-11-24T12:00:00+00:00"
 GOVERN = str(Path(sys.executable).with_name("govern"))
 MANIFEST = EXAMPLES / "allowed" / "vqe-h2-ibm.yaml"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def calibration_seconds() -> float:
-    """Seconds this interpreter takes for ten million additions: how fast the machine was during the run
-    (this 2-core machine has measured anywhere from 0.5 s to 1.6 s), so figures from two runs can be compared."""
-    started = time.perf_counter()
-    total = 0
-    for value in range(10_000_000):
-        total += value
-    return round(time.perf_counter() - started, 2)
 
 
 def timed(call, count: int) -> list[float]:

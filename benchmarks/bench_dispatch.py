@@ -57,17 +57,13 @@ from govern.policy.engines.factory import build_engine
 from govern.settings import Settings
 from govern.submissions import submit
 from scratch import DEFAULT_ADMIN_URL, scratch_database
+from measure import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "allowed" / "bell-local.yaml"
 WORKER_COUNTS = (1, 2, 4)
 IDLE_JITTER_S = 0.05
 """Submissions arrive at a random moment up to this long after the worker fell idle."""
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
 class StampedBackend:

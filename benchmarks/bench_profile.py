@@ -20,23 +20,10 @@ from pathlib import Path
 from govern.circuit import CircuitLimits, load_parsers, profile_qasm
 from govern.errors import InputError
 from govern.profiling import Profiler
+from measure import calibration_seconds, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 CIRCUITS = sorted((ROOT / "examples" / "circuits").glob("*.qasm"))
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def calibration_seconds() -> float:
-    """Seconds for ten million additions: how fast this (shared) machine was during the run."""
-    started = time.perf_counter()
-    total = 0
-    for value in range(10_000_000):
-        total += value
-    return round(time.perf_counter() - started, 2)
 
 
 def distinct_circuits():

@@ -32,22 +32,10 @@ from govern.manifest import Experiment
 from govern.policy.input import experiment_input
 from govern.secrets import looks_random, redacted, redacted_circuit, scan
 from tests.secret_corpus import negatives, positives
+from measure import calibration_seconds, percentile
 
 EXAMPLES = ROOT / "examples"
 TARGET_MS = 0.3
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def calibration_seconds() -> float:
-    started = time.perf_counter()
-    total = 0
-    for value in range(10_000_000):
-        total += value
-    return round(time.perf_counter() - started, 2)
 
 
 def examples() -> list[tuple[str, dict, str]]:

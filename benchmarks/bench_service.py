@@ -32,14 +32,10 @@ from govern.policy.engines.embedded import RegorusEngine
 from govern.manifest import API_VERSION, Context, ContextSpec, Sandbox, Vendor
 from govern.submission import submission_from_document
 from scratch import DEFAULT_ADMIN_URL, scratch_database
+from measure import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "allowed" / "vqe-h2-ibm.yaml"
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
 def inprocess_rate(seconds: float) -> float:
