@@ -65,7 +65,7 @@ datasets = st.lists(
     st.fixed_dictionaries(
         {
             "namespace": st.sampled_from(["s3://rnd", "postgres://crm"]),
-            "name": st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=12),
+            "name": st.text(st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=12),
             "classification": st.sampled_from(["public", "internal", "confidential", "restricted"]),
             "containsPII": st.booleans(),
             "pseudonymized": st.booleans(),

@@ -3,6 +3,7 @@ replaced; circuit profiling runs in such a pool, and its cache holds under its b
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -17,17 +18,22 @@ from hypothesis import strategies as st
 
 from govern.check import Checker
 from govern.circuit import CircuitLimits, CircuitProfile
+from govern.documents import load_documents
 from govern.errors import InputError
 from govern.policy.engines import UnavailableEngine
 from govern.process_pool import CallTimeout, MemoryExceeded, PoolBusy, ProcessDied, ProcessPool, StartFailed
 from govern.profiling import ProfileCache, Profiler, ProfilingRefused
-from govern.submission import Submission
+from govern.submission import Submission, submission_from_document
+from tests.conftest import EXAMPLES
 from tests.live_service import running_service
 from tests.test_api import example
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 HUGE_REGISTER = "OPENQASM 2.0;\nqreg q[1000000000];\n"
 SLOW = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[10000];\n' + "h q;\n" * 1000
+UNSCANNED = CircuitLimits(max_qubits=2_000_000_000, max_operations=20_000_000)
+"""Limits the pre-Qiskit scan lets both circuits through, so that what stops them is the profiling process's."""
+UNSCANNED_ENV = {"GOVERN_MAX_CIRCUIT_QUBITS": "2000000000", "GOVERN_MAX_CIRCUIT_OPERATIONS": "20000000"}
 """Parsing expands each `h q;` into 10,000 gates before any limit can count them: tens of seconds."""
 
 CHILD = textwrap.dedent("""
@@ -158,7 +164,7 @@ def test_a_circuit_past_the_profiling_memory_cap_is_refused_and_the_next_is_prof
     profiler.profile(BELL, "bell.qasm", CircuitLimits())
     (first,) = profiler.processes()
     with pytest.raises(ProfilingRefused, match=r"circuit profiling exceeded its memory cap \(64 MB\)") as raised:
-        profiler.profile(HUGE_REGISTER, "huge.qasm", CircuitLimits())
+        profiler.profile(HUGE_REGISTER, "huge.qasm", UNSCANNED)
     assert raised.value.source == "huge.qasm"
     assert gone(first.pid)
     assert profiler.profile(BELL, "bell.qasm", CircuitLimits()).qubits == 2
@@ -171,7 +177,7 @@ def test_a_circuit_past_the_profiling_deadline_is_refused_and_the_next_is_profil
     profiler.profile(BELL, "bell.qasm", CircuitLimits())
     started = time.monotonic()
     with pytest.raises(ProfilingRefused, match=r"circuit profiling exceeded its deadline \(1 s\)"):
-        profiler.profile(SLOW, "slow.qasm", CircuitLimits())
+        profiler.profile(SLOW, "slow.qasm", UNSCANNED)
     assert time.monotonic() - started < 5
     assert profiler.profile(BELL, "bell.qasm", CircuitLimits()).qubits == 2
     profiler.close()
@@ -183,7 +189,7 @@ class Counting:
     def __init__(self):
         self.calls = 0
 
-    def profile(self, text, source, limits, include_dir=None):
+    def profile(self, text, source, limits, include_dir=None, **options):
         self.calls += 1
         if text.startswith("bad"):
             raise InputError(source, "invalid")
@@ -191,7 +197,8 @@ class Counting:
 
 
 def submission(text: str) -> Submission:
-    return Submission(experiment=None, circuit_text=text, circuit_source="c.qasm", source="m.yaml")  # type: ignore[arg-type]
+    (document,) = load_documents(next(EXAMPLES.rglob("bell-local.yaml")), 1_000_000)
+    return dataclasses.replace(submission_from_document(document, 1_000_000), circuit_text=text, circuit_source="c.qasm")
 
 
 def profile_or_refusal(checker: Checker, text: str) -> CircuitProfile | InputError:
@@ -256,7 +263,7 @@ def write_experiment(folder, name: str, circuit: str) -> None:
 def test_the_cli_refuses_a_circuit_that_exhausts_profiling_and_checks_the_rest(tmp_path):
     write_experiment(tmp_path, "huge", HUGE_REGISTER)
     write_experiment(tmp_path, "bell", BELL)
-    environment = {**os.environ, "GOVERN_PROFILE_MEMORY_MB": "64"}
+    environment = {**os.environ, "GOVERN_PROFILE_MEMORY_MB": "64", **UNSCANNED_ENV}
     finished = subprocess.run([sys.executable, "-m", "govern", "check", "--format", "json", str(tmp_path)], env=environment,
                               capture_output=True, text=True, timeout=120)
     assert finished.returncode == 2, finished.stderr
@@ -266,7 +273,7 @@ def test_the_cli_refuses_a_circuit_that_exhausts_profiling_and_checks_the_rest(t
 
 def test_the_service_refuses_such_a_circuit_with_422_and_stays_up(database_url, cli, monkeypatch):
     monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)
-    with running_service(database_url, env={"GOVERN_PROFILE_MEMORY_MB": "64"}) as url:
+    with running_service(database_url, env={"GOVERN_PROFILE_MEMORY_MB": "64", **UNSCANNED_ENV}) as url:
         secret = cli("token", "create", "--role", "submitter", "--team", "platform-qa").stdout.strip().splitlines()[-1]
         headers = {"Authorization": f"Bearer {secret}"}
         manifest, circuit = example("bell-local")
