@@ -36,6 +36,7 @@ from govern.backends import (
     transpile_for,
     unknown_device,
 )
+from govern.circuit import CircuitLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -297,6 +298,13 @@ def test_bad_circuits_are_backend_errors():
         backend.submit(request("OPENQASM 2.0;\nqreg q[1];\nfoo q[0];\n"))
     with pytest.raises(BackendError, match="no classical bits"):
         backend.submit(request('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nh q[0];\n'))
+
+
+def test_a_backend_parses_a_circuit_within_the_limits_it_was_admitted_under():
+    wide = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[4];\ncreg c[4];\nh q;\nmeasure q -> c;\n'
+    admitted = DispatchRequest(qasm=wide, shots=10, seed_transpiler=1, seed_simulator=1, limits=CircuitLimits(max_qubits=3))
+    with pytest.raises(BackendError, match="over the limit of 3"):
+        get_backend("local", "aer_simulator").submit(admitted)
 
 
 def test_waiting_on_an_unknown_job_means_it_was_lost():

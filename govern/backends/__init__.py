@@ -28,14 +28,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, ClassVar, TypeVar
 
 from qiskit import QuantumCircuit
 from qiskit.transpiler import generate_preset_pass_manager
 
-from govern.circuit import parse_circuit
+from govern.circuit import CircuitLimits, parse_circuit
 from govern.errors import InputError
 
 ENTRY_POINT_GROUP = "govern.backends"
@@ -53,6 +53,8 @@ class DispatchRequest:
     seed_transpiler: int
     seed_simulator: int
     timeout_s: float = 300.0
+    limits: CircuitLimits = field(default_factory=CircuitLimits)
+    """The bounds the circuit was admitted under: the backend's parse scans against them again."""
 
     def __post_init__(self) -> None:
         if self.shots <= 0:
@@ -295,10 +297,11 @@ def seeds_from_labels(labels: Mapping[str, str]) -> dict[str, int]:
     return seeds
 
 
-def load_circuit(qasm: str) -> QuantumCircuit:
-    """Parse the submitted OpenQASM 2 or 3; a circuit that measures nothing has no counts to return."""
+def load_circuit(qasm: str, limits: CircuitLimits | None = None) -> QuantumCircuit:
+    """Parse the submitted OpenQASM 2 or 3, within its limits when given; a circuit that measures nothing has no
+    counts to return."""
     try:
-        circuit = parse_circuit(qasm, "dispatch request")
+        circuit = parse_circuit(qasm, "dispatch request", limits=limits)
     except InputError as exc:
         raise BackendError(str(exc)) from exc
     if circuit.num_clbits == 0:
@@ -514,7 +517,7 @@ class InProcessBackend(Backend):
         return Availability(available=True, pending_jobs=in_flight, queue_minutes=0.0)
 
     def submit(self, request: DispatchRequest) -> str:
-        circuit = load_circuit(request.qasm)
+        circuit = load_circuit(request.qasm, request.limits)
         with translated_errors(f"cannot set up {self.key}"):
             target = self._target()
             calibration_snapshot_id = self._calibration_snapshot_id()

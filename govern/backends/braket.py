@@ -162,7 +162,7 @@ class BraketCloudBackend(RemoteBackend):
 
     def submit(self, request: DispatchRequest) -> str:
         """Transpile for the device's target and start one task; a QPU runs the transpiled circuit verbatim."""
-        circuit = load_circuit(request.qasm)
+        circuit = load_circuit(request.qasm, request.limits)
         transpiled = transpile_for(circuit, self._backend, request.seed_transpiler, self.key)
         qpu = ":device/qpu/" in self._arn
         with translated_errors(f"{self.key} did not accept the task", *self.secrets):

@@ -141,7 +141,7 @@ class IbmCloudBackend(RemoteBackend):
 
     def submit(self, request: DispatchRequest) -> str:
         """Transpile for the device's target and start a SamplerV2 job; the request timeout caps execution time."""
-        circuit = load_circuit(request.qasm)
+        circuit = load_circuit(request.qasm, request.limits)
         device = self._device()
         transpiled = transpile_for(circuit, device, request.seed_transpiler, self.key)
         options = {

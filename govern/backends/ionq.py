@@ -90,7 +90,7 @@ class IonQBackend(RemoteBackend):
         return Availability(available=available, reason="" if available else f"{self.key} is not available")
 
     def submit(self, request: DispatchRequest) -> str:
-        circuit = load_circuit(request.qasm)
+        circuit = load_circuit(request.qasm, request.limits)
         transpiled = transpile_for(circuit, self._backend, request.seed_transpiler, self.key)
         with translated_errors(f"{self.key} did not accept the job", self._token):
             job = self._backend.run(

@@ -41,6 +41,7 @@ from govern.backends import (
     get_backend,
 )
 from govern.backends.isolated import IsolatedBackend, isolated, run_pool
+from govern.circuit import CircuitLimits
 from govern.database import session_scope
 from govern.dispatch import events
 from govern.dispatch.announcements import JobAnnouncements, announce
@@ -66,11 +67,14 @@ class WorkerOptions:
     """How much longer than its own time limit a backend call may take before it is treated as hung."""
     job_memory_mb: int = 4096
     """Memory a local simulation may take on in its run process."""
+    circuit_limits: CircuitLimits = CircuitLimits()
+    """The bounds circuits are admitted under, held again when a backend parses one."""
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
     return WorkerOptions(lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s,
-                         job_timeout_s=settings.job_timeout_s, ibm_mode=settings.ibm_mode, job_memory_mb=settings.job_memory_mb)
+                         job_timeout_s=settings.job_timeout_s, ibm_mode=settings.ibm_mode, job_memory_mb=settings.job_memory_mb,
+                         circuit_limits=settings.circuit_limits)
 
 
 class CredentialError(BackendError):
@@ -418,7 +422,8 @@ class Worker:
 
     def _request(self, job: JobRecord) -> DispatchRequest:
         return DispatchRequest(qasm=job.qasm, shots=job.shots, seed_transpiler=job.seed_transpiler,
-                               seed_simulator=job.seed_simulator, timeout_s=self._remaining_s(job))
+                               seed_simulator=job.seed_simulator, timeout_s=self._remaining_s(job),
+                               limits=self.options.circuit_limits)
 
     def _remaining_s(self, job: JobRecord) -> float:
         """The job's time limit counts from its first submission, across restarts of workers."""
