@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 from sqlmodel import Session
@@ -112,7 +112,7 @@ def uuid7(rng: random.Random, moment: datetime) -> uuid.UUID:
 
 def generate(rng: random.Random, jobs: list[Job], count: int) -> Iterator[dict]:
     """`count` events: runs of random jobs, a START then a COMPLETE (one in twenty FAIL), over a year."""
-    began = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    began = datetime(2026, 1, 1, tzinfo=UTC)
     step = timedelta(days=365) / max(1, count // 2)
     for run_index in range(count // 2 + count % 2):
         job = rng.choice(jobs)

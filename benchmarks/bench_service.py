@@ -20,7 +20,7 @@ import sys
 import time
 import uuid
 from urllib.parse import urlsplit
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import httpx
@@ -41,7 +41,7 @@ MANIFEST = ROOT / "examples" / "allowed" / "vqe-h2-ibm.yaml"
 def inprocess_rate(seconds: float) -> float:
     """Decisions per second for the same submission, evaluated in this process with no HTTP and no database."""
     engine = RegorusEngine(load_bundle())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     context = Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(
         vendors=[Vendor(name="ibm", data_processing_agreement=True)],
         sandboxes=[Sandbox(id="SBX-2026-014", team="materials-rnd", vendor="ibm", devices=["ibm_brisbane"], status="approved",
@@ -137,7 +137,7 @@ def main() -> None:
 
             procurement, submitter = token("procurement", "procurement"), token("submitter", "materials-rnd")
             httpx.put(f"{base}/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers={"Authorization": f"Bearer {procurement}"})
-            start = datetime.now(timezone.utc) - timedelta(days=1)
+            start = datetime.now(UTC) - timedelta(days=1)
             httpx.post(f"{base}/v1/sandboxes", headers={"Authorization": f"Bearer {submitter}"}, json={
                 "id": "SBX-2026-014", "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
                 "start": start.isoformat(), "end": (start + timedelta(weeks=8)).isoformat(), "budget": "999999999.00"})

@@ -9,7 +9,7 @@ import glob
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ class Checker:
         """The engine's input; a context given here (the service's live one) replaces the checker's."""
         facts = context_input(context) if context is not None else self._context
         return build_policy_input(
-            submission.experiment, profile, facts, self._now or datetime.now(timezone.utc), submission.circuit_secrets
+            submission.experiment, profile, facts, self._now or datetime.now(UTC), submission.circuit_secrets
         )
 
     def decide(self, submission: Submission) -> Decision:

@@ -14,7 +14,7 @@ import errno
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ class Checkpoint:
 
 
 def sign(key: Ed25519PrivateKey, records: int, head_hash: str) -> Checkpoint:
-    created_at = datetime.now(timezone.utc).isoformat()
+    created_at = datetime.now(UTC).isoformat()
     unsigned = Checkpoint(records, head_hash, created_at, public_key_text(key.public_key()), "")
     signature = base64.b64encode(key.sign(unsigned.signed_content())).decode()
     return Checkpoint(records, head_hash, created_at, unsigned.public_key, signature)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -65,7 +65,7 @@ class Decision(BaseModel):
     bundle_revision: str
     input_hash: str
     engine: str
-    evaluated_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    evaluated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     evaluation_ms: float = 0.0
     provenance: dict[str, Any] | None = Field(
         default=None, description="A policy server's own account of the decision: its decision id and bundle revision."

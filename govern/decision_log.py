@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from sqlalchemy import text
@@ -128,7 +128,7 @@ def _chain(session: Session, entries: list[Entry]) -> list[DecisionRecord]:
 
 def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
     decision = entry.decision
-    recorded_at = datetime.now(timezone.utc)
+    recorded_at = datetime.now(UTC)
     content = {
         "seq": seq,
         "kind": entry.kind,

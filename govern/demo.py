@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,7 @@ def _service(settings: Settings) -> Iterator[str]:
 
 def _fund_sandbox(clients: dict[str, GovernClient], console: Console) -> None:
     """Procurement onboards IBM and approves the sandbox materials-rnd asked for (separation of duties)."""
-    start = datetime.now(timezone.utc) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(days=1)
     clients["procurement"].request("PUT", "/v1/vendors/ibm", json={"dataProcessingAgreement": True, "regions": ["us-east"]})
     clients["rnd"].request("POST", "/v1/sandboxes", json={
         "id": SANDBOX, "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"], "start": start.isoformat(),
@@ -163,7 +163,7 @@ def _dispatch(clients: dict[str, GovernClient], submissions: dict[str, dict], co
     results = {}
     for name, owner in (("ideal", "qa"), ("noisy", "rnd")):
         submission_id = submissions[name]["id"]
-        jobs = _wait(f"the {name} run", lambda: _finished_jobs(clients[owner], submission_id), timeout_s)
+        jobs = _wait(f"the {name} run", lambda client=clients[owner], sid=submission_id: _finished_jobs(client, sid), timeout_s)
         if jobs[-1]["status"] != "succeeded":
             raise DemoFailed(f"the {name} run ended {jobs[-1]['status']}: {jobs[-1]['error']}")
         _, result = clients[owner].request("GET", f"/v1/submissions/{submission_id}/result")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -300,5 +300,5 @@ class Context(Strict):
 
 def epoch_ns(moment: datetime) -> int:
     """Epoch nanoseconds: the form times reach the policies in (integers every engine compares alike)."""
-    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000

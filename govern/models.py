@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from pydantic import BaseModel, ConfigDict
 from decimal import Decimal
@@ -17,7 +17,7 @@ from govern.manifest import DnsLabel, PriceModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Role(str, enum.Enum):

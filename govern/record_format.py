@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from govern.canonical import canonical_json
@@ -28,7 +28,7 @@ FORMAT_2_DOMAIN = b"govern decision record, format 2\n"
 
 def as_utc(value: datetime) -> datetime:
     """The log's times are UTC: SQLite hands back naive values (written in UTC) and compares wall times."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def utc_text(value: datetime) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 
 class RecordError(Exception):
@@ -15,4 +15,4 @@ class RecordError(Exception):
 
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands datetimes back without their offset; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

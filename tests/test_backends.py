@@ -37,6 +37,7 @@ from govern.backends import (
     unknown_device,
 )
 from govern.circuit import CircuitLimits
+from datetime import UTC
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -414,7 +415,7 @@ def test_ibm_cloud_mode_needs_a_token_and_never_repeats_it(monkeypatch):
 
 def test_ibm_cloud_mode_flow_against_a_stand_in_platform(monkeypatch):
     """Submit, status and wait as the platform's objects answer them; the real platform is out of reach here."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from types import SimpleNamespace
 
     from qiskit.primitives import BitArray, DataBin, PrimitiveResult, SamplerPubResult
@@ -441,7 +442,7 @@ def test_ibm_cloud_mode_flow_against_a_stand_in_platform(monkeypatch):
             return PrimitiveResult([SamplerPubResult(DataBin(c=bits, shape=()))])
 
         def properties(self):
-            return SimpleNamespace(last_update_date=datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc))
+            return SimpleNamespace(last_update_date=datetime(2026, 11, 24, 6, 0, tzinfo=UTC))
 
         def usage(self):
             return 2

@@ -242,7 +242,7 @@ def test_files_are_hashed_as_opa_hashes_them(tmp_path):
     """hash.go: structured files over compact JSON with sorted keys, numbers as written, no HTML escaping;
     `data.yml` and every other file over its bytes; YAML numbers as Go encodes float64."""
     pretty = b'{\n  "z": [1.50, 1e3, -0],\n  "a": {"y": "<&>\\u2028", "x": null, "w": true}\n}\n'
-    compact = '{"a":{"w":true,"x":null,"y":"<&>\\u2028"},"z":[1.50,1e3,-0]}'.encode()
+    compact = b'{"a":{"w":true,"x":null,"y":"<&>\\u2028"},"z":[1.50,1e3,-0]}'
     for name in (".manifest", "govern/data.json", "govern/data.yaml"):
         assert file_digest(name, pretty) == hashlib.sha256(compact).digest()
     assert file_digest("govern/data.yml", pretty) == hashlib.sha256(pretty).digest()

@@ -4,7 +4,7 @@ audit export."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import httpx
 import pytest
@@ -30,7 +30,7 @@ def test_submit_and_procurement_through_the_cli(cli, service, monkeypatch):
     httpx.put(f"{service}/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers={"Authorization": f"Bearer {procurement}"})
 
     monkeypatch.setenv("GOVERN_TOKEN", submitter)
-    start = datetime.now(timezone.utc) - timedelta(days=1)
+    start = datetime.now(UTC) - timedelta(days=1)
     requested = cli("sandbox", "request", "--id", "SBX-2026-014", "--team", "materials-rnd", "--vendor", "ibm",
                     "--device", "ibm_brisbane", "--start", start.isoformat(), "--end", (start + timedelta(weeks=8)).isoformat(),
                     "--budget", "100.00")
@@ -72,7 +72,7 @@ def test_check_against_the_service_uses_its_live_context(cli, service, monkeypat
 def test_waivers_through_the_cli(cli, service, monkeypatch):
     submitter, compliance = token(cli, "submitter", "materials-rnd"), token(cli, "compliance", "audit")
     monkeypatch.setenv("GOVERN_TOKEN", submitter)
-    expires = (datetime.now(timezone.utc) + timedelta(days=10)).isoformat()
+    expires = (datetime.now(UTC) + timedelta(days=10)).isoformat()
     requested = cli("waiver", "request", "--rule", "DC-004", "--team", "materials-rnd", "--reason", "DPO sign-off DPO-2026-300", "--expires", expires)
     waiver_id = json.loads(requested.stdout)["id"]
     monkeypatch.setenv("GOVERN_TOKEN", compliance)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from openlineage.client import OpenLineageClient
@@ -36,7 +36,7 @@ def database(database_url):
 
 
 def run_event(run_id: str, state: RunState, name: str = "bell-local") -> RunEvent:
-    return RunEvent(eventType=state, eventTime=datetime.now(timezone.utc).isoformat(), run=Run(runId=run_id),
+    return RunEvent(eventType=state, eventTime=datetime.now(UTC).isoformat(), run=Run(runId=run_id),
                     job=Job(namespace="govern.platform-qa", name=name), producer=PRODUCER)
 
 
@@ -87,7 +87,7 @@ def test_a_backend_that_is_down_delays_events_and_loses_none(database, tmp_path)
         assert (backlog.pending, backlog.failing) == (4, 2)
         assert "ConnectionError" in backlog.last_error
         retry_at = min(row.next_attempt_at for row in session.exec(select(LineageOutboxEntry)).all() if row.attempts)
-    assert retry_at.replace(tzinfo=timezone.utc) > datetime.now(timezone.utc) + timedelta(seconds=50)
+    assert retry_at.replace(tzinfo=UTC) > datetime.now(UTC) + timedelta(seconds=50)
 
     sink = tmp_path / "events.jsonl"
     back = Deliverer(database, file_client(sink))
@@ -95,7 +95,7 @@ def test_a_backend_that_is_down_delays_events_and_loses_none(database, tmp_path)
     assert (held.delivered, held.waiting) == (0, 4)  # in back-off, and nothing overtakes a run's first event
 
     with session_scope(database) as session:
-        session.exec(update(LineageOutboxEntry).values(next_attempt_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        session.exec(update(LineageOutboxEntry).values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)))
     assert back.deliver_pending().delivered == 4
     events = [(e["run"]["runId"], e["eventType"]) for e in delivered_lines(sink)]
     for run_id in (first, second):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -26,7 +26,7 @@ from govern.report import CheckReport, CheckResult
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "schemas" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
 FORMATTERS = [TextFormatter, JsonFormatter, JUnitFormatter, SarifFormatter, GitHubFormatter]
-EVALUATED_AT = datetime(2026, 5, 4, 12, 0, tzinfo=timezone.utc)
+EVALUATED_AT = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 
 DENIED = "examples/denied/restricted-to-ibm.yaml"
 WARNED = "examples/warned/near-budget.yaml"

@@ -125,9 +125,8 @@ def test_errors_deaths_busy_pools_and_refused_setups_have_their_own_exception_ty
     assert pool.call(b"raise", 10) == (b"E", b"ValueError: as asked")
     with pytest.raises(ProcessDied, match=r"ended \(exit code 3\)"):
         pool.call(b"exit", 10)
-    with pool.checkout(10):
-        with pytest.raises(PoolBusy, match="no worker process was free within 0.1s"):
-            pool.call(b"echo", 0.1)
+    with pool.checkout(10), pytest.raises(PoolBusy, match="no worker process was free within 0.1s"):
+        pool.call(b"echo", 0.1)
     pool.close()
     with pytest.raises(StartFailed, match="refused: no"):
         ProcessPool(child_program, {"refuse": "no"}, 1, memory_bytes=0).call(b"echo", 10)

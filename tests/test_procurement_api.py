@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,7 +19,7 @@ def client(database_url):
 
 
 def sandbox_request(**overrides):
-    start = datetime.now(timezone.utc) - timedelta(days=7)
+    start = datetime.now(UTC) - timedelta(days=7)
     body = {
         "id": "SBX-2026-014", "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
         "start": start.isoformat(), "end": (start + timedelta(weeks=10)).isoformat(), "budget": "25000.00",
@@ -56,7 +56,7 @@ def test_sandbox_requests_are_validated(client):
     procurement = auth(token_for(client, "procurement", "procurement"))
     submitter = auth(token_for(client, "submitter", "materials-rnd"))
     client.put("/v1/vendors/ibm", json={}, headers=procurement)
-    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 9, 1, tzinfo=UTC)
     too_long = sandbox_request(start=start.isoformat(), end=(start + timedelta(weeks=13)).isoformat())
     response = client.post("/v1/sandboxes", json=too_long, headers=submitter)
     assert response.status_code == 422 and "12 weeks" in response.text
@@ -97,7 +97,7 @@ def test_waivers_turn_denies_into_recorded_waived_entries(client):
     body = {"manifest": manifest, "circuit": circuit}
     assert [f["rule"] for f in client.post("/v1/check", json=body, headers=submitter).json()["decision"]["deny"]] == ["DC-003"]
 
-    expires = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     request = {"rule": "DC-003", "team": "materials-rnd", "experiment": manifest["metadata"]["name"], "reason": "DPO sign-off DPO-2026-200 for on-prem use", "expires": expires}
     waiver = client.post("/v1/waivers", json=request, headers=submitter)
     assert waiver.status_code == 201 and waiver.json()["status"] == "requested"
@@ -112,7 +112,7 @@ def test_waivers_turn_denies_into_recorded_waived_entries(client):
     assert client.post(f"/v1/waivers/{waiver_id}/revoke", headers=compliance).json()["status"] == "revoked"
     assert not client.post("/v1/check", json=body, headers=submitter).json()["decision"]["allow"]
     assert client.post(f"/v1/waivers/{waiver_id}/approve", headers=compliance).status_code == 409
-    past = dict(request, expires=(datetime.now(timezone.utc) - timedelta(days=1)).isoformat())
+    past = dict(request, expires=(datetime.now(UTC) - timedelta(days=1)).isoformat())
     assert client.post("/v1/waivers", json=past, headers=submitter).status_code == 422
     assert len(client.get("/v1/waivers", params={"team": "materials-rnd"}, headers=submitter).json()) == 1
 
@@ -124,7 +124,7 @@ def test_sandbox_lifecycle_and_revocation(client):
     assert client.post("/v1/sandboxes", json=sandbox_request(budget="4.00"), headers=submitter).json()["lifecycle"] == "requested"
     approved = client.post("/v1/sandboxes/SBX-2026-014/approve", headers=procurement).json()
     assert approved["lifecycle"] == "active"
-    future = datetime.now(timezone.utc) + timedelta(days=3)
+    future = datetime.now(UTC) + timedelta(days=3)
     later = sandbox_request(id="SBX-LATER", start=future.isoformat(), end=(future + timedelta(weeks=2)).isoformat())
     client.post("/v1/sandboxes", json=later, headers=submitter)
     assert client.post("/v1/sandboxes/SBX-LATER/approve", headers=procurement).json()["lifecycle"] == "approved"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import httpx
 import pytest
@@ -121,7 +121,7 @@ def _records(url: str, headers: dict[str, dict[str, str]]) -> dict[str, str]:
         assert submitted.status_code == 201, submitted.text
         submission_id = submitted.json()["submission"]["id"]
         (job,) = client.get(f"/v1/submissions/{submission_id}/jobs", headers=submitter).json()["items"]
-        expires = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+        expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         waiver = client.post(
             "/v1/waivers", json={"rule": "PR-005", "team": "materials-rnd", "reason": "a schemathesis run", "expires": expires},
             headers=submitter,

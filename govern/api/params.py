@@ -3,7 +3,7 @@ to UTC, every text is no longer than its column. Out of bounds is a 422 naming t
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Annotated
 
 from fastapi import Path, Query
@@ -16,9 +16,9 @@ ROW_ID_MAX = 2**31 - 1
 def _in_utc(moment: datetime) -> datetime:
     """A naive time is read as UTC; one that has no UTC equivalent in years 1–9999 is refused."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError:
         raise ValueError("the time is outside years 1 to 9999 once converted to UTC") from None
 

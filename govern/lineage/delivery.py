@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 from openlineage.client import OpenLineageClient
@@ -110,7 +110,7 @@ class Deliverer:
         delivered = failed = waiting = failures_in_a_row = 0
         held_runs: set[str] = set()
         for entry in entries:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             if entry.run_id in held_runs or as_utc(entry.next_attempt_at) > now:
                 held_runs.add(entry.run_id)
                 waiting += 1

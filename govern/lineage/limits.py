@@ -6,7 +6,7 @@ No imports beyond the standard library: the manifest reads these numbers too.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 NAMESPACE_MAX_BYTES = 255
@@ -15,8 +15,8 @@ NAME_MAX_BYTES = 1000
 DECISION_ID_MAX = 64
 MAX_NESTING = 64
 """Deepest nesting of objects and lists in an event (facets included); the spec's own facets need under 10."""
-EARLIEST_EVENT_TIME = datetime(1900, 1, 1, tzinfo=timezone.utc)
-LATEST_EVENT_TIME = datetime(2200, 1, 1, tzinfo=timezone.utc)
+EARLIEST_EVENT_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 """Event times outside these bounds are typing errors, and near year 1 or 9999 an offset overflows."""
 
 

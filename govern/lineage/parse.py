@@ -14,7 +14,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any, NoReturn
 
 from govern.lineage.limits import (
@@ -218,7 +218,7 @@ def _event_time(value: str) -> datetime:
     if moment.tzinfo is None:
         raise RecordError(f"eventTime {value!r} has no UTC offset", 422)
     try:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 shifted by its offset
         moment = None
     if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_EVENT_TIME:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +21,8 @@ def repo_path(source: str) -> str:
     """The source as a forward-slash path relative to the working directory, where CI runs from the repo root."""
     path = Path(source)
     if path.is_absolute():
-        try:
+        with contextlib.suppress(ValueError):
             path = path.relative_to(Path.cwd())
-        except ValueError:
-            pass
     return path.as_posix()
 
 

@@ -175,7 +175,7 @@ def _read_tarball(path: Path) -> dict[str, bytes]:
 
 def write_archive(path: Path, files: dict[str, bytes]) -> None:
     """A reproducible tar.gz with OPA's member names (`/x`, as `opa build` writes them), moved into place whole."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)  # noqa: SIM115 - closed by `with handle` below, once its name is known
     try:
         with handle, gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as zipped:
             with tarfile.open(fileobj=zipped, mode="w|", format=tarfile.PAX_FORMAT) as archive:

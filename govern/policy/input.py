@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from govern.circuit import CircuitProfile
@@ -70,5 +70,5 @@ def build_policy_input(
         "secrets": [secret.as_input() for secret in (*secrets, *circuit_secrets)],
         "circuit": profile.model_dump(mode="json", by_alias=True),
         "context": relevant_context(context, experiment),
-        "now_ns": epoch_ns(now or datetime.now(timezone.utc)),
+        "now_ns": epoch_ns(now or datetime.now(UTC)),
     }

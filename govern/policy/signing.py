@@ -196,7 +196,7 @@ def _listed_files(payload: dict[str, Any], source: str, prefix: str, present: se
     if prefix and all(n.startswith(prefix) for n in names) and {n[len(prefix):] for n in names} == present:
         names = [n[len(prefix):] for n in names]
     listed: dict[str, tuple[str, bytes]] = {}
-    for name, entry in zip(names, entries):
+    for name, entry in zip(names, entries, strict=True):
         algorithm, digest = _text(entry.get("algorithm")), _text(entry.get("hash"))
         if algorithm not in FILE_HASHES:
             raise BundleError(f"{source}: {name}: signed with hash algorithm {algorithm!r}; govern accepts {', '.join(FILE_HASHES)}")
