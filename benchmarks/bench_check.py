@@ -24,9 +24,9 @@ from datetime import datetime
 from pathlib import Path
 
 from govern.canonical import canonical_json
-from govern.check import Checker
-from govern.documents import load_documents, load_one
-from govern.manifest import Context
+from govern.check.checker import Checker
+from govern.manifest.documents import load_documents, load_one
+from govern.manifest.schema import Context
 from govern.policy.bundle import ENTRYPOINT, load_bundle
 from govern.policy.engines.evaluator import evaluate
 from govern.policy.engines.embedded import RegorusEngine, load_engine

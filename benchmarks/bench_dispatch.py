@@ -2,7 +2,7 @@
 jobs per second with 1, 2 and 4 worker processes, on a trivial circuit (the bell-local example, few shots,
 ideal Aer).
 
-Submissions go through the real path (`govern.submissions.submit`, committed: the decision, its log record
+Submissions go through the real path (`govern.admission.transaction.submit`, committed: the decision, its log record
 and the queued job in one transaction); making them is setup and is not timed. Workers are
 `govern.dispatch.worker.Worker`s in their own processes (started, imported and warmed up with one Aer run
 before the clock starts), with the backend factory wrapped so that each `submit()` notes when it is called.
@@ -48,14 +48,14 @@ from sqlmodel import Session, select
 
 from govern.backends import DispatchRequest, get_backend
 from govern.policy.bundle import load_bundle
-from govern.check import Checker
-from govern.database import create_db_engine, upgrade
+from govern.check.checker import Checker
+from govern.db.database import create_db_engine, upgrade
 from govern.dispatch.worker import Worker, WorkerOptions
-from govern.documents import load_documents
-from govern.models import JobRecord, ResultRecord
+from govern.manifest.documents import load_documents
+from govern.db.tables import JobRecord, ResultRecord
 from govern.policy.engines.factory import build_engine
 from govern.settings import Settings
-from govern.submissions import submit
+from govern.admission.transaction import submit
 from scratch import DEFAULT_ADMIN_URL, scratch_database
 from measure import percentile
 
@@ -280,7 +280,7 @@ def main() -> None:
     with scratch_database(options.database_url) as database_url:
         database = create_db_engine(database_url)
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["govern.dispatch.worker", "govern.backends.aer", "govern.submissions"])
+        context.set_forkserver_preload(["govern.dispatch.worker", "govern.backends.aer", "govern.admission.transaction"])
         submitter = pool = None
         try:
             upgrade(database)

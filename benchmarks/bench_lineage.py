@@ -33,8 +33,8 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from govern.database import create_db_engine, reading, upgrade
-from govern.lineage import queries, store
+from govern.db.database import create_db_engine, reading, upgrade
+from govern.lineage.store import query, write
 from scratch import scratch_database
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -162,7 +162,7 @@ def run(database_url: str, options: argparse.Namespace) -> dict:
     generating = Stopwatch()
     with Session(engine) as session:
         started = time.perf_counter()
-        stored = store.ingest_many(session, generating.timed(generate(rng, jobs, options.events)), batch_size=options.batch_size)
+        stored = write.ingest_many(session, generating.timed(generate(rng, jobs, options.events)), batch_size=options.batch_size)
         ingest_seconds = time.perf_counter() - started - generating.seconds
 
     read_datasets = sorted({(d["namespace"], d["name"]) for job in jobs for d in job.inputs})
@@ -171,21 +171,21 @@ def run(database_url: str, options: argparse.Namespace) -> dict:
         for index in range(options.queries):
             namespace, name = rng.choice(read_datasets)
             started = time.perf_counter()
-            runs = queries.dataset_runs(session, namespace, name, None)["runs"]
+            runs = query.dataset_runs(session, namespace, name, None)["runs"]
             runs_all.append(time.perf_counter() - started)
             readers.extend(run["runId"] for run in runs[:1] if run["team"])
             started = time.perf_counter()
-            queries.dataset_runs(session, namespace, name, {TEAMS[index % len(TEAMS)]})
+            query.dataset_runs(session, namespace, name, {TEAMS[index % len(TEAMS)]})
             runs_team.append(time.perf_counter() - started)
         for _ in range(max(1, options.queries // 4)):
             namespace, name = rng.choice(read_datasets)
             started = time.perf_counter()
-            graph = queries.graph(session, f"dataset:{namespace}:{name}", GRAPH_DEPTH, None)
+            graph = query.graph(session, f"dataset:{namespace}:{name}", GRAPH_DEPTH, None)
             graph_times.append(time.perf_counter() - started)
             graph_nodes.append(len(graph["graph"]))
         for run_id in readers[: max(1, options.queries // 4)]:
             started = time.perf_counter()
-            upstream = queries.run_upstream(session, run_id, None)
+            upstream = query.run_upstream(session, run_id, None)
             upstream_times.append(time.perf_counter() - started)
             upstream_runs.append(len(upstream["upstream"]))
     engine.dispose()

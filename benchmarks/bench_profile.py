@@ -19,7 +19,7 @@ from pathlib import Path
 
 from govern.circuit import CircuitLimits, load_parsers, profile_qasm
 from govern.errors import InputError
-from govern.profiling import Profiler
+from govern.circuit.profiling import Profiler
 from measure import calibration_seconds, percentile
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 
 from govern.policy.bundle import load_bundle
-from govern.check import Checker
-from govern.documents import load_documents
+from govern.check.checker import Checker
+from govern.manifest.documents import load_documents
 from govern.policy.engines.embedded import RegorusEngine
-from govern.manifest import API_VERSION, Context, ContextSpec, Sandbox, Vendor
+from govern.manifest.schema import API_VERSION, Context, ContextSpec, Sandbox, Vendor
 from govern.submission import submission_from_document
 from scratch import DEFAULT_ADMIN_URL, scratch_database
 from measure import percentile

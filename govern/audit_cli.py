@@ -18,8 +18,8 @@ from govern.exit_codes import EXIT_DENIED
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from govern.checkpoint import AuditorState, Checkpoint
-    from govern.decision_log import Pin
+    from govern.audit.checkpoint import AuditorState, Checkpoint
+    from govern.audit.log import Pin
 
 audit_app = typer.Typer(
     help="The decision log: verify its hash chain, sign checkpoints of its head, export it.", no_args_is_help=True, rich_markup_mode=None
@@ -45,8 +45,8 @@ def audit_verify(
     """Walk the decision log's hash chain: exit 1 naming the first record that was edited, removed, moved or
     relabelled, or the checkpoint the log no longer reaches."""
     from govern import cli
-    from govern.database import reading, session_scope
-    from govern.decision_log import verify
+    from govern.db.database import reading, session_scope
+    from govern.audit.log import verify
 
     checkpoints = _checkpoints(checkpoint or [], public_key)
     accepted = _state(state)
@@ -76,7 +76,7 @@ def audit_verify(
 def _checkpoints(paths: list[Path], public_key: Path | None) -> list[tuple[Path, Checkpoint]]:
     """The checkpoints, each signed by the trusted public key: unreadable input exits 2, a bad signature 1."""
     from govern import cli
-    from govern.checkpoint import Checkpoint, CheckpointError, load_public_key
+    from govern.audit.checkpoint import Checkpoint, CheckpointError, load_public_key
 
     if not paths:
         return []
@@ -97,7 +97,7 @@ def _checkpoints(paths: list[Path], public_key: Path | None) -> list[tuple[Path,
 
 def _state(path: Path | None) -> AuditorState | None:
     from govern import cli
-    from govern.checkpoint import AuditorState, CheckpointError
+    from govern.audit.checkpoint import AuditorState, CheckpointError
 
     if path is None:
         return None
@@ -113,8 +113,8 @@ def _pins(
     """What the log must still pass through, and the newest of it; a checkpoint older than one accepted
     before it (in the state file, or earlier on the command line) is refused."""
     from govern import cli
-    from govern.checkpoint import AuditorState
-    from govern.decision_log import Pin
+    from govern.audit.checkpoint import AuditorState
+    from govern.audit.log import Pin
 
     pins = [Pin(accepted.records, accepted.head_hash, f"the accepted checkpoint in {state}")] if accepted else []
     newest, newest_label = accepted, f"the one accepted in {state}"
@@ -137,9 +137,9 @@ def audit_checkpoint(
 ) -> None:
     """Sign the log's current head (Ed25519, GOVERN_AUDIT_SIGNING_KEY) to keep outside the database."""
     from govern import cli
-    from govern.checkpoint import sign
-    from govern.database import reading, session_scope
-    from govern.decision_log import verify
+    from govern.audit.checkpoint import sign
+    from govern.db.database import reading, session_scope
+    from govern.audit.log import verify
 
     key = _signing_key()
     try:
@@ -161,7 +161,7 @@ def audit_checkpoint(
 def audit_keygen(path: Annotated[Path, typer.Argument(help="Where to write the new private key (PEM); the public key goes to PATH.pub.")]) -> None:
     """Create an Ed25519 key pair for checkpoints: point GOVERN_AUDIT_SIGNING_KEY at PATH, give auditors PATH.pub."""
     from govern import cli
-    from govern.checkpoint import generate_key, public_key_path
+    from govern.audit.checkpoint import generate_key, public_key_path
 
     try:
         public = generate_key(path)
@@ -197,7 +197,7 @@ def audit_export(
 
 def _signing_key() -> Ed25519PrivateKey:
     from govern import cli
-    from govern.checkpoint import CheckpointError, load_private_key
+    from govern.audit.checkpoint import CheckpointError, load_private_key
 
     settings = cli._settings()
     if settings.audit_signing_key is None:

@@ -23,7 +23,7 @@ from govern.policy.jws_algorithms import SignatureAlgorithm
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from govern.check import Checker
+    from govern.check.checker import Checker
     from govern.policy.bundle import PolicyBundle
     from govern.policy.engines import PolicyEngine
     from govern.settings import Settings
@@ -134,10 +134,10 @@ def check(
     ] = None,
 ) -> None:
     """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
-    from govern.check import Checker
-    from govern.documents import load_one
+    from govern.check.checker import Checker
+    from govern.manifest.documents import load_one
     from govern.errors import InputError
-    from govern.manifest import Context
+    from govern.manifest.schema import Context
     from govern.output import get_formatter
     from govern.output.text import TextFormatter
 
@@ -163,7 +163,7 @@ def check(
         client = _client(settings, server)
         checker: Checker = ServerChecker(client, max_manifest_bytes=settings.max_manifest_bytes, max_circuit_bytes=settings.max_circuit_bytes, root=root)
     else:
-        from govern.profiling import profiling_options
+        from govern.circuit.profiling import profiling_options
 
         checker = Checker(
             _engine(settings),
@@ -193,7 +193,7 @@ def check(
 def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, workers: int | None, skip_other_kinds: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from govern.check import check_paths
+    from govern.check.checker import check_paths
 
     options = {"workers": workers or os.cpu_count() or 2, "skip_other_kinds": skip_other_kinds}
     console = _stderr()
@@ -381,7 +381,7 @@ def policy_sign(
 @app.command()
 def schema(kind: Annotated[SchemaKind, typer.Argument(help="Which document.")] = SchemaKind.experiment) -> None:
     """Print the JSON Schema of a manifest (for editors and CI validation)."""
-    from govern.manifest import Context, Experiment
+    from govern.manifest.schema import Context, Experiment
 
     model = Experiment if kind is SchemaKind.experiment else Context
     document = {
@@ -400,7 +400,7 @@ def init(
     """Scaffold an example manifest and circuit that pass the default policies."""
     from rich.console import Console
 
-    from govern.scaffold import write_scaffold
+    from govern.manifest.scaffold import write_scaffold
 
     try:
         written = write_scaffold(directory, force=force)
@@ -423,7 +423,7 @@ def serve(
     """Run the governance service (HTTP API under /v1, OpenAPI docs at /docs)."""
     from govern.api import create_app
     from govern.api.server import serve as bounded_server
-    from govern.database import create_db_engine, upgrade
+    from govern.db.database import create_db_engine, upgrade
 
     settings = _settings()
     if migrate or settings.migrate_on_start:
@@ -460,12 +460,12 @@ def submit(
     ] = None,
 ) -> None:
     """Submit an experiment to the service: exit 0 allowed, 1 denied, 2 bad input or refused."""
-    from govern.documents import load_documents
+    from govern.manifest.documents import load_documents
     from govern.errors import InputError
     from govern.output import get_formatter
 
     from govern.client import ClientError, request_body, service_input_error
-    from govern.report import CheckReport, CheckResult
+    from govern.check.report import CheckReport, CheckResult
 
     settings = _settings()
     formatter = get_formatter(output_format)
@@ -487,7 +487,7 @@ def submit(
         raise _fail(f"submission refused: {exc}") from None
     if status_code == 403 and "submission" not in body:
         raise _fail(f"submission refused: {body.get('detail')}")
-    from govern.decision import Decision
+    from govern.policy.decision import Decision
 
     result = CheckResult(str(path), document.data["metadata"]["name"], decision=Decision.model_validate(body["decision"]), locations=document.locations)
     sys.stdout.write(formatter.render(CheckReport((result,))))
@@ -692,7 +692,7 @@ def _database():
     """The configured database engine; an unreachable or malformed database is a clear error, exit 2."""
     from sqlalchemy.exc import ArgumentError
 
-    from govern.database import create_db_engine
+    from govern.db.database import create_db_engine
 
     settings = _settings()
     try:
@@ -712,7 +712,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Apply the database migrations (creates the database schema on first use)."""
     from rich.console import Console
 
-    from govern.database import current_revision, upgrade
+    from govern.db.database import current_revision, upgrade
 
     engine = _database()
     try:
@@ -727,7 +727,7 @@ def db_current() -> None:
     """Print the database's migration revision and the newest one govern knows."""
     from rich.console import Console
 
-    from govern.database import current_revision, head_revision
+    from govern.db.database import current_revision, head_revision
 
     engine = _database()
     try:
@@ -745,9 +745,9 @@ def token_create(
     """Create an API token and print it once; only its hash is stored."""
     from pydantic import ValidationError
 
-    from govern.database import session_scope
-    from govern.models import TokenCreate
-    from govern.tokens import create_token
+    from govern.db.database import session_scope
+    from govern.db.tables import TokenCreate
+    from govern.records.tokens import create_token
 
     try:
         request = TokenCreate(role=role, team=team, name=name)
@@ -768,8 +768,8 @@ def token_list(team: Annotated[Optional[str], typer.Option("--team", help="Only 
     from rich.console import Console
     from rich.table import Table
 
-    from govern.database import session_scope
-    from govern.tokens import list_tokens
+    from govern.db.database import session_scope
+    from govern.records.tokens import list_tokens
 
     try:
         with session_scope(_database()) as session:
@@ -795,8 +795,8 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="The token's id (f
 
     import uuid
 
-    from govern.database import session_scope
-    from govern.tokens import revoke_token
+    from govern.db.database import session_scope
+    from govern.records.tokens import revoke_token
 
     try:
         parsed = uuid.UUID(token_id)

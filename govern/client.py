@@ -9,13 +9,13 @@ from typing import Any
 
 import httpx
 
-from govern.check import Checker, experiment_name
-from govern.decision import Decision
-from govern.documents import Document, read_text
+from govern.check.checker import Checker, experiment_name
+from govern.policy.decision import Decision
+from govern.manifest.documents import Document, read_text
 from govern.policy.engines import UnavailableEngine
 from govern.errors import InputError, Problem
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED
-from govern.report import CheckResult
+from govern.check.report import CheckResult
 from govern.submission import circuit_path
 
 

@@ -26,12 +26,12 @@ from sqlalchemy.engine import Engine
 
 from govern.api import create_app
 from govern.client import ClientError, GovernClient, request_body
-from govern.database import create_db_engine, session_scope, upgrade
-from govern.decision_log import verify
-from govern.documents import load_documents
-from govern.models import TokenCreate
+from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.audit.log import verify
+from govern.manifest.documents import load_documents
+from govern.db.tables import TokenCreate
 from govern.settings import Settings
-from govern.tokens import create_token
+from govern.records.tokens import create_token
 
 SANDBOX = "SBX-2026-014"
 EXPERIMENTS = {

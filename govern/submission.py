@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from govern.circuit.paths import contained, default_tree
-from govern.documents import Document, read_text
+from govern.manifest.documents import Document, read_text
 from govern.errors import InputError, Problem
-from govern.manifest import Experiment
+from govern.manifest.schema import Experiment
 from govern.secrets import SecretFinding, redacted_circuit
 
 

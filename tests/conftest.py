@@ -51,8 +51,8 @@ def cli():
 
 @pytest.fixture(scope="session")
 def example_context():
-    from govern.documents import load_one
-    from govern.manifest import Context
+    from govern.manifest.documents import load_one
+    from govern.manifest.schema import Context
 
     return load_one(EXAMPLES / "context.yaml", Context, "Context", 1_000_000)
 
@@ -60,8 +60,8 @@ def example_context():
 @pytest.fixture(scope="session")
 def example_inputs(engine, example_context, examples_now):
     """(manifest path, policy input) for every example experiment."""
-    from govern.check import Checker
-    from govern.documents import load_documents
+    from govern.check.checker import Checker
+    from govern.manifest.documents import load_documents
     from govern.submission import submission_from_document
 
     checker = Checker(engine, example_context, now=examples_now)

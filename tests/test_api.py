@@ -6,11 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from govern.api import create_app
-from govern.database import session_scope
-from govern.documents import load_documents
-from govern.models import TokenCreate
+from govern.db.database import session_scope
+from govern.manifest.documents import load_documents
+from govern.db.tables import TokenCreate
 from govern.settings import Settings
-from govern.tokens import create_token, revoke_token
+from govern.records.tokens import create_token, revoke_token
 from tests.conftest import EXAMPLES
 
 
@@ -50,7 +50,7 @@ def test_check_needs_a_valid_token(client):
     assert client.post("/v1/check", json={"manifest": manifest}, headers=auth("gov_wrong")).status_code == 401
     secret = token_for(client, "submitter", "platform-qa")
     with session_scope(client.app.state.db) as session:
-        from govern.tokens import authenticate
+        from govern.records.tokens import authenticate
 
         revoke_token(session, authenticate(session, secret).id)
     assert client.post("/v1/check", json={"manifest": manifest, "circuit": circuit}, headers=auth(secret)).status_code == 401
@@ -192,7 +192,7 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     import json
 
     from govern.canonical import canonical_json
-    from govern.record_format import row_hash
+    from govern.audit.record_format import row_hash
 
     secret = token_for(client, "submitter", "platform-qa")
     for name in ("bell-local", "unknown-backend", "bell-local"):

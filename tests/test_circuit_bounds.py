@@ -150,7 +150,7 @@ def test_antlr_errors_land_in_the_error_not_on_stderr(capfd):
 
 
 def test_undecodable_bytes_are_reported_at_their_line_and_column(tmp_path):
-    from govern.documents import read_text
+    from govern.manifest.documents import read_text
 
     path = tmp_path / "c.qasm"
     path.write_bytes(b"OPENQASM 3.0;\nqubit q; // caf\xc3\xa9 \xff\n")
@@ -198,8 +198,8 @@ def test_a_circuit_that_is_not_a_file_includes_only_the_standard_libraries():
 
 
 def test_inline_and_service_circuits_never_read_files(engine):
-    from govern.check import Checker
-    from govern.documents import parse_documents
+    from govern.check.checker import Checker
+    from govern.manifest.documents import parse_documents
     from govern.submission import submission_from_document, submission_from_request
 
     inline = '  circuit:\n    qasm: |\n      OPENQASM 2.0;\n      include "/etc/passwd";\n'

@@ -224,7 +224,7 @@ def test_skip_other_kinds_leaves_named_non_experiments_alone(cli):
 def test_json_manifests_in_folders_and_multi_document_yaml(cli, tmp_path):
     import yaml
 
-    from govern.documents import load_documents
+    from govern.manifest.documents import load_documents
 
     (document,) = load_documents(EXAMPLES / "allowed" / "bell-local.yaml", 1_000_000)
     data = dict(document.data, spec=dict(document.data["spec"], circuit={"path": "bell.qasm"}))

@@ -96,7 +96,7 @@ def test_the_audit_export_matches_the_log(cli, service, monkeypatch):
     import io
 
     from govern.canonical import canonical_json
-    from govern.record_format import row_hash
+    from govern.audit.record_format import row_hash
     from tests.test_api import example
 
     alice = cli("token", "create", "--role", "submitter", "--team", "platform-qa", "--name", "alice").stdout.strip().splitlines()[-1]

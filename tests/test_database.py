@@ -6,9 +6,9 @@ import uuid
 
 from sqlalchemy import text
 
-from govern.database import create_db_engine, current_revision, head_revision, session_scope, upgrade
-from govern.models import Role, TokenCreate
-from govern.tokens import authenticate, create_token, list_tokens, revoke_token
+from govern.db.database import create_db_engine, current_revision, head_revision, session_scope, upgrade
+from govern.db.tables import Role, TokenCreate
+from govern.records.tokens import authenticate, create_token, list_tokens, revoke_token
 
 
 def test_migrations_create_the_schema_and_are_idempotent(database_url):

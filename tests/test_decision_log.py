@@ -6,8 +6,8 @@ import threading
 
 from sqlalchemy import text
 
-from govern.database import create_db_engine, session_scope, upgrade
-from govern.decision_log import append, verify
+from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.audit.log import append, verify
 
 
 def fill(engine, engine_under_test, example_inputs, count=6):

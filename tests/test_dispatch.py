@@ -16,7 +16,7 @@ from govern.api import create_app
 from govern.backends import Availability, Backend, BackendError, JobState, get_backend
 from govern.dispatch.queue import claim
 from govern.dispatch.worker import Worker, WorkerOptions
-from govern.models import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
+from govern.db.tables import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
 from govern.settings import Settings
 from tests.lineage_schemas import validate_event
 from tests.test_api import auth, example, token_for

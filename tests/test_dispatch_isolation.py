@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from govern.api import create_app
 from govern.backends.isolated import run_environment, run_pool
 from govern.dispatch.worker import Worker, WorkerOptions
-from govern.models import JobRecord
+from govern.db.tables import JobRecord
 from govern.settings import Settings
 from tests.test_dispatch import bell, jobs, lineage, submit
 from tests.test_process_pool import gone

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from govern.canonical import canonical_json
-from govern.decision import ENGINE_FAILURE_RULE
+from govern.policy.decision import ENGINE_FAILURE_RULE
 from govern.policy.bundle import BundleError, load_bundle
 from govern.policy.engines import EngineError, UnavailableEngine
 from govern.policy.engines import evaluator

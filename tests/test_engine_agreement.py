@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from govern.circuit import CircuitLimits, profile_qasm
-from govern.manifest import MAX_SHOTS, Experiment
+from govern.manifest.schema import MAX_SHOTS, Experiment
 from govern.policy.engines.opa import RemoteEngine
 from govern.policy.input import build_policy_input, context_input
 from tests.opa_standin import OpaStandIn

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from govern.check import Checker
-from govern.documents import load_documents
+from govern.check.checker import Checker
+from govern.manifest.documents import load_documents
 from govern.submission import submission_from_document
 from tests.conftest import EXAMPLES
 

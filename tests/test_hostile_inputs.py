@@ -294,7 +294,7 @@ def test_the_largest_prices_give_a_finite_estimate(client):
 def test_an_invalid_price_model_on_record_denies_checks_and_submissions(client, stored):
     from sqlmodel import Session
 
-    from govern.models import VendorRecord
+    from govern.db.tables import VendorRecord
 
     with Session(client.app.state.db) as session:
         session.add(VendorRecord(name="ibm", data_processing_agreement=True, price_model=stored))
@@ -358,7 +358,7 @@ def test_an_export_whose_first_query_fails_is_not_a_200(client, monkeypatch):
 
 
 def test_a_lineage_export_that_fails_midway_ends_with_an_error_record(client, monkeypatch):
-    import govern.lineage.queries
+    import govern.lineage.store.query
 
     submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
     assert client.post("/v1/submissions", json=check_body(), headers=submitter).status_code in (201, 403)
@@ -369,7 +369,7 @@ def test_a_lineage_export_that_fails_midway_ends_with_an_error_record(client, mo
                  "run": {"runId": "0190d0c6-52c6-7bb5-9a60-6e5c1bde0c1" + ("a" if name == "a" else "b")},
                  "job": {"namespace": "ci", "name": name}, "inputs": [], "outputs": []}
         assert client.post("/api/v1/lineage", json=event, headers=producer).status_code in (200, 201)
-    monkeypatch.setattr(govern.lineage.queries, "events", _breaking(govern.lineage.queries.events, after=1))
+    monkeypatch.setattr(govern.lineage.store.query, "events", _breaking(govern.lineage.store.query.events, after=1))
     response = client.get("/api/v1/lineage/events", headers=producer)
     assert response.status_code == 200
     lines = response.text.splitlines()

@@ -15,11 +15,12 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from govern.api import create_app
-from govern.database import create_db_engine, session_scope, upgrade
-from govern.lineage import outbox, queries
+from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.lineage import outbox
+from govern.lineage.store import query
 from govern.lineage.delivery import Deliverer, DeliveryPass, openlineage_configured
 from govern.lineage.transport import StoreConfig, StoreTransport
-from govern.models import LineageOutboxEntry
+from govern.db.tables import LineageOutboxEntry
 from govern.settings import Settings
 from tests.live_service import free_port
 from tests.test_api import auth, token_for
@@ -154,7 +155,7 @@ def test_an_event_that_keeps_failing_is_parked_and_stops_holding_its_run(databas
     with Session(database) as session:
         backlog = outbox.backlog(session)
         assert (backlog.pending, backlog.failing, backlog.delivered, backlog.parked) == (0, 0, 1, 1)
-        assert queries.run_upstream(session, run_id, None)["run"]["state"] == "COMPLETE"
+        assert query.run_upstream(session, run_id, None)["run"]["state"] == "COMPLETE"
     app = create_app(Settings(database_url=database_url, lineage_delivery=False))
     with TestClient(app) as client:
         status = client.get("/v1/lineage/outbox", headers=auth(token_for(client, "compliance", "audit"))).json()

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from govern.lineage.events import job_namespace
+from govern.lineage.submission_events import job_namespace
 from tests.live_service import free_port, running_service, wait_for
 from tests.lineage_schemas import validate_event
 from tests.test_api import example

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openlineage.client.event_v2 import OutputDataset, RunState
 
-from govern.lineage.events import PRODUCER, event_json, job_namespace, lifecycle_event, submission_event
+from govern.lineage.submission_events import PRODUCER, event_json, job_namespace, lifecycle_event, submission_event
 from govern.lineage.facets import (
     SCHEMA_BASE_URL,
     Circuit,
@@ -21,7 +21,7 @@ from govern.lineage.facets import (
     facet_schema_dir,
     facet_schemas,
 )
-from govern.manifest import Experiment
+from govern.manifest.schema import Experiment
 from tests.conftest import EXAMPLES
 from tests.lineage_schemas import validate_event
 
@@ -39,8 +39,8 @@ TOKEN = "c2VjcmV0LXRva2VuLWRvLW5vdC1jb21taXQtOTk4ODc3"
 @pytest.fixture(scope="module")
 def decide(engine, example_context, examples_now):
     """Experiment, circuit profile and decision for one shipped example, as `govern check` makes them."""
-    from govern.check import Checker
-    from govern.documents import load_documents
+    from govern.check.checker import Checker
+    from govern.manifest.documents import load_documents
     from govern.submission import submission_from_document
 
     checker = Checker(engine, example_context, now=examples_now)

@@ -17,9 +17,10 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import DatasetEvent, InputDataset, Job, JobEvent, OutputDataset, Run, RunEvent, RunState, StaticDataset
 
 from govern.api import create_app
-from govern.database import create_db_engine, session_scope, upgrade
-from govern.lineage import limits, store
-from govern.records import RecordError
+from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.lineage import limits
+from govern.lineage.store import write
+from govern.records.errors import RecordError
 from govern.settings import Settings
 from tests.lineage_schemas import validate
 from tests.live_service import running_service, wait_for
@@ -177,9 +178,9 @@ def test_the_store_refuses_what_it_cannot_hold_from_any_source(database_url):
     try:
         for reason, event in refused.items():
             with session_scope(engine) as session, pytest.raises(RecordError, match=reason) as caught:
-                store.ingest(session, event)
+                write.ingest(session, event)
             assert caught.value.status == 422
         with session_scope(engine) as session:
-            assert store.last_event_id(session) == 0
+            assert write.last_event_id(session) == 0
     finally:
         engine.dispose()

@@ -11,9 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from govern.api import create_app, lineage
-from govern.database import create_db_engine, session_scope, upgrade
-from govern.lineage import limits, queries, store
-from govern.records import RecordError
+from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.lineage import limits
+from govern.lineage.store import query, write
+from govern.records.errors import RecordError
 from govern.settings import Settings
 from tests.test_api import auth, token_for
 
@@ -96,21 +97,21 @@ def node_id(kind: str, dataset: tuple[str, str]) -> str:
 def test_ingest_dedups_and_folds_runs(database):
     runs, events = pipeline()
     with session_scope(database) as session:
-        assert store.ingest_many(session, events + events[:3], batch_size=4) == len(events)
+        assert write.ingest_many(session, events + events[:3], batch_size=4) == len(events)
     with session_scope(database) as session:
         reordered = json.loads(json.dumps(events[0], sort_keys=True))  # same content, other key order
-        assert store.ingest(session, dict(reversed(list(reordered.items())))) is False
-        assert store.ingest_many(session, events) == 0
-        vqe = queries.run_upstream(session, runs["vqe"], None)["run"]
-        finance = queries.run_upstream(session, runs["finance"], None)["run"]
+        assert write.ingest(session, dict(reversed(list(reordered.items())))) is False
+        assert write.ingest_many(session, events) == 0
+        vqe = query.run_upstream(session, runs["vqe"], None)["run"]
+        finance = query.run_upstream(session, runs["finance"], None)["run"]
     assert (vqe["state"], vqe["startedAt"], vqe["endedAt"]) == ("COMPLETE", "2026-11-01T02:00:00+00:00", "2026-11-01T03:00:00+00:00")
     assert (vqe["decisionId"], vqe["allow"], vqe["team"]) == ("dec-1", True, "materials-rnd")
     assert (finance["state"], finance["allow"]) == ("FAIL", False)
 
     late_start = run_event("START", runs["vqe"], "govern.materials-rnd", "vqe-h2", "2026-11-01T01:59:00Z")
     with session_scope(database) as session:
-        assert store.ingest(session, late_start) is True  # arrives last, happened first
-        run = queries.run_upstream(session, runs["vqe"], None)["run"]
+        assert write.ingest(session, late_start) is True  # arrives last, happened first
+        run = query.run_upstream(session, runs["vqe"], None)["run"]
     assert (run["state"], run["startedAt"]) == ("COMPLETE", "2026-11-01T01:59:00+00:00")
 
 
@@ -120,11 +121,11 @@ def test_names_at_the_length_limits_are_stored(database):
     run_id = str(uuid.uuid4())
     event = run_event("START", run_id, namespace, name, "2026-11-01T00:00:00Z", inputs=[(namespace, name)])
     with session_scope(database) as session:
-        assert store.ingest(session, event) is True
+        assert write.ingest(session, event) is True
     with session_scope(database) as session:
-        assert queries.dataset_runs(session, namespace, name, None)["runs"][0]["runId"] == run_id
+        assert query.dataset_runs(session, namespace, name, None)["runs"][0]["runId"] == run_id
         with pytest.raises(RecordError, match="longer than 1000 bytes"):
-            store.ingest(session, run_event("START", run_id, namespace, name + "é", "2026-11-01T00:00:00Z"))
+            write.ingest(session, run_event("START", run_id, namespace, name + "é", "2026-11-01T00:00:00Z"))
 
 
 def test_bad_events_are_refused_with_a_reason(client):
@@ -159,9 +160,9 @@ def test_bad_events_are_refused_with_a_reason(client):
 def test_a_bulk_load_names_the_bad_event(database):
     _, events = pipeline()
     with session_scope(database) as session, pytest.raises(RecordError, match="^event 2: run.runId must be a UUID"):
-        store.ingest_many(session, [events[0], events[1], {**events[2], "run": {"runId": "x"}}], batch_size=2)
+        write.ingest_many(session, [events[0], events[1], {**events[2], "run": {"runId": "x"}}], batch_size=2)
     with session_scope(database) as session:
-        assert len(list(queries.events(session))) == 2  # the first batch stayed
+        assert len(list(query.events(session))) == 2  # the first batch stayed
 
 
 def test_only_producers_and_admins_post_events(client):
@@ -280,10 +281,10 @@ def test_export_streams_json_lines(client, loaded):
 def test_events_pages_in_id_order(database):
     _, events = pipeline()
     with session_scope(database) as session:
-        store.ingest_many(session, events)
+        write.ingest_many(session, events)
     with session_scope(database) as session:
-        everything = list(queries.events(session))
+        everything = list(query.events(session))
         assert [json.loads(payload)["run"]["runId"] for payload in everything] == [e["run"]["runId"] for e in events]
-        assert list(queries.events(session, since_id=2, limit=3)) == everything[2:5]
-        assert list(queries.events(session, until_id=1)) == everything[:1]
-        assert len(list(queries.events(session, visible_teams={"nobody"}))) == 5  # dbt and Airflow events have no team
+        assert list(query.events(session, since_id=2, limit=3)) == everything[2:5]
+        assert list(query.events(session, until_id=1)) == everything[:1]
+        assert len(list(query.events(session, visible_teams={"nobody"}))) == 5  # dbt and Airflow events have no team

@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from govern.documents import parse_documents
+from govern.manifest.documents import parse_documents
 from govern.errors import InputError
-from govern.manifest import Context, Experiment, epoch_ns
+from govern.manifest.schema import Context, Experiment, epoch_ns
 
 VALID = textwrap.dedent(
     """\

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
-from govern.decision import Decision, Finding
+from govern.policy.decision import Decision, Finding
 from govern.errors import InputError, Problem
 from govern.output import available_formats
 from govern.output.github import GitHubFormatter, escape_data, escape_property
@@ -21,7 +21,7 @@ from govern.output.json import JsonFormatter
 from govern.output.junit import JUnitFormatter
 from govern.output.sarif import SarifFormatter
 from govern.output.text import TextFormatter
-from govern.report import CheckReport, CheckResult
+from govern.check.report import CheckReport, CheckResult
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "schemas" / "sarif-2.1.0.json").read_text(encoding="utf-8"))

@@ -16,13 +16,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from govern.check import Checker
+from govern.check.checker import Checker
 from govern.circuit import CircuitLimits, CircuitProfile
-from govern.documents import load_documents
+from govern.manifest.documents import load_documents
 from govern.errors import InputError
 from govern.policy.engines import UnavailableEngine
 from govern.process_pool import CallTimeout, MemoryExceeded, PoolBusy, ProcessDied, ProcessPool, StartFailed
-from govern.profiling import ProfileCache, Profiler, ProfilingRefused
+from govern.circuit.profiling import ProfileCache, Profiler, ProfilingRefused
 from govern.submission import Submission, submission_from_document
 from tests.conftest import EXAMPLES
 from tests.live_service import running_service

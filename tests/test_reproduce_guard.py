@@ -19,10 +19,10 @@ from sqlmodel import Session, col, select
 
 from govern.api import create_app
 from govern.dispatch.worker import WorkerOptions
-from govern.database import create_db_engine, session_scope
-from govern.models import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, TokenCreate
+from govern.db.database import create_db_engine, session_scope
+from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, TokenCreate
 from govern.settings import Settings
-from govern.tokens import create_token
+from govern.records.tokens import create_token
 from tests.live_service import running_service
 from tests.test_api import auth, example, token_for
 from tests.lineage_schemas import validate_event

@@ -24,10 +24,10 @@ from schemathesis import checks
 from schemathesis.generation.modes import GenerationMode
 
 from govern.api import create_app
-from govern.database import create_db_engine, session_scope
-from govern.models import TokenCreate
+from govern.db.database import create_db_engine, session_scope
+from govern.db.tables import TokenCreate
 from govern.settings import Settings
-from govern.tokens import create_token
+from govern.records.tokens import create_token
 from tests.conftest import fresh_database
 from tests.live_service import running_service
 from tests.test_api import example

@@ -11,8 +11,8 @@ import pytest
 
 from govern.circuit import CircuitLimits, profile_qasm
 from govern.dispatch.jobs import new_job
-from govern.documents import Document
-from govern.manifest import Experiment
+from govern.manifest.documents import Document
+from govern.manifest.schema import Experiment
 from govern.secrets import marker, redacted, redacted_circuit, scan
 from govern.submission import submission_from_request
 from tests.conftest import EXAMPLES
@@ -156,7 +156,7 @@ def test_a_circuit_keeps_its_code_and_reports_line_and_column():
 
 
 def test_a_secret_in_the_circuit_denies_with_its_line_and_column(engine, example_context, examples_now):
-    from govern.check import Checker
+    from govern.check.checker import Checker
 
     manifest = _manifest()
     github = "ghp_" + "Zq9x" * 9
@@ -179,7 +179,7 @@ def test_a_literal_credential_never_reaches_a_job():
 
 
 def test_the_request_hash_is_taken_over_the_redacted_request():
-    from govern.submissions import request_hash
+    from govern.admission.transaction import request_hash
 
     manifest = _manifest()
     manifest["spec"]["purpose"] = f"weak password in https://bob:hunter2@git.example.com/r.git {AWS}"

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from govern.api import create_app
-from govern.models import JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
+from govern.db.tables import JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.settings import Settings
-from govern.submissions import submit
+from govern.admission.transaction import submit
 from tests.test_api import auth, example, token_for
 from tests.test_procurement_api import sandbox_request
 

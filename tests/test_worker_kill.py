@@ -25,7 +25,7 @@ from govern.api import create_app
 from govern.backends import ENTRY_POINT_GROUP, DispatchRequest, JobState, _vendor_entry_points, get_backend
 from govern.dispatch.queue import FINAL
 from govern.dispatch.worker import Worker, WorkerOptions
-from govern.models import JobRecord, JobStatus, ResultRecord, utcnow
+from govern.db.tables import JobRecord, JobStatus, ResultRecord, utcnow
 from govern.settings import Settings
 from tests.conftest import ROOT
 from tests.lineage_schemas import validate_event

@@ -19,17 +19,17 @@ from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.refusals import document_refusals
 from govern.api.routes import health, specs, v1
 from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
-from govern.check import Checker
-from govern.database import create_db_engine, upgrade
-from govern.decision_log import GroupCommit
+from govern.check.checker import Checker
+from govern.db.database import create_db_engine, upgrade
+from govern.audit.log import GroupCommit
 from govern.dispatch.worker import Worker, worker_options
 from govern.policy.engines import EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
 from govern.policy.engines.factory import build_engine
-from govern.profiling import profiling_options
+from govern.circuit.profiling import profiling_options
 from govern.settings import Settings, load_settings
-from govern.tokens import TokenCache
+from govern.records.tokens import TokenCache
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:

@@ -2,7 +2,7 @@
 
 Each row is built from the record's hashed content (timestamps in UTC with their offset, the actor by token
 id and name); JSON Lines also carry the content itself, the previous hash, the format and the hash, so an
-export verifies without the database (govern.record_format.row_hash).
+export verifies without the database (govern.audit.record_format.row_hash).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from govern.api.params import RuleFilter, Since, TeamFilter, Until
 from govern.api.streams import csv_error, jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
 from govern.api.refusals import refusals
-from govern.database import reading
-from govern.decision_log import walk
-from govern.models import ApiToken, DecisionRecord
-from govern.record_format import as_utc, columns_from_content, content_rule_ids
+from govern.db.database import reading
+from govern.audit.log import walk
+from govern.db.tables import ApiToken, DecisionRecord
+from govern.audit.record_format import as_utc, columns_from_content, content_rule_ids
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -27,7 +27,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from govern.documents import MAX_DEPTH, Locations, locate, parse_documents
+from govern.manifest.documents import MAX_DEPTH, Locations, locate, parse_documents
 from govern.errors import InputError, Problem
 
 INTEGER_RANGE = (-(2**63), 2**63 - 1)

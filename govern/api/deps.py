@@ -12,8 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from govern.policy.engines import PolicyEngine
-from govern.models import TokenPublic
-from govern.records import RecordError
+from govern.db.tables import TokenPublic
+from govern.records.errors import RecordError
 from govern.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `govern token create`.")
@@ -82,7 +82,7 @@ def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dic
 
 def sandbox_reader(engine: PolicyEngine, token: TokenPublic) -> Callable[[str], bool]:
     """Whether the token may read a team's sandboxes: what a decision's live context may show it of
-    another team's sandbox (govern.procurement.context_for)."""
+    another team's sandbox (govern.records.procurement.context_for)."""
     return lambda team: _authorization(engine, token, "sandbox.read", {"team": team}).allow
 
 

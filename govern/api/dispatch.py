@@ -10,8 +10,8 @@ from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answer
 from govern.api.refusals import refusals
 from govern.dispatch import control
 from govern.dispatch.control import JobPublic, ResultPublic
-from govern.records import RecordError
-from govern.reproductions import RateLimited, reproduce
+from govern.records.errors import RecordError
+from govern.admission.reproductions import RateLimited, reproduce
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 

@@ -22,17 +22,18 @@ from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.api.lineage_body import read_event
 from govern.api.audit import JsonLines
 from govern.api.refusals import refusals
-from govern.database import reading
+from govern.db.database import reading
 from govern.policy.engines import PolicyEngine
-from govern.lineage import owner, queries, store
-from govern.lineage.parse import parse
-from govern.models import TokenPublic
+from govern.lineage import owner
+from govern.lineage.store import query, write
+from govern.lineage.store.ingest import parse
+from govern.db.tables import TokenPublic
 
 router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
 ENCODED_PATHS = frozenset({"/api/v1/lineage"})
 """Where a gzip body is accepted (the body middleware refuses encodings elsewhere); `read_event` inflates it."""
 
-Depth = Annotated[int, Query(ge=0, le=queries.MAX_DEPTH, description="Job↔dataset hops from the node.")]
+Depth = Annotated[int, Query(ge=0, le=query.MAX_DEPTH, description="Job↔dataset hops from the node.")]
 
 
 EVENT_BODY = {
@@ -73,7 +74,7 @@ def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: An
                                    "action": "lineage.write_owned", "resource": {"team": parsed.team or "*"}})
         if not answer.allow:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{claimed}: only govern itself writes it, with a `service` token ({answer.reason})")
-    stored = answered(lambda: store.ingest_parsed(session, parsed))
+    stored = answered(lambda: write.ingest_parsed(session, parsed))
     session.commit()
     return stored
 
@@ -82,10 +83,10 @@ def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: An
 def get_graph(
     token: TokenDep, engine: EngineDep, session: SessionDep,
     node_id: Annotated[str, Query(alias="nodeId", max_length=2000, description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
-    depth: Depth = queries.MAX_DEPTH,
+    depth: Depth = query.MAX_DEPTH,
 ) -> dict[str, Any]:
     """The lineage graph around a node, in Marquez's shape."""
-    return answered(lambda: queries.graph(session, node_id, depth, visible_teams(engine, token)))
+    return answered(lambda: query.graph(session, node_id, depth, visible_teams(engine, token)))
 
 
 @router.get("/datasets/{dataset:path}/runs", responses=refusals(403, 404))
@@ -98,16 +99,16 @@ def get_dataset_runs(
     each URL-encoded (`s3%3A%2F%2Fbucket`); the two are read from the raw path, `dataset` only documents it."""
     teams = visible_teams(engine, token)
     namespace, name = _dataset_in_path(request)
-    return answered(lambda: queries.dataset_runs(session, namespace, name, teams, limit))
+    return answered(lambda: query.dataset_runs(session, namespace, name, teams, limit))
 
 
 @router.get("/runs/{run_id}/upstream", responses=refusals(403, 404, 422))
 def get_run_upstream(
     run_id: str, token: TokenDep, engine: EngineDep, session: SessionDep,
-    depth: Annotated[int, Query(ge=1, le=queries.MAX_DEPTH)] = queries.MAX_DEPTH,
+    depth: Annotated[int, Query(ge=1, le=query.MAX_DEPTH)] = query.MAX_DEPTH,
 ) -> dict[str, Any]:
     """Everything a run's outputs came from: its inputs, the runs that produced them, and so on."""
-    return answered(lambda: queries.run_upstream(session, run_id, visible_teams(engine, token), depth))
+    return answered(lambda: query.run_upstream(session, run_id, visible_teams(engine, token), depth))
 
 
 @router.get("/events", response_class=JsonLines, responses=refusals(403))
@@ -118,12 +119,12 @@ def export_events(
     """Stored events as JSON Lines, oldest first. The export ends at the event that was last when it began;
     header `X-Lineage-Last-Id` names it, to pass as `since` next time."""
     teams = visible_teams(engine, token)
-    last_id = store.last_event_id(session)
+    last_id = write.last_event_id(session)
     session.commit()  # end the request's transaction: the export reads on its own
 
     def lines() -> Iterator[str]:
         with Session(reading(request.app.state.db)) as reader:
-            for payload in queries.events(reader, since, until_id=last_id, visible_teams=teams):
+            for payload in query.events(reader, since, until_id=last_id, visible_teams=teams):
                 yield payload + "\n"
 
     return streamed(prefetched(lines()), "application/x-ndjson", jsonl_error, headers={"X-Lineage-Last-Id": str(last_id)})

@@ -7,9 +7,9 @@ from fastapi import APIRouter, HTTPException, status
 from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.models import VendorPublic, VendorUpsert
-from govern.records import RecordError
-from govern.procurement import (
+from govern.db.tables import VendorPublic, VendorUpsert
+from govern.records.errors import RecordError
+from govern.records.procurement import (
     LedgerEntryPublic,
     SandboxPublic,
     SandboxRequest,

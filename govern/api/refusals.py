@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 
-from govern.decision import Decision
-from govern.submissions import SubmissionPublic
+from govern.policy.decision import Decision
+from govern.admission.transaction import SubmissionPublic
 
 WHY = {
     401: "No bearer token, or an unknown or revoked one.",

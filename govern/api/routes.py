@@ -12,13 +12,13 @@ from sqlalchemy import text
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.decision import Decision
+from govern.policy.decision import Decision
 from govern.dispatch import control
-from govern.documents import Document
+from govern.manifest.documents import Document
 from govern.lineage import outbox
 from govern.lineage.facets import facet_schemas
 from govern.submission import submission_from_request
-from govern.submissions import decide
+from govern.admission.transaction import decide
 
 health = APIRouter(tags=["health"])
 v1 = APIRouter(prefix="/v1")

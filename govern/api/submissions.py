@@ -14,9 +14,9 @@ from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import DeniedSubmission, ErrorPublic, refusals
 from govern.api.routes import CheckRequest
-from govern.decision import Decision
-from govern.records import RecordError
-from govern.submissions import (
+from govern.policy.decision import Decision
+from govern.records.errors import RecordError
+from govern.admission.transaction import (
     SubmissionPublic,
     Submitted,
     decision_of,

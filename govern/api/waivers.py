@@ -7,8 +7,8 @@ from fastapi import APIRouter, HTTPException, status
 from govern.api.params import TeamFilter
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.api.refusals import refusals
-from govern.records import RecordError
-from govern.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
+from govern.records.errors import RecordError
+from govern.records.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
 
 router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
 

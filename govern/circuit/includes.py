@@ -12,7 +12,7 @@ from govern.circuit.paths import contained
 from govern.circuit.program import Program
 from govern.circuit.scan import Reader
 from govern.circuit.tokens import ScanError, Token
-from govern.documents import locate_byte
+from govern.manifest.documents import locate_byte
 
 MAX_INCLUDE_DEPTH = 8
 

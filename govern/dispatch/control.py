@@ -4,7 +4,7 @@ A queued job nobody holds is cancelled at once; one a worker holds is flagged, a
 at the vendor and ends it. A reproduction is a job of its own (its own lineage run, a child of the
 original) that re-runs a finished simulator job with the same circuit, seeds and noise snapshot; the
 worker compares the result hashes and stores whether they matched. Whether one may be queued is decided
-in govern.reproductions.
+in govern.admission.reproductions.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from govern.backends import BackendError, get_backend
-from govern.decision import Decision
-from govern.dispatch import events
+from govern.policy.decision import Decision
+from govern.lineage import run_events
 from govern.dispatch.announcements import announce
 from govern.dispatch.costs import settle
 from govern.dispatch.jobs import child_job
 from govern.dispatch.queue import FINAL
 from govern.lineage import outbox
-from govern.models import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
-from govern.records import RecordError, as_utc
+from govern.db.tables import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
+from govern.records.errors import RecordError, as_utc
 
 
 class JobPublic(BaseModel):
@@ -133,7 +133,7 @@ def cancel(session: Session, submission_id: str) -> list[JobPublic]:
         job.cancel_requested, job.updated_at = True, now
         if job.status == JobStatus.QUEUED.value and job.lease_owner is None:
             job.status, job.finished_at, job.error = JobStatus.CANCELLED.value, now, "cancelled on request before it was dispatched"
-            outbox.enqueue(session, events.ended(events.started(session, job.run_id), job, RunState.ABORT, job.error))
+            outbox.enqueue(session, run_events.ended(run_events.started(session, job.run_id), job, RunState.ABORT, job.error))
             settle(session, job, None, ran=False)
         session.add(job)
     session.flush()
@@ -164,12 +164,12 @@ def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> Job
 
 def queue_reproduction(session: Session, original: JobRecord, estimated_cost: Decimal, decision: Decision) -> JobPublic:
     """Queue the reproduction of `original` that `decision` allowed, billed by the original's price model
-    (govern.reproductions); its run's START carries that decision."""
+    (govern.admission.reproductions); its run's START carries that decision."""
     job = child_job(original, "reproduction", vendor=original.vendor, device=original.device,
                     price_model=dict(original.price_model), estimated_cost=estimated_cost)
     session.add(job)
     announce(session)
-    outbox.enqueue(session, events.child_start(events.started(session, original.run_id), original, job, decision))
+    outbox.enqueue(session, run_events.child_start(run_events.started(session, original.run_id), original, job, decision))
     session.flush()
     return job_public(job)
 

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from govern.manifest import Experiment
-from govern.models import JobRecord
+from govern.manifest.schema import Experiment
+from govern.db.tables import JobRecord
 from govern.secrets import redacted
 
 SEED_LIMIT = 2**31 - 1

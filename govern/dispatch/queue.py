@@ -19,9 +19,9 @@ from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from govern.database import session_scope
+from govern.db.database import session_scope
 from govern.lineage import outbox
-from govern.models import FINAL_STATUSES, JobRecord, JobStatus, utcnow
+from govern.db.tables import FINAL_STATUSES, JobRecord, JobStatus, utcnow
 
 IN_FLIGHT = (JobStatus.SUBMITTED.value, JobStatus.RUNNING.value)
 FINAL = tuple(status.value for status in FINAL_STATUSES)

@@ -42,14 +42,14 @@ from govern.backends import (
 )
 from govern.backends.isolated import IsolatedBackend, isolated, run_pool
 from govern.circuit import CircuitLimits
-from govern.database import session_scope
-from govern.dispatch import events
+from govern.db.database import session_scope
+from govern.lineage import run_events
 from govern.dispatch.announcements import JobAnnouncements, announce
 from govern.dispatch.costs import actual_cost, sandbox_refusal, settle
 from govern.dispatch.jobs import child_job
 from govern.dispatch.queue import LeaseLost, cancel_requested, claim, renew, transition
-from govern.models import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
-from govern.records import as_utc
+from govern.db.tables import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
+from govern.records.errors import as_utc
 from govern.settings import Settings
 
 log = logging.getLogger("govern.worker")
@@ -250,7 +250,7 @@ class Worker:
         if job.vendor_job_id is None:
             with session_scope(self.database) as session:
                 refusal = unallowed(session, job) or sandbox_refusal(session, job)
-                self._starts[job.run_id] = events.started(session, job.run_id)
+                self._starts[job.run_id] = run_events.started(session, job.run_id)
             if refusal:
                 self._end(job, JobStatus.FAILED, refusal, ran=False)
                 return
@@ -289,7 +289,7 @@ class Worker:
             self._fall_back_or_fail(job, "error", str(exc), ran=False)
             return None
         job = transition(self.database, job, self.worker_id, status=JobStatus.RUNNING, vendor_job_id=vendor_job_id,
-                         events=[events.running(self._start(job), job)])
+                         events=[run_events.running(self._start(job), job)])
         log.info("job %s running on %s as %s", job.id, backend.key, vendor_job_id)
         return job
 
@@ -339,7 +339,7 @@ class Worker:
 
         price = actual_cost(job.price_model, job.shots, execution.usage_seconds)
         transition(self.database, job, self.worker_id, status=JobStatus.SUCCEEDED, error=None,
-                   events=[events.complete(start, job, execution, float(price.amount))], also=book)
+                   events=[run_events.complete(start, job, execution, float(price.amount))], also=book)
         log.info("job %s succeeded (%s)", job.id, execution.result_hash)
 
     def _end(self, job: JobRecord, status: JobStatus, reason: str, *, ran: bool) -> None:
@@ -353,7 +353,7 @@ class Worker:
                 stored.reproduced = False
 
         transition(self.database, job, self.worker_id, status=status, error=reason,
-                   events=[events.ended(start, job, event_type, reason)], also=book)
+                   events=[run_events.ended(start, job, event_type, reason)], also=book)
         log.info("job %s %s: %s", job.id, status.value, reason)
 
     @staticmethod
@@ -406,8 +406,8 @@ class Worker:
             announce(session)
 
         transition(self.database, job, self.worker_id, status=JobStatus.FALLBACK, error=reason,
-                   events=[events.ended(start, job, RunState.ABORT, f"falling back to {target_key}: {reason}"),
-                           events.child_start(start, job, fallback)],
+                   events=[run_events.ended(start, job, RunState.ABORT, f"falling back to {target_key}: {reason}"),
+                           run_events.child_start(start, job, fallback)],
                    also=queue_fallback)
         log.info("job %s falls back to %s as job %s: %s", job.id, target_key, fallback_id, reason)
 
@@ -417,7 +417,7 @@ class Worker:
         """The run's START event, read once per job: every later event of the run builds on it."""
         if job.run_id not in self._starts:
             with session_scope(self.database) as session:
-                self._starts[job.run_id] = events.started(session, job.run_id)
+                self._starts[job.run_id] = run_events.started(session, job.run_id)
         return self._starts[job.run_id]
 
     def _request(self, job: JobRecord) -> DispatchRequest:

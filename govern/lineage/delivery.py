@@ -24,11 +24,11 @@ from openlineage.client import OpenLineageClient
 from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, select
 
-from govern.database import reading, session_scope
+from govern.db.database import reading, session_scope
 from govern.lineage.outbox import stored_event
 from govern.lineage.transport import StoreConfig, StoreTransport
-from govern.models import LineageOutboxEntry
-from govern.records import as_utc
+from govern.db.tables import LineageOutboxEntry
+from govern.records.errors import as_utc
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from openlineage.client.serde import Serde
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from govern.models import LineageOutboxEntry
-from govern.records import as_utc
+from govern.db.tables import LineageOutboxEntry
+from govern.records.errors import as_utc
 
 
 def enqueue(session: Session, event: RunEvent) -> None:

@@ -14,8 +14,8 @@ from openlineage.client.serde import Serde
 from openlineage.client.transport.transport import Config, Transport
 from sqlalchemy import Engine
 
-from govern.database import create_db_engine, session_scope
-from govern.lineage import store
+from govern.db.database import create_db_engine, session_scope
+from govern.lineage.store import write
 
 
 @attr.define
@@ -40,4 +40,4 @@ class StoreTransport(Transport):
 
     def emit(self, event: Any) -> None:
         with session_scope(self.database) as session:
-            store.ingest(session, Serde.to_dict(event))
+            write.ingest(session, Serde.to_dict(event))

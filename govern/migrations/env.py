@@ -1,9 +1,9 @@
-"""Alembic environment: migrations run on the engine govern hands over (see govern.database.upgrade)."""
+"""Alembic environment: migrations run on the engine govern hands over (see govern.db.database.upgrade)."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import govern.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import govern.db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

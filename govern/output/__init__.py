@@ -9,7 +9,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Protocol
 
-from govern.report import CheckReport
+from govern.check.report import CheckReport
 
 ENTRY_POINT_GROUP = "govern.output"
 

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from govern.decision import Decision, Finding
+from govern.policy.decision import Decision, Finding
 from govern.errors import Problem
 
 

@@ -7,7 +7,7 @@ command early and let the rest of the line be read as a new command.
 from __future__ import annotations
 
 from govern.output._common import findings, repo_path, waiver_note
-from govern.report import CheckReport, CheckResult
+from govern.check.report import CheckReport, CheckResult
 
 INPUT_RULE = "GOV-INPUT"
 

@@ -7,7 +7,7 @@ from typing import Any
 import pydantic_core
 
 from govern.errors import InputError
-from govern.report import CheckReport, CheckResult
+from govern.check.report import CheckReport, CheckResult
 
 
 class JsonFormatter:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from govern.decision import Finding
+from govern.policy.decision import Finding
 from govern.output._common import findings, problem_text, waiver_note
-from govern.report import CheckReport, CheckResult
+from govern.check.report import CheckReport, CheckResult
 
 SUITE_NAME = "govern check"
 INPUT_ERROR_TYPE = "GOV-INPUT"

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from govern.documents import parse_documents
+from govern.manifest.documents import parse_documents
 from govern.errors import InputError
 from govern.policy.problems import BundleProblem
 

@@ -22,7 +22,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from govern.documents import parse_documents
+from govern.manifest.documents import parse_documents
 from govern.errors import InputError
 
 MAX_ENTRIES = 5_000

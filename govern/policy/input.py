@@ -7,7 +7,7 @@ from datetime import datetime, UTC
 from typing import Any
 
 from govern.circuit import CircuitProfile
-from govern.manifest import Context, Experiment, epoch_ns
+from govern.manifest.schema import Context, Experiment, epoch_ns
 from govern.secrets import SecretFinding, redacted
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from govern.canonical import canonical_json
 from govern.policy.bundle import AUTHZ_ENTRYPOINT, ENTRYPOINT
-from govern.decision import Authorization, Decision, PolicyResult
+from govern.policy.decision import Authorization, Decision, PolicyResult
 
 
 class EngineError(Exception):

@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlmodel import Session
 
 from govern.lineage.limits import NAME_MAX_BYTES, NAMESPACE_MAX_BYTES
-from govern.lineage.parse import run_id as canonical_run_id
-from govern.lineage.parse import team_of
-from govern.lineage.store import EDGES, EVENTS, RUNS
-from govern.records import RecordError, as_utc
+from govern.lineage.store.ingest import run_id as canonical_run_id
+from govern.lineage.store.ingest import team_of
+from govern.lineage.store.write import EDGES, EVENTS, RUNS
+from govern.records.errors import RecordError, as_utc
 
 MAX_DEPTH = 20
 EXPORT_PAGE = 1000

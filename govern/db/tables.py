@@ -13,7 +13,7 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy import JSON, DateTime, Numeric, Text
 from sqlmodel import Field, SQLModel
 
-from govern.manifest import DnsLabel, PriceModel
+from govern.manifest.schema import DnsLabel, PriceModel
 
 
 def utcnow() -> datetime:
@@ -69,7 +69,7 @@ class TokenPublic(BaseModel):
 
 class DecisionRecord(SQLModel, table=True):
     """One entry of the append-only decision log: each hashes its columns and the previous entry's hash
-    (format 2; format-1 records hash their content, see govern.record_format)."""
+    (format 2; format-1 records hash their content, see govern.audit.record_format)."""
 
     __tablename__ = "decision_log"
 

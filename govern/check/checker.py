@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from govern.circuit import CircuitLimits, CircuitProfile
-from govern.decision import Decision
-from govern.documents import MANIFEST_SUFFIXES, Document, parse_documents, read_text
+from govern.policy.decision import Decision
+from govern.manifest.documents import MANIFEST_SUFFIXES, Document, parse_documents, read_text
 from govern.policy.engines import PolicyEngine
 from govern.errors import InputError
-from govern.manifest import Context
+from govern.manifest.schema import Context
 from govern.policy.input import build_policy_input, context_input
-from govern.profiling import DEFAULT_CACHE_BYTES, Profiler, ProfileCache, ProfilingUnavailable, shared_profiler
-from govern.report import CheckReport, CheckResult
+from govern.circuit.profiling import DEFAULT_CACHE_BYTES, Profiler, ProfileCache, ProfilingUnavailable, shared_profiler
+from govern.check.report import CheckReport, CheckResult
 from govern.submission import Submission, submission_from_document
 
 EXPERIMENT_KIND = "Experiment"
@@ -81,7 +81,7 @@ def _hidden(child: Path, root: Path) -> bool:
 class Checker:
     """Decides submissions against one engine and one context; profiles of identical circuits are shared.
 
-    Circuits are profiled by a pool of killable processes (`govern.profiling`), the shared default one unless
+    Circuits are profiled by a pool of killable processes (`govern.circuit.profiling`), the shared default one unless
     a profiler is given; their profiles and refusals are remembered in an LRU bounded in bytes.
     """
 

@@ -12,10 +12,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
-from govern.manifest import API_VERSION, Context, ContextSpec, DnsLabel, PriceModel, Sandbox, Vendor
-from govern.models import LedgerEntry, SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
-from govern.records import RecordError, as_utc
-from govern.waivers import team_waivers
+from govern.manifest.schema import API_VERSION, Context, ContextSpec, DnsLabel, PriceModel, Sandbox, Vendor
+from govern.db.tables import LedgerEntry, SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
+from govern.records.errors import RecordError, as_utc
+from govern.records.waivers import team_waivers
 
 MAX_PILOT = timedelta(weeks=12)
 

@@ -4,7 +4,7 @@ reordered row is found by walking the chain (`govern audit verify`).
 A record's content is the canonical JSON of the decision (with every rule that fired), the policy input it was
 made on (secret values are already redacted there, see govern.secrets), bundle revision, actor and time. Its
 hash covers every column of the row, the content and the previous record's hash among them (record format 2;
-govern.record_format keeps format 1, for records written before, verifiable).
+govern.audit.record_format keeps format 1, for records written before, verifiable).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from govern.decision import Decision
+from govern.policy.decision import Decision
 from govern.canonical import canonical_json
-from govern.models import DecisionRecord
-from govern.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, column_differing, content_of, fields, row_hash, team_of
+from govern.db.tables import DecisionRecord
+from govern.audit.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, column_differing, content_of, fields, row_hash, team_of
 
 GENESIS = "0" * 64
 APPEND_ATTEMPTS = 20

@@ -27,7 +27,7 @@ from govern.lineage.limits import (
     name_problem,
     text_problem,
 )
-from govern.records import RecordError
+from govern.records.errors import RecordError
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
 ENDING_TYPES = frozenset({"COMPLETE", "ABORT", "FAIL"})

@@ -10,9 +10,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
-from govern.manifest import DnsLabel, Waiver, WaiverScope
-from govern.models import WaiverRecord, utcnow
-from govern.records import RecordError, as_utc
+from govern.manifest.schema import DnsLabel, Waiver, WaiverScope
+from govern.db.tables import WaiverRecord, utcnow
+from govern.records.errors import RecordError, as_utc
 
 
 class WaiverRequest(BaseModel):

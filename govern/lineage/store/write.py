@@ -18,9 +18,9 @@ from sqlalchemy import String, Table, and_, bindparam, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from govern.lineage.parse import ENDING_TYPES, ParsedEvent, parse
-from govern.models import LineageEdgeRecord, LineageEventRecord, LineageRunRecord, utcnow
-from govern.records import RecordError
+from govern.lineage.store.ingest import ENDING_TYPES, ParsedEvent, parse
+from govern.db.tables import LineageEdgeRecord, LineageEventRecord, LineageRunRecord, utcnow
+from govern.records.errors import RecordError
 
 BATCH_SIZE = 20_000
 """Events per transaction of a bulk load: fewer, larger transactions rewrite each index page less often,

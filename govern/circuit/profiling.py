@@ -49,7 +49,7 @@ class Profiler:
     def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S, memory_bytes: int = DEFAULT_MEMORY_BYTES, size: int | None = None):
         self.timeout_s, self.memory_bytes = timeout_s, memory_bytes
         # `-P` keeps the working folder off sys.path; PYTHONPATH and the installed govern stay.
-        self._pool = ProcessPool([sys.executable, "-P", "-m", "govern.profiling"], {}, size or os.cpu_count() or 2,
+        self._pool = ProcessPool([sys.executable, "-P", "-m", "govern.circuit.profiling"], {}, size or os.cpu_count() or 2,
                                  memory_bytes=memory_bytes, cpu_s=timeout_s, what="circuit profiling process")
 
     def profile(self, text: str, source: str, limits: CircuitLimits, include_dir: Path | None = None, **options: Any) -> CircuitProfile:

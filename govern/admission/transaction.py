@@ -17,22 +17,22 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from govern import decision_log
-from govern.check import Checker
+from govern.audit import log as decision_log
+from govern.check.checker import Checker
 from govern.circuit import CircuitProfile
-from govern.decision import Decision
+from govern.policy.decision import Decision
 from govern.dispatch.announcements import announce
 from govern.dispatch.control import dispatch_status
 from govern.dispatch.jobs import new_job
-from govern.documents import Document
+from govern.manifest.documents import Document
 from govern.canonical import canonical_json
 from govern.policy.engines import PolicyEngine
 from govern.lineage import outbox
-from govern.lineage.events import PRODUCER, submission_event
-from govern.models import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
-from govern.manifest import Context
-from govern.procurement import InvalidVendorRecord, context_for
-from govern.records import RecordError, as_utc
+from govern.lineage.submission_events import PRODUCER, submission_event
+from govern.db.tables import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
+from govern.manifest.schema import Context
+from govern.records.procurement import InvalidVendorRecord, context_for
+from govern.records.errors import RecordError, as_utc
 from govern.secrets import redacted, redacted_circuit
 from govern.submission import Submission, submission_from_request
 
@@ -76,7 +76,7 @@ def decide(
     """Profile and decide on the live context: what checks and submissions share. Returns the policy input
     too, since the caller appends the decision to the log (a check in a batch of its own, a submission in its
     transaction) and commits before it answers. `may_see` says which other teams' sandboxes the caller may
-    read (govern.procurement.context_for)."""
+    read (govern.records.procurement.context_for)."""
     profile = checker.profile(submission)
     experiment = submission.experiment
     try:

@@ -21,18 +21,18 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from govern import decision_log
-from govern.decision import Decision
+from govern.audit import log as decision_log
+from govern.policy.decision import Decision
 from govern.dispatch import control
 from govern.dispatch.control import JobPublic
 from govern.dispatch.costs import actual_cost
-from govern.manifest import epoch_ns
-from govern.models import DecisionRecord, SubmissionRecord, utcnow
+from govern.manifest.schema import epoch_ns
+from govern.db.tables import DecisionRecord, SubmissionRecord, utcnow
 from govern.policy.engines import PolicyEngine
 from govern.policy.input import context_input
-from govern.procurement import InvalidVendorRecord, context_for
-from govern.records import RecordError, as_utc
-from govern.submissions import reserve
+from govern.records.procurement import InvalidVendorRecord, context_for
+from govern.records.errors import RecordError, as_utc
+from govern.admission.transaction import reserve
 
 KIND = "reproduce"
 RATE_LOCK_KEY = 0x72657072  # "repr": with the actor's hash, the PostgreSQL advisory lock that orders one token's requests

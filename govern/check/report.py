@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from govern.decision import Decision, Outcome
-from govern.documents import locate
+from govern.policy.decision import Decision, Outcome
+from govern.manifest.documents import locate
 from govern.errors import InputError
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 

@@ -33,7 +33,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from govern.circuit import CircuitProfile
-from govern.decision import Decision
+from govern.policy.decision import Decision
 from govern.lineage.facets import (
     AppliedWaiver,
     Circuit,
@@ -42,9 +42,9 @@ from govern.lineage.facets import (
     GovernProcurementRunFacet,
     GovernQuantumJobRunFacet,
 )
-from govern.manifest import Experiment
+from govern.manifest.schema import Experiment
 from govern.policy.input import experiment_input
-from govern.records import as_utc
+from govern.records.errors import as_utc
 from govern.secrets import redacted
 
 

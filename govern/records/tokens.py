@@ -9,7 +9,7 @@ import uuid
 
 from sqlmodel import Session, select
 
-from govern.models import ApiToken, TokenCreate, TokenPublic, utcnow
+from govern.db.tables import ApiToken, TokenCreate, TokenPublic, utcnow
 
 TOKEN_PREFIX = "gov_"
 

@@ -1,0 +1,1 @@
+"""Admission: the transaction that turns a submission into a recorded decision, a reservation and a queued job."""

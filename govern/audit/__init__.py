@@ -1,0 +1,1 @@
+"""The decision log: hash-chained records, their formats, and signed checkpoints of its head."""

@@ -1,0 +1,1 @@
+"""The check step: files → Experiment documents → submissions → profiles → decisions, as results that know their exit code."""

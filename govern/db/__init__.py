@@ -1,0 +1,1 @@
+"""The service database: connections, sessions, migrations and the tables."""

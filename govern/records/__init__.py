@@ -1,0 +1,1 @@
+"""The service's records of live facts: procurement (vendors, sandboxes), waivers and API tokens."""
