@@ -17,8 +17,6 @@ client could skip the strict parse by naming an encoding.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govern.manifest.documents import MAX_DEPTH, Locations, locate, parse_documents
 from govern.errors import InputError, Problem
+from govern.json_values import Flaw, ValueProblem, first_problem
 
 INTEGER_RANGE = (-(2**63), 2**63 - 1)
 """The integers the database stores (BIGINT); anything beyond is refused, not rounded."""
@@ -135,8 +134,11 @@ def check_json(body: bytes) -> None:
         document, surrogates = pydantic_core.from_json(body, allow_inf_nan=False), False
     except ValueError as exc:
         document, surrogates = _lenient(body, str(exc)), True
-    for pointer, message in _problems(document, surrogates):
-        raise Refused(422, ["body", *pointer], f"{message} at {_json_pointer(pointer)}")
+    # lone surrogates are looked for only in what the stdlib read: pydantic-core refuses them itself
+    problem = first_problem(document, max_depth=MAX_DEPTH, integer_range=INTEGER_RANGE, surrogates=surrogates)
+    if problem is not None:
+        pointer = list(problem.path)
+        raise Refused(422, ["body", *pointer], f"{_message(problem)} at {_json_pointer(pointer)}")
 
 
 class _Constant:
@@ -157,55 +159,23 @@ def _lenient(body: bytes, refusal: str) -> Any:
         raise Refused(422, ["body"], f"malformed JSON: {refusal}", "json_invalid") from None
 
 
-def _problems(document: Any, surrogates: bool) -> Iterator[tuple[list[str | int], str]]:
-    """What in the document cannot be held exactly, depth first, with the path to it; lone surrogates are
-    looked for only in what the stdlib read (pydantic-core refuses them itself)."""
-    pending: list[tuple[list[str | int], Any]] = [([], document)]
-    while pending:
-        path, item = pending.pop()
-        if len(path) > MAX_DEPTH:
-            yield path[: MAX_DEPTH + 1], f"nested deeper than {MAX_DEPTH} levels"
-            return
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not _exact_text(key, surrogates):
-                    yield [*path, key], _text_problem(key, "key")
-                    return
-                pending.append(([*path, key], child))
-        elif isinstance(item, list):
-            pending.extend(([*path, index], child) for index, child in enumerate(item))
-        elif isinstance(item, str):
-            if not _exact_text(item, surrogates):
-                yield path, _text_problem(item, "string")
-                return
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if not INTEGER_RANGE[0] <= item <= INTEGER_RANGE[1]:
-                yield path, f"integer outside {INTEGER_RANGE[0]} to {INTEGER_RANGE[1]} (what the database stores)"
-                return
-        elif isinstance(item, _Constant):
-            yield path, f"{item.name} is not a number JSON allows"
-            return
-        elif isinstance(item, float) and not math.isfinite(item):
-            yield path, "number too large to hold (it overflows to infinity)"
-            return
-
-
-def _exact_text(text: str, surrogates: bool) -> bool:
-    if "\x00" in text:
-        return False
-    if not surrogates:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _text_problem(text: str, what: str) -> str:
-    return f"{what} contains a NUL byte" if "\x00" in text else f"{what} contains a lone surrogate (not valid Unicode)"
+def _message(problem: ValueProblem) -> str:
+    what = "key" if problem.in_key else "string"
+    match problem.flaw:
+        case Flaw.TOO_DEEP:
+            return f"nested deeper than {MAX_DEPTH} levels"
+        case Flaw.NUL:
+            return f"{what} contains a NUL byte"
+        case Flaw.LONE_SURROGATE:
+            return f"{what} contains a lone surrogate (not valid Unicode)"
+        case Flaw.OUT_OF_RANGE:
+            return f"integer outside {INTEGER_RANGE[0]} to {INTEGER_RANGE[1]} (what the database stores)"
+        case Flaw.NOT_FINITE:
+            return "number too large to hold (it overflows to infinity)"
+        case _ if isinstance(problem.value, _Constant):
+            return f"{problem.value.name} is not a number JSON allows"
+        case _:
+            return "not a JSON value"
 
 
 def _json_pointer(path: list[str | int]) -> str:

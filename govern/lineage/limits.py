@@ -1,13 +1,16 @@
 """The bounds of the lineage store, in one place: the store refuses an event past them, and the manifest
 refuses a submission whose lineage would be past them, so an accepted submission's events can be stored.
 
-No imports beyond the standard library: the manifest reads these numbers too.
+No imports beyond the standard library and `govern.json_values` (itself stdlib-only): the manifest reads these
+numbers too.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, UTC
 from typing import Any
+
+from govern.json_values import Flaw, text_flaw
 
 NAMESPACE_MAX_BYTES = 255
 NAME_MAX_BYTES = 1000
@@ -20,15 +23,16 @@ LATEST_EVENT_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 """Event times outside these bounds are typing errors, and near year 1 or 9999 an offset overflows."""
 
 
+TEXT_PROBLEMS = {
+    Flaw.NUL: "contains a NUL character",
+    Flaw.LONE_SURROGATE: "contains a lone surrogate (not valid UTF-8)",
+}
+
+
 def text_problem(value: str) -> str | None:
     """Why a string cannot be stored (PostgreSQL text holds no NUL, UTF-8 no lone surrogate), or None."""
-    if "\x00" in value:
-        return "contains a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains a lone surrogate (not valid UTF-8)"
-    return None
+    flaw = text_flaw(value)
+    return None if flaw is None else TEXT_PROBLEMS[flaw]
 
 
 def name_problem(value: Any, max_bytes: int) -> str | None:

@@ -9,13 +9,11 @@ text and UTF-8 hold neither), finite numbers, name lengths and event times withi
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, UTC
-from typing import Any, NoReturn
+from typing import Any
 
 from govern.lineage.limits import (
     DECISION_ID_MAX,
@@ -25,8 +23,10 @@ from govern.lineage.limits import (
     NAME_MAX_BYTES,
     NAMESPACE_MAX_BYTES,
     name_problem,
-    text_problem,
+    TEXT_PROBLEMS,
 )
+from govern.canonical import canonical_json
+from govern.json_values import Flaw, first_problem
 from govern.records.errors import RecordError
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")
@@ -92,13 +92,13 @@ def parse(event: Any) -> ParsedEvent:
         raise RecordError("eventType belongs to RunEvents; a static JobEvent or DatasetEvent has none", 422)
     if event_type is not None and event_type not in EVENT_TYPES:
         raise RecordError(f"eventType must be one of {', '.join(EVENT_TYPES)}", 422)
-    payload = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     try:
-        encoded = payload.encode()
+        encoded = canonical_json(event)
     except UnicodeEncodeError:
-        name_the_problem(event)
+        check_plain(event, surrogates=True)
+        raise RecordError("the event is not plain JSON", 422) from None
     common = {"kind": kind, "event_hash": hashlib.sha256(encoded).hexdigest(), "event_type": event_type,
-              "event_time": _event_time(event["eventTime"]), "producer": event["producer"], "payload": payload}
+              "event_time": _event_time(event["eventTime"]), "producer": event["producer"], "payload": encoded.decode()}
     if kind == "dataset":
         dataset = _required_object(event, "dataset")
         namespace, name = _name(dataset.get("namespace"), "dataset.namespace", NAMESPACE_MAX_BYTES), _name(dataset.get("name"), "dataset.name", NAME_MAX_BYTES)
@@ -128,54 +128,34 @@ def parse(event: Any) -> ParsedEvent:
     )
 
 
-def check_plain(event: dict[str, Any]) -> None:
-    """Refuse what JSON text cannot carry or the database cannot store, walking without recursion so that
-    the depth bound is checked before anything deep is touched. The common case, nothing wrong, is checked
-    without keeping paths and without encoding each string (a lone surrogate fails the payload's encoding
-    in `parse`); only a refusal walks again to name the field."""
-    pending: list[tuple[Any, int]] = [(event, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if depth > MAX_NESTING:
-            name_the_problem(event)
-        for key, child in (value.items() if isinstance(value, dict) else enumerate(value)):
-            if isinstance(child, (dict, list)):
-                pending.append((child, depth + 1))
-            elif (isinstance(value, dict) and (not isinstance(key, str) or "\x00" in key)) or not _plain_scalar(child):
-                name_the_problem(event)
+def check_plain(event: dict[str, Any], *, surrogates: bool = False) -> None:
+    """Refuse what JSON text cannot carry or the database cannot store, naming the field. Lone surrogates
+    are looked for only when asked (`parse` encodes the payload anyway, and asks again when that fails)."""
+    problem = first_problem(event, max_depth=MAX_NESTING, surrogates=surrogates)
+    if problem is None:
+        return
+    where, parent = _dotted(problem.path), _dotted(problem.path[:-1]) or "the event"
+    match problem.flaw:
+        case Flaw.TOO_DEEP:
+            raise RecordError(f"{where or 'the event'} nests deeper than {MAX_NESTING} levels", 422)
+        case Flaw.KEY_NOT_TEXT:
+            raise RecordError(f"{parent} has a key that is not a string", 422)
+        case Flaw.NUL | Flaw.LONE_SURROGATE if problem.in_key:
+            raise RecordError(f"a key of {parent} {TEXT_PROBLEMS[problem.flaw]}", 422)
+        case Flaw.NUL | Flaw.LONE_SURROGATE:
+            raise RecordError(f"{where} {TEXT_PROBLEMS[problem.flaw]}", 422)
+        case Flaw.NOT_FINITE:
+            raise RecordError(f"{where} is not a finite number", 422)
+        case _:
+            raise RecordError(f"{where} is not a JSON value", 422)
 
 
-def _plain_scalar(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" not in value
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, (bool, int))
-
-
-def name_the_problem(event: dict[str, Any]) -> NoReturn:
-    """The slow walk: raises the 422 that names the first field the store cannot hold."""
-    pending: list[tuple[Any, int, str]] = [(event, 1, "")]
-    while pending:
-        value, depth, where = pending.pop()
-        if isinstance(value, (dict, list)):
-            if depth > MAX_NESTING:
-                raise RecordError(f"{where or 'the event'} nests deeper than {MAX_NESTING} levels", 422)
-            if isinstance(value, list):
-                pending.extend((child, depth + 1, f"{where}[{index}]") for index, child in enumerate(value))
-                continue
-            for key, child in value.items():
-                if not isinstance(key, str):
-                    raise RecordError(f"{where or 'the event'} has a key that is not a string", 422)
-                if problem := text_problem(key):
-                    raise RecordError(f"a key of {where or 'the event'} {problem}", 422)
-                pending.append((child, depth + 1, f"{where}.{key}" if where else key))
-        elif isinstance(value, str):
-            if problem := text_problem(value):
-                raise RecordError(f"{where} {problem}", 422)
-        elif not _plain_scalar(value):
-            raise RecordError(f"{where} is not a finite number" if isinstance(value, float) else f"{where} is not a JSON value", 422)
-    raise RecordError("the event is not plain JSON", 422)
+def _dotted(path: tuple[str | int, ...]) -> str:
+    """`run.facets.inputs[0].name`: how the store's messages name a field."""
+    where = ""
+    for part in path:
+        where = f"{where}[{part}]" if isinstance(part, int) else f"{where}.{part}" if where else part
+    return where
 
 
 def _required_object(event: dict[str, Any], key: str) -> dict[str, Any]:
