@@ -1,4 +1,4 @@
-"""Submissions: validate, profile, decide on the live context, record the decision, and for an allowed one
+"""The admission transaction: validate a submission, profile it, decide on the live context, record the decision, and for an allowed one
 reserve its estimated cost on the sandbox and queue its dispatch job; the lineage event (START, or ABORT
 for a denial) goes to the outbox. All in one transaction."""
 
@@ -69,7 +69,7 @@ def request_hash(manifest: dict[str, Any], circuit: str | None) -> str:
     return hashlib.sha256(canonical_json({"manifest": redacted(manifest)[0], "circuit": circuit})).hexdigest()
 
 
-def decide(
+def decide_on_live_context(
     session: Session, checker: Checker, engine: PolicyEngine, submission: Submission, *, lock_sandbox: bool,
     may_see: Callable[[str], bool] | None = None,
 ) -> tuple[Decision, CircuitProfile, dict[str, Any]]:
@@ -112,7 +112,7 @@ def submit(
             return replay(session, earlier, digest)
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
-    decision, profile, policy_input = decide(session, checker, engine, submission, lock_sandbox=True, may_see=may_see)
+    decision, profile, policy_input = decide_on_live_context(session, checker, engine, submission, lock_sandbox=True, may_see=may_see)
     cost = recordable_cost(decision.estimate.get("cost", 0))
     row = SubmissionRecord(
         id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,

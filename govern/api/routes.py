@@ -18,7 +18,7 @@ from govern.manifest.documents import Document
 from govern.lineage import outbox
 from govern.lineage.facets import facet_schemas
 from govern.submission import submission_from_request
-from govern.admission.transaction import decide
+from govern.admission.transaction import decide_on_live_context
 
 health = APIRouter(tags=["health"])
 v1 = APIRouter(prefix="/v1")
@@ -77,7 +77,7 @@ def check(
     logged as evidence."""
     require(engine, token, "check", {"team": body.team})
     submission = submission_from_request(Document("manifest", 0, body.manifest, {}), body.circuit, settings.max_circuit_bytes)
-    decision, _, policy_input = decide(
+    decision, _, policy_input = decide_on_live_context(
         session, request.app.state.checker, engine, submission, lock_sandbox=False, may_see=sandbox_reader(engine, token)
     )
     session.commit()  # the reads are done: give the connection back before waiting for the log
