@@ -30,7 +30,7 @@ class BundleKey(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Every knob govern has; each one is documented in the README's settings table."""
+    """Every knob govern has; each one is documented in docs/reference.md's settings table."""
 
     model_config = SettingsConfigDict(env_prefix="GOVERN_", extra="ignore", frozen=True, hide_input_in_errors=True)
     """Errors never echo the values: a misplaced bundle secret or token would otherwise be printed."""

@@ -388,8 +388,8 @@ def test_the_configured_loader_passes_keys_and_policy_dirs(tmp_path, cli, keys):
 
 
 @pytest.mark.skipif(not all(shutil.which(tool) for tool in ("openssl", "jq", "tar")), reason="needs openssl, jq and tar")
-def test_the_readme_signing_example_runs_as_written(tmp_path, cli):
-    readme = (ROOT / "README.md").read_text()
+def test_the_documented_signing_example_runs_as_written(tmp_path, cli):
+    readme = (ROOT / "docs" / "policies.md").read_text()
     script = re.search(r"<!-- signing -->\n```sh\n(.*?)\n```", readme, re.DOTALL).group(1)
     shutil.copytree(ROOT / "policies", tmp_path / "policies")
     shutil.copytree(EXAMPLES, tmp_path / "examples")

@@ -1,4 +1,5 @@
-"""Documentation keeps up with the code: every setting, command and option is in the README (datasette's rule)."""
+"""Documentation keeps up with the code: every setting, command and option is in the docs (datasette's rule), and
+every link between the pages leads somewhere."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from govern.settings import Settings
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
+PAGES = {path.name: path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))}
+REFERENCE = PAGES["reference.md"]
 
 
 def test_every_setting_is_documented():
     for name in Settings.model_fields:
-        assert f"`GOVERN_{name.upper()}`" in README, name
+        assert f"`GOVERN_{name.upper()}`" in REFERENCE, name
 
 
 def test_every_command_and_option_is_documented():
@@ -25,12 +28,12 @@ def test_every_command_and_option_is_documented():
         groups = sub.commands.items() if hasattr(sub, "commands") else [(None, sub)]
         for sub_name, leaf in groups:
             full = " ".join(part for part in ("govern", name, sub_name) if part)
-            assert f"`{full}" in README, full
+            assert f"`{full}" in REFERENCE, full
             if full == "govern check":
                 for param in leaf.params:
                     for option in param.opts:
                         if option.startswith("--"):
-                            assert f"`{option}`" in README, option
+                            assert f"`{option}`" in REFERENCE, option
 
 
 def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second():
@@ -38,6 +41,20 @@ def test_readme_starts_with_the_two_setup_commands_and_ci_runs_the_second():
     assert len(block) == 2 and "govern demo" in block[0] and "pytest" in block[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert block[1] in ci
+
+
+def test_every_page_is_linked_from_the_readme_and_every_link_resolves():
+    for name in PAGES:
+        assert f"(docs/{name})" in README, name
+    for page, text in {"README.md": README, **PAGES}.items():
+        folder = ROOT if page == "README.md" else ROOT / "docs"
+        for target, anchor in re.findall(r"\]\(([^)#:\s]*\.md)?(?:#([\w-]+))?\)", text):
+            linked = (folder / target) if target else (folder / page)
+            assert linked.is_file(), f"{page} links to {target}"
+            if anchor:
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
+                anchors = {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+                assert anchor in anchors, f"{page} links to {target}#{anchor}"
 
 
 def test_ci_integration_files_parse():
@@ -66,4 +83,4 @@ def test_settings_come_from_a_config_file_below_the_environment(tmp_path, monkey
     monkeypatch.setenv("GOVERN_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ValueError, match="not a file"):
         load_settings()
-    assert "`GOVERN_CONFIG`" in README
+    assert "`GOVERN_CONFIG`" in REFERENCE

@@ -1,4 +1,4 @@
-"""The README's service walkthrough, run exactly as written (with a free port and a scratch folder)."""
+"""The service walkthrough (docs/service.md), run exactly as written (with a free port and a scratch folder)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 
 def test_service_walkthrough_runs_as_written(tmp_path):
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "service.md").read_text()
     script = re.search(r"<!-- walkthrough -->\n```sh\n(.*?)\n```", readme, re.DOTALL).group(1)
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     with socket.socket() as probe:
