@@ -1,4 +1,4 @@
-"""A scratch PostgreSQL database for a benchmark: created empty, dropped afterwards whatever happens."""
+"""A scratch PostgreSQL database for a benchmark or a test: created empty, dropped afterwards whatever happens."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @contextmanager
-def scratch_database(admin_url: str) -> Iterator[str]:
+def scratch_database(admin_url: str, prefix: str = "govern_bench") -> Iterator[str]:
     """Yield the URL of a new database on the server `admin_url` names; drop it (and its sessions) at the end."""
     admin = make_url(admin_url)
-    name = f"govern_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     connect = dict(host=admin.host, port=admin.port, user=admin.username, password=admin.password, dbname=admin.database, autocommit=True)
     with psycopg.connect(**connect) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')

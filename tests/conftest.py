@@ -110,17 +110,7 @@ def fresh_database(request, directory: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{directory / 'govern.db'}"
         return
-    import uuid
+    from benchmarks.scratch import scratch_database
 
-    import psycopg
-
-    admin = request.getfixturevalue("postgres_admin")
-    name = f"govern_test_{uuid.uuid4().hex[:12]}"
-    connect = dict(host=admin.host, port=admin.port, user=admin.username, dbname=admin.database, autocommit=True)
-    with psycopg.connect(**connect) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(**connect) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(request.getfixturevalue("postgres_admin").render_as_string(hide_password=False), "govern_test") as url:
+        yield url
