@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from govern.api import create_app
-from govern.backends import Availability, Backend, BackendError, JobState, get_backend
+from govern.backends.base import Availability, Backend, BackendError, JobState
+from govern.backends.registry import get_backend
 from govern.dispatch.queue import claim
 from govern.dispatch.worker import Worker, WorkerOptions
 from govern.db.tables import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
@@ -203,7 +204,7 @@ class Misbehaving(Backend):
         return JobState.DONE
 
     def wait(self, vendor_job_id, timeout_s):
-        from govern.backends import build_execution
+        from govern.backends.checks import build_execution
 
         return build_execution(vendor_job_id=vendor_job_id, device="x", raw_counts={"0x2": "many"}, shots=2048, transpiled={},
                                seed_transpiler=1, seed_simulator=1, calibration_snapshot_id=None, usage_seconds=None)

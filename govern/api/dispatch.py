@@ -62,7 +62,7 @@ def post_reproduce(
     _authorize(session, engine, token, submission_id, "submission.reproduce")
     try:
         done = reproduce(
-            session, engine, submission_id, actor=str(token.id), ibm_mode=settings.ibm_mode,
+            session, engine, submission_id, actor=str(token.id), settings=settings,
             limit=settings.reproduce_limit, window_s=settings.reproduce_window_s, may_see=sandbox_reader(engine, token),
         )
     except RateLimited as exc:

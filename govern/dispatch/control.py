@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from govern.backends import BackendError, get_backend
+from govern.backends.base import BackendError
+from govern.backends.registry import get_backend
 from govern.policy.decision import Decision
 from govern.lineage import run_events
 from govern.dispatch.announcements import announce
@@ -27,6 +28,7 @@ from govern.dispatch.queue import FINAL
 from govern.lineage import outbox
 from govern.db.tables import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
 from govern.records.errors import RecordError, as_utc
+from govern.settings import Settings
 
 
 class JobPublic(BaseModel):
@@ -140,9 +142,10 @@ def cancel(session: Session, submission_id: str) -> list[JobPublic]:
     return [job_public(job) for job in jobs]
 
 
-def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> JobRecord:
+def reproducible_run(session: Session, submission_id: str, settings: Settings) -> JobRecord:
     """The submission's finished simulator run that a reproduction would repeat (same circuit, seeds,
-    snapshot); a 409 when there is none, or its device is real or cannot be seeded."""
+    snapshot); a 409 when there is none, or its device (its plugin configured by `settings`) is real or
+    cannot be seeded."""
     submission_row(session, submission_id)
     original = session.exec(
         select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction",
@@ -152,7 +155,7 @@ def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> Job
     if original is None:
         raise RecordError(f"submission {submission_id} has no finished run to reproduce", 409)
     try:
-        backend = get_backend(original.vendor, original.device, ibm_mode=ibm_mode)
+        backend = get_backend(original.vendor, original.device, settings=settings)
     except BackendError as exc:
         raise RecordError(f"cannot reproduce on {original.vendor}/{original.device}: {exc}", 409) from None
     if not backend.simulator:

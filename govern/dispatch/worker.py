@@ -30,16 +30,8 @@ from openlineage.client.event_v2 import RunState
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from govern.backends import (
-    Availability,
-    Backend,
-    BackendError,
-    DispatchRequest,
-    Execution,
-    UnknownBackend,
-    VendorJobLost,
-    get_backend,
-)
+from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, UnknownBackend, VendorJobLost
+from govern.backends.registry import get_backend
 from govern.backends.isolated import IsolatedBackend, isolated, run_pool
 from govern.circuit import CircuitLimits
 from govern.db.database import session_scope
@@ -62,19 +54,20 @@ class WorkerOptions:
     lease_s: float = 30.0
     poll_s: float = 1.0
     job_timeout_s: float = 300.0
-    ibm_mode: str = "local"
     call_grace_s: float = 30.0
     """How much longer than its own time limit a backend call may take before it is treated as hung."""
     job_memory_mb: int = 4096
     """Memory a local simulation may take on in its run process."""
     circuit_limits: CircuitLimits = CircuitLimits()
     """The bounds circuits are admitted under, held again when a backend parses one."""
+    backend_settings: Settings | None = None
+    """What backend plugins build their own configs from (`ibm`'s mode); None gives each its defaults."""
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
     return WorkerOptions(lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s,
-                         job_timeout_s=settings.job_timeout_s, ibm_mode=settings.ibm_mode, job_memory_mb=settings.job_memory_mb,
-                         circuit_limits=settings.circuit_limits)
+                         job_timeout_s=settings.job_timeout_s, job_memory_mb=settings.job_memory_mb,
+                         circuit_limits=settings.circuit_limits, backend_settings=settings)
 
 
 class CredentialError(BackendError):
@@ -256,7 +249,8 @@ class Worker:
                 return
         try:
             backend = isolated(self.backend_for(
-                job.vendor, job.device, credentials=CredentialReferences(job.credentials, self.environ), ibm_mode=self.options.ibm_mode
+                job.vendor, job.device, credentials=CredentialReferences(job.credentials, self.environ),
+                settings=self.options.backend_settings,
             ), self.options.job_memory_mb << 20)
         except (UnknownBackend, CredentialError) as exc:
             self._end(job, JobStatus.FAILED, str(exc), ran=False)
