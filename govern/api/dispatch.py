@@ -8,8 +8,9 @@ from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.dispatch import control
-from govern.dispatch.control import JobPublic, ResultPublic
+from govern.dispatch import control, results
+from govern.dispatch.control import JobPublic
+from govern.dispatch.results import ResultPublic
 from govern.records.errors import RecordError
 from govern.admission.reproductions import RateLimited, reproduce
 
@@ -37,7 +38,7 @@ def get_jobs(submission_id: str, token: TokenDep, engine: EngineDep, session: Se
 def get_result(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> ResultPublic:
     """Counts, result hash, transpiled metrics, calibration snapshot and actual cost; 404 until it exists."""
     _authorize(session, engine, token, submission_id, "submission.read")
-    return answered(lambda: control.result_of(session, submission_id))
+    return answered(lambda: results.result_of(session, submission_id))
 
 
 @router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=refusals(403, 404, 409))
