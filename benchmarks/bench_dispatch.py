@@ -46,7 +46,8 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from govern.backends import DispatchRequest, get_backend
+from govern.backends.base import DispatchRequest
+from govern.backends.registry import get_backend
 from govern.policy.bundle import load_bundle
 from govern.check.checker import Checker
 from govern.db.database import create_db_engine, upgrade

@@ -15,28 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from govern.backends import (
-    ENTRY_POINT_GROUP,
-    Availability,
-    Backend,
-    BackendError,
-    DispatchRequest,
-    Execution,
-    JobState,
-    UnknownBackend,
-    VendorJobLost,
-    _vendor_entry_points,
-    build_execution,
-    checked_counts,
-    get_backend,
-    job_state,
-    known_backends,
-    lists_devices,
-    load_circuit,
-    transpile_for,
-    unknown_device,
-)
+from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, UnknownBackend, VendorJobLost
+from govern.backends.checks import build_execution, checked_counts, job_state
+from govern.backends.registry import ENTRY_POINT_GROUP, _vendor_entry_points, get_backend, known_backends, lists_devices, unknown_device
+from govern.backends.transpile import load_circuit, transpile_for
 from govern.circuit import CircuitLimits
+from govern.settings import Settings
 from datetime import UTC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -401,8 +385,8 @@ def test_ibm_cloud_mode_needs_a_token_and_never_repeats_it(monkeypatch):
 
     monkeypatch.setattr(ibm, "QiskitRuntimeService", RefusingService)
     with pytest.raises(BackendError, match="credentials\\['token'\\]"):
-        get_backend("ibm", "ibm_brisbane", ibm_mode="cloud")
-    backend = get_backend("ibm", "ibm_brisbane", credentials={"token": token}, ibm_mode="cloud")
+        get_backend("ibm", "ibm_brisbane", settings=Settings(ibm_mode="cloud"))
+    backend = get_backend("ibm", "ibm_brisbane", credentials={"token": token}, settings=Settings(ibm_mode="cloud"))
     assert not backend.simulator
     availability = backend.availability()
     assert not availability.available and "401 Unauthorized" in availability.reason
@@ -410,7 +394,7 @@ def test_ibm_cloud_mode_needs_a_token_and_never_repeats_it(monkeypatch):
         backend.submit(request())
     assert token not in str(raised.value) and raised.value.__cause__ is None and raised.value.__suppress_context__
     with pytest.raises(BackendError, match="unknown ibm_mode 'hardware'"):
-        get_backend("ibm", "ibm_brisbane", ibm_mode="hardware")
+        ibm.IbmConfig(mode="hardware")
 
 
 def test_ibm_cloud_mode_flow_against_a_stand_in_platform(monkeypatch):
@@ -470,7 +454,7 @@ def test_ibm_cloud_mode_flow_against_a_stand_in_platform(monkeypatch):
 
     monkeypatch.setattr(ibm, "QiskitRuntimeService", StandInService)
     monkeypatch.setattr(ibm, "_sampler", sampler)
-    backend = get_backend("ibm", "ibm_brisbane", credentials={"token": "t", "instance": "crn:test"}, ibm_mode="cloud")
+    backend = get_backend("ibm", "ibm_brisbane", credentials={"token": "t", "instance": "crn:test"}, settings=Settings(ibm_mode="cloud"))
     vendor_job_id = backend.submit(request(shots=16, timeout_s=90.5))
     assert vendor_job_id == "d1cloudjob" and submitted["options"]["max_execution_time"] == 91
     assert backend.status(vendor_job_id) is JobState.DONE

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from govern.backends import BackendError, DispatchRequest, UnknownBackend, get_backend, known_backends
+from govern.backends.base import BackendError, DispatchRequest, UnknownBackend
+from govern.backends.registry import get_backend, known_backends
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "policies" / "govern" / "backends" / "data.json"
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'

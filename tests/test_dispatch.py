@@ -13,7 +13,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from govern.api import create_app
-from govern.backends import Availability, Backend, BackendError, JobState, get_backend
+from govern.backends.base import Availability, Backend, BackendError, JobState
+from govern.backends.registry import get_backend
+from govern.dispatch.jobs import JobKind
 from govern.dispatch.queue import claim
 from govern.dispatch.worker import Worker, WorkerOptions
 from govern.db.tables import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
@@ -114,7 +116,7 @@ def test_a_reproduction_matches_and_the_rate_is_a_metric(client):
     assert reproduction.status_code == 202, reproduction.json()
     worker(client).run_until_idle()
     job = client.get(f"/v1/jobs/{reproduction.json()['id']}", headers=headers).json()
-    assert job["kind"] == "reproduction" and job["status"] == "succeeded" and job["reproduced"] is True
+    assert job["kind"] == JobKind.REPRODUCTION.value and job["status"] == "succeeded" and job["reproduced"] is True
     start = lineage(client, job["run_id"])[0]
     assert start["eventType"] == "START" and start["run"]["facets"]["parent"]["run"]["runId"] == jobs(client, submission_id, headers)[0]["run_id"]
     metrics = client.get("/metrics", headers=headers).text
@@ -144,7 +146,7 @@ def test_an_unavailable_device_falls_back_to_the_simulator_as_a_child_run(client
 
     assert worker(client, backends).run_until_idle() == 2
     original, fallback = jobs(client, submission_id, submitter)
-    assert (original["status"], fallback["status"], fallback["kind"]) == ("fallback", "succeeded", "fallback")
+    assert (original["status"], fallback["status"], fallback["kind"]) == ("fallback", "succeeded", JobKind.FALLBACK.value)
     assert "maintenance window" in original["error"] and fallback["device"] == "aer_simulator"
     assert client.get(f"/v1/submissions/{submission_id}/result", headers=submitter).json()["device"] == "aer_simulator"
     aborted = lineage(client, original["run_id"])
@@ -203,7 +205,7 @@ class Misbehaving(Backend):
         return JobState.DONE
 
     def wait(self, vendor_job_id, timeout_s):
-        from govern.backends import build_execution
+        from govern.backends.checks import build_execution
 
         return build_execution(vendor_job_id=vendor_job_id, device="x", raw_counts={"0x2": "many"}, shots=2048, transpiled={},
                                seed_transpiler=1, seed_simulator=1, calibration_snapshot_id=None, usage_seconds=None)

@@ -84,7 +84,8 @@ def test_run_processes_get_no_credentials(monkeypatch):
 
 
 def test_cancelling_a_run_kills_its_process_and_the_wait_says_so():
-    from govern.backends import BackendError, DispatchRequest, get_backend
+    from govern.backends.base import BackendError, DispatchRequest
+    from govern.backends.registry import get_backend
     from govern.backends.isolated import isolated
 
     pid = warm_run_process(3003)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from govern.api import create_app
+from govern.dispatch.jobs import JobKind
 from govern.dispatch.worker import WorkerOptions
 from govern.db.database import create_db_engine, session_scope
 from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, TokenCreate
@@ -104,7 +105,7 @@ def test_a_reproduction_is_decided_recorded_and_billed_like_a_submission(client)
 
     worker(client, options=PATIENT).run_until_idle()
     job = client.get(f"/v1/jobs/{first.json()['id']}", headers=submitter).json()
-    assert job["kind"] == "reproduction" and job["reproduced"] is True and Decimal(job["estimated_cost"]) == Decimal("4.80")
+    assert job["kind"] == JobKind.REPRODUCTION.value and job["reproduced"] is True and Decimal(job["estimated_cost"]) == Decimal("4.80")
     with Session(client.app.state.db) as session:
         sandbox = session.get(SandboxRecord, "SBX-2026-014")
         assert (sandbox.spent, sandbox.reserved) == (Decimal("9.60"), Decimal("0.00"))

@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from govern.api import create_app
-from govern.backends import ENTRY_POINT_GROUP, DispatchRequest, JobState, _vendor_entry_points, get_backend
+from govern.backends.base import DispatchRequest, JobState
+from govern.backends.registry import ENTRY_POINT_GROUP, _vendor_entry_points, get_backend
 from govern.dispatch.queue import FINAL
 from govern.dispatch.worker import Worker, WorkerOptions
 from govern.db.tables import JobRecord, JobStatus, ResultRecord, utcnow

@@ -22,23 +22,10 @@ from typing import Any
 
 import httpx
 
-from govern.backends import (
-    Availability,
-    Backend,
-    BackendError,
-    DispatchRequest,
-    Execution,
-    JobState,
-    VendorJobLost,
-    build_execution,
-    job_state,
-    lists_devices,
-    load_circuit,
-    poll_until_final,
-    transpiled_metrics,
-    translated_errors,
-    unknown_device,
-)
+from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, poll_until_final, translated_errors, VendorJobLost
+from govern.backends.checks import build_execution, job_state
+from govern.backends.registry import lists_devices, unknown_device
+from govern.backends.transpile import load_circuit, transpiled_metrics
 from tests.opa_standin import QuietServer, send_json
 
 VENDOR = "standin"

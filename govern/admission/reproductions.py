@@ -33,6 +33,7 @@ from govern.policy.input import context_input
 from govern.records.procurement import InvalidVendorRecord, context_for
 from govern.records.errors import RecordError, as_utc
 from govern.admission.transaction import reserve
+from govern.settings import Settings
 
 KIND = "reproduce"
 RATE_LOCK_KEY = 0x72657072  # "repr": with the actor's hash, the PostgreSQL advisory lock that orders one token's requests
@@ -53,14 +54,14 @@ class Reproduced:
 
 
 def reproduce(
-    session: Session, engine: PolicyEngine, submission_id: str, *, actor: str, ibm_mode: str, limit: int,
+    session: Session, engine: PolicyEngine, submission_id: str, *, actor: str, settings: Settings, limit: int,
     window_s: float, may_see: Callable[[str], bool] | None = None,
 ) -> Reproduced:
     """Decide and record a reproduction of the submission's finished run; an allowed one is queued with its
     estimate reserved on the run's sandbox. The caller commits."""
     submission = control.submission_row(session, submission_id)
     hold_rate(session, actor, limit, window_s)
-    original = control.reproducible_run(session, submission_id, ibm_mode)
+    original = control.reproducible_run(session, submission_id, settings)
     policy_input = _policy_input(session, submission, may_see)
     decision = engine.evaluate(policy_input)
     job = None

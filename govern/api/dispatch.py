@@ -8,8 +8,9 @@ from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.dispatch import control
-from govern.dispatch.control import JobPublic, ResultPublic
+from govern.dispatch import control, results
+from govern.dispatch.control import JobPublic
+from govern.dispatch.results import ResultPublic
 from govern.records.errors import RecordError
 from govern.admission.reproductions import RateLimited, reproduce
 
@@ -37,7 +38,7 @@ def get_jobs(submission_id: str, token: TokenDep, engine: EngineDep, session: Se
 def get_result(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> ResultPublic:
     """Counts, result hash, transpiled metrics, calibration snapshot and actual cost; 404 until it exists."""
     _authorize(session, engine, token, submission_id, "submission.read")
-    return answered(lambda: control.result_of(session, submission_id))
+    return answered(lambda: results.result_of(session, submission_id))
 
 
 @router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=refusals(403, 404, 409))
@@ -62,7 +63,7 @@ def post_reproduce(
     _authorize(session, engine, token, submission_id, "submission.reproduce")
     try:
         done = reproduce(
-            session, engine, submission_id, actor=str(token.id), ibm_mode=settings.ibm_mode,
+            session, engine, submission_id, actor=str(token.id), settings=settings,
             limit=settings.reproduce_limit, window_s=settings.reproduce_window_s, may_see=sandbox_reader(engine, token),
         )
     except RateLimited as exc:

@@ -15,14 +15,9 @@ from typing import Any
 from qiskit import QuantumCircuit
 from qiskit_aer import AerSimulator
 
-from govern.backends import (
-    Backend,
-    BackendError,
-    DispatchRequest,
-    InProcessBackend,
-    lists_devices,
-    unknown_device,
-)
+from govern.backends.base import Backend, BackendError, DispatchRequest
+from govern.backends.in_process import InProcessBackend
+from govern.backends.registry import lists_devices, unknown_device
 
 VENDOR = "local"
 IDEAL_SIMULATORS = {"aer_simulator": {}, "aer_simulator_mps": {"method": "matrix_product_state"}}
@@ -91,7 +86,7 @@ class AerBackend(InProcessBackend):
 
 @lists_devices(local_devices)
 def local_backend(device: str, **_options: Any) -> Backend:
-    """Entry point `govern.backends: local`; credentials and ibm_mode mean nothing here."""
+    """Entry point `govern.backends: local`; credentials mean nothing here."""
     if device not in IDEAL_SIMULATORS and (not device.startswith("fake_") or device not in fake_device_names()):
         raise unknown_device(VENDOR, device, local_devices())
     return AerBackend(device)

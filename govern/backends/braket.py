@@ -22,26 +22,12 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
-from govern.backends import (
-    Availability,
-    Backend,
-    BackendError,
-    DispatchRequest,
-    Execution,
-    InProcessBackend,
-    JobState,
-    RemoteBackend,
-    build_execution,
-    lists_devices,
-    load_circuit,
-    required_credential,
-    seed_labels,
-    seeds_from_labels,
-    translated_errors,
-    transpile_for,
-    unknown_device,
-    vendor_sdk,
-)
+from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, translated_errors
+from govern.backends.checks import build_execution
+from govern.backends.in_process import InProcessBackend
+from govern.backends.registry import lists_devices, unknown_device, vendor_sdk
+from govern.backends.remote import RemoteBackend, required_credential, seed_labels, seeds_from_labels
+from govern.backends.transpile import load_circuit, transpile_for
 
 VENDOR = "aws-braket"
 EXTRA = "braket"

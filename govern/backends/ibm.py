@@ -1,6 +1,6 @@
 """The `ibm` vendor: IBM Quantum devices through qiskit-ibm-runtime's SamplerV2.
 
-Two modes, chosen by the caller's `ibm_mode`:
+Two modes, chosen by the plugin's own config (`IbmConfig.mode`, from the setting `ibm_mode`):
 
 - `local` runs SamplerV2 in qiskit-ibm-runtime's local testing mode against the fake backend of the
   same name (ibm_brisbane -> FakeBrisbane): the device's real calibration snapshot, simulated here.
@@ -20,40 +20,54 @@ import functools
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from qiskit import QuantumCircuit
 from qiskit.providers.exceptions import QiskitBackendNotFoundError
 from qiskit_ibm_runtime import QiskitRuntimeService, SamplerV2
 from qiskit_ibm_runtime.exceptions import RuntimeJobNotFound
 
-from govern.backends import (
+from govern.backends.aer import calibration_snapshot_id, fake_backend, fake_device_names
+from govern.backends.base import (
     Availability,
     Backend,
     BackendError,
     DispatchRequest,
     Execution,
-    InProcessBackend,
     JobState,
-    RemoteBackend,
     UnknownBackend,
     VendorJobLost,
-    build_execution,
-    lists_devices,
-    load_circuit,
-    required_credential,
-    seed_labels,
-    seeds_from_labels,
     translated_errors,
-    transpile_for,
-    transpiled_metrics,
-    unknown_device,
 )
-from govern.backends.aer import calibration_snapshot_id, fake_backend, fake_device_names
+from govern.backends.checks import build_execution
+from govern.backends.in_process import InProcessBackend
+from govern.backends.registry import configured_by, lists_devices, unknown_device
+from govern.backends.remote import RemoteBackend, required_credential, seed_labels, seeds_from_labels
+from govern.backends.transpile import load_circuit, transpile_for, transpiled_metrics
+
+if TYPE_CHECKING:
+    from govern.settings import Settings
 
 VENDOR = "ibm"
 CHANNEL = "ibm_quantum_platform"
-MODES = ("local", "cloud")
+IbmMode = Literal["local", "cloud"]
+MODES: tuple[str, ...] = get_args(IbmMode)
+
+
+@dataclass(frozen=True)
+class IbmConfig:
+    """The `ibm` plugin's settings: which of the two modes its devices run in."""
+
+    mode: IbmMode = "local"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise BackendError(f"unknown ibm_mode {self.mode!r}; choose from {', '.join(MODES)}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IbmConfig:
+        return cls(mode=settings.ibm_mode)
 
 
 def ibm_devices() -> list[str]:
@@ -61,7 +75,7 @@ def ibm_devices() -> list[str]:
     return [name.replace("fake_", "ibm_", 1) for name in fake_device_names()]
 
 
-def _sampler(mode: Any, options: dict) -> SamplerV2:
+def _sampler(mode: Any, options: dict[str, Any]) -> SamplerV2:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The SamplerV2 class is deprecated", category=DeprecationWarning)
         return SamplerV2(mode=mode, options=options)
@@ -171,7 +185,7 @@ class IbmCloudBackend(RemoteBackend):
         )
 
 
-def _submitted_circuit_metrics(inputs: Mapping[str, Any]) -> dict:
+def _submitted_circuit_metrics(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Metrics of the transpiled circuit as the platform stored it; empty if it does not give it back."""
     pubs = inputs.get("pubs") or []
     first = pubs[0] if pubs else None
@@ -180,14 +194,13 @@ def _submitted_circuit_metrics(inputs: Mapping[str, Any]) -> dict:
 
 
 @lists_devices(ibm_devices)
+@configured_by(IbmConfig)
 def ibm_backend(
-    device: str, *, credentials: Mapping[str, str] | None = None, ibm_mode: str = "local", **_options: Any
+    device: str, *, credentials: Mapping[str, str] | None = None, config: IbmConfig | None = None, **_options: Any
 ) -> Backend:
     """Entry point `govern.backends: ibm`; see the module docstring for the two modes."""
-    if ibm_mode == "local":
-        if device not in ibm_devices():
-            raise unknown_device(VENDOR, device, ibm_devices())
-        return IbmLocalBackend(device)
-    if ibm_mode == "cloud":
+    if (config or IbmConfig()).mode == "cloud":
         return IbmCloudBackend(device, credentials)
-    raise BackendError(f"unknown ibm_mode {ibm_mode!r}; choose from {', '.join(MODES)}")
+    if device not in ibm_devices():
+        raise unknown_device(VENDOR, device, ibm_devices())
+    return IbmLocalBackend(device)

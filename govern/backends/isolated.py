@@ -22,8 +22,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from govern.backends import Availability, Backend, BackendError, DispatchRequest, Execution, InProcessBackend, JobState, VendorJobLost
+from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, VendorJobLost
+from govern.backends.in_process import InProcessBackend
 from govern.process_pool import (
     CallTimeout,
     MemoryExceeded,
@@ -129,7 +131,7 @@ class IsolatedBackend(Backend):
         if run is not None:
             run.process.kill()
 
-    def _answer(self, process: WorkerProcess, request: tuple, deadline: float, limit_s: float, what: str) -> bytes:
+    def _answer(self, process: WorkerProcess, request: tuple[Any, ...], deadline: float, limit_s: float, what: str) -> bytes:
         """One step of the run; the wait continues the submit's memory budget (the simulation started there)."""
         try:
             status, payload = process.call(pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL), deadline,
@@ -171,7 +173,7 @@ def isolated(backend: Backend, memory_bytes: int) -> Backend:
 # The run process.
 
 
-def _start(setup: dict) -> Callable[[bytes], bytes]:
+def _start(setup: dict[str, Any]) -> Callable[[bytes], bytes]:
     import importlib
 
     try:
@@ -187,15 +189,15 @@ def _start(setup: dict) -> Callable[[bytes], bytes]:
         try:
             if verb == "submit":
                 blob, dispatch = arguments
-                backend = pickle.loads(blob)
+                backend: InProcessBackend = pickle.loads(blob)
                 vendor_job_id = backend.submit(dispatch)
                 backends[vendor_job_id] = backend
                 return RAN + vendor_job_id.encode()
             vendor_job_id, timeout_s = arguments
-            backend = backends.pop(vendor_job_id, None)
-            if backend is None:
+            running = backends.pop(vendor_job_id, None)
+            if running is None:
                 raise VendorJobLost(f"no job {vendor_job_id!r} in this run process")
-            return RAN + json.dumps(dataclasses.asdict(backend.wait(vendor_job_id, timeout_s))).encode()
+            return RAN + json.dumps(dataclasses.asdict(running.wait(vendor_job_id, timeout_s))).encode()
         except BackendError as exc:
             if any(sign in str(exc) for sign in _OUT_OF_MEMORY):  # the simulator met the cap and said so: end this process
                 raise MemoryError from None
@@ -206,7 +208,7 @@ def _start(setup: dict) -> Callable[[bytes], bytes]:
 
 def _warm_up() -> None:
     """One tiny run, so that a job's first transpile and simulation do not pay for Aer's set-up."""
-    from govern.backends import get_backend
+    from govern.backends.registry import get_backend
 
     backend = get_backend("local", "aer_simulator")
     request = DispatchRequest('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\nh q[0];\nmeasure q -> c;\n',

@@ -1,4 +1,5 @@
-"""What the service does with dispatched work: show jobs and results, cancel, and ask for a reproduction.
+"""What the service does with dispatched work: show jobs, cancel, and ask for a reproduction (results are
+read in govern.dispatch.results).
 
 A queued job nobody holds is cancelled at once; one a worker holds is flagged, and its worker cancels it
 at the vendor and ends it. A reproduction is a job of its own (its own lineage run, a child of the
@@ -17,16 +18,18 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from govern.backends import BackendError, get_backend
+from govern.backends.base import BackendError
+from govern.backends.registry import get_backend
 from govern.policy.decision import Decision
 from govern.lineage import run_events
 from govern.dispatch.announcements import announce
 from govern.dispatch.costs import settle
-from govern.dispatch.jobs import child_job
+from govern.dispatch.jobs import JobKind, child_job
 from govern.dispatch.queue import FINAL
 from govern.lineage import outbox
-from govern.db.tables import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
+from govern.db.tables import JobRecord, JobStatus, SubmissionRecord, utcnow
 from govern.records.errors import RecordError, as_utc
+from govern.settings import Settings
 
 
 class JobPublic(BaseModel):
@@ -57,22 +60,6 @@ class JobPublic(BaseModel):
     finished_at: datetime | None
 
 
-class ResultPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    job_id: str
-    submission_id: str
-    device: str
-    counts: dict[str, int]
-    result_hash: str
-    transpiled: dict
-    calibration_snapshot_id: str | None
-    usage_seconds: float | None
-    actual_cost: Decimal
-    currency: str
-    created_at: datetime
-
-
 def job_public(job: JobRecord) -> JobPublic:
     times = {name: as_utc(value) if value else None for name, value in
              (("created_at", job.created_at), ("started_at", job.started_at), ("finished_at", job.finished_at))}
@@ -98,23 +85,10 @@ def get_job(session: Session, job_id: str) -> JobRecord:
     return job
 
 
-def result_of(session: Session, submission_id: str) -> ResultPublic:
-    """The result of the submission's dispatch: the succeeded primary or fallback job's, not a reproduction's."""
-    result = session.exec(
-        select(ResultRecord).join(JobRecord, col(JobRecord.id) == ResultRecord.job_id)
-        .where(ResultRecord.submission_id == submission_id, JobRecord.kind != "reproduction")
-        .order_by(col(ResultRecord.created_at).desc())
-    ).first()
-    if result is None:
-        status = dispatch_status(session, submission_id)
-        raise RecordError(f"submission {submission_id} has no result yet (dispatch: {status or 'none, it was denied'})", 404)
-    return ResultPublic.model_validate({**result.model_dump(), "created_at": as_utc(result.created_at)})
-
-
 def dispatch_status(session: Session, submission_id: str) -> str | None:
     """The status of the submission's dispatch: its newest job other than reproductions (a fallback's, after one)."""
     return session.exec(
-        select(JobRecord.status).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction")
+        select(JobRecord.status).where(JobRecord.submission_id == submission_id, JobRecord.kind != JobKind.REPRODUCTION.value)
         .order_by(col(JobRecord.created_at).desc())
     ).first()
 
@@ -140,19 +114,20 @@ def cancel(session: Session, submission_id: str) -> list[JobPublic]:
     return [job_public(job) for job in jobs]
 
 
-def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> JobRecord:
+def reproducible_run(session: Session, submission_id: str, settings: Settings) -> JobRecord:
     """The submission's finished simulator run that a reproduction would repeat (same circuit, seeds,
-    snapshot); a 409 when there is none, or its device is real or cannot be seeded."""
+    snapshot); a 409 when there is none, or its device (its plugin configured by `settings`) is real or
+    cannot be seeded."""
     submission_row(session, submission_id)
     original = session.exec(
-        select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != "reproduction",
+        select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != JobKind.REPRODUCTION.value,
                                 JobRecord.status == JobStatus.SUCCEEDED.value)
         .order_by(col(JobRecord.finished_at).desc())
     ).first()
     if original is None:
         raise RecordError(f"submission {submission_id} has no finished run to reproduce", 409)
     try:
-        backend = get_backend(original.vendor, original.device, ibm_mode=ibm_mode)
+        backend = get_backend(original.vendor, original.device, settings=settings)
     except BackendError as exc:
         raise RecordError(f"cannot reproduce on {original.vendor}/{original.device}: {exc}", 409) from None
     if not backend.simulator:
@@ -165,7 +140,7 @@ def reproducible_run(session: Session, submission_id: str, ibm_mode: str) -> Job
 def queue_reproduction(session: Session, original: JobRecord, estimated_cost: Decimal, decision: Decision) -> JobPublic:
     """Queue the reproduction of `original` that `decision` allowed, billed by the original's price model
     (govern.admission.reproductions); its run's START carries that decision."""
-    job = child_job(original, "reproduction", vendor=original.vendor, device=original.device,
+    job = child_job(original, JobKind.REPRODUCTION, vendor=original.vendor, device=original.device,
                     price_model=dict(original.price_model), estimated_cost=estimated_cost)
     session.add(job)
     announce(session)
@@ -178,7 +153,7 @@ def reproducibility(session: Session) -> tuple[int, int]:
     """(reproductions that matched, reproductions finished): the reproducibility rate's two terms."""
     matched, finished = session.exec(
         select(func.count().filter(col(JobRecord.reproduced).is_(True)), func.count(col(JobRecord.reproduced)))
-        .where(JobRecord.kind == "reproduction")
+        .where(JobRecord.kind == JobKind.REPRODUCTION.value)
     ).one()
     return int(matched or 0), int(finished or 0)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govern.db.tables import JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord, utcnow
 from govern.records.errors import as_utc
@@ -99,6 +99,6 @@ def _reserved_for(session: Session, job: JobRecord) -> Decimal:
     """What is still reserved for the job's submission: its reservations less what was released. A job
     releases at most its own estimate of it, since reproductions of the submission hold reservations too."""
     entries = session.exec(
-        select(LedgerEntry).where(LedgerEntry.submission_id == job.submission_id, LedgerEntry.kind.in_(("reserve", "release")))
+        select(LedgerEntry).where(LedgerEntry.submission_id == job.submission_id, col(LedgerEntry.kind).in_(("reserve", "release")))
     ).all()
     return sum((entry.amount for entry in entries), Decimal("0"))

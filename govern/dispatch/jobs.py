@@ -3,6 +3,7 @@ fallback, seeds, price model), so the job runs the same whichever worker takes i
 
 from __future__ import annotations
 
+import enum
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -12,6 +13,15 @@ from typing import Any
 from govern.manifest.schema import Experiment
 from govern.db.tables import JobRecord
 from govern.secrets import redacted
+
+class JobKind(str, enum.Enum):
+    """Why a job exists, stored in `jobs.kind`: the submission's own run, the fallback that stands in for it,
+    or a reproduction that repeats a finished simulator run."""
+
+    PRIMARY = "primary"
+    FALLBACK = "fallback"
+    REPRODUCTION = "reproduction"
+
 
 SEED_LIMIT = 2**31 - 1
 """Seeds are drawn from 1 to SEED_LIMIT - 1: some simulators treat a seed of 0 as "unseeded"."""
@@ -45,7 +55,8 @@ def new_job(
     backend = experiment.spec.backend
     prices = dict(decided_price_model) if decided_price_model is not None else price_model(bundle_data, backend.vendor, backend.device)
     return JobRecord(
-        id=str(uuid.uuid4()), submission_id=submission_id, run_id=run_id, vendor=backend.vendor, device=backend.device,
+        id=str(uuid.uuid4()), submission_id=submission_id, kind=JobKind.PRIMARY.value, run_id=run_id,
+        vendor=backend.vendor, device=backend.device,
         shots=experiment.spec.shots, qasm=qasm, fallback=fallback_target(bundle_data, experiment),
         credentials=redacted(dict(experiment.spec.credentials), "spec.credentials")[0],
         seed_transpiler=1 + secrets.randbelow(SEED_LIMIT - 1), seed_simulator=1 + secrets.randbelow(SEED_LIMIT - 1),
@@ -54,10 +65,10 @@ def new_job(
     )
 
 
-def child_job(parent: JobRecord, kind: str, *, vendor: str, device: str, price_model: dict[str, Any], estimated_cost: Decimal) -> JobRecord:
+def child_job(parent: JobRecord, kind: JobKind, *, vendor: str, device: str, price_model: dict[str, Any], estimated_cost: Decimal) -> JobRecord:
     """A job derived from another (a fallback, a reproduction): same circuit, shots and seeds, a run of its own."""
     return JobRecord(
-        id=str(uuid.uuid4()), submission_id=parent.submission_id, kind=kind, parent_job_id=parent.id,
+        id=str(uuid.uuid4()), submission_id=parent.submission_id, kind=kind.value, parent_job_id=parent.id,
         run_id=str(uuid.uuid4()), vendor=vendor, device=device, shots=parent.shots, qasm=parent.qasm,
         credentials=dict(parent.credentials) if vendor == parent.vendor else {},
         seed_transpiler=parent.seed_transpiler, seed_simulator=parent.seed_simulator,

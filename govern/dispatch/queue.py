@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from openlineage.client.event_v2 import RunEvent
 from sqlalchemy import and_, or_, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, col, select
 
 from govern.db.database import session_scope
@@ -61,11 +61,12 @@ def renew(database: Engine, job_id: str, worker_id: str, lease_s: float) -> bool
     """Extend the lease (the heartbeat); False when the job is no longer this worker's."""
     now = utcnow()
     with session_scope(database) as session:
-        renewed = session.execute(
+        result = session.execute(
             update(JobRecord)
             .where(col(JobRecord.id) == job_id, col(JobRecord.lease_owner) == worker_id)
             .values(lease_expires_at=now + timedelta(seconds=lease_s))
-        ).rowcount
+        )
+        renewed = cast("CursorResult[Any]", result).rowcount  # an UPDATE's result is a cursor result, typed as any Result
     return renewed == 1
 
 

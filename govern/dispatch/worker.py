@@ -1,5 +1,9 @@
 """The worker: takes jobs from the queue and drives each to a final state, whatever happens to it.
 
+This module is the loop and its state machine; the lease's heartbeat (`lease`), the deadlines on backend
+calls (`deadlines`), credentials (`credentials`), the fallback rules (`fallback`) and the result
+(`results`) each have a module of their own.
+
 Each step is persisted before the external call it leads to: `submitted` before the vendor is asked, the
 vendor job id as soon as it exists, the result and the bill with the final state. A worker that dies
 leaves its job with an expiring lease; the next worker to claim it polls the stored vendor job instead of
@@ -8,53 +12,43 @@ its seeds (same result); a vendor job whose submission was cut off before its id
 never submitted twice.
 
 A simulation that runs in this process's libraries (Aer, IBM's fake devices) runs in a run process of its
-own instead (`govern.backends.isolated`), under the job's deadline and a memory cap: a run past either is
-ended by killing that process. Other backend calls (vendors' clouds, over the network) run in a helper
-thread with a deadline, so a backend that hangs fails its job and the worker goes on serving others.
+own instead (`govern.backends.isolated`), under the job's deadline and a memory cap.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from openlineage.client.event_v2 import RunState
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from govern.backends import (
-    Availability,
-    Backend,
-    BackendError,
-    DispatchRequest,
-    Execution,
-    UnknownBackend,
-    VendorJobLost,
-    get_backend,
-)
-from govern.backends.isolated import IsolatedBackend, isolated, run_pool
+from govern.backends.base import Backend, BackendError, DispatchRequest, Execution, UnknownBackend, VendorJobLost
+from govern.backends.isolated import isolated, run_pool
+from govern.backends.registry import get_backend
 from govern.circuit import CircuitLimits
 from govern.db.database import session_scope
-from govern.lineage import run_events
+from govern.db.tables import JobRecord, JobStatus, SubmissionRecord, utcnow
 from govern.dispatch.announcements import JobAnnouncements, announce
 from govern.dispatch.costs import actual_cost, sandbox_refusal, settle
-from govern.dispatch.jobs import child_job
-from govern.dispatch.queue import LeaseLost, cancel_requested, claim, renew, transition
-from govern.db.tables import JobRecord, JobStatus, ResultRecord, SubmissionRecord, utcnow
-from govern.records.errors import as_utc
+from govern.dispatch.credentials import CredentialError, CredentialReferences
+from govern.dispatch.deadlines import bounded_call, call_with_deadline, remaining_s
+from govern.dispatch.fallback import fallback_job, fallback_trigger, falls_back_on
+from govern.dispatch.lease import Lease
+from govern.dispatch.queue import LeaseLost, cancel_requested, claim, transition
+from govern.dispatch.results import record_no_result, record_result
+from govern.lineage import run_events
 from govern.settings import Settings
 
 log = logging.getLogger("govern.worker")
 ALLOWED_OUTCOMES = ("allowed", "warned")
-Answer = TypeVar("Answer")
 
 
 @dataclass(frozen=True)
@@ -62,81 +56,20 @@ class WorkerOptions:
     lease_s: float = 30.0
     poll_s: float = 1.0
     job_timeout_s: float = 300.0
-    ibm_mode: str = "local"
     call_grace_s: float = 30.0
     """How much longer than its own time limit a backend call may take before it is treated as hung."""
     job_memory_mb: int = 4096
     """Memory a local simulation may take on in its run process."""
     circuit_limits: CircuitLimits = CircuitLimits()
     """The bounds circuits are admitted under, held again when a backend parses one."""
+    backend_settings: Settings | None = None
+    """What backend plugins build their own configs from (`ibm`'s mode); None gives each its defaults."""
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
     return WorkerOptions(lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s,
-                         job_timeout_s=settings.job_timeout_s, ibm_mode=settings.ibm_mode, job_memory_mb=settings.job_memory_mb,
-                         circuit_limits=settings.circuit_limits)
-
-
-class CredentialError(BackendError):
-    """A credential reference the worker cannot resolve; the job fails without reaching the vendor."""
-
-
-class CredentialReferences(Mapping[str, str]):
-    """Manifest credentials are references (`env:VAR`); they are resolved only when a backend reads one,
-    just before use, so a backend that needs none (a simulator) never asks."""
-
-    def __init__(self, references: Mapping[str, str], environ: Mapping[str, str]):
-        self._references, self._environ = dict(references), environ
-
-    def __getitem__(self, key: str) -> str:
-        reference = self._references[key]
-        scheme, _, name = reference.partition(":")
-        if scheme != "env" or not name:
-            raise CredentialError(f"credential {key!r}: only env:VAR references can be resolved by this worker, not {scheme!r}")
-        if name not in self._environ:
-            raise CredentialError(f"credential {key!r}: environment variable {name} is not set for the worker")
-        return self._environ[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._references)
-
-    def __len__(self) -> int:
-        return len(self._references)
-
-
-def call_with_deadline(action: Callable[[], Answer], deadline_s: float, what: str) -> Answer:
-    """Run a backend call in a daemon thread; a call still running after the deadline is abandoned."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = action()
-        except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, name=f"govern-backend-{what}", daemon=True)
-    thread.start()
-    thread.join(deadline_s)
-    if thread.is_alive():
-        raise BackendError(f"{what} did not return within {deadline_s:g} s; the backend is treated as hung")
-    if "error" in outcome:
-        error = outcome["error"]
-        if isinstance(error, BackendError):
-            raise error
-        raise BackendError(f"{what} failed: {error}") from error
-    return outcome["value"]
-
-
-def bounded_call(backend: Backend, action: Callable[[], Answer], deadline_s: float, what: str) -> Answer:
-    """An isolated backend's call, which ends at its deadline by killing its run process; any other on a thread."""
-    if not isinstance(backend, IsolatedBackend):
-        return call_with_deadline(action, deadline_s, what)
-    try:
-        return action()
-    except BackendError:
-        raise
-    except Exception as exc:
-        raise BackendError(f"{what} failed: {exc}") from exc
+                         job_timeout_s=settings.job_timeout_s, job_memory_mb=settings.job_memory_mb,
+                         circuit_limits=settings.circuit_limits, backend_settings=settings)
 
 
 def unallowed(session: Session, job: JobRecord) -> str | None:
@@ -145,40 +78,6 @@ def unallowed(session: Session, job: JobRecord) -> str | None:
     if outcome in ALLOWED_OUTCOMES:
         return None
     return f"submission {job.submission_id} was {outcome or 'never recorded'}, so its job is not dispatched"
-
-
-class _Lease:
-    """The heartbeat of one job: renews the lease a few times per lease period, and cancels the vendor
-    job as soon as someone asks for cancellation."""
-
-    def __init__(self, worker: Worker, job: JobRecord):
-        self.worker, self.job_id = worker, job.id
-        self.lost, self.cancelled, self._stop = threading.Event(), threading.Event(), threading.Event()
-        self.on_cancel: Callable[[], None] | None = None
-
-    def beat(self) -> None:
-        interval = self.worker.options.lease_s / 3
-        while not self._stop.wait(interval):
-            try:
-                if not renew(self.worker.database, self.job_id, self.worker.worker_id, self.worker.options.lease_s):
-                    self.lost.set()
-                    return
-                if not self.cancelled.is_set() and cancel_requested(self.worker.database, self.job_id):
-                    self.cancelled.set()
-                    if self.on_cancel is not None:
-                        self.on_cancel()
-            except Exception:  # a database hiccup: the next beat tries again, the lease has slack
-                log.warning("heartbeat for job %s failed", self.job_id, exc_info=True)
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[_Lease]:
-        thread = threading.Thread(target=self.beat, name=f"govern-lease-{self.job_id}", daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            thread.join(timeout=5)
 
 
 class Worker:
@@ -230,7 +129,7 @@ class Worker:
         if job is None:
             return False
         self._starts.clear()
-        lease = _Lease(self, job)
+        lease = Lease(self.database, job.id, self.worker_id, self.options.lease_s)
         with lease.held():
             try:
                 self._advance(job, lease)
@@ -240,7 +139,7 @@ class Worker:
 
     # The state machine, one method per step.
 
-    def _advance(self, job: JobRecord, lease: _Lease) -> None:
+    def _advance(self, job: JobRecord, lease: Lease) -> None:
         if job.cancel_requested and job.vendor_job_id is None:
             interrupted = job.status == JobStatus.SUBMITTED.value
             reason = ("cancelled on request; a worker had stopped while submitting it, so the vendor may hold the job: "
@@ -256,7 +155,8 @@ class Worker:
                 return
         try:
             backend = isolated(self.backend_for(
-                job.vendor, job.device, credentials=CredentialReferences(job.credentials, self.environ), ibm_mode=self.options.ibm_mode
+                job.vendor, job.device, credentials=CredentialReferences(job.credentials, self.environ),
+                settings=self.options.backend_settings,
             ), self.options.job_memory_mb << 20)
         except (UnknownBackend, CredentialError) as exc:
             self._end(job, JobStatus.FAILED, str(exc), ran=False)
@@ -264,19 +164,22 @@ class Worker:
         except BackendError as exc:
             self._fall_back_or_fail(job, "error", str(exc), ran=False)
             return
-        if job.vendor_job_id is None:
-            job = self._submit(job, backend)
-            if job is None:
+        vendor_job_id = job.vendor_job_id
+        if vendor_job_id is None:
+            submitted = self._submit(job, backend)
+            if submitted is None:
                 return
-        self._wait(job, backend, lease)
+            job, vendor_job_id = submitted
+        self._wait(job, vendor_job_id, backend, lease)
 
-    def _submit(self, job: JobRecord, backend: Backend) -> JobRecord | None:
-        """Maybe fall back, else submit: `submitted` is stored before the vendor is called."""
+    def _submit(self, job: JobRecord, backend: Backend) -> tuple[JobRecord, str] | None:
+        """Maybe fall back, else submit: `submitted` is stored before the vendor is called. Returns the running
+        job and its vendor job id, or None when the job ended or fell back instead."""
         if job.status == JobStatus.SUBMITTED.value and not backend.simulator:
             self._end(job, JobStatus.FAILED, "the worker stopped while submitting to the vendor, before a job id came back; "
                       "it is not submitted again (the vendor may have it): check with the vendor and resubmit", ran=False)
             return None
-        trigger = self._fallback_trigger(job, backend)
+        trigger = fallback_trigger(job, backend, self.options.call_grace_s)
         if trigger:
             self._fall_back(job, trigger, ran=False)
             return None
@@ -291,14 +194,13 @@ class Worker:
         job = transition(self.database, job, self.worker_id, status=JobStatus.RUNNING, vendor_job_id=vendor_job_id,
                          events=[run_events.running(self._start(job), job)])
         log.info("job %s running on %s as %s", job.id, backend.key, vendor_job_id)
-        return job
+        return job, vendor_job_id
 
-    def _wait(self, job: JobRecord, backend: Backend, lease: _Lease) -> None:
-        vendor_job_id = job.vendor_job_id
+    def _wait(self, job: JobRecord, vendor_job_id: str, backend: Backend, lease: Lease) -> None:
         lease.on_cancel = lambda: self._cancel_at_vendor(backend, vendor_job_id)
         if lease.cancelled.is_set() or job.cancel_requested:  # asked before this worker took the job over
             lease.on_cancel()
-        remaining = self._remaining_s(job)
+        remaining = remaining_s(job, self.options.job_timeout_s)
         try:
             execution = bounded_call(backend, lambda: backend.wait(vendor_job_id, remaining), remaining + self.options.call_grace_s, f"{backend.key} job")
         except VendorJobLost as exc:
@@ -309,7 +211,7 @@ class Worker:
             job = transition(self.database, job, self.worker_id, status=JobStatus.SUBMITTED, vendor_job_id=None)
             resubmitted = self._submit(job, backend)
             if resubmitted is not None:
-                self._wait(resubmitted, backend, lease)
+                self._wait(*resubmitted, backend, lease)
             return
         except BackendError as exc:
             if lease.cancelled.is_set() or cancel_requested(self.database, job.id):
@@ -323,19 +225,9 @@ class Worker:
 
     def _succeed(self, job: JobRecord, execution: Execution) -> None:
         start = self._start(job)
-        charged: dict[str, Any] = {}
 
         def book(session: Session, stored: JobRecord) -> None:
-            charged["amount"] = settle(session, stored, execution.usage_seconds, ran=True)
-            session.add(ResultRecord(
-                job_id=stored.id, submission_id=stored.submission_id, device=execution.device, counts=execution.counts,
-                result_hash=execution.result_hash, transpiled=execution.transpiled,
-                calibration_snapshot_id=execution.calibration_snapshot_id, usage_seconds=execution.usage_seconds,
-                actual_cost=charged["amount"], currency=stored.currency,
-            ))
-            if stored.kind == "reproduction" and stored.parent_job_id:
-                original = session.get(ResultRecord, stored.parent_job_id)
-                stored.reproduced = original is not None and original.result_hash == execution.result_hash
+            record_result(session, stored, execution, settle(session, stored, execution.usage_seconds, ran=True))
 
         price = actual_cost(job.price_model, job.shots, execution.usage_seconds)
         transition(self.database, job, self.worker_id, status=JobStatus.SUCCEEDED, error=None,
@@ -349,8 +241,7 @@ class Worker:
 
         def book(session: Session, stored: JobRecord) -> None:
             settle(session, stored, None, ran=ran and not self._simulated(stored))
-            if stored.kind == "reproduction":
-                stored.reproduced = False
+            record_no_result(stored)
 
         transition(self.database, job, self.worker_id, status=status, error=reason,
                    events=[run_events.ended(start, job, event_type, reason)], also=book)
@@ -361,31 +252,10 @@ class Worker:
         """A run that never left this machine bills nothing when it fails."""
         return job.vendor == "local"
 
-    # Fallback.
-
-    def _fallback_trigger(self, job: JobRecord, backend: Backend) -> str | None:
-        """Why the job should go to its fallback now (device unavailable, queue over a threshold), or None."""
-        if not job.fallback or job.kind != "primary":
-            return None
-        triggers = job.fallback.get("on", [])
-        try:
-            availability = call_with_deadline(backend.availability, self.options.call_grace_s, f"{backend.key} availability")
-        except BackendError as exc:
-            availability = Availability(available=False, reason=str(exc))
-        if "unavailable" in triggers and not availability.available:
-            return f"{backend.key} is unavailable: {availability.reason or 'the vendor says so'}"
-        for trigger in triggers:
-            if not isinstance(trigger, dict):
-                continue
-            minutes, pending = trigger.get("queue_minutes_over"), trigger.get("pending_jobs_over")
-            if minutes is not None and availability.queue_minutes is not None and availability.queue_minutes > minutes:
-                return f"{backend.key} queue is {availability.queue_minutes:g} min, over the {minutes} min threshold"
-            if pending is not None and availability.pending_jobs is not None and availability.pending_jobs > pending:
-                return f"{backend.key} has {availability.pending_jobs} pending jobs, over the threshold of {pending}"
-        return None
+    # Fallback (the rules are in govern.dispatch.fallback).
 
     def _fall_back_or_fail(self, job: JobRecord, trigger: str, reason: str, *, ran: bool) -> None:
-        if job.fallback and job.kind == "primary" and trigger in job.fallback.get("on", []):
+        if falls_back_on(job, trigger):
             self._fall_back(job, f"{job.vendor}/{job.device} failed: {reason}", ran=ran)
         else:
             self._end(job, JobStatus.FAILED, reason, ran=ran)
@@ -393,10 +263,7 @@ class Worker:
     def _fall_back(self, job: JobRecord, reason: str, *, ran: bool) -> None:
         """End the job as `fallback` (its run aborted with the reason) and queue the fallback job, whose run
         is a child of this one; all in one transaction."""
-        target = job.fallback or {}
-        model = target.get("priceModel", {})
-        fallback = child_job(job, "fallback", vendor=target["vendor"], device=target["device"], price_model=model,
-                             estimated_cost=actual_cost(model, job.shots, None).amount)
+        fallback = fallback_job(job)
         target_key, fallback_id = f"{fallback.vendor}/{fallback.device}", fallback.id
         start = self._start(job)
 
@@ -422,18 +289,10 @@ class Worker:
 
     def _request(self, job: JobRecord) -> DispatchRequest:
         return DispatchRequest(qasm=job.qasm, shots=job.shots, seed_transpiler=job.seed_transpiler,
-                               seed_simulator=job.seed_simulator, timeout_s=self._remaining_s(job),
+                               seed_simulator=job.seed_simulator, timeout_s=remaining_s(job, self.options.job_timeout_s),
                                limits=self.options.circuit_limits)
 
-    def _remaining_s(self, job: JobRecord) -> float:
-        """The job's time limit counts from its first submission, across restarts of workers."""
-        started = as_utc(job.started_at) if job.started_at else utcnow()
-        elapsed = (utcnow() - started) / timedelta(seconds=1)
-        return max(1.0, self.options.job_timeout_s - elapsed)
-
-    def _cancel_at_vendor(self, backend: Backend, vendor_job_id: str | None) -> None:
-        if vendor_job_id is None:
-            return
+    def _cancel_at_vendor(self, backend: Backend, vendor_job_id: str) -> None:
         try:
             call_with_deadline(lambda: backend.cancel(vendor_job_id), self.options.call_grace_s, f"{backend.key} cancel")
         except BackendError as exc:

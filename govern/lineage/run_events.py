@@ -14,7 +14,7 @@ from openlineage.client.event_v2 import OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run, schema_dataset
 from sqlmodel import Session, col, select
 
-from govern.backends import Execution
+from govern.backends.base import Execution
 from govern.policy.decision import Decision
 from govern.lineage.submission_events import PRODUCER, lifecycle_event, policy_decision_facet
 from govern.lineage.facets import GovernPolicyDecisionRunFacet, GovernProcurementRunFacet, GovernQuantumJobRunFacet

@@ -115,7 +115,11 @@ class CircuitRef(Strict):
         return self
 
 
-class Backend(Strict):
+# Where the experiment runs (`spec.backend`), named apart from govern.backends.base.Backend; no docstring, since
+# pydantic would add it to the JSON Schema as a description, and the schema keeps the document's title for it.
+class BackendTarget(Strict):
+    model_config = ConfigDict(title="Backend")
+
     vendor: Identifier
     device: Identifier
     region: Identifier | None = None
@@ -163,7 +167,7 @@ class SourceCode(Strict):
 class ExperimentSpec(Strict):
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
     circuit: CircuitRef
-    backend: Backend
+    backend: BackendTarget
     shots: Annotated[int, Field(ge=1, le=MAX_SHOTS)]
     sandbox: Identifier | None = None
     datasets: list[Dataset] = Field(default_factory=list)
