@@ -45,7 +45,7 @@ FINAL = {"succeeded", "failed", "cancelled"}
 def examples_dir() -> Path:
     """The examples shipped in the wheel, or the source checkout's `examples/` in a development install."""
     packaged = Path(str(files("govern"))) / "_packaged" / "examples"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "examples"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "examples"
 
 
 def default_database() -> Path:

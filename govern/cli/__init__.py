@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from govern.audit_cli import audit_app
+from govern.cli.audit import audit_app
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
 from govern.policy.jws_algorithms import SignatureAlgorithm
 
@@ -537,7 +537,7 @@ def demo(
     dispatch to Aer (ideal and an IBM device's noise), result, reproduce, audit."""
     from rich.console import Console
 
-    from govern.demo import DemoFailed, default_database, run_demo
+    from govern.cli.demo import DemoFailed, default_database, run_demo
 
     console = Console(highlight=False)
     try:

@@ -2,7 +2,7 @@
 sign checkpoints of its head, create the signing key pair, export the log from the service.
 
 The helpers it shares with the rest of the CLI (settings, database, error exits) are imported from
-govern.cli when a command runs: cli.py registers this group at import time.
+govern.cli when a command runs: govern/cli/__init__.py registers this group at import time.
 """
 
 from __future__ import annotations
