@@ -13,7 +13,7 @@ import typer
 
 from govern.cli import manifests, service, submissions
 from govern.cli.audit import audit_app
-from govern.cli.common import stderr
+from govern.cli.common import stderr_console
 from govern.cli.db import db_app
 from govern.cli.lineage import lineage_app
 from govern.cli.policy import policy_app
@@ -63,8 +63,8 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        stderr().print("interrupted")
+        stderr_console().print("interrupted")
         sys.exit(130)
     except Exception as exc:  # an internal bug: say so plainly, and never let it pass as an allow
-        stderr().print(f"govern: internal error: {exc.__class__.__name__}: {exc}", markup=False)
+        stderr_console().print(f"govern: internal error: {exc.__class__.__name__}: {exc}", markup=False)
         sys.exit(EXIT_BAD_INPUT)

@@ -20,7 +20,7 @@ from govern.cli.common import (
     database_or_exit,
     fail,
     settings_or_exit,
-    stderr,
+    stderr_console,
 )
 from govern.exit_codes import EXIT_DENIED
 
@@ -151,7 +151,7 @@ def audit_checkpoint(
     text = sign(key, result.records, result.head_hash).to_json()
     if out:
         out.write_text(text, encoding="utf-8")
-        stderr().print(f"checkpoint of {result.records} records written to {out}", markup=False)
+        stderr_console().print(f"checkpoint of {result.records} records written to {out}", markup=False)
     else:
         sys.stdout.write(text)
 

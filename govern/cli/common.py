@@ -48,7 +48,7 @@ def command_group(help_text: str) -> typer.Typer:
     return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
 
 
-def stderr() -> Console:
+def stderr_console() -> Console:
     from rich.console import Console  # lazy: start-up time (rich)
 
     return Console(stderr=True, highlight=False)
@@ -58,11 +58,12 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """The exit to raise, after printing `error: message` on stderr."""
     from rich.markup import escape  # lazy: start-up time (rich)
 
-    stderr().print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
+    stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 
 def write_json(body: Any) -> None:
+    """A service answer (or a schema) on stdout, indented for people and still one JSON document for jq."""
     sys.stdout.write(json.dumps(body, indent=2) + "\n")
 
 

@@ -20,7 +20,7 @@ from govern.cli.common import (
     fail,
     policy_engine,
     settings_or_exit,
-    stderr,
+    stderr_console,
     write_json,
 )
 from govern.exit_codes import EXIT_OK
@@ -128,7 +128,7 @@ def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, w
     from govern.check.checker import check_paths
 
     options = {"workers": workers or os.cpu_count() or 2, "skip_other_kinds": skip_other_kinds}
-    console = stderr()
+    console = stderr_console()
     if not console.is_terminal:
         return check_paths(checker, paths, fail_on_warn, **options)
     columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from govern.cli.common import database_errors, database_or_exit, fail, settings_or_exit, stderr
+from govern.cli.common import database_errors, database_or_exit, fail, settings_or_exit, stderr_console
 from govern.exit_codes import EXIT_DENIED
 
 
@@ -32,7 +32,7 @@ def serve(
     settings = settings_or_exit()
     if migrate or settings.migrate_on_start:
         upgrade(create_db_engine(settings.resolved_database_url()))
-    stderr().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
+    stderr_console().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
     if with_worker and workers > 1:
         raise fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
     app = create_app(settings, with_worker=with_worker) if workers == 1 else "govern.api:create_app"
@@ -54,7 +54,7 @@ def worker(
     settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     dispatcher = Worker(database_or_exit(), worker_options(settings))
-    stderr().print(f"govern worker {dispatcher.worker_id} on {settings.resolved_database_url()}", markup=False)
+    stderr_console().print(f"govern worker {dispatcher.worker_id} on {settings.resolved_database_url()}", markup=False)
     with database_errors():
         if once:
             dispatcher.run_until_idle()
@@ -83,5 +83,5 @@ def demo(
     try:
         run_demo(database or default_database(), console)
     except DemoFailed as exc:
-        stderr().print(f"demo failed: {exc}", markup=False)
+        stderr_console().print(f"demo failed: {exc}", markup=False)
         raise typer.Exit(EXIT_DENIED) from None

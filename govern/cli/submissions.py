@@ -17,7 +17,7 @@ from govern.cli.common import (
     client_or_exit,
     fail,
     settings_or_exit,
-    stderr,
+    stderr_console,
     write_json,
 )
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
@@ -64,7 +64,7 @@ def submit(
         raise fail(f"submission refused: {body.get('detail')}")
     result = CheckResult(str(path), document.data["metadata"]["name"], decision=Decision.model_validate(body["decision"]), locations=document.locations)
     sys.stdout.write(formatter.render(CheckReport((result,))))
-    stderr().print(f"submission {body['submission']['id']} ({body['submission']['outcome']})", markup=False)
+    stderr_console().print(f"submission {body['submission']['id']} ({body['submission']['outcome']})", markup=False)
     raise typer.Exit(EXIT_OK if status_code == 201 else EXIT_DENIED)
 
 
@@ -113,5 +113,5 @@ def reproduce(
             _, job = client.request("GET", f"/v1/jobs/{job['id']}")
     write_json(job)
     verdict = "reproduced: the result hash matches" if job["reproduced"] else f"not reproduced ({job['error'] or 'the result hash differs'})"
-    stderr().print(verdict, markup=False)
+    stderr_console().print(verdict, markup=False)
     raise typer.Exit(EXIT_OK if job["reproduced"] else EXIT_DENIED)

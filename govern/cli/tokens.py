@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from govern.cli.common import DATABASE_HINT, command_group, database_errors, database_or_exit, fail, stderr
+from govern.cli.common import DATABASE_HINT, command_group, database_errors, database_or_exit, fail, stderr_console
 
 token_app = command_group("API tokens for the service: create, list, revoke.")
 
@@ -34,7 +34,7 @@ def token_create(
     with database_errors(hint=DATABASE_HINT):
         with session_scope(database_or_exit()) as session:
             token, secret = create_token(session, request)
-    stderr().print(f"token {token.id} ({token.role.value}, team {token.team}); it is shown only now:", markup=False)
+    stderr_console().print(f"token {token.id} ({token.role.value}, team {token.team}); it is shown only now:", markup=False)
     sys.stdout.write(secret + "\n")
 
 
