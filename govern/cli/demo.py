@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta, UTC
+from functools import partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,14 @@ EXPERIMENTS = {
 }
 FINAL = {"succeeded", "failed", "cancelled"}
 
+JsonObject = dict[str, Any]
+"""A JSON object as the service answers it."""
+
 
 def examples_dir() -> Path:
     """The examples shipped in the wheel, or the source checkout's `examples/` in a development install."""
     packaged = Path(str(files("govern"))) / "_packaged" / "examples"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "examples"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "examples"
 
 
 def default_database() -> Path:
@@ -119,12 +123,12 @@ def _fund_sandbox(clients: dict[str, GovernClient], console: Console) -> None:
     console.print(f"sandbox {SANDBOX}: requested by materials-rnd, approved by procurement, budget 100.00 USD", markup=False)
 
 
-def _body(name: str) -> dict[str, Any]:
+def _body(name: str) -> JsonObject:
     (document,) = [d for d in load_documents(examples_dir() / EXPERIMENTS[name], 1_000_000) if d.kind == "Experiment"]
     return request_body(document, 1_000_000, examples_dir())
 
 
-def _check_and_submit(clients: dict[str, GovernClient], console: Console) -> dict[str, dict]:
+def _check_and_submit(clients: dict[str, GovernClient], console: Console) -> dict[str, JsonObject]:
     """A dry-run check, then the real submission, of each example; the denied one is recorded too."""
     owners = {"ideal": "qa", "noisy": "rnd", "denied": "rnd"}
     submissions = {}
@@ -154,16 +158,16 @@ def _wait(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
         time.sleep(0.25)
 
 
-def _finished_jobs(client: GovernClient, submission_id: str) -> list[dict] | None:
+def _finished_jobs(client: GovernClient, submission_id: str) -> list[JsonObject] | None:
     _, jobs = client.request("GET", f"/v1/submissions/{submission_id}/jobs")
     return jobs["items"] if jobs["items"] and all(job["status"] in FINAL | {"fallback"} for job in jobs["items"]) else None
 
 
-def _dispatch(clients: dict[str, GovernClient], submissions: dict[str, dict], console: Console, timeout_s: float) -> dict[str, dict]:
+def _dispatch(clients: dict[str, GovernClient], submissions: dict[str, JsonObject], console: Console, timeout_s: float) -> dict[str, JsonObject]:
     results = {}
     for name, owner in (("ideal", "qa"), ("noisy", "rnd")):
         submission_id = submissions[name]["id"]
-        jobs = _wait(f"the {name} run", lambda client=clients[owner], sid=submission_id: _finished_jobs(client, sid), timeout_s)
+        jobs = _wait(f"the {name} run", partial(_finished_jobs, clients[owner], submission_id), timeout_s)
         if jobs[-1]["status"] != "succeeded":
             raise DemoFailed(f"the {name} run ended {jobs[-1]['status']}: {jobs[-1]['error']}")
         _, result = clients[owner].request("GET", f"/v1/submissions/{submission_id}/result")
@@ -187,7 +191,7 @@ def _lineage(compliance: GovernClient, console: Console, timeout_s: float) -> No
     """Compliance asks which runs read each dataset, and under which decision."""
     for (namespace, name), state in LINEAGE_QUESTIONS.items():
 
-        def runs(namespace: str = namespace, name: str = name, state: str = state) -> list[dict] | None:
+        def runs(namespace: str = namespace, name: str = name, state: str = state) -> list[JsonObject] | None:
             try:
                 _, body = compliance.request("GET", f"/api/v1/lineage/datasets/{quote(namespace, safe='')}/{quote(name, safe='')}/runs")
             except ClientError:  # not delivered yet: the dataset is unknown to the store
@@ -199,11 +203,11 @@ def _lineage(compliance: GovernClient, console: Console, timeout_s: float) -> No
                           f"{run['state']}, decision {run['decisionId']} (allow={run['allow']})", markup=False)
 
 
-def _reproduce(clients: dict[str, GovernClient], submissions: dict[str, dict], results: dict[str, dict], console: Console, timeout_s: float) -> None:
+def _reproduce(clients: dict[str, GovernClient], submissions: dict[str, JsonObject], results: dict[str, JsonObject], console: Console, timeout_s: float) -> None:
     for name, owner in (("ideal", "qa"), ("noisy", "rnd")):
         _, job = clients[owner].request("POST", f"/v1/submissions/{submissions[name]['id']}/reproduce", accept=(202,))
 
-        def finished(job_id: str = job["id"], client: GovernClient = clients[owner]) -> dict | None:
+        def finished(job_id: str = job["id"], client: GovernClient = clients[owner]) -> JsonObject | None:
             _, current = client.request("GET", f"/v1/jobs/{job_id}")
             return current if current["status"] in FINAL else None
 

@@ -1,0 +1,175 @@
+"""Commands on experiment manifests, for CI and experiment authors: `check` them, print their `schema`,
+scaffold one with `init`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from govern.cli.common import (
+    BundleOption,
+    PolicyOption,
+    client_or_exit,
+    fail,
+    policy_engine,
+    settings_or_exit,
+    stderr_console,
+    write_json,
+)
+from govern.exit_codes import EXIT_OK
+from govern.manifest.scaffold import write_scaffold
+
+if TYPE_CHECKING:
+    from govern.check.checker import Checker
+    from govern.check.report import CheckReport
+
+PROGRESS_THRESHOLD = 20
+"""Checks of fewer manifests finish before a progress bar would be worth drawing."""
+
+
+class SchemaKind(str, Enum):
+    experiment = "experiment"
+    context = "context"
+
+
+def check(
+    paths: Annotated[list[str], typer.Argument(help="Manifest files, folders or globs.", show_default=False)],
+    context: Annotated[Optional[Path], typer.Option("--context", "-c", help="Context document (sandboxes, vendors, waivers).")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="Output format: text|json|junit|sarif|github.")] = "text",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 when any rule warns.")] = False,
+    bundle: BundleOption = None,
+    policy: PolicyOption = None,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="embedded (default) or opa.")] = None,
+    now: Annotated[
+        Optional[datetime], typer.Option("--now", help="Evaluate as of this time (RFC 3339), e.g. to reproduce a decision.")
+    ] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Parallel checks (default: CPU count).")] = None,
+    skip_other_kinds: Annotated[
+        bool, typer.Option("--skip-other-kinds", help="Leave named files without an Experiment alone (for pre-commit).")
+    ] = False,
+    server: Annotated[
+        Optional[str], typer.Option("--server", help="Let the govern service decide, on its live context (token: GOVERN_TOKEN).")
+    ] = None,
+    root: Annotated[
+        Optional[Path], typer.Option("--root", help="Folder tree circuits and includes may be read from (default: each manifest's folder).")
+    ] = None,
+) -> None:
+    """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
+    # lazy: start-up time (the checker, the schemas, the output formats)
+    from govern.check.checker import Checker
+    from govern.errors import InputError
+    from govern.manifest.documents import load_one
+    from govern.manifest.schema import Context
+    from govern.output import get_formatter
+    from govern.output.text import TextFormatter
+
+    try:
+        formatter = get_formatter(output_format)
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    if isinstance(formatter, TextFormatter) and output is None and sys.stdout.isatty():
+        formatter = TextFormatter(color=True, width=shutil.get_terminal_size().columns)
+    settings = settings_or_exit(bundle=bundle, policy_dirs=policy, engine=engine, workers=workers)
+    if now is not None and now.tzinfo is None:
+        raise fail("--now needs a UTC offset, e.g. 2026-11-24T12:00:00+00:00")
+    try:
+        live_context = load_one(context, Context, "Context", settings.max_manifest_bytes) if context else None
+    except InputError as exc:
+        raise fail(exc.describe()) from None
+    server = server or settings.server
+    if server:
+        if live_context is not None or now is not None:
+            raise fail("--context and --now are for local checks; the service uses its live context and clock")
+        from govern.client import ServerChecker  # lazy: a local check never loads httpx
+
+        client = client_or_exit(settings, server)
+        checker: Checker = ServerChecker(client, max_manifest_bytes=settings.max_manifest_bytes, max_circuit_bytes=settings.max_circuit_bytes, root=root)
+    else:
+        from govern.circuit.profiling import profiling_options  # lazy: start-up time (qiskit)
+
+        checker = Checker(
+            policy_engine(settings),
+            live_context,
+            circuit_limits=settings.circuit_limits,
+            max_manifest_bytes=settings.max_manifest_bytes,
+            now=now,
+            root=root,
+            **profiling_options(settings),
+        )
+    try:
+        report = _run_with_progress(checker, paths, fail_on_warn, settings.workers, skip_other_kinds)
+    finally:
+        checker.engine.close()
+    if not report.results:
+        if skip_other_kinds:
+            raise typer.Exit(EXIT_OK)
+        raise fail("no Experiment manifests found under the given paths")
+    rendered = formatter.render(report)
+    if output:
+        output.write_text(rendered, encoding="utf-8")
+    else:
+        sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
+    raise typer.Exit(report.exit_code())
+
+
+def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, workers: int | None, skip_other_kinds: bool) -> CheckReport:
+    """The report, with a progress bar on a terminal once there are PROGRESS_THRESHOLD manifests or more."""
+    # lazy: start-up time (rich, the checker)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from govern.check.checker import check_paths
+
+    options = {"workers": workers or os.cpu_count() or 2, "skip_other_kinds": skip_other_kinds}
+    console = stderr_console()
+    if not console.is_terminal:
+        return check_paths(checker, paths, fail_on_warn, **options)
+    columns = (TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("check", total=None, visible=False)
+
+        def on_total(total: int) -> None:
+            progress.update(task, total=total, visible=total >= PROGRESS_THRESHOLD)
+
+        return check_paths(
+            checker,
+            paths,
+            fail_on_warn,
+            **options,
+            on_total=on_total,
+            on_result=lambda _: progress.advance(task),
+        )
+
+
+def schema(kind: Annotated[SchemaKind, typer.Argument(help="Which document.")] = SchemaKind.experiment) -> None:
+    """Print the JSON Schema of a manifest (for editors and CI validation)."""
+    from govern.manifest.schema import Context, Experiment  # lazy: start-up time (pydantic)
+
+    model = Experiment if kind is SchemaKind.experiment else Context
+    write_json({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://govern.dev/schemas/v1/{kind.value}.json",
+        **model.model_json_schema(by_alias=True),
+    })
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write experiment.yaml and its circuit.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Scaffold an example manifest and circuit that pass the default policies."""
+    from rich.console import Console  # lazy: start-up time (rich)
+
+    try:
+        written = write_scaffold(directory, force=force)
+    except FileExistsError as exc:
+        raise fail(f"{exc.args[0]} exists; use --force to overwrite") from None
+    for path in written:
+        Console(highlight=False).print(f"wrote {path}")

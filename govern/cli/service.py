@@ -1,0 +1,87 @@
+"""Commands for whoever runs govern: `serve` the service, run a dispatch `worker` beside it, or run the whole
+path against a service of the `demo`'s own."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from govern.cli.common import database_errors, database_or_exit, fail, settings_or_exit, stderr_console
+from govern.exit_codes import EXIT_DENIED
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
+    migrate: Annotated[bool, typer.Option("--migrate", help="Apply database migrations before serving.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes (each evaluates policies on its own).")] = 1,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also run a dispatch worker in the service process (the embedded SQLite setup).")
+    ] = False,
+) -> None:
+    """Run the governance service (HTTP API under /v1, OpenAPI docs at /docs)."""
+    # lazy: start-up time (fastapi, sqlalchemy)
+    from govern.api import create_app
+    from govern.api.server import serve as bounded_server
+    from govern.db.database import create_db_engine, upgrade
+
+    settings = settings_or_exit()
+    if migrate or settings.migrate_on_start:
+        upgrade(create_db_engine(settings.resolved_database_url()))
+    stderr_console().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
+    if with_worker and workers > 1:
+        raise fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
+    app = create_app(settings, with_worker=with_worker) if workers == 1 else "govern.api:create_app"
+    bounded_server(app, host=host, port=port, workers=workers, max_header_bytes=settings.max_header_bytes)
+
+
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Process the queue until it is empty, then exit.")] = False,
+) -> None:
+    """Dispatch allowed work: take jobs from the service database's queue and run them on their backends.
+
+    Any number of workers may share a PostgreSQL queue; SQLite takes one. SIGTERM or Ctrl-C stops the
+    worker after its current job; a job left unfinished is taken over once its lease expires."""
+    # lazy: start-up time (logging; sqlalchemy and the backends)
+    import logging
+
+    from govern.dispatch.worker import Worker, worker_options
+
+    settings = settings_or_exit()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    dispatcher = Worker(database_or_exit(), worker_options(settings))
+    stderr_console().print(f"govern worker {dispatcher.worker_id} on {settings.resolved_database_url()}", markup=False)
+    with database_errors():
+        if once:
+            dispatcher.run_until_idle()
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            dispatcher.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+
+
+def demo(
+    database: Annotated[
+        Optional[Path], typer.Option("--database", help="SQLite file for the demo (default: demo.db in the user data folder).")
+    ] = None,
+) -> None:
+    """Run the whole path on embedded defaults with the packaged examples: check, submit, decide, lineage,
+    dispatch to Aer (ideal and an IBM device's noise), result, reproduce, audit."""
+    # lazy: start-up time (rich; the demo loads the service, uvicorn and qiskit)
+    from rich.console import Console
+
+    from govern.cli.demo import DemoFailed, default_database, run_demo
+
+    console = Console(highlight=False)
+    try:
+        run_demo(database or default_database(), console)
+    except DemoFailed as exc:
+        stderr_console().print(f"demo failed: {exc}", markup=False)
+        raise typer.Exit(EXIT_DENIED) from None
