@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, TokenDep, require
+from govern.api.live_policy import install_bundle
 from govern.api.refusals import refusals
 from govern.policy.bundle import BundleError, load_configured_bundle
 from govern.policy.engines import EngineError
@@ -39,8 +40,6 @@ def policy(request: Request, token: TokenDep) -> PolicyInfo:
 def reload(request: Request, token: TokenDep, engine: EngineDep) -> PolicyInfo:
     """Load the configured bundle again and swap it in atomically; a bundle that fails `govern policy check`
     is refused with 422 and the running one stays."""
-    from govern.api import install_bundle
-
     require(engine, token, "policy.reload", {})
     try:
         install_bundle(request.app, load_configured_bundle(request.app.state.settings))

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import DeniedSubmission, ErrorPublic, refusals
-from govern.api.routes import CheckRequest
+from govern.api.routes.check import CheckRequest
 from govern.policy.decision import Decision
 from govern.records.errors import RecordError
 from govern.admission.transaction import (

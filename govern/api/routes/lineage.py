@@ -20,7 +20,7 @@ from govern.api.params import EventId
 from govern.api.streams import jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
 from govern.api.lineage_body import read_event
-from govern.api.audit import JsonLines
+from govern.api.routes.audit import JsonLines
 from govern.api.refusals import refusals
 from govern.db.database import reading
 from govern.policy.engines import PolicyEngine
