@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from govern.policy.engines import PolicyEngine
-from govern.db.tables import TokenPublic
+from govern.db.public import TokenPublic
 from govern.records.errors import RecordError
 from govern.settings import Settings
 

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.policy.decision import Decision
+from govern.api.schemas import CheckRequest, CheckResponse
 from govern.manifest.documents import Document
 from govern.submission import submission_from_request
 from govern.admission.transaction import decide
 
 router = APIRouter(prefix="/v1")
-
-
-class CheckRequest(BaseModel):
-    """A submission to check: the manifest as JSON, and the circuit's OpenQASM when the manifest names a file."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    manifest: dict[str, Any]
-    circuit: str | None = None
-
-    @property
-    def team(self) -> str:
-        """metadata.team as sent, for authorization before validation ("" when the manifest has none)."""
-        metadata = self.manifest.get("metadata")
-        team = metadata.get("team") if isinstance(metadata, dict) else None
-        return team if isinstance(team, str) else ""
-
-
-class CheckResponse(BaseModel):
-    outcome: str
-    decision: Decision
 
 
 @router.post("/check", tags=["decisions"], responses=refusals(403))

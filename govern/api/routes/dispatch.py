@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require, sandbox_reader
 from govern.api.refusals import refusals
+from govern.api.schemas import JobList
 from govern.dispatch import control
 from govern.dispatch.control import JobPublic, ResultPublic
 from govern.records.errors import RecordError
 from govern.admission.reproductions import RateLimited, reproduce
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
-
-
-class JobList(BaseModel):
-    items: list[JobPublic]
 
 
 def _authorize(session: SessionDep, engine: EngineDep, token: TokenDep, submission_id: str, action: str) -> None:

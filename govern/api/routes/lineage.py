@@ -27,7 +27,7 @@ from govern.policy.engines import PolicyEngine
 from govern.lineage import owner
 from govern.lineage.store import query, write
 from govern.lineage.store.ingest import parse
-from govern.db.tables import TokenPublic
+from govern.db.public import TokenPublic
 
 router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
 ENCODED_PATHS = frozenset({"/api/v1/lineage"})

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, status
 from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.db.tables import VendorPublic, VendorUpsert
+from govern.db.public import VendorPublic, VendorUpsert
 from govern.records.errors import RecordError
 from govern.records.procurement import (
     LedgerEntryPublic,

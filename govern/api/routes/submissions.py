@@ -7,17 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
-from govern.api.refusals import DeniedSubmission, ErrorPublic, refusals
-from govern.api.routes.check import CheckRequest
-from govern.policy.decision import Decision
+from govern.api.refusals import refusals
+from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
 from govern.records.errors import RecordError
 from govern.admission.transaction import (
-    SubmissionPublic,
     Submitted,
     decision_of,
     find_by_key,
@@ -29,16 +26,6 @@ from govern.admission.transaction import (
 )
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
-
-
-class SubmissionResponse(BaseModel):
-    submission: SubmissionPublic
-    decision: Decision
-
-
-class SubmissionPage(BaseModel):
-    items: list[SubmissionPublic]
-    next_cursor: int | None
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionResponse,
