@@ -31,6 +31,7 @@ from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
 from govern.circuit.profiling import profiling_options
 from govern.settings import Settings, load_settings
+from govern.records.errors import RecordError
 from govern.records.tokens import TokenCache
 
 
@@ -71,8 +72,10 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
     for routes in (health, check, outbox, facets, audit, policy, procurement, waivers, submissions, dispatch, lineage):
         app.include_router(routes.router)
-    app.add_exception_handler(InputError, _input_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
+    # Starlette types each handler as taking any Exception, though it passes only the class registered.
+    app.add_exception_handler(InputError, _input_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RecordError, _record_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
     document_refusals(app)
     return app
 
@@ -117,6 +120,11 @@ async def _input_error(request: Request, exc: InputError) -> JSONResponse:
     exc = located_in_body(request.scope, exc)
     problems = [{"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems]
     return JSONResponse({"detail": "invalid submission", "source": exc.source, "problems": problems}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _record_refused(_: Request, exc: RecordError) -> JSONResponse:
+    """A request the records refuse (bad, unknown or conflicting input) is the 4xx its error names."""
+    return JSONResponse({"detail": str(exc)}, exc.status)
 
 
 async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:

@@ -13,7 +13,6 @@ from sqlmodel import Session
 
 from govern.policy.engines import PolicyEngine
 from govern.db.public import TokenPublic
-from govern.records.errors import RecordError
 from govern.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `govern token create`.")
@@ -92,17 +91,6 @@ def _authorization(engine: PolicyEngine, token: TokenPublic, action: str, resour
     )
 
 
-Answer = TypeVar("Answer")
-
-
-def answered(action: Callable[[], Answer]) -> Answer:
-    """Run a records call; its record errors (bad, unknown or conflicting input) become the 4xx they name."""
-    try:
-        return action()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-
-
 Changed = TypeVar("Changed")
 
 
@@ -110,13 +98,11 @@ def decide_on(
     record: Any, what: str, permission: str, engine: PolicyEngine, token: TokenPublic, session: Session, change: Callable[[], Changed]
 ) -> Changed:
     """The shape every approve/reject/revoke route shares: 404 for an unknown record, the authorization
-    policy (told who requested it, for separation of duties), the change, and a commit before answering."""
+    policy (told who requested it, for separation of duties), the change, and a commit before answering; a
+    change the records refuse is the 4xx its RecordError names (govern.api.create_app's handler)."""
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
     require(engine, token, permission, {"team": record.team, "requestedBy": record.requested_by})
-    try:
-        changed = change()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    changed = change()
     session.commit()
     return changed

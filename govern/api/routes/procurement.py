@@ -8,7 +8,6 @@ from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.db.public import VendorPublic, VendorUpsert
-from govern.records.errors import RecordError
 from govern.records.procurement import (
     LedgerEntryPublic,
     SandboxPublic,
@@ -43,10 +42,7 @@ def get_vendors(token: TokenDep, session: SessionDep) -> list[VendorPublic]:
 def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
     """Request a sandbox for a team (at most 12 weeks); it must be approved by someone else."""
     require(engine, token, "sandbox.request", {"team": body.team})
-    try:
-        sandbox = request_sandbox(session, body, requested_by=str(token.id))
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    sandbox = request_sandbox(session, body, requested_by=str(token.id))
     session.commit()
     return sandbox
 

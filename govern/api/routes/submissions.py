@@ -13,7 +13,6 @@ from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
-from govern.records.errors import RecordError
 from govern.admission.transaction import (
     Submitted,
     decision_of,
@@ -45,17 +44,12 @@ def post_submission(
             may_see=sandbox_reader(engine, token),
         )
         session.commit()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
     except IntegrityError:
         session.rollback()  # a concurrent retry with the same key won the race: answer as it did
         earlier = find_by_key(session, actor, idempotency_key) if idempotency_key else None
         if earlier is None:
             raise
-        try:
-            result = replay(session, earlier, request_hash(body.manifest, body.circuit))
-        except RecordError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
+        result = replay(session, earlier, request_hash(body.manifest, body.circuit))
     if not result.replayed:
         request.app.state.metrics.observe_decision(result.decision, "submission")
         request.app.state.deliverer.wake()
