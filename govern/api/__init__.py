@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from govern.api import access_log
@@ -99,7 +100,7 @@ def _delivering(deliverer: Deliverer, settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
-def _working(database, settings: Settings, enabled: bool) -> Iterator[Worker | None]:
+def _working(database: Engine, settings: Settings, enabled: bool) -> Iterator[Worker | None]:
     """Run a dispatch worker beside the service, when asked, and stop it with the service."""
     if not enabled:
         yield None

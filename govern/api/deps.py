@@ -11,8 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from govern.policy.decision import Authorization
 from govern.policy.engines import PolicyEngine
 from govern.db.public import TokenPublic
+from govern.records.tokens import TokenCache
 from govern.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `govern token create`.")
@@ -24,11 +26,13 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `govern tok
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_engine(request: Request) -> PolicyEngine:
-    return request.app.state.engine
+    engine: PolicyEngine = request.app.state.engine
+    return engine
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -62,7 +66,7 @@ async def get_current_token(
 ) -> TokenPublic:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-    tokens = request.app.state.tokens
+    tokens: TokenCache = request.app.state.tokens
     token = tokens.remembered(credentials.credentials) or await run_in_threadpool(tokens.authenticate, session, credentials.credentials)
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
@@ -85,7 +89,7 @@ def sandbox_reader(engine: PolicyEngine, token: TokenPublic) -> Callable[[str], 
     return lambda team: _authorization(engine, token, "sandbox.read", {"team": team}).allow
 
 
-def _authorization(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]):
+def _authorization(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> Authorization:
     return engine.authorize(
         {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": action, "resource": resource}
     )

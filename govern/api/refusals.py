@@ -76,7 +76,7 @@ def _document(operation: dict[str, Any]) -> None:
             continue
         # Refusals are JSON whatever the operation streams when it succeeds.
         content = response.get("content", {})
-        media = content.get("application/json") or next(iter(content.values()), {})
+        media: dict[str, Any] = content.get("application/json") or next(iter(content.values()), {})
         schema = _ref(InvalidRequest) if int(code) in BEFORE_ANY_ROUTE else media.get("schema") or _ref(ErrorPublic)
         response["content"] = {"application/json": {"schema": schema}}
     if "422" in responses:

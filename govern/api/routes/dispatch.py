@@ -50,7 +50,7 @@ def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session:
 )
 def post_reproduce(
     submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, request: Request
-):
+) -> JobPublic | JSONResponse:
     """Decide, record and queue a re-run of the finished simulator job with the same circuit, seeds and noise
     snapshot, billed to the run's sandbox as the original was; the job's `reproduced` says whether the
     result hash matched once it ends."""

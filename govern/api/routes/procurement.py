@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
+from sqlmodel import Session
 
 from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.db.public import VendorPublic, VendorUpsert
+from govern.db.public import TokenPublic, VendorPublic, VendorUpsert
+from govern.policy.engines import PolicyEngine
 from govern.records.procurement import (
     LedgerEntryPublic,
     SandboxPublic,
@@ -71,7 +73,7 @@ def get_ledger(sandbox_id: str, token: TokenDep, engine: EngineDep, session: Ses
     return ledger(session, sandbox.id)
 
 
-def _decide(sandbox_id: str, action: str, token, engine, session) -> SandboxPublic:
+def _decide(sandbox_id: str, action: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> SandboxPublic:
     return decide_on(
         get_sandbox(session, sandbox_id), f"sandbox {sandbox_id!r}", "sandbox.approve", engine, token, session,
         lambda: decide_sandbox(session, sandbox_id, action, decided_by=str(token.id)),

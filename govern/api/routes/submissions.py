@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 def post_submission(
     body: CheckRequest, request: Request, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-):
+) -> JSONResponse:
     """Decide and record a submission; an allowed one gets a queued dispatch job and a budget reservation."""
     require(engine, token, "submission.create", {"team": body.team})
     actor = str(token.id)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlmodel import Session
 
 from govern.api.params import TeamFilter
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.api.refusals import refusals
+from govern.db.public import TokenPublic
+from govern.policy.engines import PolicyEngine
 from govern.records.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
 
 router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
@@ -27,7 +30,7 @@ def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: T
     return list_waivers(session, team)
 
 
-def _change(waiver_id: str, new_status: str, token, engine, session) -> WaiverPublic:
+def _change(waiver_id: str, new_status: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> WaiverPublic:
     return decide_on(
         get_waiver(session, waiver_id), f"waiver {waiver_id!r}", "waiver.approve", engine, token, session,
         lambda: change_waiver(session, waiver_id, new_status, by=str(token.id)),
