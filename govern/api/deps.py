@@ -78,7 +78,7 @@ TokenDep = Annotated[TokenPublic, Depends(get_current_token)]
 
 def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> None:
     """Ask the authorization policy; a denial is a 403 that says why."""
-    answer = _authorization(engine, token, action, resource)
+    answer = authorization(engine, token, action, resource)
     if not answer.allow:
         raise HTTPException(status.HTTP_403_FORBIDDEN, answer.reason)
 
@@ -86,10 +86,11 @@ def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dic
 def sandbox_reader(engine: PolicyEngine, token: TokenPublic) -> Callable[[str], bool]:
     """Whether the token may read a team's sandboxes: what a decision's live context may show it of
     another team's sandbox (govern.records.procurement.context_for)."""
-    return lambda team: _authorization(engine, token, "sandbox.read", {"team": team}).allow
+    return lambda team: authorization(engine, token, "sandbox.read", {"team": team}).allow
 
 
-def _authorization(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> Authorization:
+def authorization(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> Authorization:
+    """The authorization policy's answer for the token, for routes that need more than a yes (`require`)."""
     return engine.authorize(
         {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": action, "resource": resource}
     )

@@ -17,10 +17,9 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.params import EventId
-from govern.api.streams import jsonl_error, prefetched, streamed
-from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.streams import JsonLines, jsonl_error, prefetched, streamed
+from govern.api.deps import EngineDep, SessionDep, TokenDep, authorization, require
 from govern.api.lineage_body import read_event
-from govern.api.routes.audit import JsonLines
 from govern.api.refusals import refusals
 from govern.db.database import reading
 from govern.policy.engines import PolicyEngine
@@ -70,8 +69,7 @@ def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: An
     parsed = parse(event)
     claimed = owner.claim(session, event, parsed)
     if claimed is not None:
-        answer = engine.authorize({"token": {"id": str(token.id), "role": token.role.value, "team": token.team},
-                                   "action": "lineage.write_owned", "resource": {"team": parsed.team or "*"}})
+        answer = authorization(engine, token, "lineage.write_owned", {"team": parsed.team or "*"})
         if not answer.allow:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{claimed}: only govern itself writes it, with a `service` token ({answer.reason})")
     stored = write.ingest_parsed(session, parsed)
@@ -133,10 +131,7 @@ def export_events(
 def visible_teams(engine: PolicyEngine, token: TokenPublic) -> set[str] | None:
     """None (everything) for a token that may read another team's lineage; else its own team only."""
     require(engine, token, "lineage.read", {"team": token.team})
-    any_team = engine.authorize(
-        {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": "lineage.read", "resource": {"team": "*"}}
-    )
-    return None if any_team.allow else {token.team}
+    return None if authorization(engine, token, "lineage.read", {"team": "*"}).allow else {token.team}
 
 
 def _dataset_in_path(request: Request) -> tuple[str, str]:
