@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from govern.api import create_app
 from govern.db.database import session_scope
 from govern.manifest.documents import load_documents
-from govern.db.tables import TokenCreate
+from govern.db.public import TokenCreate
 from govern.settings import Settings
 from govern.records.tokens import create_token, revoke_token
 from tests.conftest import EXAMPLES

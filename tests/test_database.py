@@ -7,7 +7,8 @@ import uuid
 from sqlalchemy import text
 
 from govern.db.database import create_db_engine, current_revision, head_revision, session_scope, upgrade
-from govern.db.tables import Role, TokenCreate
+from govern.db.public import TokenCreate
+from govern.db.tables import Role
 from govern.records.tokens import authenticate, create_token, list_tokens, revoke_token
 
 

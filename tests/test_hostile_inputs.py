@@ -328,12 +328,12 @@ def _breaking(original, *, after: int):
 
 @pytest.mark.parametrize("export_format", ["jsonl", "csv"])
 def test_an_audit_export_that_fails_midway_ends_with_an_error_record(client, monkeypatch, export_format):
-    import govern.api.audit
+    import govern.api.routes.audit
 
     submitter = {**auth(token_for(client, "submitter", "materials-rnd")), **JSON}
     for _ in range(2):
         assert client.post("/v1/check", json=check_body(), headers=submitter).status_code == 200
-    monkeypatch.setattr(govern.api.audit, "walk", _breaking(govern.api.audit.walk, after=1))
+    monkeypatch.setattr(govern.api.routes.audit, "walk", _breaking(govern.api.routes.audit.walk, after=1))
     response = client.get(f"/v1/audit/decisions?format={export_format}", headers=auth(token_for(client, "compliance", "audit")))
     assert response.status_code == 200
     last = response.text.splitlines()[-1]
@@ -345,14 +345,14 @@ def test_an_audit_export_that_fails_midway_ends_with_an_error_record(client, mon
 
 
 def test_an_export_whose_first_query_fails_is_not_a_200(client, monkeypatch):
-    import govern.api.audit
+    import govern.api.routes.audit
     from sqlalchemy.exc import OperationalError
 
     def unavailable(*args, **kwargs):
         raise OperationalError("SELECT", {}, Exception("gone"))
         yield
 
-    monkeypatch.setattr(govern.api.audit, "walk", unavailable)
+    monkeypatch.setattr(govern.api.routes.audit, "walk", unavailable)
     response = client.get("/v1/audit/decisions?format=csv", headers=auth(token_for(client, "compliance", "audit")))
     assert response.status_code == 503 and "nothing was recorded" in response.json()["detail"]
 

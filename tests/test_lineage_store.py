@@ -10,7 +10,8 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from govern.api import create_app, lineage
+from govern.api import create_app
+from govern.api.routes import lineage
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.lineage import limits
 from govern.lineage.store import query, write

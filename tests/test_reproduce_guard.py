@@ -21,7 +21,8 @@ from govern.api import create_app
 from govern.dispatch.jobs import JobKind
 from govern.dispatch.worker import WorkerOptions
 from govern.db.database import create_db_engine, session_scope
-from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord, TokenCreate
+from govern.db.public import TokenCreate
+from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord
 from govern.settings import Settings
 from govern.records.tokens import create_token
 from tests.live_service import running_service

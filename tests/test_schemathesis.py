@@ -25,7 +25,7 @@ from schemathesis.generation.modes import GenerationMode
 
 from govern.api import create_app
 from govern.db.database import create_db_engine, session_scope
-from govern.db.tables import TokenCreate
+from govern.db.public import TokenCreate
 from govern.settings import Settings
 from govern.records.tokens import create_token
 from tests.conftest import fresh_database

@@ -13,7 +13,6 @@ from decimal import Decimal
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
@@ -29,30 +28,13 @@ from govern.canonical import canonical_json
 from govern.policy.engines import PolicyEngine
 from govern.lineage import outbox
 from govern.lineage.submission_events import PRODUCER, submission_event
+from govern.db.public import SubmissionPublic
 from govern.db.tables import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.manifest.schema import Context
 from govern.records.procurement import InvalidVendorRecord, context_for
 from govern.records.errors import RecordError, as_utc
 from govern.secrets import redacted, redacted_circuit
 from govern.submission import Submission, submission_from_request
-
-
-class SubmissionPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    team: str
-    name: str
-    outcome: str
-    decision_id: str
-    sandbox: str | None
-    estimated_cost: Decimal
-    currency: str
-    circuit_sha256: str
-    run_id: str
-    created_by: str
-    created_at: datetime
-    job_status: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,18 @@ from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from govern.api import access_log, audit, dispatch, lineage, policy, procurement, submissions, waivers
+from govern.api import access_log
 from govern.api.bodies import BoundedBodies, located_in_body
+from govern.api.live_policy import install_bundle
 from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.refusals import document_refusals
-from govern.api.routes import health, specs, v1
-from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
+from govern.api.routes import (
+    audit, check, dispatch, facets, health, lineage, outbox, policy, procurement, submissions, waivers,
+)
+from govern.policy.bundle import BundleError, load_configured_bundle
 from govern.check.checker import Checker
 from govern.db.database import create_db_engine, upgrade
 from govern.audit.log import GroupCommit
@@ -26,9 +30,9 @@ from govern.dispatch.worker import Worker, worker_options
 from govern.policy.engines import EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
-from govern.policy.engines.factory import build_engine
 from govern.circuit.profiling import profiling_options
 from govern.settings import Settings, load_settings
+from govern.records.errors import RecordError
 from govern.records.tokens import TokenCache
 
 
@@ -67,18 +71,12 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.tokens = TokenCache(settings.token_cache_s)
     app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes, encoded_paths=lineage.ENCODED_PATHS)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
-    app.include_router(health)
-    app.include_router(v1)
-    app.include_router(specs)
-    app.include_router(audit.router)
-    app.include_router(policy.router)
-    app.include_router(procurement.router)
-    app.include_router(waivers.router)
-    app.include_router(submissions.router)
-    app.include_router(dispatch.router)
-    app.include_router(lineage.router)
-    app.add_exception_handler(InputError, _input_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
+    for routes in (health, check, outbox, facets, audit, policy, procurement, waivers, submissions, dispatch, lineage):
+        app.include_router(routes.router)
+    # Starlette types each handler as taking any Exception, though it passes only the class registered.
+    app.add_exception_handler(InputError, _input_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RecordError, _record_refused)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
     document_refusals(app)
     return app
 
@@ -102,7 +100,7 @@ def _delivering(deliverer: Deliverer, settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
-def _working(database, settings: Settings, enabled: bool) -> Iterator[Worker | None]:
+def _working(database: Engine, settings: Settings, enabled: bool) -> Iterator[Worker | None]:
     """Run a dispatch worker beside the service, when asked, and stop it with the service."""
     if not enabled:
         yield None
@@ -119,24 +117,15 @@ def _working(database, settings: Settings, enabled: bool) -> Iterator[Worker | N
         thread.join(timeout=30)
 
 
-def install_bundle(app: FastAPI, bundle: PolicyBundle) -> None:
-    """Build an engine for the bundle and swap it in; raises (and changes nothing) if the bundle is refused.
-
-    Requests read the engine once, so each sees either the old bundle or the new one, never a mix.
-    """
-    settings: Settings = app.state.settings
-    engine = build_engine(settings, bundle)
-    previous = getattr(app.state, "engine", None)
-    app.state.bundle, app.state.engine = bundle, engine
-    app.state.checker = Checker(engine, circuit_limits=settings.circuit_limits, **profiling_options(settings))
-    if previous is not None:
-        previous.close()
-
-
 async def _input_error(request: Request, exc: InputError) -> JSONResponse:
     exc = located_in_body(request.scope, exc)
     problems = [{"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems]
     return JSONResponse({"detail": "invalid submission", "source": exc.source, "problems": problems}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _record_refused(_: Request, exc: RecordError) -> JSONResponse:
+    """A request the records refuse (bad, unknown or conflicting input) is the 4xx its error names."""
+    return JSONResponse({"detail": str(exc)}, exc.status)
 
 
 async def _database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:

@@ -38,8 +38,8 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) > PATH_ARGUMENT and isinstance(args[PATH_ARGUMENT], str):
-            record.args = (*args[:PATH_ARGUMENT], redact_target(args[PATH_ARGUMENT]), *args[PATH_ARGUMENT + 1:])
+        if isinstance(args, tuple) and len(args) > PATH_ARGUMENT and isinstance(target := args[PATH_ARGUMENT], str):
+            record.args = (*args[:PATH_ARGUMENT], redact_target(target), *args[PATH_ARGUMENT + 1:])
         return True
 
 

@@ -11,9 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from govern.policy.decision import Authorization
 from govern.policy.engines import PolicyEngine
-from govern.db.tables import TokenPublic
-from govern.records.errors import RecordError
+from govern.db.public import TokenPublic
+from govern.records.tokens import TokenCache
 from govern.settings import Settings
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `govern token create`.")
@@ -25,11 +26,13 @@ bearer = HTTPBearer(auto_error=False, description="An API token from `govern tok
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_engine(request: Request) -> PolicyEngine:
-    return request.app.state.engine
+    engine: PolicyEngine = request.app.state.engine
+    return engine
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -63,7 +66,7 @@ async def get_current_token(
 ) -> TokenPublic:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
-    tokens = request.app.state.tokens
+    tokens: TokenCache = request.app.state.tokens
     token = tokens.remembered(credentials.credentials) or await run_in_threadpool(tokens.authenticate, session, credentials.credentials)
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
@@ -75,7 +78,7 @@ TokenDep = Annotated[TokenPublic, Depends(get_current_token)]
 
 def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> None:
     """Ask the authorization policy; a denial is a 403 that says why."""
-    answer = _authorization(engine, token, action, resource)
+    answer = authorization(engine, token, action, resource)
     if not answer.allow:
         raise HTTPException(status.HTTP_403_FORBIDDEN, answer.reason)
 
@@ -83,24 +86,14 @@ def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dic
 def sandbox_reader(engine: PolicyEngine, token: TokenPublic) -> Callable[[str], bool]:
     """Whether the token may read a team's sandboxes: what a decision's live context may show it of
     another team's sandbox (govern.records.procurement.context_for)."""
-    return lambda team: _authorization(engine, token, "sandbox.read", {"team": team}).allow
+    return lambda team: authorization(engine, token, "sandbox.read", {"team": team}).allow
 
 
-def _authorization(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]):
+def authorization(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> Authorization:
+    """The authorization policy's answer for the token, for routes that need more than a yes (`require`)."""
     return engine.authorize(
         {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": action, "resource": resource}
     )
-
-
-Answer = TypeVar("Answer")
-
-
-def answered(action: Callable[[], Answer]) -> Answer:
-    """Run a records call; its record errors (bad, unknown or conflicting input) become the 4xx they name."""
-    try:
-        return action()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
 
 
 Changed = TypeVar("Changed")
@@ -110,13 +103,11 @@ def decide_on(
     record: Any, what: str, permission: str, engine: PolicyEngine, token: TokenPublic, session: Session, change: Callable[[], Changed]
 ) -> Changed:
     """The shape every approve/reject/revoke route shares: 404 for an unknown record, the authorization
-    policy (told who requested it, for separation of duties), the change, and a commit before answering."""
+    policy (told who requested it, for separation of duties), the change, and a commit before answering; a
+    change the records refuse is the 4xx its RecordError names (govern.api.create_app's handler)."""
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
     require(engine, token, permission, {"team": record.team, "requestedBy": record.requested_by})
-    try:
-        changed = change()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    changed = change()
     session.commit()
     return changed

@@ -3,7 +3,8 @@ an operation can return, with the body it really has.
 
 Routes name the refusals that their own logic decides (`responses=refusals(403, 404)`); `document_refusals`
 adds those that follow from the operation itself, and gives every refusal its JSON body: the limits on bodies
-and headers (govern/api/bodies.py, govern/api/server.py) answer in FastAPI's field-error shape.
+and headers (govern/api/bodies.py, govern/api/server.py) answer in FastAPI's field-error shape. The bodies'
+models are in govern/api/schemas.py.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from govern.policy.decision import Decision
-from govern.admission.transaction import SubmissionPublic
+from govern.api.schemas import ErrorPublic, FieldProblem, InvalidRequest, InvalidSubmission, RequestField
 
 WHY = {
     401: "No bearer token, or an unknown or revoked one.",
@@ -28,51 +28,6 @@ WHY = {
     431: "The request headers are over the size limit (GOVERN_MAX_HEADER_BYTES).",
     503: "The database or the policy engine is unavailable; nothing was recorded.",
 }
-
-
-class ErrorPublic(BaseModel):
-    """The body of every refusal: `detail` says what is wrong; some refusals add fields of their own."""
-
-    model_config = ConfigDict(extra="allow")
-
-    detail: str
-
-
-class FieldProblem(BaseModel):
-    field: str
-    message: str
-    line: int | None
-    column: int | None
-
-
-class InvalidSubmission(ErrorPublic):
-    """A manifest or circuit that cannot be checked: each problem names its field and, where known, line:col."""
-
-    source: str
-    problems: list[FieldProblem]
-
-
-class RequestField(BaseModel):
-    """One field FastAPI's request validation refused."""
-
-    model_config = ConfigDict(extra="allow")
-
-    loc: list[str | int]
-    msg: str
-    type: str
-
-
-class InvalidRequest(BaseModel):
-    """FastAPI's request validation: the fields that do not fit the operation's parameters or body."""
-
-    detail: list[RequestField]
-
-
-class DeniedSubmission(ErrorPublic):
-    """A submission the policy denied: recorded, with its decision."""
-
-    submission: SubmissionPublic
-    decision: Decision
 
 
 BEFORE_ANY_ROUTE = {413, 415, 422, 431}
@@ -121,7 +76,7 @@ def _document(operation: dict[str, Any]) -> None:
             continue
         # Refusals are JSON whatever the operation streams when it succeeds.
         content = response.get("content", {})
-        media = content.get("application/json") or next(iter(content.values()), {})
+        media: dict[str, Any] = content.get("application/json") or next(iter(content.values()), {})
         schema = _ref(InvalidRequest) if int(code) in BEFORE_ANY_ROUTE else media.get("schema") or _ref(ErrorPublic)
         response["content"] = {"application/json": {"schema": schema}}
     if "422" in responses:

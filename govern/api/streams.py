@@ -19,6 +19,12 @@ log = logging.getLogger("govern.api")
 Row = TypeVar("Row")
 
 
+class JsonLines(StreamingResponse):
+    """A stream of JSON Lines, so that the OpenAPI document names the media type."""
+
+    media_type = "application/x-ndjson"
+
+
 def prefetched(rows: Iterator[Row]) -> Iterator[Row]:
     """The same rows, the first already read: a failing query raises here, while a 4xx/503 can still be sent."""
     try:

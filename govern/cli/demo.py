@@ -30,7 +30,7 @@ from govern.client import ClientError, GovernClient, request_body
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.audit.log import verify
 from govern.manifest.documents import load_documents
-from govern.db.tables import TokenCreate
+from govern.db.public import TokenCreate
 from govern.settings import Settings
 from govern.records.tokens import create_token
 

@@ -24,7 +24,7 @@ def token_create(
     from pydantic import ValidationError
 
     from govern.db.database import session_scope
-    from govern.db.tables import TokenCreate
+    from govern.db.public import TokenCreate
     from govern.records.tokens import create_token
 
     try:

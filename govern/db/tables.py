@@ -1,19 +1,14 @@
-"""Database tables, and the Create / Public models beside them so the API never returns table rows."""
+"""Database tables; what a client may send for a row and see of it is in govern.db.public, so no row reaches a client."""
 
 from __future__ import annotations
 
 import enum
 import uuid
 from datetime import datetime, UTC
-
-from pydantic import BaseModel, ConfigDict
 from decimal import Decimal
 
-from pydantic.alias_generators import to_camel
 from sqlalchemy import JSON, DateTime, Numeric, Text
 from sqlmodel import Field, SQLModel
-
-from govern.manifest.schema import DnsLabel, PriceModel
 
 
 def utcnow() -> datetime:
@@ -43,28 +38,6 @@ class ApiToken(SQLModel, table=True):
     prefix: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-
-
-class TokenCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role
-    team: DnsLabel
-    name: str = "token"
-
-
-class TokenPublic(BaseModel):
-    """What anyone may see of a token: never its secret or hash."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
-    name: str
-    role: Role
-    team: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None
 
 
 class DecisionRecord(SQLModel, table=True):
@@ -99,28 +72,6 @@ class VendorRecord(SQLModel, table=True):
     regions: list[str] = Field(default_factory=list, sa_type=JSON)
     price_model: dict | None = Field(default=None, sa_type=JSON)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-
-
-class VendorUpsert(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-
-    approved: bool = True
-    data_processing_agreement: bool = False
-    regions: list[str] = []
-    price_model: PriceModel | None = None
-
-
-class VendorPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
-
-    name: str
-    approved: bool
-    data_processing_agreement: bool
-    regions: list[str]
-    price_model: PriceModel | None = None
-    price_model_problem: str | None = Field(
-        default=None, description="Why the stored price model is not valid (decisions for this vendor are denied until it is corrected)."
-    )
 
 
 class SandboxRecord(SQLModel, table=True):

@@ -13,7 +13,8 @@ from pydantic.alias_generators import to_camel
 from sqlmodel import Session, select
 
 from govern.manifest.schema import API_VERSION, Context, ContextSpec, DnsLabel, PriceModel, Sandbox, Vendor
-from govern.db.tables import LedgerEntry, SandboxRecord, VendorPublic, VendorRecord, VendorUpsert, utcnow
+from govern.db.public import VendorPublic, VendorUpsert
+from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, utcnow
 from govern.records.errors import RecordError, as_utc
 from govern.records.waivers import team_waivers
 

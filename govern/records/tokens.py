@@ -9,7 +9,8 @@ import uuid
 
 from sqlmodel import Session, select
 
-from govern.db.tables import ApiToken, TokenCreate, TokenPublic, utcnow
+from govern.db.public import TokenCreate, TokenPublic
+from govern.db.tables import ApiToken, utcnow
 
 TOKEN_PREFIX = "gov_"
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
+from sqlmodel import Session
 
 from govern.api.params import TeamFilter
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.api.refusals import refusals
-from govern.records.errors import RecordError
+from govern.db.public import TokenPublic
+from govern.policy.engines import PolicyEngine
 from govern.records.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
 
 router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
@@ -17,10 +19,7 @@ router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
 def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
     """Request a waiver of one rule for a team (and optionally one experiment or sandbox) until it expires."""
     require(engine, token, "waiver.request", {"team": body.team})
-    try:
-        waiver = request_waiver(session, body, requested_by=str(token.id))
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    waiver = request_waiver(session, body, requested_by=str(token.id))
     session.commit()
     return waiver
 
@@ -31,7 +30,7 @@ def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: T
     return list_waivers(session, team)
 
 
-def _change(waiver_id: str, new_status: str, token, engine, session) -> WaiverPublic:
+def _change(waiver_id: str, new_status: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> WaiverPublic:
     return decide_on(
         get_waiver(session, waiver_id), f"waiver {waiver_id!r}", "waiver.approve", engine, token, session,
         lambda: change_waiver(session, waiver_id, new_status, by=str(token.id)),

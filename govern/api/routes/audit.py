@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.params import RuleFilter, Since, TeamFilter, Until
-from govern.api.streams import csv_error, jsonl_error, prefetched, streamed
+from govern.api.streams import JsonLines, csv_error, jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
 from govern.api.refusals import refusals
 from govern.db.database import reading
@@ -28,12 +28,6 @@ from govern.db.tables import ApiToken, DecisionRecord
 from govern.audit.record_format import as_utc, columns_from_content, content_rule_ids
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-
-
-class JsonLines(StreamingResponse):
-    """A stream of JSON Lines, so that the OpenAPI document names the media type."""
-
-    media_type = "application/x-ndjson"
 
 
 CSV_COLUMNS = (

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
+from sqlmodel import Session
 
 from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.db.tables import VendorPublic, VendorUpsert
-from govern.records.errors import RecordError
+from govern.db.public import TokenPublic, VendorPublic, VendorUpsert
+from govern.policy.engines import PolicyEngine
 from govern.records.procurement import (
     LedgerEntryPublic,
     SandboxPublic,
@@ -43,10 +44,7 @@ def get_vendors(token: TokenDep, session: SessionDep) -> list[VendorPublic]:
 def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
     """Request a sandbox for a team (at most 12 weeks); it must be approved by someone else."""
     require(engine, token, "sandbox.request", {"team": body.team})
-    try:
-        sandbox = request_sandbox(session, body, requested_by=str(token.id))
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    sandbox = request_sandbox(session, body, requested_by=str(token.id))
     session.commit()
     return sandbox
 
@@ -75,7 +73,7 @@ def get_ledger(sandbox_id: str, token: TokenDep, engine: EngineDep, session: Ses
     return ledger(session, sandbox.id)
 
 
-def _decide(sandbox_id: str, action: str, token, engine, session) -> SandboxPublic:
+def _decide(sandbox_id: str, action: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> SandboxPublic:
     return decide_on(
         get_sandbox(session, sandbox_id), f"sandbox {sandbox_id!r}", "sandbox.approve", engine, token, session,
         lambda: decide_sandbox(session, sandbox_id, action, decided_by=str(token.id)),

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, answered, require, sandbox_reader
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
+from govern.api.schemas import JobList
 from govern.dispatch import control, results
 from govern.dispatch.control import JobPublic
 from govern.dispatch.results import ResultPublic
-from govern.records.errors import RecordError
 from govern.admission.reproductions import RateLimited, reproduce
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 
 
-class JobList(BaseModel):
-    items: list[JobPublic]
-
-
 def _authorize(session: SessionDep, engine: EngineDep, token: TokenDep, submission_id: str, action: str) -> None:
     """404 for an unknown submission, then the authorization policy on its team."""
-    submission = answered(lambda: control.submission_row(session, submission_id))
+    submission = control.submission_row(session, submission_id)
     require(engine, token, action, {"team": submission.team})
 
 
@@ -38,14 +33,14 @@ def get_jobs(submission_id: str, token: TokenDep, engine: EngineDep, session: Se
 def get_result(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> ResultPublic:
     """Counts, result hash, transpiled metrics, calibration snapshot and actual cost; 404 until it exists."""
     _authorize(session, engine, token, submission_id, "submission.read")
-    return answered(lambda: results.result_of(session, submission_id))
+    return results.result_of(session, submission_id)
 
 
 @router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=refusals(403, 404, 409))
 def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobList:
     """Cancel the submission's unfinished work: a queued job at once, a running one by its worker."""
     _authorize(session, engine, token, submission_id, "submission.cancel")
-    jobs = answered(lambda: control.cancel(session, submission_id))
+    jobs = control.cancel(session, submission_id)
     session.commit()
     return JobList(items=jobs)
 
@@ -56,7 +51,7 @@ def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session:
 )
 def post_reproduce(
     submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, request: Request
-):
+) -> JobPublic | JSONResponse:
     """Decide, record and queue a re-run of the finished simulator job with the same circuit, seeds and noise
     snapshot, billed to the run's sandbox as the original was; the job's `reproduced` says whether the
     result hash matched once it ends."""
@@ -68,8 +63,6 @@ def post_reproduce(
         )
     except RateLimited as exc:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
     session.commit()
     request.app.state.metrics.observe_decision(done.decision, "reproduce")
     request.app.state.deliverer.wake()
@@ -82,6 +75,6 @@ def post_reproduce(
 
 @router.get("/jobs/{job_id}", responses=refusals(403, 404))
 def get_job(job_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobPublic:
-    job = answered(lambda: control.get_job(session, job_id))
+    job = control.get_job(session, job_id)
     _authorize(session, engine, token, job.submission_id, "submission.read")
     return control.job_public(job)

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Request, status
-from pydantic import BaseModel
 
 from govern.api.deps import EngineDep, TokenDep, require
+from govern.api.live_policy import install_bundle
 from govern.api.refusals import refusals
+from govern.api.schemas import PolicyInfo
 from govern.policy.bundle import BundleError, load_configured_bundle
 from govern.policy.engines import EngineError
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
-
-
-class PolicyInfo(BaseModel):
-    revision: str
-    bundle_revision: str
-    engine: str
-    rules: dict[str, dict[str, Any]]
 
 
 def _info(request: Request) -> PolicyInfo:
@@ -39,8 +31,6 @@ def policy(request: Request, token: TokenDep) -> PolicyInfo:
 def reload(request: Request, token: TokenDep, engine: EngineDep) -> PolicyInfo:
     """Load the configured bundle again and swap it in atomically; a bundle that fails `govern policy check`
     is refused with 422 and the running one stays."""
-    from govern.api import install_bundle
-
     require(engine, token, "policy.reload", {})
     try:
         install_bundle(request.app, load_configured_bundle(request.app.state.settings))

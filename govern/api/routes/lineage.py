@@ -17,17 +17,16 @@ from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
 from govern.api.params import EventId
-from govern.api.streams import jsonl_error, prefetched, streamed
-from govern.api.deps import EngineDep, SessionDep, TokenDep, answered, require
+from govern.api.streams import JsonLines, jsonl_error, prefetched, streamed
+from govern.api.deps import EngineDep, SessionDep, TokenDep, authorization, require
 from govern.api.lineage_body import read_event
-from govern.api.audit import JsonLines
 from govern.api.refusals import refusals
 from govern.db.database import reading
 from govern.policy.engines import PolicyEngine
 from govern.lineage import owner
 from govern.lineage.store import query, write
 from govern.lineage.store.ingest import parse
-from govern.db.tables import TokenPublic
+from govern.db.public import TokenPublic
 
 router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
 ENCODED_PATHS = frozenset({"/api/v1/lineage"})
@@ -67,14 +66,13 @@ async def post_event(request: Request, response: Response, token: TokenDep, engi
 
 
 def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: Any) -> bool:
-    parsed = answered(lambda: parse(event))
+    parsed = parse(event)
     claimed = owner.claim(session, event, parsed)
     if claimed is not None:
-        answer = engine.authorize({"token": {"id": str(token.id), "role": token.role.value, "team": token.team},
-                                   "action": "lineage.write_owned", "resource": {"team": parsed.team or "*"}})
+        answer = authorization(engine, token, "lineage.write_owned", {"team": parsed.team or "*"})
         if not answer.allow:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{claimed}: only govern itself writes it, with a `service` token ({answer.reason})")
-    stored = answered(lambda: write.ingest_parsed(session, parsed))
+    stored = write.ingest_parsed(session, parsed)
     session.commit()
     return stored
 
@@ -86,7 +84,7 @@ def get_graph(
     depth: Depth = query.MAX_DEPTH,
 ) -> dict[str, Any]:
     """The lineage graph around a node, in Marquez's shape."""
-    return answered(lambda: query.graph(session, node_id, depth, visible_teams(engine, token)))
+    return query.graph(session, node_id, depth, visible_teams(engine, token))
 
 
 @router.get("/datasets/{dataset:path}/runs", responses=refusals(403, 404))
@@ -99,7 +97,7 @@ def get_dataset_runs(
     each URL-encoded (`s3%3A%2F%2Fbucket`); the two are read from the raw path, `dataset` only documents it."""
     teams = visible_teams(engine, token)
     namespace, name = _dataset_in_path(request)
-    return answered(lambda: query.dataset_runs(session, namespace, name, teams, limit))
+    return query.dataset_runs(session, namespace, name, teams, limit)
 
 
 @router.get("/runs/{run_id}/upstream", responses=refusals(403, 404, 422))
@@ -108,7 +106,7 @@ def get_run_upstream(
     depth: Annotated[int, Query(ge=1, le=query.MAX_DEPTH)] = query.MAX_DEPTH,
 ) -> dict[str, Any]:
     """Everything a run's outputs came from: its inputs, the runs that produced them, and so on."""
-    return answered(lambda: query.run_upstream(session, run_id, visible_teams(engine, token), depth))
+    return query.run_upstream(session, run_id, visible_teams(engine, token), depth)
 
 
 @router.get("/events", response_class=JsonLines, responses=refusals(403))
@@ -133,10 +131,7 @@ def export_events(
 def visible_teams(engine: PolicyEngine, token: TokenPublic) -> set[str] | None:
     """None (everything) for a token that may read another team's lineage; else its own team only."""
     require(engine, token, "lineage.read", {"team": token.team})
-    any_team = engine.authorize(
-        {"token": {"id": str(token.id), "role": token.role.value, "team": token.team}, "action": "lineage.read", "resource": {"team": "*"}}
-    )
-    return None if any_team.allow else {token.team}
+    return None if authorization(engine, token, "lineage.read", {"team": "*"}).allow else {token.team}
 
 
 def _dataset_in_path(request: Request) -> tuple[str, str]:

@@ -7,17 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
 from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
-from govern.api.refusals import DeniedSubmission, ErrorPublic, refusals
-from govern.api.routes import CheckRequest
-from govern.policy.decision import Decision
-from govern.records.errors import RecordError
+from govern.api.refusals import refusals
+from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
 from govern.admission.transaction import (
-    SubmissionPublic,
     Submitted,
     decision_of,
     find_by_key,
@@ -31,22 +27,12 @@ from govern.admission.transaction import (
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 
 
-class SubmissionResponse(BaseModel):
-    submission: SubmissionPublic
-    decision: Decision
-
-
-class SubmissionPage(BaseModel):
-    items: list[SubmissionPublic]
-    next_cursor: int | None
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionResponse,
              responses=refusals(403, 409, 422, models={403: DeniedSubmission | ErrorPublic}))
 def post_submission(
     body: CheckRequest, request: Request, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-):
+) -> JSONResponse:
     """Decide and record a submission; an allowed one gets a queued dispatch job and a budget reservation."""
     require(engine, token, "submission.create", {"team": body.team})
     actor = str(token.id)
@@ -58,17 +44,12 @@ def post_submission(
             may_see=sandbox_reader(engine, token),
         )
         session.commit()
-    except RecordError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
     except IntegrityError:
         session.rollback()  # a concurrent retry with the same key won the race: answer as it did
         earlier = find_by_key(session, actor, idempotency_key) if idempotency_key else None
         if earlier is None:
             raise
-        try:
-            result = replay(session, earlier, request_hash(body.manifest, body.circuit))
-        except RecordError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
+        result = replay(session, earlier, request_hash(body.manifest, body.circuit))
     if not result.replayed:
         request.app.state.metrics.observe_decision(result.decision, "submission")
         request.app.state.deliverer.wake()

@@ -1,0 +1,31 @@
+"""`POST /v1/check`: a dry run, deciding a submission on the live context and dispatching nothing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.refusals import refusals
+from govern.api.schemas import CheckRequest, CheckResponse
+from govern.manifest.documents import Document
+from govern.submission import submission_from_request
+from govern.admission.transaction import decide_on_live_context
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/check", tags=["decisions"], responses=refusals(403))
+def check(
+    body: CheckRequest, token: TokenDep, engine: EngineDep, settings: SettingsDep, session: SessionDep, request: Request
+) -> CheckResponse:
+    """Decide a submission on the live context without dispatching anything (a dry run); the decision is still
+    logged as evidence."""
+    require(engine, token, "check", {"team": body.team})
+    submission = submission_from_request(Document("manifest", 0, body.manifest, {}), body.circuit, settings.max_circuit_bytes)
+    decision, _, policy_input = decide_on_live_context(
+        session, request.app.state.checker, engine, submission, lock_sandbox=False, may_see=sandbox_reader(engine, token)
+    )
+    session.commit()  # the reads are done: give the connection back before waiting for the log
+    request.app.state.decision_log.append(decision, policy_input, actor=str(token.id), kind="check")
+    request.app.state.metrics.observe_decision(decision, "check")
+    return CheckResponse(outcome=decision.outcome.value, decision=decision)
