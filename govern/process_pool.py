@@ -25,7 +25,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 ANSWERED, OUT_OF_MEMORY, CRASHED, FATAL = b"R", b"M", b"E", b"F"
 CONTINUATION = b"+"
@@ -121,7 +121,7 @@ class StartRefused(Exception):
     """Raised by a child's `start` when its setup cannot be used; the parent gets the message."""
 
 
-def serve(requests: BinaryIO, replies: BinaryIO, start: Callable[[dict], Callable[[bytes], bytes]]) -> None:
+def serve(requests: BinaryIO, replies: BinaryIO, start: Callable[[dict[str, Any]], Callable[[bytes], bytes]]) -> None:
     """Set up from the first frame (`start` returns the request handler, or raises StartRefused), then answer
     frames until stdin closes (the parent is gone) or a request runs out of memory."""
     setup = read_frame(requests)
@@ -247,7 +247,7 @@ class WorkerProcess:
             raise ProcessDied(f"the {self.what} crashed ({reply[1:].decode(errors='replace')})", None)
         return reply[:1], reply[1:]
 
-    def _read(self, stream, size: int, deadline: float) -> bytes:
+    def _read(self, stream: IO[bytes], size: int, deadline: float) -> bytes:
         chunks, wanted = [], size
         while wanted:
             left = deadline - time.monotonic()
@@ -262,7 +262,7 @@ class WorkerProcess:
         return b"".join(chunks)
 
     @property
-    def process(self) -> subprocess.Popen:
+    def process(self) -> subprocess.Popen[bytes]:
         return self._process
 
     @property
@@ -292,7 +292,7 @@ class ProcessPool:
     processes or memory without bound.
     """
 
-    def __init__(self, argv: list[str], setup: dict, size: int, *, memory_bytes: int, cpu_s: float | None = None,
+    def __init__(self, argv: list[str], setup: dict[str, Any], size: int, *, memory_bytes: int, cpu_s: float | None = None,
                  what: str = "worker process", env: Mapping[str, str] | None = None):
         self._argv, self._what, self._env = argv, what, env
         self._setup = json.dumps({**setup, "memory_bytes": memory_bytes, "cpu_s": cpu_s}, sort_keys=True).encode()
@@ -331,8 +331,8 @@ class ProcessPool:
         with self._idle.mutex:
             slots = self._idle.queue
             for index in range(len(slots) - 1, -1, -1):
-                if slots[index] is not None and slots[index].alive:
-                    slots[index], taken = None, slots[index]
+                if (slot := slots[index]) is not None and slot.alive:
+                    slots[index], taken = None, slot
                     break
         return taken
 
@@ -363,7 +363,7 @@ class ProcessPool:
         if replace and not alive and self._warmed and not self._closed.is_set():
             threading.Thread(target=self._start_one, name="pool-replace", daemon=True).start()
 
-    def processes(self) -> list[subprocess.Popen]:
+    def processes(self) -> list[subprocess.Popen[bytes]]:
         """The processes running now (idle ones; for tests and operators)."""
         return [w.process for w in list(self._idle.queue) if w is not None and w.alive]
 

@@ -82,6 +82,7 @@ def submission_from_document(document: Document, max_circuit_bytes: int, *, root
                 Problem(f"inline circuit is over the {max_circuit_bytes}-byte limit", "spec.circuit.qasm", line, column),
             )
         return Submission(experiment, circuit.qasm, f"{document.source}#spec.circuit.qasm", document.source, None, document.locations)
+    assert circuit.path is not None  # a CircuitRef holds exactly one of qasm and path
     path = circuit_path(document, circuit.path, root)
     text = read_text(path, max_circuit_bytes)
     shown = Path(document.source).parent / circuit.path

@@ -372,11 +372,11 @@ def test_the_revision_covers_the_team_modules(tmp_path):
 
 
 def test_a_team_package_outside_govern_custom_is_refused_naming_file_and_package(tmp_path, cli):
-    folder = team_folder(tmp_path / "team", TEAM_POLICY.replace("govern.custom.materials_rnd", "govern.records.procurement"))
-    with pytest.raises(BundleError, match=r"/team/materials.rego: package govern.records.procurement is not govern.custom"):
+    folder = team_folder(tmp_path / "team", TEAM_POLICY.replace("govern.custom.materials_rnd", "govern.procurement"))
+    with pytest.raises(BundleError, match=r"/team/materials.rego: package govern.procurement is not govern.custom"):
         load_bundle(SHIPPED, policy_dirs=[folder])
     result = cli("policy", "list", "--policy", folder)
-    assert result.exit_code == 2 and "govern.records.procurement is not govern.custom" in result.output.replace("\n", "")
+    assert result.exit_code == 2 and "govern.procurement is not govern.custom" in result.output.replace("\n", "")
     (folder / "materials.rego").write_text(TEAM_POLICY.replace("govern.custom.materials_rnd", "govern.customs"))
     with pytest.raises(BundleError, match="package govern.customs is not govern.custom"):
         load_bundle(SHIPPED, policy_dirs=[folder])

@@ -62,9 +62,9 @@ def test_there_is_no_catalogue_data_document(bundle):
 def test_failing_rego_tests_are_reported_with_their_prints(tmp_path, cli):
     tests = (
         "package govern.policy_test\n\nimport rego.v1\n\n"
-        'test_fails if {\n\tdecision := data.govern.policy.decision with input as {"datasets": []}\n'
+        'test_fails if {\n\tdecision := data.govern.decision with input as {"datasets": []}\n'
         '\tprint("decision was", decision.allow)\n\tnot decision.allow\n}\n\n'
-        'test_passes if data.govern.policy.decision.allow with input as {"datasets": []}\n'
+        'test_passes if data.govern.decision.allow with input as {"datasets": []}\n'
     )
     result = cli("policy", "test", "--bundle", make_bundle(tmp_path, tests=tests), "-v")
     assert result.exit_code == 1

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, update
+from sqlalchemy import CursorResult, func, update
 from sqlmodel import Session, col, select
 
 from govern.audit import log as decision_log
@@ -29,7 +29,7 @@ from govern.policy.engines import PolicyEngine
 from govern.lineage import outbox
 from govern.lineage.submission_events import PRODUCER, submission_event
 from govern.db.public import SubmissionPublic
-from govern.db.tables import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord
+from govern.db.tables import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord, table_of
 from govern.manifest.schema import Context
 from govern.records.procurement import InvalidVendorRecord, context_for
 from govern.records.errors import RecordError, as_utc
@@ -146,8 +146,9 @@ def reserve(
     note: str = "estimated cost reserved when the submission was accepted",
 ) -> None:
     """Hold the estimate against the sandbox (its row is locked by the decision that allowed it)."""
-    table = SandboxRecord.__table__
-    reserved = session.execute(update(table).where(table.c.id == sandbox_id).values(reserved=func.coalesce(table.c.reserved, 0) + amount))
+    table = table_of(SandboxRecord)
+    statement = update(table).where(table.c.id == sandbox_id).values(reserved=func.coalesce(table.c.reserved, 0) + amount)
+    reserved = cast(CursorResult[Any], session.execute(statement))  # what an UPDATE returns
     if reserved.rowcount == 0:
         raise RecordError(f"sandbox {sandbox_id!r} vanished during the submission", 409)
     session.add(
@@ -192,14 +193,14 @@ def list_submissions(
     for wanted, condition in (
         (team, lambda: SubmissionRecord.team == team),
         (outcome, lambda: SubmissionRecord.outcome == outcome),
-        (since, lambda: SubmissionRecord.created_at >= since),
-        (until, lambda: SubmissionRecord.created_at < until),
+        (since, lambda: col(SubmissionRecord.created_at) >= since),
+        (until, lambda: col(SubmissionRecord.created_at) < until),
         (after, lambda: col(SubmissionRecord.number) < after),
     ):
         if wanted is not None:
             query = query.where(condition())
     if rule is not None:
-        query = query.join(DecisionRecord, DecisionRecord.decision_id == SubmissionRecord.decision_id).where(
+        query = query.join(DecisionRecord, col(DecisionRecord.decision_id) == SubmissionRecord.decision_id).where(
             col(DecisionRecord.record).contains(f'"rule":"{rule}"')
         )
     rows = session.exec(query.limit(limit + 1)).all()

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from govern.policy.decision import Decision
 from govern.canonical import canonical_json
-from govern.db.tables import DecisionRecord
+from govern.db.tables import DecisionRecord, table_of
 from govern.audit.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, column_differing, content_of, fields, row_hash, team_of
 
 GENESIS = "0" * 64
@@ -114,7 +114,7 @@ def _chain(session: Session, entries: list[Entry]) -> list[DecisionRecord]:
     """Take the head (and on PostgreSQL the lock that orders appenders) and link the entries onto it."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    table = DecisionRecord.__table__
+    table = table_of(DecisionRecord)
     head = session.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
     seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
@@ -150,6 +150,7 @@ def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
         record=canonical_json(content).decode(),
         prev_hash=prev_hash,
         format=CURRENT_FORMAT,
+        hash="",  # computed next, from the other columns
     )
     row.hash = row_hash(fields(row, FORMAT_2_COLUMNS))
     return row
@@ -157,7 +158,7 @@ def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
 
 def _insert(session: Session, rows: list[DecisionRecord]) -> bool:
     """Insert the rows in one statement; False when a row's place was taken (those rows insert nothing)."""
-    table = DecisionRecord.__table__
+    table = table_of(DecisionRecord)
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(table).values([row.model_dump() for row in rows]).on_conflict_do_nothing().returning(table.c.seq)
     return len(session.execute(statement).all()) == len(rows)

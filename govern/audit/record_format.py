@@ -36,7 +36,7 @@ def utc_text(value: datetime) -> str:
     return as_utc(value).isoformat(timespec="microseconds")
 
 
-def team_of(policy_input: Mapping[str, Any]) -> str:
+def team_of(policy_input: object) -> str:
     experiment = policy_input.get("experiment") if isinstance(policy_input, Mapping) else None
     metadata = experiment.get("metadata") if isinstance(experiment, Mapping) else None
     team = metadata.get("team", "") if isinstance(metadata, Mapping) else ""
@@ -80,9 +80,10 @@ def columns_from_content(content: Mapping[str, Any]) -> dict[str, Any]:
     """The column values a record's content says it has (None where the content has no readable value)."""
     decision = content.get("decision")
     decision = decision if isinstance(decision, Mapping) else {}
+    recorded = content.get("recorded_at")
     try:
-        recorded_at = utc_text(datetime.fromisoformat(content.get("recorded_at")))
-    except (TypeError, ValueError):
+        recorded_at = utc_text(datetime.fromisoformat(recorded)) if isinstance(recorded, str) else None
+    except ValueError:
         recorded_at = None
     return {
         "seq": content.get("seq"),

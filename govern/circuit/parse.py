@@ -124,21 +124,22 @@ def _quiet_qasm3(text: str) -> QuantumCircuit:
     from qiskit import qasm3
 
     class Raise(ErrorListener):
-        def syntaxError(self, recognizer, offendingSymbol, line, column, msg, e):  # noqa: N802, N803 - ANTLR's names
+        def syntaxError(self, recognizer: object, offendingSymbol: object, line: int, column: int, msg: str, e: Exception | None) -> None:  # noqa: N802, N803 - ANTLR's names
             raise oq3.QASM3ParsingError(f"L{line}:C{column}: {msg}")
 
-    lexer = oq3.qasm3Lexer(InputStream(text))
+    lexer = oq3.qasm3Lexer(InputStream(text))  # type: ignore[attr-defined]  # openqasm3.parser leaves its ANTLR classes out of __all__
     lexer.removeErrorListeners()
     lexer.addErrorListener(Raise())
-    parser = oq3.qasm3Parser(CommonTokenStream(lexer))
+    parser = oq3.qasm3Parser(CommonTokenStream(lexer))  # type: ignore[attr-defined]  # as qasm3Lexer above
     parser.removeErrorListeners()
     parser._errHandler = BailErrorStrategy()
     try:
         tree = parser.program()
     except Exception as exc:
         raise oq3.QASM3ParsingError() from exc
+    visitor = oq3.QASMNodeVisitor()  # type: ignore[no-untyped-call]  # openqasm3 leaves its __init__ unannotated
     try:
-        return qiskit_qasm3_import.convert(oq3.QASMNodeVisitor().visitProgram(tree))
+        return qiskit_qasm3_import.convert(visitor.visitProgram(tree))
     except qiskit_qasm3_import.ConversionError as exc:
         raise qasm3.QASM3ImporterError(str(exc)) from exc
 

@@ -15,6 +15,7 @@ import json
 import os
 import pickle
 import signal
+import subprocess
 import sys
 import threading
 from collections import OrderedDict
@@ -79,7 +80,7 @@ class Profiler:
     def warm(self) -> None:
         self._pool.warm()
 
-    def processes(self):
+    def processes(self) -> list[subprocess.Popen[bytes]]:
         return self._pool.processes()
 
     def close(self) -> None:
@@ -142,7 +143,7 @@ class ProfileCache:
         return len(self._entries)
 
 
-_shared: dict[tuple, Profiler] = {}
+_shared: dict[tuple[float, int, int | None], Profiler] = {}
 _shared_lock = threading.Lock()
 
 
@@ -163,7 +164,7 @@ def profiling_options(settings: Settings) -> dict[str, Any]:
     return {"profiler": profiler, "profile_cache_bytes": settings.profile_cache_bytes}
 
 
-def _start(_setup: dict) -> Callable[[bytes], bytes]:
+def _start(_setup: dict[str, Any]) -> Callable[[bytes], bytes]:
     from govern import circuit
 
     try:

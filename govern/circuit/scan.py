@@ -9,6 +9,8 @@ Includes are resolved here (see `includes.py`), so Qiskit never opens a file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from govern.circuit.program import Program, saturated
 from govern.circuit.tokens import ScanError, Token, tokenize
 
@@ -28,11 +30,14 @@ OUTSIDE_CIRCUIT = frozenset({"defcal", "cal", "defcalgrammar", "extern"})
 _ASSIGNMENT_OPERATORS = frozenset("+-*/%&|^~") | {"<<", ">>", "**"}
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 
+IncludeHandler = Callable[[str, Token, Token, Token], None]
+"""Called with (file name, the `include` keyword, the quoted name, the closing `;`)."""
+
 
 class Reader:
     """One file's statements; `on_include` resolves a non-built-in include (see includes.py)."""
 
-    def __init__(self, program: Program, text: str, on_include) -> None:
+    def __init__(self, program: Program, text: str, on_include: IncludeHandler) -> None:
         self.program = program
         self.tokens = tokenize(text)
         self.i = 0
@@ -43,11 +48,16 @@ class Reader:
         index = self.i + offset
         return self.tokens[index] if index < len(self.tokens) else None
 
-    def next(self) -> Token:
+    def current(self) -> Token:
+        """The token at the reading position; a ScanError at the end of the program."""
         token = self.peek()
         if token is None:
             last = self.tokens[-1] if self.tokens else None
             raise ScanError("unexpected end of the program", last.line if last else 1, last.column if last else 1)
+        return token
+
+    def next(self) -> Token:
+        token = self.current()
         self.i += 1
         return token
 
@@ -88,7 +98,7 @@ class Reader:
     def skip_statement(self) -> Token:
         """Consume up to and including the next `;` outside brackets."""
         while True:
-            if self.peek() is not None and self.peek().text in _OPEN:
+            if (ahead := self.peek()) is not None and ahead.text in _OPEN:
                 self.skip_balanced()
                 continue
             token = self.next()
@@ -98,8 +108,7 @@ class Reader:
                 raise ScanError(f"unexpected {token.text!r}", token.line, token.column)
 
     def program_statements(self) -> None:
-        while self.peek() is not None:
-            first = self.peek()
+        while (first := self.peek()) is not None:
             self.program.add_operations(self.statement(0), first)
 
     def block(self, depth: int) -> int:
@@ -118,7 +127,7 @@ class Reader:
         return self.block(depth + 1) if self.at("{") else self.statement(depth + 1)
 
     def statement(self, depth: int) -> int:
-        token = self.peek()
+        token = self.current()
         if depth > MAX_BLOCK_DEPTH:
             raise ScanError(f"statements nested more than {MAX_BLOCK_DEPTH} deep", token.line, token.column)
         word = token.text if token.kind == "name" else ""
@@ -262,7 +271,7 @@ class Reader:
     def for_loop(self, depth: int) -> int:
         keyword = self.next()
         while not self.at("in"):
-            if self.peek() is None or self.peek().text in ("{", ";"):
+            if (ahead := self.peek()) is None or ahead.text in ("{", ";"):
                 raise ScanError("a for loop needs 'in' and a range", keyword.line, keyword.column)
             self.advance()
         self.next()
@@ -310,7 +319,7 @@ class Reader:
             self.skip_balanced()
         if self.at("["):
             self.skip_balanced()
-        if self.at("=") or (self.peek() is not None and self.peek().text in _ASSIGNMENT_OPERATORS and self.at("=", 1)):
+        if self.at("=") or ((ahead := self.peek()) is not None and ahead.text in _ASSIGNMENT_OPERATORS and self.at("=", 1)):
             while not self.at("="):
                 self.next()
             self.next()
@@ -333,7 +342,7 @@ class Reader:
     def arguments(self) -> tuple[int, int]:
         """(broadcast width, number of arguments) of a comma-separated qubit argument list."""
         width, arity = 1, 0
-        while self.peek() is not None and self.peek().text not in (";", "->", "}"):
+        while (ahead := self.peek()) is not None and ahead.text not in (";", "->", "}"):
             token = self.next()
             if token.text == ",":
                 continue

@@ -6,7 +6,7 @@ Hand-written because Qiskit's parsers build the circuit while they parse: the sc
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 _TOKEN = re.compile(
     r"""
@@ -50,7 +50,7 @@ def tokenize(text: str) -> list[Token]:
     append = tokens.append
     line, line_start = 1, 0
     for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
+        kind = cast(str, match.lastgroup)  # every alternative of _TOKEN is a named group
         if kind in _SKIPPED:
             continue
         if kind == "newline":

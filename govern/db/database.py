@@ -6,6 +6,7 @@ Nothing here runs at import time: callers build an engine from settings.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -15,7 +16,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
 
@@ -37,7 +39,7 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(connection, _record) -> None:
+def _sqlite_pragmas(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     """Foreign keys on, WAL so readers do not block the writer, and transactions begun by SQLAlchemy."""
     connection.isolation_level = None
     cursor = connection.cursor()
@@ -47,7 +49,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection) -> None:
+def _sqlite_begin_immediate(connection: Connection) -> None:
     """Take SQLite's write lock when a transaction begins, so a read-then-write (appending to the decision
     log) cannot race another writer; savepoints then work as on PostgreSQL. Long reads use `reading()`."""
     mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")

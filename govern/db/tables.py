@@ -7,12 +7,19 @@ import uuid
 from datetime import datetime, UTC
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, Numeric, Text
+from typing import Any
+from sqlalchemy import JSON, DateTime, Numeric, Table, Text
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a table model, for the paths that read and write plain rows."""
+    table: Table = model.__table__  # type: ignore[attr-defined]  # SQLModel's types leave out the __table__ SQLAlchemy sets
+    return table
 
 
 class Role(str, enum.Enum):
@@ -70,7 +77,7 @@ class VendorRecord(SQLModel, table=True):
     approved: bool = True
     data_processing_agreement: bool = False
     regions: list[str] = Field(default_factory=list, sa_type=JSON)
-    price_model: dict | None = Field(default=None, sa_type=JSON)
+    price_model: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
 
 
@@ -170,11 +177,11 @@ class JobRecord(SQLModel, table=True):
     device: str = Field(max_length=63)
     shots: int
     qasm: str = Field(sa_type=Text)
-    fallback: dict | None = Field(default=None, sa_type=JSON)
-    credentials: dict = Field(default_factory=dict, sa_type=JSON)
+    fallback: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    credentials: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     seed_transpiler: int
     seed_simulator: int
-    price_model: dict = Field(default_factory=dict, sa_type=JSON)
+    price_model: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     estimated_cost: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
     currency: str = Field(default="USD", max_length=3)
     vendor_job_id: str | None = Field(default=None, max_length=200)
@@ -198,9 +205,9 @@ class ResultRecord(SQLModel, table=True):
     job_id: str = Field(primary_key=True, foreign_key="jobs.id", max_length=36)
     submission_id: str = Field(index=True, max_length=36)
     device: str = Field(max_length=63)
-    counts: dict = Field(sa_type=JSON)
+    counts: dict[str, Any] = Field(sa_type=JSON)
     result_hash: str = Field(max_length=80)
-    transpiled: dict = Field(default_factory=dict, sa_type=JSON)
+    transpiled: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     calibration_snapshot_id: str | None = Field(default=None, max_length=200)
     usage_seconds: float | None = None
     actual_cost: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))

@@ -7,6 +7,7 @@ numbers too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, UTC
 from typing import Any
 
@@ -47,7 +48,7 @@ def name_problem(value: Any, max_bytes: int) -> str | None:
     return None
 
 
-def storable_name(max_bytes: int):
+def storable_name(max_bytes: int) -> Callable[[str], str]:
     """A pydantic AfterValidator body: the manifest holds its dataset names to the store's rules."""
 
     def check(value: str) -> str:

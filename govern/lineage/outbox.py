@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.serde import Serde
@@ -20,6 +20,7 @@ from govern.records.errors import as_utc
 
 def enqueue(session: Session, event: RunEvent) -> None:
     """Queue the event with the caller's transaction; it is delivered only once that transaction commits."""
+    assert event.eventType is not None  # govern's events always say what happened
     session.add(LineageOutboxEntry(run_id=str(event.run.runId), event_type=event.eventType.value, event=Serde.to_json(event)))
 
 
@@ -82,6 +83,6 @@ def backlog(session: Session) -> Backlog:
     shown = session.exec(select(entry).where(*parked_rows).order_by(col(entry.id).desc()).limit(PARKED_SHOWN)).all()
     return Backlog(pending, failing, delivered, as_utc(oldest) if oldest else None, last_error, parked, tuple(
         {"id": row.id, "runId": row.run_id, "eventType": row.event_type, "attempts": row.attempts,
-         "parkedAt": as_utc(row.parked_at).isoformat(), "error": row.last_error}
-        for row in shown
+         "parkedAt": as_utc(cast(datetime, row.parked_at)).isoformat(), "error": row.last_error}
+        for row in shown  # parked rows, so parked_at is set
     ))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from govern.lineage.store.ingest import ParsedEvent
 from govern.lineage.store.write import RUNS
@@ -52,9 +52,9 @@ def govern_created(session: Session, run_id: str) -> bool:
     """Whether govern issued the run id: a submission's or a dispatch job's run, an event in govern's own
     outbox, or a stored run of a govern namespace (delivered by another govern service)."""
     issued = (
-        select(SubmissionRecord.run_id).where(SubmissionRecord.run_id == run_id),
-        select(JobRecord.run_id).where(JobRecord.run_id == run_id),
-        select(LineageOutboxEntry.run_id).where(LineageOutboxEntry.run_id == run_id),
+        select(col(SubmissionRecord.run_id)).where(col(SubmissionRecord.run_id) == run_id),
+        select(col(JobRecord.run_id)).where(col(JobRecord.run_id) == run_id),
+        select(col(LineageOutboxEntry.run_id)).where(col(LineageOutboxEntry.run_id) == run_id),
     )
     if any(session.execute(query.limit(1)).first() for query in issued):
         return True

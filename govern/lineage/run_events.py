@@ -30,7 +30,8 @@ def started(session: Session, run_id: str) -> dict[str, Any]:
     ).first()
     if text is None:
         raise LookupError(f"run {run_id} has no START event in the lineage outbox")
-    return json.loads(text)
+    start: dict[str, Any] = json.loads(text)
+    return start
 
 
 def _job(start: dict[str, Any]) -> tuple[str, str]:
@@ -91,7 +92,7 @@ def child_start(original_start: dict[str, Any], original: JobRecord, child: JobR
     child where it had one of its own (a reproduction's)."""
     event = stored_event(json.dumps(original_start))
     namespace, name = _job(original_start)
-    facets = dict(event.run.facets or {})
+    facets: dict[str, Any] = dict(event.run.facets or {})
     facets["parent"] = parent_run.ParentRunFacet(
         run=parent_run.Run(runId=original.run_id), job=parent_run.Job(namespace=namespace, name=name), producer=PRODUCER
     )

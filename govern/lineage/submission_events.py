@@ -103,7 +103,7 @@ def lifecycle_event(
     job_name: str,
     event_time: datetime,
     producer: str,
-    run_facets: dict[str, RunFacet] | None = None,
+    run_facets: dict[str, Any] | None = None,
     outputs: Iterable[OutputDataset] | None = None,
     parent: tuple[str, str, str] | None = None,
     error_message: str | None = None,
@@ -111,9 +111,10 @@ def lifecycle_event(
     """A later event of a submitted run (RUNNING, COMPLETE, FAIL…), as the dispatcher sees it.
 
     `parent` is (run id, job namespace, job name) of the run that spawned this one, such as a fallback
-    run started for its original.
+    run started for its original. `run_facets` holds client facets or, carried over from a stored event, the
+    dictionaries they were serialised to.
     """
-    facets: dict[str, RunFacet] = dict(run_facets or {})
+    facets: dict[str, Any] = dict(run_facets or {})
     if parent is not None:
         parent_run_id, parent_namespace, parent_name = parent
         facets["parent"] = parent_run.ParentRunFacet(
@@ -142,7 +143,8 @@ def event_json(event: RunEvent) -> str:
 
 def _manifest_without_secrets(experiment: Experiment) -> dict[str, Any]:
     """The manifest (camelCase) with every secret the scanner finds replaced, as the engine saw it."""
-    return redacted(experiment_input(experiment))[0]
+    manifest: dict[str, Any] = redacted(experiment_input(experiment))[0]
+    return manifest
 
 
 def _timestamp(moment: datetime) -> str:

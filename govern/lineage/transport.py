@@ -34,9 +34,11 @@ class StoreTransport(Transport):
 
     def __init__(self, config: StoreConfig, database: Engine | None = None) -> None:
         self.config = config
-        if database is None and not config.url:
-            raise ValueError("the govern lineage transport needs `url`, the database of the lineage store")
-        self.database = database if database is not None else create_db_engine(config.url)
+        if database is None:
+            if not config.url:
+                raise ValueError("the govern lineage transport needs `url`, the database of the lineage store")
+            database = create_db_engine(config.url)
+        self.database = database
 
     def emit(self, event: Any) -> None:
         with session_scope(self.database) as session:

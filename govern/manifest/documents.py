@@ -126,7 +126,7 @@ def parse_documents(text: str, source: str, *, keep_going: bool = False) -> list
     alias, a value the constructor cannot build) comes back as a Document holding its error, and the
     documents after it are still read; a syntax error still ends the stream, which cannot be read past it."""
     loader = _Loader(text)
-    documents = []
+    documents: list[Document] = []
     try:
         while loader.check_node():
             node = loader.get_node()

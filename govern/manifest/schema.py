@@ -152,9 +152,13 @@ class PendingJobsThreshold(Strict):
 FallbackTrigger = Literal["unavailable", "error"] | QueueThreshold | PendingJobsThreshold
 
 
+def _when_unavailable() -> list[FallbackTrigger]:
+    return ["unavailable"]
+
+
 class Fallback(Strict):
     device: Identifier
-    on: list[FallbackTrigger] = Field(default_factory=lambda: ["unavailable"])
+    on: list[FallbackTrigger] = Field(default_factory=_when_unavailable)
 
 
 class SourceCode(Strict):

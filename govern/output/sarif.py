@@ -68,7 +68,7 @@ def _driver() -> dict[str, Any]:
     except PackageNotFoundError:
         return {"name": "govern", "version": "0.0.0", "semanticVersion": "0.0.0"}
     driver: dict[str, Any] = {"name": "govern"}
-    urls = [meta.get("Home-page")] + [entry.split(",", 1)[-1].strip() for entry in meta.get_all("Project-URL") or []]
+    urls = (meta.get_all("Home-page") or []) + [entry.split(",", 1)[-1].strip() for entry in meta.get_all("Project-URL") or []]
     home = next((url for url in urls if url), None)
     if home:
         driver["informationUri"] = home

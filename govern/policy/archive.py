@@ -155,7 +155,7 @@ def _read_tarball(path: Path) -> dict[str, bytes]:
     tally, files = _Tally(source), {}
     try:
         with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-            with tarfile.open(fileobj=_CappedStream(unzipped, source), mode="r|") as archive:
+            with tarfile.open(fileobj=_CappedStream(unzipped, source), mode="r|") as archive:  # type: ignore[call-overload]  # typeshed wants a whole file for a stream; "r|" only reads
                 for member in archive:
                     tally.entry()
                     name = bundle_name(member.name, source)
@@ -205,10 +205,10 @@ def parse_document(content: bytes, source: str, *, yaml: bool, exact_numbers: bo
     With `yaml`, read as OPA's util.Unmarshal reads data.yaml: JSON when the bytes are JSON, else YAML (with
     YAML 1.2 booleans, no aliases, and only values JSON has)."""
     text = utf8(content.removeprefix(b"\xef\xbb\xbf") if yaml else content, source)
-    numbers = {"parse_int": ExactNumber, "parse_float": ExactNumber} if exact_numbers else {}
+    number = ExactNumber if exact_numbers else None
     try:
         try:
-            value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_not_json, **numbers)
+            value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_not_json, parse_int=number, parse_float=number)
         except json.JSONDecodeError as exc:
             if not yaml:
                 raise BundleError(f"{source}:{exc.lineno}:{exc.colno}: malformed JSON: {exc.msg}") from None

@@ -102,7 +102,8 @@ def _parse_problem(module: Module, exc: RuntimeError) -> BundleProblem:
 def dotted(node: Any) -> str | None:
     """`a.b.c` for a Var / RefDot chain (the name of a called function or a rule head), else None."""
     if "Var" in node:
-        return node["Var"]["value"]
+        name: str = node["Var"]["value"]
+        return name
     if "RefDot" in node:
         head = dotted(node["RefDot"]["refr"])
         return f"{head}.{node['RefDot']['field'][1]}" if head else None

@@ -11,6 +11,8 @@ import re
 import time
 from dataclasses import dataclass, field
 
+import regorus
+
 from govern.policy.bundle import PolicyBundle
 from govern.policy.check import parse_trees, require_supported, rule_heads
 from govern.policy.engines import panic_reason
@@ -74,7 +76,7 @@ def run_tests(bundle: PolicyBundle, pattern: str | None = None, *, coverage: boo
     return TestRun(results, _coverage(engine, bundle) if coverage else [])
 
 
-def _run_one(engine, test: tuple[str, str, str]) -> RegoTestResult:
+def _run_one(engine: regorus.Engine, test: tuple[str, str, str]) -> RegoTestResult:
     package, name, path = test
     started = time.perf_counter()
     try:
@@ -92,7 +94,7 @@ def _failure(value: object) -> str:
     return "undefined (a condition did not hold)" if value is None else f"returned {json.dumps(value)[:200]}"
 
 
-def _coverage(engine, bundle: PolicyBundle) -> list[FileCoverage]:
+def _coverage(engine: regorus.Engine, bundle: PolicyBundle) -> list[FileCoverage]:
     """Coverage of the policy modules (tests are not counted), one entry per file."""
     policy_paths = {m.path for m in bundle.policy_modules}
     report = json.loads(engine.get_coverage_report_as_json())

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 from pydantic.alias_generators import to_camel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govern.manifest.schema import API_VERSION, Context, ContextSpec, DnsLabel, PriceModel, Sandbox, Vendor
 from govern.db.public import VendorPublic, VendorUpsert
-from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, utcnow
+from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, table_of, utcnow
 from govern.records.errors import RecordError, as_utc
 from govern.records.waivers import team_waivers
 
@@ -26,7 +26,7 @@ class InvalidVendorRecord(Exception):
     on it fail closed with this reason, and procurement sees it in the vendor list."""
 
 
-def stored_price_model(name: str, raw: dict | None) -> PriceModel | None:
+def stored_price_model(name: str, raw: dict[str, Any] | None) -> PriceModel | None:
     """The vendor's price model as stored, validated; InvalidVendorRecord says what is wrong with it."""
     if raw is None:
         return None
@@ -81,7 +81,7 @@ class SandboxPublic(BaseModel):
     currency: str
     allows_confidential: bool
 
-    @computed_field
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form, which mypy does not model
     @property
     def lifecycle(self) -> str:
         """Where the sandbox stands now: requested, rejected, revoked, approved (not yet open), active,
@@ -112,7 +112,7 @@ class LedgerEntryPublic(BaseModel):
 
 
 def ledger(session: Session, sandbox_id: str) -> list[LedgerEntryPublic]:
-    rows = session.exec(select(LedgerEntry).where(LedgerEntry.sandbox_id == sandbox_id).order_by(LedgerEntry.id)).all()
+    rows = session.exec(select(LedgerEntry).where(LedgerEntry.sandbox_id == sandbox_id).order_by(col(LedgerEntry.id))).all()
     return [LedgerEntryPublic.model_validate({**row.model_dump(), "created_at": as_utc(row.created_at)}) for row in rows]
 
 
@@ -177,7 +177,7 @@ def get_sandbox(session: Session, sandbox_id: str) -> SandboxPublic | None:
 
 
 def list_sandboxes(session: Session, team: str | None = None) -> list[SandboxPublic]:
-    query = select(SandboxRecord).order_by(SandboxRecord.created_at)
+    query = select(SandboxRecord).order_by(col(SandboxRecord.created_at))
     if team:
         query = query.where(SandboxRecord.team == team)
     return [_public(row) for row in session.exec(query)]
@@ -201,13 +201,13 @@ def context_for(
     submission pays for these reads. A vendor row the models refuse raises InvalidVendorRecord.
     """
     vendors, sandboxes = [], []
-    vendor_table, sandbox_table = VendorRecord.__table__, SandboxRecord.__table__
-    row = session.execute(select(vendor_table).where(vendor_table.c.name == vendor)).first()
+    vendor_table, sandbox_table = table_of(VendorRecord), table_of(SandboxRecord)
+    row = session.execute(vendor_table.select().where(vendor_table.c.name == vendor)).first()
     if row is not None:
         vendors.append(Vendor(name=row.name, approved=row.approved, data_processing_agreement=row.data_processing_agreement,
                               regions=row.regions, price_model=stored_price_model(row.name, row.price_model)))
     if sandbox_id:
-        query = select(sandbox_table).where(sandbox_table.c.id == sandbox_id)
+        query = sandbox_table.select().where(sandbox_table.c.id == sandbox_id)
         row = session.execute(query.with_for_update() if lock_sandbox else query).first()
         if row is not None and (row.team == team or (may_see is not None and may_see(row.team))):
             sandboxes.append(

@@ -7,7 +7,7 @@ import secrets
 import time
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govern.db.public import TokenCreate, TokenPublic
 from govern.db.tables import ApiToken, utcnow
@@ -80,7 +80,7 @@ def revoke_token(session: Session, token_id: uuid.UUID) -> TokenPublic | None:
 
 
 def list_tokens(session: Session, team: str | None = None) -> list[TokenPublic]:
-    query = select(ApiToken).order_by(ApiToken.created_at)
+    query = select(ApiToken).order_by(col(ApiToken.created_at))
     if team:
         query = query.where(ApiToken.team == team)
     return [TokenPublic.model_validate(row) for row in session.exec(query)]

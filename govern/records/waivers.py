@@ -8,10 +8,10 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from govern.manifest.schema import DnsLabel, Waiver, WaiverScope
-from govern.db.tables import WaiverRecord, utcnow
+from govern.db.tables import WaiverRecord, table_of, utcnow
 from govern.records.errors import RecordError, as_utc
 
 
@@ -78,7 +78,7 @@ def change_waiver(session: Session, waiver_id: str, status: str, by: str) -> Wai
 
 
 def list_waivers(session: Session, team: str | None = None) -> list[WaiverPublic]:
-    query = select(WaiverRecord).order_by(WaiverRecord.created_at)
+    query = select(WaiverRecord).order_by(col(WaiverRecord.created_at))
     if team:
         query = query.where(WaiverRecord.team == team)
     return [_public(row) for row in session.exec(query)]
@@ -87,8 +87,8 @@ def list_waivers(session: Session, team: str | None = None) -> list[WaiverPublic
 def team_waivers(session: Session, team: str) -> list[Waiver]:
     """The team's approved waivers, as the policies read them (the policy itself ignores expired ones); plain
     rows, since every decision reads them."""
-    table = WaiverRecord.__table__
-    rows = session.execute(select(table).where(table.c.team == team, table.c.status == "approved"))
+    table = table_of(WaiverRecord)
+    rows = session.execute(table.select().where(table.c.team == team, table.c.status == "approved"))
     return [
         Waiver(
             id=row.id, rule=row.rule, scope=WaiverScope(team=row.team, experiment=row.experiment, sandbox=row.sandbox),

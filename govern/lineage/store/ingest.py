@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, UTC
-from typing import Any
+from typing import Any, cast
 
 from govern.lineage.limits import (
     DECISION_ID_MAX,
@@ -159,9 +159,10 @@ def _dotted(path: tuple[str | int, ...]) -> str:
 
 
 def _required_object(event: dict[str, Any], key: str) -> dict[str, Any]:
-    if not isinstance(event.get(key), dict):
+    value = event.get(key)
+    if not isinstance(value, dict):
         raise RecordError(f"{key} is required and must be an object", 422)
-    return event[key]
+    return value
 
 
 def _optional_object(value: Any, where: str) -> dict[str, Any]:
@@ -176,7 +177,7 @@ def _name(value: Any, where: str, max_bytes: int) -> str:
     problem = name_problem(value, max_bytes)
     if problem:
         raise RecordError(f"{where} {problem}", 422)
-    return value
+    return cast(str, value)  # name_problem passes strings only
 
 
 def run_id(value: Any, where: str) -> str:
@@ -197,13 +198,14 @@ def _event_time(value: str) -> datetime:
         raise RecordError(f"eventTime {value!r} is not an RFC 3339 timestamp", 422) from None
     if moment.tzinfo is None:
         raise RecordError(f"eventTime {value!r} has no UTC offset", 422)
+    in_utc: datetime | None
     try:
-        moment = moment.astimezone(UTC)
+        in_utc = moment.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 shifted by its offset
-        moment = None
-    if moment is None or not EARLIEST_EVENT_TIME <= moment < LATEST_EVENT_TIME:
+        in_utc = None
+    if in_utc is None or not EARLIEST_EVENT_TIME <= in_utc < LATEST_EVENT_TIME:
         raise RecordError(f"eventTime {value!r} is outside {EARLIEST_EVENT_TIME.year} to {LATEST_EVENT_TIME.year - 1}", 422)
-    return moment
+    return in_utc
 
 
 def _datasets(event: dict[str, Any], key: str, direction: str) -> list[tuple[str, str, str]]:

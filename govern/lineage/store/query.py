@@ -163,7 +163,7 @@ def _find_node(session: Session, node_id: str, visible_teams: set[str] | None) -
         namespace_column, name_column = EDGES.c.dataset_namespace, EDGES.c.dataset_name
     else:
         namespace_column, name_column = RUNS.c.job_namespace, RUNS.c.job_name
-    found = set()
+    found: set[tuple[str, str]] = set()
     for start in range(0, len(candidates), _IN_CHUNK // 2):
         chunk = candidates[start:start + _IN_CHUNK // 2]
         matches = or_(*(and_(namespace_column == namespace, name_column == name) for namespace, name in chunk))
@@ -217,7 +217,7 @@ def _datasets_of(session: Session, run_id: str, direction: str) -> list[tuple[st
     return [(namespace, name) for namespace, name in session.execute(query)]
 
 
-def _producer(session: Session, namespace: str, name: str, consumer: Row) -> Row | None:
+def _producer(session: Session, namespace: str, name: str, consumer: Row[Any]) -> Row[Any] | None:
     """The run that last wrote the dataset before the consumer started (by end, else latest event)."""
     activity = func.coalesce(RUNS.c.ended_at, RUNS.c.state_time)
     query = (
@@ -232,7 +232,7 @@ def _producer(session: Session, namespace: str, name: str, consumer: Row) -> Row
     return session.execute(query.order_by(activity.desc().nulls_last()).limit(1)).first()
 
 
-def _run_summary(run: Row) -> dict[str, Any]:
+def _run_summary(run: Row[Any]) -> dict[str, Any]:
     return {
         "runId": run.run_id,
         "job": {"namespace": run.job_namespace, "name": run.job_name},

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from govern.lineage.store.ingest import ENDING_TYPES, ParsedEvent, parse
-from govern.db.tables import LineageEdgeRecord, LineageEventRecord, LineageRunRecord, utcnow
+from govern.db.tables import LineageEdgeRecord, LineageEventRecord, LineageRunRecord, table_of, utcnow
 from govern.records.errors import RecordError
 
 BATCH_SIZE = 20_000
@@ -30,9 +30,9 @@ BULK_CACHE_KIB = 512 * 1024
 """SQLite page cache while a bulk batch runs, enough for the index pages a batch touches."""
 _IN_CHUNK = 500  # parameters per IN (...) list, well under SQLite's limit
 
-EVENTS = LineageEventRecord.__table__
-EDGES = LineageEdgeRecord.__table__
-RUNS = LineageRunRecord.__table__
+EVENTS = table_of(LineageEventRecord)
+EDGES = table_of(LineageEdgeRecord)
+RUNS = table_of(LineageRunRecord)
 
 
 def ingest(session: Session, event: dict[str, Any]) -> bool:
@@ -119,7 +119,7 @@ def _bulk_page_cache(session: Session) -> Iterator[None]:
         yield
         return
     connection = session.connection()
-    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
     connection.exec_driver_sql(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")  # negative: KiB
     try:
         yield

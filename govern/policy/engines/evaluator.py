@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import regorus
 
@@ -76,7 +76,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     process_pool.serve(requests, replies, _start)
 
 
-def _start(bundle: dict) -> Callable[[bytes], bytes]:
+def _start(bundle: dict[str, Any]) -> Callable[[bytes], bytes]:
     modules = [(path, source) for path, source in bundle["modules"]]
     try:
         engine = {"base": load(modules, bundle["data"])}

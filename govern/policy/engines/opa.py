@@ -82,7 +82,8 @@ class RemoteEngine(PolicyEngine):
         except requests.exceptions.Timeout:
             raise EngineError("the OPA server did not answer in time") from None
         except requests.exceptions.HTTPError as exc:
-            raise EngineError(f"the OPA server answered HTTP {exc.response.status_code}") from None
+            answered = f"HTTP {exc.response.status_code}" if exc.response is not None else "an HTTP error"
+            raise EngineError(f"the OPA server answered {answered}") from None
         except (requests.exceptions.RequestException, ValueError) as exc:
             raise EngineError(f"the OPA server could not be reached or answered garbage: {exc.__class__.__name__}") from None
         if not isinstance(response, dict) or "result" not in response:
@@ -92,8 +93,9 @@ class RemoteEngine(PolicyEngine):
     def _provenance(self, response: dict[str, Any]) -> dict[str, Any]:
         """OPA's decision id and the revision of the bundle it decided with; a revision other than the
         expected one means the server runs other policies than govern was configured with: deny."""
-        reported = response.get("provenance")
-        bundles = reported.get("bundles") if isinstance(reported, dict) else None
+        provenance = response.get("provenance")
+        reported = provenance if isinstance(provenance, dict) else {}
+        bundles = reported.get("bundles")
         if not isinstance(bundles, dict) or not bundles:
             raise EngineError("the OPA server reported no bundle provenance, so the policies it used are unknown")
         if self._bundle_name is None and len(bundles) != 1:
