@@ -26,7 +26,7 @@ from govern.circuit.profiling import ProfileCache, Profiler, ProfilingRefused
 from govern.submission import Submission, submission_from_document
 from tests.conftest import EXAMPLES
 from tests.live_service import running_service
-from tests.test_api import example
+from tests.api.test_api import example
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 HUGE_REGISTER = "OPENQASM 2.0;\nqreg q[1000000000];\n"

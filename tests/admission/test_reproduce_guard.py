@@ -24,11 +24,11 @@ from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, SandboxReco
 from govern.settings import Settings
 from govern.records.tokens import create_token
 from tests.live_service import running_service
-from tests.test_api import auth, example, token_for
+from tests.api.test_api import auth, example, token_for
 from tests.lineage_schemas import validate_event
-from tests.test_dispatch import bell, lineage, submit, worker
-from tests.test_procurement_api import sandbox_request
-from tests.test_submissions_api import funded, vqe_body
+from tests.dispatch.test_dispatch import bell, lineage, submit, worker
+from tests.records.test_procurement_api import sandbox_request
+from tests.admission.test_submissions_api import funded, vqe_body
 
 
 PATIENT = WorkerOptions(lease_s=10.0, poll_s=0.05, job_timeout_s=600, call_grace_s=30.0)

@@ -12,8 +12,8 @@ from govern.api import create_app
 from govern.db.tables import JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.settings import Settings
 from govern.admission.transaction import submit
-from tests.test_api import auth, example, token_for
-from tests.test_procurement_api import sandbox_request
+from tests.api.test_api import auth, example, token_for
+from tests.records.test_procurement_api import sandbox_request
 
 
 @pytest.fixture

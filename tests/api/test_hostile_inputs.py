@@ -17,7 +17,7 @@ from govern.api import create_app
 from govern.settings import Settings
 from tests.conftest import EXAMPLES
 from tests.live_service import free_port, running_service
-from tests.test_api import auth, example, token_for
+from tests.api.test_api import auth, example, token_for
 
 JSON = {"Content-Type": "application/json"}
 

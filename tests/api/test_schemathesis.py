@@ -30,8 +30,8 @@ from govern.settings import Settings
 from govern.records.tokens import create_token
 from tests.conftest import fresh_database
 from tests.live_service import running_service
-from tests.test_api import example
-from tests.test_procurement_api import sandbox_request
+from tests.api.test_api import example
+from tests.records.test_procurement_api import sandbox_request
 
 EXAMPLES = int(os.environ.get("GOVERN_TEST_SCHEMATHESIS_EXAMPLES", "6"))
 ROLES = {"submitter": "materials-rnd", "compliance": "audit", "procurement": "procurement", "producer": "materials-rnd", "admin": "ops"}

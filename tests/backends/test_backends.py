@@ -39,7 +39,7 @@ from govern.backends import (
 from govern.circuit import CircuitLimits
 from datetime import UTC
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 BELL_QASM2 = """OPENQASM 2.0;
 include "qelib1.inc";

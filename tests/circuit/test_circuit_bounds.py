@@ -20,7 +20,7 @@ from govern.circuit.includes import scan_program
 from govern.circuit.parse import parse_scanned
 from govern.errors import InputError
 from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
-from tests.test_api import auth, client, example, token_for  # noqa: F401 - client is the service fixture
+from tests.api.test_api import auth, client, example, token_for  # noqa: F401 - client is the service fixture
 
 LIMITS = CircuitLimits()
 QASM2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'

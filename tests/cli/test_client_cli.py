@@ -97,7 +97,7 @@ def test_the_audit_export_matches_the_log(cli, service, monkeypatch):
 
     from govern.canonical import canonical_json
     from govern.audit.record_format import row_hash
-    from tests.test_api import example
+    from tests.api.test_api import example
 
     alice = cli("token", "create", "--role", "submitter", "--team", "platform-qa", "--name", "alice").stdout.strip().splitlines()[-1]
     auditor = token(cli, "compliance", "audit")

@@ -19,8 +19,8 @@ from govern.dispatch.worker import Worker, WorkerOptions
 from govern.db.tables import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
 from govern.settings import Settings
 from tests.lineage_schemas import validate_event
-from tests.test_api import auth, example, token_for
-from tests.test_submissions_api import funded, vqe_body
+from tests.api.test_api import auth, example, token_for
+from tests.admission.test_submissions_api import funded, vqe_body
 
 FAST = WorkerOptions(lease_s=1.0, poll_s=0.05, job_timeout_s=60, call_grace_s=2.0)
 

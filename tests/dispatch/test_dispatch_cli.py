@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import EXAMPLES
 from tests.live_service import running_service, wait_for
-from tests.test_client_cli import token
+from tests.cli.test_client_cli import token
 
 
 @pytest.fixture

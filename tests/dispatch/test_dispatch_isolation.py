@@ -16,7 +16,7 @@ from govern.backends.isolated import run_environment, run_pool
 from govern.dispatch.worker import Worker, WorkerOptions
 from govern.db.tables import JobRecord
 from govern.settings import Settings
-from tests.test_dispatch import bell, jobs, lineage, submit
+from tests.dispatch.test_dispatch import bell, jobs, lineage, submit
 from tests.test_process_pool import gone
 
 QUBITS = 22

@@ -30,7 +30,7 @@ from govern.settings import Settings
 from tests.conftest import ROOT
 from tests.lineage_schemas import validate_event
 from tests.live_service import wait_for
-from tests.test_dispatch import bell, lineage, submit
+from tests.dispatch.test_dispatch import bell, lineage, submit
 from tests.vendor_standin import URL_VARIABLE, VENDOR, VendorStandIn
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

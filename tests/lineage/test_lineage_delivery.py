@@ -23,7 +23,7 @@ from govern.lineage.transport import StoreConfig, StoreTransport
 from govern.db.tables import LineageOutboxEntry
 from govern.settings import Settings
 from tests.live_service import free_port
-from tests.test_api import auth, token_for
+from tests.api.test_api import auth, token_for
 
 PRODUCER = "https://github.com/govern-dev/govern"
 

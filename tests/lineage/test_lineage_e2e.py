@@ -12,7 +12,7 @@ import pytest
 from govern.lineage.submission_events import job_namespace
 from tests.live_service import free_port, running_service, wait_for
 from tests.lineage_schemas import validate_event
-from tests.test_api import example
+from tests.api.test_api import example
 
 
 def tokens(cli, monkeypatch, database_url: str, *roles: tuple[str, str]) -> list[str]:

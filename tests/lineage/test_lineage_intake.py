@@ -24,9 +24,9 @@ from govern.records.errors import RecordError
 from govern.settings import Settings
 from tests.lineage_schemas import validate
 from tests.live_service import running_service, wait_for
-from tests.test_api import EXAMPLES, auth, example, token_for
-from tests.test_lineage_e2e import exported, tokens
-from tests.test_lineage_store import CLEAN, RAW, run_event
+from tests.api.test_api import EXAMPLES, auth, example, token_for
+from tests.lineage.test_lineage_e2e import exported, tokens
+from tests.lineage.test_lineage_store import CLEAN, RAW, run_event
 
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/"
 NOW = "2026-12-01T10:00:00Z"

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from govern.api import create_app
 from govern.lineage.delivery import Deliverer, lineage_client
 from govern.settings import Settings
-from tests.test_api import auth, example, token_for
-from tests.test_lineage_store import run_event
+from tests.api.test_api import auth, example, token_for
+from tests.lineage.test_lineage_store import run_event
 
 NOW = "2026-12-01T10:00:00Z"
 

@@ -16,7 +16,7 @@ from govern.lineage import limits
 from govern.lineage.store import query, write
 from govern.records.errors import RecordError
 from govern.settings import Settings
-from tests.test_api import auth, token_for
+from tests.api.test_api import auth, token_for
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 RAW = ("postgres://warehouse:5432", "public.measurements")

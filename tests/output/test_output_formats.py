@@ -23,7 +23,7 @@ from govern.output.sarif import SarifFormatter
 from govern.output.text import TextFormatter
 from govern.check.report import CheckReport, CheckResult
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "schemas" / "sarif-2.1.0.json").read_text(encoding="utf-8"))
 FORMATTERS = [TextFormatter, JsonFormatter, JUnitFormatter, SarifFormatter, GitHubFormatter]
 EVALUATED_AT = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from govern.policy.archive import MAX_ENTRIES, MAX_FILE_BYTES, MAX_TOTAL_BYTES
 from govern.policy.bundle import BundleError, load_bundle, load_configured_bundle
 from govern.settings import load_settings
 from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
-from tests.test_engine import make_bundle as make_policy_bundle
+from tests.policy.test_engine import make_bundle as make_policy_bundle
 
 SHIPPED = ROOT / "policies"
 

@@ -26,7 +26,7 @@ from govern.policy.bundle import BundleError, load_bundle, load_configured_bundl
 from govern.policy.signing import Verification, file_digest, sign_files, signing_key, verification_from_settings
 from govern.settings import Settings
 from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
-from tests.test_engine import make_bundle as make_policy_bundle
+from tests.policy.test_engine import make_bundle as make_policy_bundle
 
 SECRET = "a-shared-hmac-secret-of-40-characters-xx"
 
@@ -357,7 +357,7 @@ def test_policy_sign_refuses_a_bundle_govern_would_refuse_and_writes_where_told(
 
 
 def test_the_service_loads_and_reloads_only_verified_bundles(tmp_path, cli, keys):
-    from tests.test_api import auth, example, token_for
+    from tests.api.test_api import auth, example, token_for
 
     folder = shutil.copytree(ROOT / "policies", tmp_path / "policies")
     assert cli("policy", "sign", folder, "--signing-key", keys["RS256"][0], "--key-id", "ci").exit_code == 0

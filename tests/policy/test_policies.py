@@ -8,7 +8,7 @@ import re
 
 from govern.policy.check import check_bundle
 from govern.policy.testing import discover_tests, run_tests
-from tests.test_engine import make_bundle
+from tests.policy.test_engine import make_bundle
 
 AREAS = ("data_classification", "procurement", "security")
 

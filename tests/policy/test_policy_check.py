@@ -8,7 +8,7 @@ from govern.policy.bundle import BundleError, load_bundle
 from govern.policy.check import check_bundle
 from govern.policy.engines import EngineError
 from govern.policy.engines.embedded import RegorusEngine
-from tests.test_engine import GOOD_POLICY, RULE_ANNOTATION, make_bundle, with_condition
+from tests.policy.test_engine import GOOD_POLICY, RULE_ANNOTATION, make_bundle, with_condition
 
 
 def problems_of(tmp_path, policy: str, tests: str | None = None) -> list[str]:

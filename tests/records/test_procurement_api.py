@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from govern.api import create_app
 from govern.settings import Settings
-from tests.test_api import auth, example, token_for
+from tests.api.test_api import auth, example, token_for
 
 
 @pytest.fixture
