@@ -240,6 +240,7 @@ def _everything_stored(db) -> str:
         return "\n".join(repr(tuple(row)) for table in tables.sorted_tables for row in connection.execute(select(table)))
 
 
+@pytest.mark.slow
 def test_no_fake_secret_reaches_any_sink_through_the_service(database_url, caplog):
     """End to end: each fake in every position is denied by SEC-001 naming the field and kind, and afterwards
     no decision record, audit export, submission, job, lineage event, response or log line holds any of it."""

@@ -30,6 +30,8 @@ from tests.dispatch.test_dispatch import bell, lineage, submit, worker
 from tests.records.test_procurement_api import sandbox_request
 from tests.admission.test_submissions_api import funded, vqe_body
 
+pytestmark = pytest.mark.slow
+
 
 PATIENT = WorkerOptions(lease_s=10.0, poll_s=0.05, job_timeout_s=600, call_grace_s=30.0)
 """Noisy IBM simulations take seconds each, minutes on a loaded machine: no job here should time out."""

@@ -15,6 +15,8 @@ from govern.admission.transaction import submit
 from tests.api.test_api import auth, example, token_for
 from tests.records.test_procurement_api import sandbox_request
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def client(database_url):

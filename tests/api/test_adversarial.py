@@ -23,6 +23,8 @@ import yaml
 from tests.adversary import CliRun, rss_mib, run_cli, watched
 from tests.live_service import serving
 
+pytestmark = pytest.mark.slow
+
 REQUEST_TIMEOUT_S = 5.0
 CLI_PEAK_MIB = 700
 """The CLI's own peak: Python, Qiskit and the policy engine's client side come to about 300 MiB."""

@@ -13,6 +13,8 @@ from govern.settings import Settings
 from govern.records.tokens import create_token, revoke_token
 from tests.conftest import EXAMPLES
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def client(database_url):

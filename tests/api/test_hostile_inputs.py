@@ -19,6 +19,8 @@ from tests.conftest import EXAMPLES
 from tests.live_service import free_port, running_service
 from tests.api.test_api import auth, example, token_for
 
+pytestmark = pytest.mark.slow
+
 JSON = {"Content-Type": "application/json"}
 
 

@@ -33,6 +33,8 @@ from tests.live_service import running_service
 from tests.api.test_api import example
 from tests.records.test_procurement_api import sandbox_request
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("GOVERN_TEST_SCHEMATHESIS_EXAMPLES", "6"))
 ROLES = {"submitter": "materials-rnd", "compliance": "audit", "procurement": "procurement", "producer": "materials-rnd", "admin": "ops"}
 NEGATIVE_ROLES = ("submitter", "admin")

@@ -91,6 +91,7 @@ def test_every_column_is_inside_the_hash():
     assert sorted(FORMAT_2_COLUMNS) == sorted(set(COLUMNS) - {"hash"})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("column", COLUMNS)
 def test_an_edited_column_is_caught(log, column):
     with log.begin() as connection:
@@ -101,6 +102,7 @@ def test_an_edited_column_is_caught(log, column):
     assert EXPECTED.get(column, f"record 3 was edited: column {column} differs") in result.problem
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("seq", "expected"), [(1, "record 1 is missing"), (3, "record 3 is missing")])
 def test_a_deleted_first_or_middle_record_is_caught(log, seq, expected):
     with log.begin() as connection:
@@ -109,6 +111,7 @@ def test_a_deleted_first_or_middle_record_is_caught(log, seq, expected):
     assert not result.ok and expected in result.problem
 
 
+@pytest.mark.slow
 def test_a_deleted_last_record_and_a_truncation_are_caught_by_the_checkpoint(log):
     pin = head(log, 5)
     with log.begin() as connection:
@@ -122,6 +125,7 @@ def test_a_deleted_last_record_and_a_truncation_are_caught_by_the_checkpoint(log
     assert "truncated (records 3 to 5 removed)" in verified(log, pin).problem
 
 
+@pytest.mark.slow
 def test_swapped_records_are_caught(log):
     with log.begin() as connection:
         connection.execute(update(TABLE).where(TABLE.c.seq == 2).values(seq=100))
@@ -131,6 +135,7 @@ def test_swapped_records_are_caught(log):
     assert not result.ok and "record 2 does not follow record 1" in result.problem
 
 
+@pytest.mark.slow
 def test_a_consistent_rehash_up_to_the_head_is_caught_by_the_checkpoint(log):
     pin = head(log, 5)
     with log.begin() as connection:
@@ -147,6 +152,7 @@ def test_a_consistent_rehash_up_to_the_head_is_caught_by_the_checkpoint(log):
     assert not result.ok and "record 5 differs from checkpoint cp.json: the log was rewritten" in result.problem
 
 
+@pytest.mark.slow
 def test_a_record_past_the_checkpoint_must_chain_to_it(log):
     pin = head(log, 3)
     with log.begin() as connection:
@@ -156,6 +162,7 @@ def test_a_record_past_the_checkpoint_must_chain_to_it(log):
     assert not result.ok and "record 4 does not follow record 3" in result.problem
 
 
+@pytest.mark.slow
 def test_a_relabelled_and_rehashed_record_is_caught_without_a_checkpoint(log):
     with log.begin() as connection:
         row = connection.execute(select(TABLE).where(TABLE.c.seq == 3)).one()
@@ -166,6 +173,7 @@ def test_a_relabelled_and_rehashed_record_is_caught_without_a_checkpoint(log):
     assert not result.ok and "record 3 was relabelled: format 1 after a format-2 record" in result.problem
 
 
+@pytest.mark.slow
 def test_records_written_before_format_2_still_verify_and_their_columns_are_checked(database_url, engine, example_inputs):
     db = create_db_engine(database_url)
     upgrade(db, "0009")
@@ -210,6 +218,7 @@ def signed(cli, log, monkeypatch, tmp_path, database_url):
     return checkpoint, tmp_path / "audit.pem.pub"
 
 
+@pytest.mark.slow
 def test_an_old_checkpoint_is_refused_with_the_state_file(cli, log, signed, engine, example_inputs, tmp_path):
     checkpoint, public = signed
     old = checkpoint("old.json")
@@ -233,6 +242,7 @@ def test_an_old_checkpoint_is_refused_with_the_state_file(cli, log, signed, engi
     assert out_of_order.exit_code == 1 and "is older than checkpoint" in out_of_order.output
 
 
+@pytest.mark.slow
 def test_a_rewritten_log_fails_its_checkpoint_through_the_cli(cli, log, signed):
     checkpoint, public = signed
     cp = checkpoint("cp.json")
@@ -246,6 +256,7 @@ def test_a_rewritten_log_fails_its_checkpoint_through_the_cli(cli, log, signed):
     assert result.exit_code == 1 and f"record 5 differs from checkpoint {cp}: the log was rewritten" in result.output
 
 
+@pytest.mark.slow
 def test_an_outside_auditor_needs_only_the_public_key(cli, log, signed, database_url, tmp_path):
     checkpoint, public = signed
     cp = checkpoint("cp.json")
@@ -267,6 +278,7 @@ def test_an_outside_auditor_needs_only_the_public_key(cli, log, signed, database
     assert wrong_key.returncode == 2 and "not a PEM public key" in wrong_key.stderr and "Traceback" not in wrong_key.stderr
 
 
+@pytest.mark.slow
 def test_hostile_checkpoint_and_state_files_are_refused_cleanly(cli, signed, tmp_path):
     _, public = signed
     for name, text in (("deep.json", "[" * 50_000), ("huge.json", " " * 70_000), ("list.json", "[1, 2]"), ("bad.json", '{"records": -1}')):

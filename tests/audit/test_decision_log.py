@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import text
 
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.audit.log import append, verify
+
+pytestmark = pytest.mark.slow
 
 
 def fill(engine, engine_under_test, example_inputs, count=6):

@@ -39,6 +39,8 @@ from govern.backends import (
 from govern.circuit import CircuitLimits
 from datetime import UTC
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BELL_QASM2 = """OPENQASM 2.0;

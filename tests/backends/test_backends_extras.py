@@ -14,6 +14,8 @@ import pytest
 
 from govern.backends import BackendError, DispatchRequest, UnknownBackend, get_backend, known_backends
 
+pytestmark = pytest.mark.slow
+
 CATALOGUE = Path(__file__).resolve().parents[2] / "policies" / "govern" / "backends" / "data.json"
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 FLIP_FIRST = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nx q[0];\nmeasure q -> c;\n'

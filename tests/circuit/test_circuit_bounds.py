@@ -122,6 +122,7 @@ def test_the_profile_carries_the_expanded_size_and_depth():
     assert profile.size == 32 and profile.two_qubit_depth == 10
 
 
+@pytest.mark.slow
 def test_an_expansion_within_the_limits_is_profiled_in_full():
     profile = profile_qasm(nested_gates(levels=4), "c.qasm", LIMITS)
     assert profile.ops == {"cx": 10_000} and profile.size == 10_000 and profile.depth == 10_000
@@ -197,6 +198,7 @@ def test_a_circuit_that_is_not_a_file_includes_only_the_standard_libraries():
         parse_circuit(QASM3 + 'include "/etc/hostname";\nqubit q;\n', "dispatch request")
 
 
+@pytest.mark.slow
 def test_inline_and_service_circuits_never_read_files(engine):
     from govern.check.checker import Checker
     from govern.manifest.documents import parse_documents
@@ -210,6 +212,7 @@ def test_inline_and_service_circuits_never_read_files(engine):
             checker.profile(submission)
 
 
+@pytest.mark.slow
 def test_the_service_refuses_unbounded_circuits_and_includes_with_422(client):  # noqa: F811 - the fixture
     secret = token_for(client, "submitter", "platform-qa")
     manifest, _ = example("bell-local")
@@ -245,6 +248,7 @@ def project(tmp_path: Path, circuit_path: str, circuit: str | bytes | None = Non
     return manifest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("circuit", "position", "expected"),
     [
@@ -265,6 +269,7 @@ def test_govern_check_refuses_unbounded_circuits_with_exit_two(tmp_path, circuit
     assert (problem["line"], problem["column"]) == position and "Traceback" not in output
 
 
+@pytest.mark.slow
 def test_circuit_paths_outside_the_manifest_tree_exit_two_without_echoing(tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -282,6 +287,7 @@ def test_circuit_paths_outside_the_manifest_tree_exit_two_without_echoing(tmp_pa
     assert code == 0, output
 
 
+@pytest.mark.slow
 def test_examples_read_circuits_from_their_repository_tree():
     code, _, output = profiles_of(EXAMPLES / "allowed" / "bell-local.yaml")
     assert code == 0, output
@@ -357,6 +363,7 @@ def qasm3_programs(draw) -> str:
     return "".join(lines)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(qasm3_programs())
 def test_the_scan_never_undercounts_what_qiskit_builds_from_openqasm_3(text):

@@ -41,6 +41,7 @@ def test_allowed_examples_exit_zero(cli):
     assert "ALLOWED" in result.output
 
 
+@pytest.mark.slow
 def test_examples_folder_exits_one_and_checks_every_experiment(cli):
     result = check(cli, str(EXAMPLES), "--format", "json")
     assert result.exit_code == 1
@@ -50,12 +51,14 @@ def test_examples_folder_exits_one_and_checks_every_experiment(cli):
     assert report["summary"]["error"] == 0
 
 
+@pytest.mark.slow
 def test_globs_select_files(cli):
     result = check(cli, str(EXAMPLES / "denied" / "no-*.yaml"), "--format", "json")
     assert result.exit_code == 1
     assert [r["name"] for r in json.loads(result.output)["results"]] == ["ghz-ibm-unfunded"]
 
 
+@pytest.mark.slow
 def test_warnings_fail_only_with_fail_on_warn(cli):
     path = str(EXAMPLES / "warned")
     assert check(cli, path).exit_code == 0
@@ -68,6 +71,7 @@ def test_bad_input_beats_deny_in_the_exit_code(cli, tmp_path):
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
@@ -86,6 +90,7 @@ def test_bad_manifests_exit_two_with_a_precise_message(cli, tmp_path, mutate, ex
     assert re.search(expected, flat(result)), result.output
 
 
+@pytest.mark.slow
 def test_a_shot_count_past_what_the_database_stores_is_exit_two_naming_the_field(cli, tmp_path):
     """jobs.shots is an INTEGER column: a bigger count is refused by the manifest model, never stored or wrapped."""
     for shots in (2**31, 9223372036854775808):
@@ -95,6 +100,7 @@ def test_a_shot_count_past_what_the_database_stores_is_exit_two_naming_the_field
         assert re.search(r"spec\.shots.*less than or equal to 2147483647", flat(result)), result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("shots", "hyperparameters", "field"),
     [
@@ -111,6 +117,7 @@ def test_a_number_the_engine_cannot_hold_exactly_is_an_input_error(cli, tmp_path
     assert "the policy engine holds exactly" in problem["message"] or "not a finite number" in problem["message"]
 
 
+@pytest.mark.slow
 def test_broken_qasm_names_the_circuit_file_and_position(cli, tmp_path):
     path = write_manifest(tmp_path, VALID_LOCAL)
     (tmp_path / "bell.qasm").write_text("OPENQASM 3.0;\ninclude \"stdgates.inc\";\nqubit[2] q;\ncx q[0] q[1];\n")
@@ -119,6 +126,7 @@ def test_broken_qasm_names_the_circuit_file_and_position(cli, tmp_path):
     assert "bell.qasm:4:9: invalid OpenQASM 3" in flat(result)
 
 
+@pytest.mark.slow
 def test_oversized_inputs_exit_two(cli, tmp_path, monkeypatch):
     path = write_manifest(tmp_path, VALID_LOCAL)
     monkeypatch.setenv("GOVERN_MAX_CIRCUIT_BYTES", "50")
@@ -129,11 +137,13 @@ def test_oversized_inputs_exit_two(cli, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "over the 100-byte limit" in flat(result)
 
 
+@pytest.mark.slow
 def test_explicit_file_without_an_experiment_is_an_error(cli):
     result = check(cli, CONTEXT)
     assert result.exit_code == 2 and "no document of kind 'Experiment'" in flat(result)
 
 
+@pytest.mark.slow
 def test_missing_path_and_unknown_format_exit_two(cli):
     assert check(cli, "does/not/exist.yaml").exit_code == 2
     result = check(cli, str(EXAMPLES / "allowed"), "--format", "xml")
@@ -155,6 +165,7 @@ def test_missing_bundle_denies_with_a_reason(cli, tmp_path):
     assert decision["deny"][0]["rule"] == "GOV-ENGINE" and "not found" in decision["deny"][0]["message"]
 
 
+@pytest.mark.slow
 def test_junit_and_sarif_outputs_are_written_to_files(cli, tmp_path):
     junit, sarif = tmp_path / "report.xml", tmp_path / "report.sarif"
     assert check(cli, str(EXAMPLES), "-f", "junit", "-o", str(junit)).exit_code == 1
@@ -166,6 +177,7 @@ def test_junit_and_sarif_outputs_are_written_to_files(cli, tmp_path):
     assert {"DC-001", "PR-005", "SEC-001"} <= rules
 
 
+@pytest.mark.slow
 def test_secret_values_never_reach_any_output(cli):
     secret = "c2VjcmV0LXRva2VuLWRvLW5vdC1jb21taXQtOTk4ODc3"
     for output_format in ("text", "json", "junit", "sarif", "github"):
@@ -184,6 +196,7 @@ def test_schema_is_json_schema_for_the_manifest(cli):
     assert json.loads(cli("schema", "context").output)["title"] == "Context"
 
 
+@pytest.mark.slow
 def test_init_scaffolds_a_manifest_that_passes(cli, tmp_path):
     assert cli("init", str(tmp_path)).exit_code == 0
     assert cli("check", str(tmp_path / "experiment.yaml")).exit_code == 0
@@ -191,6 +204,7 @@ def test_init_scaffolds_a_manifest_that_passes(cli, tmp_path):
     assert again.exit_code == 2 and "--force" in flat(again)
 
 
+@pytest.mark.slow
 def test_policy_commands(cli):
     tested = cli("policy", "test")
     assert tested.exit_code == 0, tested.output
@@ -201,6 +215,7 @@ def test_policy_commands(cli):
     assert listed["DC-001"]["waivable"] is False
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_a_real_process():
     """The real entry point, not the in-process runner: exit code and no traceback."""
     result = subprocess.run(
@@ -214,6 +229,7 @@ def test_console_script_runs_as_a_real_process():
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_skip_other_kinds_leaves_named_non_experiments_alone(cli):
     result = check(cli, CONTEXT, str(EXAMPLES / "allowed" / "bell-local.yaml"), "--skip-other-kinds", "-f", "json")
     assert result.exit_code == 0
@@ -221,6 +237,7 @@ def test_skip_other_kinds_leaves_named_non_experiments_alone(cli):
     assert check(cli, CONTEXT, "--skip-other-kinds").exit_code == 0
 
 
+@pytest.mark.slow
 def test_json_manifests_in_folders_and_multi_document_yaml(cli, tmp_path):
     import yaml
 
@@ -236,12 +253,14 @@ def test_json_manifests_in_folders_and_multi_document_yaml(cli, tmp_path):
     assert sorted(r["name"] for r in json.loads(result.output)["results"]) == ["bell-calibration", "bell-second"]
 
 
+@pytest.mark.slow
 def test_results_keep_the_order_of_the_inputs(cli):
     denied = sorted((EXAMPLES / "denied").glob("*.yaml"))
     result = check(cli, *map(str, denied), "--workers", "2", "-f", "json")
     assert [r["source"] for r in json.loads(result.output)["results"]] == [str(p) for p in denied]
 
 
+@pytest.mark.slow
 def test_opa_engine_is_configured_from_the_environment(cli, engine, monkeypatch, tmp_path):
     """GOVERN_ENGINE=opa with a CA bundle, against the loopback stand-in (see tests/opa_standin.py)."""
     import ssl
@@ -272,6 +291,7 @@ def test_opa_engine_without_url_denies(cli, monkeypatch):
     assert "GOVERN_OPA_URL" in json.loads(result.output)["results"][0]["decision"]["deny"][0]["message"]
 
 
+@pytest.mark.slow
 def test_invalid_settings_exit_two_with_a_message(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("GOVERN_CONFIG", str(tmp_path / "missing.toml"))
     for command in (("policy", "list"), ("check", str(EXAMPLES / "allowed")), ("db", "current")):

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import EXAMPLES
 from tests.live_service import running_service
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def service(database_url, monkeypatch):

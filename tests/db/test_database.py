@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import text
 
 from govern.db.database import create_db_engine, current_revision, head_revision, session_scope, upgrade
@@ -11,6 +12,7 @@ from govern.db.tables import Role, TokenCreate
 from govern.records.tokens import authenticate, create_token, list_tokens, revoke_token
 
 
+@pytest.mark.slow
 def test_migrations_create_the_schema_and_are_idempotent(database_url):
     engine = create_db_engine(database_url)
     assert current_revision(engine) is None
@@ -21,6 +23,7 @@ def test_migrations_create_the_schema_and_are_idempotent(database_url):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_token_lifecycle_stores_only_a_hash(database_url):
     engine = create_db_engine(database_url)
     upgrade(engine)
@@ -43,6 +46,7 @@ def test_token_lifecycle_stores_only_a_hash(database_url):
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_token_commands(cli, database_url, monkeypatch):
     monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)
     assert cli("db", "upgrade").exit_code == 0

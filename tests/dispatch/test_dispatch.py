@@ -22,6 +22,8 @@ from tests.lineage_schemas import validate_event
 from tests.api.test_api import auth, example, token_for
 from tests.admission.test_submissions_api import funded, vqe_body
 
+pytestmark = pytest.mark.slow
+
 FAST = WorkerOptions(lease_s=1.0, poll_s=0.05, job_timeout_s=60, call_grace_s=2.0)
 
 

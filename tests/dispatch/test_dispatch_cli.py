@@ -16,6 +16,8 @@ from tests.conftest import EXAMPLES
 from tests.live_service import running_service, wait_for
 from tests.cli.test_client_cli import token
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def deployment(database_url, monkeypatch) -> Iterator[str]:

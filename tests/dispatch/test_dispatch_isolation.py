@@ -19,6 +19,8 @@ from govern.settings import Settings
 from tests.dispatch.test_dispatch import bell, jobs, lineage, submit
 from tests.test_process_pool import gone
 
+pytestmark = pytest.mark.slow
+
 QUBITS = 22
 SLOW = (f'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[{QUBITS}];\ncreg c[{QUBITS}];\nh q;\nt q;\nmeasure q[0] -> c[0];\n'
         + "".join(f"rx(0.{i + 1}) q;\ncx q[{i % QUBITS}],q[{(i + 1) % QUBITS}];\n" for i in range(40)) + "measure q -> c;\n")

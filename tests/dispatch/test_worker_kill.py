@@ -33,7 +33,7 @@ from tests.live_service import wait_for
 from tests.dispatch.test_dispatch import bell, lineage, submit
 from tests.vendor_standin import URL_VARIABLE, VENDOR, VendorStandIn
 
-pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+pytestmark = [pytest.mark.parametrize("database_url", ["postgresql"], indirect=True), pytest.mark.slow]
 
 LEASE_S = 1.0
 """Short, so a dead worker's job is taken over quickly."""

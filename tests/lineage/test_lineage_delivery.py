@@ -55,6 +55,7 @@ def delivered_lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.slow
 def test_only_committed_events_are_delivered_in_order(database, tmp_path):
     run_id = str(uuid.uuid4())
     with session_scope(database) as session:
@@ -73,6 +74,7 @@ def test_only_committed_events_are_delivered_in_order(database, tmp_path):
         assert outbox.backlog(session).pending == 0 and outbox.backlog(session).delivered == 2
 
 
+@pytest.mark.slow
 def test_a_backend_that_is_down_delays_events_and_loses_none(database, tmp_path):
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     with session_scope(database) as session:
@@ -105,6 +107,7 @@ def test_a_backend_that_is_down_delays_events_and_loses_none(database, tmp_path)
         assert outbox.backlog(session).pending == 0
 
 
+@pytest.mark.slow
 def test_one_deliverer_at_a_time(database, tmp_path):
     with session_scope(database) as session:
         outbox.enqueue(session, run_event(str(uuid.uuid4()), RunState.START))
@@ -137,6 +140,7 @@ def test_openlineage_configuration_is_found_where_the_client_looks(tmp_path):
     assert openlineage_configured({}, cwd=cwd, home=home)
 
 
+@pytest.mark.slow
 def test_an_event_that_keeps_failing_is_parked_and_stops_holding_its_run(database, database_url):
     """A 400-byte dataset namespace (written before the manifest refused one) can never be stored: after
     `max_attempts` it is parked with its error, shows in the status API, and the run's later events flow."""

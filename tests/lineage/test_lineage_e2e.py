@@ -14,6 +14,8 @@ from tests.live_service import free_port, running_service, wait_for
 from tests.lineage_schemas import validate_event
 from tests.api.test_api import example
 
+pytestmark = pytest.mark.slow
+
 
 def tokens(cli, monkeypatch, database_url: str, *roles: tuple[str, str]) -> list[str]:
     monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)

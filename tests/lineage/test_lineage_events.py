@@ -259,6 +259,7 @@ def test_a_facet_that_breaks_its_schema_is_refused(decide):
         validate_event(event)
 
 
+@pytest.mark.slow
 def test_the_service_serves_each_facet_schema_at_the_path_of_its_id(tmp_path):
     from urllib.parse import urlparse
 

@@ -49,6 +49,7 @@ def dataset_event() -> dict:
             "dataset": {"namespace": RAW[0], "name": RAW[1], "facets": {}}}
 
 
+@pytest.mark.slow
 def test_static_events_are_stored_and_drawn(client):
     producer = auth(token_for(client, "producer", "platform"))
     for event in (job_event(), dataset_event()):
@@ -78,6 +79,7 @@ def test_static_events_are_valid_openlineage():
     validate(dataset_event(), SPEC + "DatasetEvent")
 
 
+@pytest.mark.slow
 def test_values_no_database_stores_are_refused(client):
     producer = {**auth(token_for(client, "producer", "platform")), "Content-Type": "application/json"}
     good = run_event("START", str(uuid.uuid4()), "airflow-prod", "etl.curate", NOW)
@@ -108,6 +110,7 @@ def test_values_no_database_stores_are_refused(client):
     assert client.get("/api/v1/lineage/events", headers=compliance).text == ""
 
 
+@pytest.mark.slow
 def test_gzip_bodies_inflate_within_the_request_limit(client):
     producer = {**auth(token_for(client, "producer", "platform")), "Content-Type": "application/json", "Content-Encoding": "gzip"}
     event = run_event("START", str(uuid.uuid4()), "airflow-prod", "etl.curate", NOW)
@@ -125,6 +128,7 @@ def test_gzip_bodies_inflate_within_the_request_limit(client):
     assert brotli.status_code == 415
 
 
+@pytest.mark.slow
 def test_the_openlineage_client_sends_gzip_to_a_live_service(cli, monkeypatch, database_url):
     producer, auditor = tokens(cli, monkeypatch, database_url, ("producer", "lineage"), ("compliance", "audit"))
     with running_service(database_url, env={"GOVERN_LINEAGE_DELIVERY": "false"}) as url:
@@ -144,6 +148,7 @@ def test_the_openlineage_client_sends_gzip_to_a_live_service(cli, monkeypatch, d
     assert [event["schemaURL"].rsplit("/", 1)[-1] for event in events] == ["RunEvent", "JobEvent", "DatasetEvent"]
 
 
+@pytest.mark.slow
 def test_a_manifest_whose_lineage_could_not_be_stored_is_refused(client, cli, tmp_path):
     manifest, circuit = example("bell-local")
     long_namespace = "é" * 200  # 200 characters, as the manifest allows, but 400 bytes of UTF-8
@@ -160,6 +165,7 @@ def test_a_manifest_whose_lineage_could_not_be_stored_is_refused(client, cli, tm
     assert result.exit_code == 2 and "spec.datasets[0].namespace: Value error, this value is longer than 255 bytes" in result.output and "longer than 255 bytes" in result.output, result.output
 
 
+@pytest.mark.slow
 def test_the_store_refuses_what_it_cannot_hold_from_any_source(database_url):
     """Events that never crossed HTTP (the transport, a bulk load) meet the same rules in the store itself."""
     engine = create_db_engine(database_url)

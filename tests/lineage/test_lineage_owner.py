@@ -14,6 +14,8 @@ from govern.settings import Settings
 from tests.api.test_api import auth, example, token_for
 from tests.lineage.test_lineage_store import run_event
 
+pytestmark = pytest.mark.slow
+
 NOW = "2026-12-01T10:00:00Z"
 
 

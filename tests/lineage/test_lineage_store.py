@@ -18,6 +18,8 @@ from govern.records.errors import RecordError
 from govern.settings import Settings
 from tests.api.test_api import auth, token_for
 
+pytestmark = pytest.mark.slow
+
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 RAW = ("postgres://warehouse:5432", "public.measurements")
 CLEAN = ("s3://lake", "curated/measurements")

@@ -76,6 +76,7 @@ def test_folder_and_both_tarball_layouts_give_the_same_bundle_and_revision(tmp_p
         assert packed.root == archive
 
 
+@pytest.mark.slow
 def test_the_shipped_bundle_as_a_tarball_decides_the_examples_like_the_folder(cli, tmp_path):
     archive = tar_like_gnu(SHIPPED, tmp_path / "bundle.tar.gz")
     common = ("check", str(EXAMPLES), "--context", str(EXAMPLES / "context.yaml"), "--now", EXAMPLES_NOW)
@@ -195,6 +196,7 @@ def test_a_manifest_for_rego_v0_is_refused(tmp_path):
         load_bundle(root)
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_cut_off_at_the_cap_quickly_and_in_bounded_memory(tmp_path):
     """256 MiB of zeros in 4 MiB members, about 250 KB compressed."""
     archive = tmp_path / "bomb.tar.gz"
@@ -215,6 +217,7 @@ def test_a_gzip_bomb_is_cut_off_at_the_cap_quickly_and_in_bounded_memory(tmp_pat
     assert elapsed < 10 and peak < MAX_TOTAL_BYTES + 16 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_an_oversized_header_is_refused_before_its_data_is_read(tmp_path):
     """A pax header that would have tarfile buffer 200 MiB, and a member that claims 2 GiB."""
     archive = tmp_path / "pax.tar.gz"
@@ -234,6 +237,7 @@ def test_an_oversized_header_is_refused_before_its_data_is_read(tmp_path):
     tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_thousands_of_members_are_refused(tmp_path):
     archive = hostile(tmp_path / "many.tar.gz", *[(f"govern/f{i}.txt", b"") for i in range(MAX_ENTRIES + 1)])
     with pytest.raises(BundleError, match=f"more than {MAX_ENTRIES} entries"):
@@ -396,6 +400,7 @@ def test_team_folders_that_overlap_are_empty_or_hold_links_are_refused(tmp_path)
         load_bundle(SHIPPED, policy_dirs=[tmp_path / "missing"])
 
 
+@pytest.mark.slow
 def test_policy_dirs_come_from_the_setting_and_the_cli(tmp_path, monkeypatch, cli):
     folder = team_folder(tmp_path / "team")
     monkeypatch.setenv("GOVERN_POLICY_DIRS", str(folder))

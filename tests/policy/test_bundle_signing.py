@@ -356,6 +356,7 @@ def test_policy_sign_refuses_a_bundle_govern_would_refuse_and_writes_where_told(
     assert not (folder / ".signatures.json").exists() and list(json.loads(written.read_text())) == ["signatures"]
 
 
+@pytest.mark.slow
 def test_the_service_loads_and_reloads_only_verified_bundles(tmp_path, cli, keys):
     from tests.api.test_api import auth, example, token_for
 
@@ -387,6 +388,7 @@ def test_the_configured_loader_passes_keys_and_policy_dirs(tmp_path, cli, keys):
         load_configured_bundle(settings_for("HS256", SECRET))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not all(shutil.which(tool) for tool in ("openssl", "jq", "tar")), reason="needs openssl, jq and tar")
 def test_the_readme_signing_example_runs_as_written(tmp_path, cli):
     readme = (ROOT / "README.md").read_text()

@@ -108,6 +108,7 @@ def submissions(draw):
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=submissions(), days=st.integers(-400, 120))
 def test_generated_submissions_decide_identically_on_every_engine(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from govern.policy.check import check_bundle
 from govern.policy.testing import discover_tests, run_tests
 from tests.policy.test_engine import make_bundle
@@ -13,6 +15,7 @@ from tests.policy.test_engine import make_bundle
 AREAS = ("data_classification", "procurement", "security")
 
 
+@pytest.mark.slow
 def test_every_rego_test_passes(bundle):
     results = run_tests(bundle).results
     assert len(results) >= 80
@@ -78,6 +81,7 @@ def test_policy_test_runs_only_what_the_pattern_matches(tmp_path, cli):
     assert result.exit_code == 0 and "1 passed, 0 failed" in result.output
 
 
+@pytest.mark.slow
 def test_policy_test_reports_coverage(cli):
     result = cli("policy", "test", "--coverage")
     assert result.exit_code == 0

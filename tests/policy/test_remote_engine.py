@@ -12,6 +12,8 @@ from govern.policy.engines import EngineError
 from govern.policy.engines.opa import RemoteEngine
 from tests.opa_standin import OpaStandIn
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def ca():

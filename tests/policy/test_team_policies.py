@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from tests.conftest import EXAMPLES, EXAMPLES_NOW
+
+pytestmark = pytest.mark.slow
 
 GPU_BUDGET_RULE = """package govern.custom.materials_rnd
 

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 
 def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
     database = tmp_path / "data" / "demo.db"

@@ -11,6 +11,8 @@ from govern.api import create_app
 from govern.settings import Settings
 from tests.api.test_api import auth, example, token_for
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def client(database_url):
