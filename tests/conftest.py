@@ -74,6 +74,18 @@ def example_inputs(engine, example_context, examples_now):
     return inputs
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `postgres` every test that reaches PostgreSQL: through `postgres_admin`, or as the `postgresql`
+    case of a database parametrisation (`database_url`, or a fixture of its own built on `fresh_database`)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec else ()
+        if "postgres_admin" in getattr(item, "fixturenames", ()) or any(
+            isinstance(value, str) and value == "postgresql" for value in params
+        ):
+            item.add_marker(pytest.mark.postgres)
+
+
 POSTGRES_ADMIN_URL = os.environ.get("GOVERN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 """The machine's PostgreSQL (trust auth); each test gets a database of its own, dropped afterwards."""
 

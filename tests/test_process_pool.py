@@ -26,7 +26,7 @@ from govern.circuit.profiling import ProfileCache, Profiler, ProfilingRefused
 from govern.submission import Submission, submission_from_document
 from tests.conftest import EXAMPLES
 from tests.live_service import running_service
-from tests.test_api import example
+from tests.api.test_api import example
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 HUGE_REGISTER = "OPENQASM 2.0;\nqreg q[1000000000];\n"
@@ -113,6 +113,7 @@ def test_a_call_past_the_memory_cap_is_refused_and_its_child_replaced(child_prog
     pool.close()
 
 
+@pytest.mark.slow
 def test_the_cpu_deadline_stops_a_spinning_child_even_if_nobody_waits_for_it(child_program):
     pool = ProcessPool(child_program, {}, 1, memory_bytes=0, cpu_s=1)
     with pytest.raises(ProcessDied, match="SIGXCPU"):
@@ -147,6 +148,7 @@ def test_a_warm_pool_replaces_a_killed_child_in_the_background(child_program):
 # Circuit profiling.
 
 
+@pytest.mark.slow
 def test_profiles_cross_the_pipe_intact_and_invalid_circuits_keep_their_line_and_column():
     profiler = Profiler(size=1)
     profile = profiler.profile(BELL, "bell.qasm", CircuitLimits())
@@ -158,6 +160,7 @@ def test_profiles_cross_the_pipe_intact_and_invalid_circuits_keep_their_line_and
     profiler.close()
 
 
+@pytest.mark.slow
 def test_a_circuit_past_the_profiling_memory_cap_is_refused_and_the_next_is_profiled_by_a_fresh_child():
     profiler = Profiler(memory_bytes=64 << 20, size=1)
     profiler.profile(BELL, "bell.qasm", CircuitLimits())
@@ -171,6 +174,7 @@ def test_a_circuit_past_the_profiling_memory_cap_is_refused_and_the_next_is_prof
     profiler.close()
 
 
+@pytest.mark.slow
 def test_a_circuit_past_the_profiling_deadline_is_refused_and_the_next_is_profiled():
     profiler = Profiler(timeout_s=1.0, size=1)
     profiler.profile(BELL, "bell.qasm", CircuitLimits())
@@ -239,6 +243,7 @@ def rss_bytes() -> int:
         return int(status.read().split("VmRSS:", 1)[1].split()[0]) * 1024
 
 
+@pytest.mark.slow
 def test_three_hundred_distinct_large_invalid_circuits_do_not_grow_the_process():
     """The issue's case: 300 distinct 900 KB circuits, invalid, through the real profiling pool."""
     checker = Checker(UnavailableEngine("none"), profiler=Profiler(size=1), profile_cache_bytes=8 << 20)
@@ -259,6 +264,7 @@ def write_experiment(folder, name: str, circuit: str) -> None:
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(document))
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_circuit_that_exhausts_profiling_and_checks_the_rest(tmp_path):
     write_experiment(tmp_path, "huge", HUGE_REGISTER)
     write_experiment(tmp_path, "bell", BELL)
@@ -270,6 +276,7 @@ def test_the_cli_refuses_a_circuit_that_exhausts_profiling_and_checks_the_rest(t
     assert '"bell"' in finished.stdout and "Traceback" not in finished.stderr
 
 
+@pytest.mark.slow
 def test_the_service_refuses_such_a_circuit_with_422_and_stays_up(database_url, cli, monkeypatch):
     monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)
     with running_service(database_url, env={"GOVERN_PROFILE_MEMORY_MB": "64", **UNSCANNED_ENV}) as url:

@@ -199,7 +199,7 @@ def test_no_secret_reaches_the_policy_input_or_the_decision(engine, example_inpu
 
 
 def _manifest() -> dict:
-    from tests.test_api import example
+    from tests.api.test_api import example
 
     manifest, _ = example("vqe-h2-ibm")
     return json.loads(json.dumps(manifest))
@@ -208,7 +208,7 @@ def _manifest() -> dict:
 def _with_secret(text: str) -> tuple[dict, str, dict[str, str]]:
     """The allowed VQE example with the text in every manifest position and a comment of its circuit; and the
     field each finding must name (the circuit's by its line; the label key's field holds its marker)."""
-    from tests.test_api import example
+    from tests.api.test_api import example
 
     manifest, circuit = example("vqe-h2-ibm")
     manifest = json.loads(json.dumps(manifest))
@@ -240,6 +240,7 @@ def _everything_stored(db) -> str:
         return "\n".join(repr(tuple(row)) for table in tables.sorted_tables for row in connection.execute(select(table)))
 
 
+@pytest.mark.slow
 def test_no_fake_secret_reaches_any_sink_through_the_service(database_url, caplog):
     """End to end: each fake in every position is denied by SEC-001 naming the field and kind, and afterwards
     no decision record, audit export, submission, job, lineage event, response or log line holds any of it."""
@@ -249,8 +250,8 @@ def test_no_fake_secret_reaches_any_sink_through_the_service(database_url, caplo
 
     from govern.api import create_app
     from govern.settings import Settings
-    from tests.test_api import auth, token_for
-    from tests.test_submissions_api import funded
+    from tests.api.test_api import auth, token_for
+    from tests.admission.test_submissions_api import funded
 
     caplog.set_level(logging.DEBUG)
     responses = []

@@ -4,7 +4,7 @@ Format 1 (records written before migration 0011) hashes the previous hash and th
 columns are checked against that content. Format 2 hashes every column of the row, the previous hash and the
 format itself included, so no column can change without breaking the chain. A format's column list is
 frozen: a record keeps verifying under the rules it was written with, so a new table column needs a new
-format (tests/test_audit_tamper.py fails while a column of the table is outside the current format).
+format (tests/audit/test_audit_tamper.py fails while a column of the table is outside the current format).
 """
 
 from __future__ import annotations
