@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from govern.audit import log as decision_log
 from govern.policy.decision import Decision
 from govern.dispatch import control
-from govern.dispatch.control import JobPublic
+from govern.db.public import JobPublic
 from govern.dispatch.costs import actual_cost
 from govern.manifest.schema import epoch_ns
 from govern.db.tables import DecisionRecord, SubmissionRecord, utcnow

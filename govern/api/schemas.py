@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from govern.db.public import SubmissionPublic
-from govern.dispatch.control import JobPublic
+from govern.db.public import JobPublic
 from govern.policy.decision import Decision
 
 

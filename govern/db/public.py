@@ -5,13 +5,14 @@ tables, below all of them; the API's own request and response models are in gove
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
 from pydantic.alias_generators import to_camel
 
-from govern.db.tables import Role
+from govern.db.tables import Role, utcnow
 from govern.manifest.schema import DnsLabel, PriceModel
 
 
@@ -76,3 +77,142 @@ class SubmissionPublic(BaseModel):
     created_at: datetime
     job_status: str | None = None
 
+
+MAX_PILOT = timedelta(weeks=12)
+
+
+class SandboxRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    team: DnsLabel
+    vendor: str
+    devices: list[str] = Field(min_length=1)
+    start: AwareDatetime
+    end: AwareDatetime
+    budget: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    allows_confidential: bool = False
+
+    @model_validator(mode="after")
+    def _time_boxed(self) -> SandboxRequest:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if self.end - self.start > MAX_PILOT:
+            raise ValueError(f"a sandbox window is at most 12 weeks (pilots are time-boxed); this one is {(self.end - self.start).days} days")
+        return self
+
+
+class SandboxPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    team: str
+    vendor: str
+    devices: list[str]
+    status: str
+    requested_by: str
+    approved_by: str | None
+    start: AwareDatetime
+    end: AwareDatetime
+    budget: Decimal
+    spent: Decimal
+    reserved: Decimal
+    currency: str
+    allows_confidential: bool
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form, which mypy does not model
+    @property
+    def lifecycle(self) -> str:
+        """Where the sandbox stands now: requested, rejected, revoked, approved (not yet open), active,
+        expired or exhausted. Derived from the record and the clock, never stored, so it cannot go stale."""
+        if self.status != "approved":
+            return self.status
+        now = utcnow()
+        if now >= self.end:
+            return "expired"
+        if self.spent + self.reserved >= self.budget:
+            return "exhausted"
+        return "active" if now >= self.start else "approved"
+
+
+class LedgerEntryPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    submission_id: str
+    kind: str
+    amount: Decimal
+    currency: str
+    note: str
+    created_at: AwareDatetime
+
+
+class WaiverRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    rule: Annotated[str, Field(pattern=r"^[A-Z]+-\d+$")]
+    team: DnsLabel
+    experiment: str = "*"
+    sandbox: str | None = None
+    reason: Annotated[str, Field(min_length=10, max_length=4000)]
+    expires: AwareDatetime
+
+
+class WaiverPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    rule: str
+    team: str
+    experiment: str
+    sandbox: str | None
+    status: str
+    requested_by: str
+    approver: str | None
+    reason: str
+    expires: AwareDatetime
+
+
+class JobPublic(BaseModel):
+    """A job as the API shows it: no circuit, no credential references, no lease internals."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    submission_id: str
+    kind: str
+    parent_job_id: str | None
+    run_id: str
+    status: str
+    vendor: str
+    device: str
+    shots: int
+    seed_transpiler: int
+    seed_simulator: int
+    estimated_cost: Decimal
+    currency: str
+    vendor_job_id: str | None
+    attempts: int
+    cancel_requested: bool
+    error: str | None
+    reproduced: bool | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ResultPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    job_id: str
+    submission_id: str
+    device: str
+    counts: dict[str, int]
+    result_hash: str
+    transpiled: dict[str, Any]
+    calibration_snapshot_id: str | None
+    usage_seconds: float | None
+    actual_cost: Decimal
+    currency: str
+    created_at: datetime

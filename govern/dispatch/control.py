@@ -10,11 +10,9 @@ in govern.admission.reproductions.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from openlineage.client.event_v2 import RunState
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
@@ -27,37 +25,10 @@ from govern.dispatch.costs import settle
 from govern.dispatch.jobs import JobKind, child_job
 from govern.dispatch.queue import FINAL
 from govern.lineage import outbox
+from govern.db.public import JobPublic
 from govern.db.tables import JobRecord, JobStatus, SubmissionRecord, utcnow
 from govern.records.errors import RecordError, as_utc
 from govern.settings import Settings
-
-
-class JobPublic(BaseModel):
-    """A job as the API shows it: no circuit, no credential references, no lease internals."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    submission_id: str
-    kind: str
-    parent_job_id: str | None
-    run_id: str
-    status: str
-    vendor: str
-    device: str
-    shots: int
-    seed_transpiler: int
-    seed_simulator: int
-    estimated_cost: Decimal
-    currency: str
-    vendor_job_id: str | None
-    attempts: int
-    cancel_requested: bool
-    error: str | None
-    reproduced: bool | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
 
 
 def job_public(job: JobRecord) -> JobPublic:

@@ -7,34 +7,16 @@ its original by hash alone; whether it matched is stored on the reproduction's j
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
 from govern.backends.base import Execution
+from govern.db.public import ResultPublic
 from govern.db.tables import JobRecord, ResultRecord
 from govern.dispatch.control import dispatch_status
 from govern.dispatch.jobs import JobKind
 from govern.records.errors import RecordError, as_utc
-
-
-class ResultPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    job_id: str
-    submission_id: str
-    device: str
-    counts: dict[str, int]
-    result_hash: str
-    transpiled: dict[str, Any]
-    calibration_snapshot_id: str | None
-    usage_seconds: float | None
-    actual_cost: Decimal
-    currency: str
-    created_at: datetime
 
 
 def record_result(session: Session, job: JobRecord, execution: Execution, actual_cost: Decimal) -> None:

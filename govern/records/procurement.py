@@ -4,21 +4,16 @@ the policies. Pilots are time-boxed: a sandbox window longer than 12 weeks is re
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from govern.manifest.schema import API_VERSION, Context, ContextSpec, DnsLabel, PriceModel, Sandbox, Vendor
-from govern.db.public import VendorPublic, VendorUpsert
+from govern.manifest.schema import API_VERSION, Context, ContextSpec, PriceModel, Sandbox, Vendor
+from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, VendorPublic, VendorUpsert
 from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, table_of, utcnow
 from govern.records.errors import RecordError, as_utc
 from govern.records.waivers import team_waivers
-
-MAX_PILOT = timedelta(weeks=12)
 
 
 class InvalidVendorRecord(Exception):
@@ -41,74 +36,7 @@ def stored_price_model(name: str, raw: dict[str, Any] | None) -> PriceModel | No
         ) from None
 
 
-class SandboxRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-
-    id: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-    team: DnsLabel
-    vendor: str
-    devices: list[str] = Field(min_length=1)
-    start: AwareDatetime
-    end: AwareDatetime
-    budget: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    allows_confidential: bool = False
-
-    @model_validator(mode="after")
-    def _time_boxed(self) -> SandboxRequest:
-        if self.end <= self.start:
-            raise ValueError("end must be after start")
-        if self.end - self.start > MAX_PILOT:
-            raise ValueError(f"a sandbox window is at most 12 weeks (pilots are time-boxed); this one is {(self.end - self.start).days} days")
-        return self
-
-
-class SandboxPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
-
-    id: str
-    team: str
-    vendor: str
-    devices: list[str]
-    status: str
-    requested_by: str
-    approved_by: str | None
-    start: AwareDatetime
-    end: AwareDatetime
-    budget: Decimal
-    spent: Decimal
-    reserved: Decimal
-    currency: str
-    allows_confidential: bool
-
-    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form, which mypy does not model
-    @property
-    def lifecycle(self) -> str:
-        """Where the sandbox stands now: requested, rejected, revoked, approved (not yet open), active,
-        expired or exhausted. Derived from the record and the clock, never stored, so it cannot go stale."""
-        if self.status != "approved":
-            return self.status
-        now = utcnow()
-        if now >= self.end:
-            return "expired"
-        if self.spent + self.reserved >= self.budget:
-            return "exhausted"
-        return "active" if now >= self.start else "approved"
-
-
 TRANSITIONS = {"approve": ("requested", "approved"), "reject": ("requested", "rejected"), "revoke": (None, "revoked")}
-
-
-class LedgerEntryPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    submission_id: str
-    kind: str
-    amount: Decimal
-    currency: str
-    note: str
-    created_at: AwareDatetime
 
 
 def ledger(session: Session, sandbox_id: str) -> list[LedgerEntryPublic]:

@@ -4,41 +4,13 @@ effect once expired. Approved, unexpired waivers reach the policies through the 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 from sqlmodel import Session, col, select
 
-from govern.manifest.schema import DnsLabel, Waiver, WaiverScope
+from govern.manifest.schema import Waiver, WaiverScope
+from govern.db.public import WaiverPublic, WaiverRequest
 from govern.db.tables import WaiverRecord, table_of, utcnow
 from govern.records.errors import RecordError, as_utc
-
-
-class WaiverRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
-
-    rule: Annotated[str, Field(pattern=r"^[A-Z]+-\d+$")]
-    team: DnsLabel
-    experiment: str = "*"
-    sandbox: str | None = None
-    reason: Annotated[str, Field(min_length=10, max_length=4000)]
-    expires: AwareDatetime
-
-
-class WaiverPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
-
-    id: str
-    rule: str
-    team: str
-    experiment: str
-    sandbox: str | None
-    status: str
-    requested_by: str
-    approver: str | None
-    reason: str
-    expires: AwareDatetime
 
 
 def _public(row: WaiverRecord) -> WaiverPublic:

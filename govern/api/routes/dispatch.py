@@ -9,8 +9,8 @@ from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, requir
 from govern.api.refusals import refusals
 from govern.api.schemas import JobList
 from govern.dispatch import control, results
-from govern.dispatch.control import JobPublic
-from govern.dispatch.results import ResultPublic
+from govern.db.public import JobPublic
+from govern.db.public import ResultPublic
 from govern.admission.reproductions import RateLimited, reproduce
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])

@@ -8,12 +8,9 @@ from sqlmodel import Session
 from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.api.refusals import refusals
-from govern.db.public import TokenPublic, VendorPublic, VendorUpsert
+from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, TokenPublic, VendorPublic, VendorUpsert
 from govern.policy.engines import PolicyEngine
 from govern.records.procurement import (
-    LedgerEntryPublic,
-    SandboxPublic,
-    SandboxRequest,
     decide_sandbox,
     get_sandbox,
     ledger,

@@ -10,7 +10,8 @@ from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
 from govern.api.refusals import refusals
 from govern.db.public import TokenPublic
 from govern.policy.engines import PolicyEngine
-from govern.records.waivers import WaiverPublic, WaiverRequest, change_waiver, get_waiver, list_waivers, request_waiver
+from govern.db.public import WaiverPublic, WaiverRequest
+from govern.records.waivers import change_waiver, get_waiver, list_waivers, request_waiver
 
 router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
 
