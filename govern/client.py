@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from govern.check.checker import Checker, experiment_name
+from govern.check.checker import Checker
+from govern.check.discovery import experiment_name
 from govern.policy.decision import Decision
 from govern.manifest.documents import Document, read_text
 from govern.policy.engines import UnavailableEngine

@@ -32,7 +32,7 @@ from govern.policy.engines import PolicyEngine
 from govern.policy.input import context_input
 from govern.records.procurement import InvalidVendorRecord, context_for
 from govern.records.errors import RecordError, as_utc
-from govern.admission.transaction import reserve
+from govern.admission.reservations import reserve
 from govern.settings import Settings
 
 KIND = "reproduce"

@@ -5,17 +5,15 @@ for a denial) goes to the outbox. All in one transaction."""
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from govern.admission.queries import decision_of, submission_public
+from govern.admission.reservations import recordable_cost, reserve
 from govern.audit import log as decision_log
 from govern.check.checker import Checker
 from govern.circuit import CircuitProfile
@@ -29,10 +27,10 @@ from govern.policy.engines import PolicyEngine
 from govern.lineage import outbox
 from govern.lineage.submission_events import PRODUCER, submission_event
 from govern.db.public import SubmissionPublic
-from govern.db.tables import DecisionRecord, LedgerEntry, SandboxRecord, SubmissionRecord, table_of
+from govern.db.tables import SubmissionRecord
 from govern.manifest.schema import Context
 from govern.records.procurement import InvalidVendorRecord, context_for
-from govern.records.errors import RecordError, as_utc
+from govern.records.errors import RecordError
 from govern.secrets import redacted, redacted_circuit
 from govern.submission import Submission, submission_from_request
 
@@ -121,39 +119,8 @@ def submit(
     ))
     session.flush()
     decision_log.append(session, decision, policy_input, actor=actor, kind="submission")  # last: it holds the chain's lock
-    public = _public(row, job_status)
+    public = submission_public(row, job_status)
     return Submitted(public, decision)
-
-
-MAX_RECORDED_COST = Decimal("999999999999.99")
-"""Costs are NUMERIC(14, 2) columns."""
-
-
-def recordable_cost(estimate: Any) -> Decimal:
-    """The estimate as the ledger records it; one that is not a number from 0 to MAX_RECORDED_COST is a 422
-    before anything is recorded (prices are bounded, so only absurd shot counts get here)."""
-    try:
-        cost = Decimal(str(estimate))
-    except ArithmeticError:
-        cost = Decimal("NaN")
-    if not cost.is_finite() or not 0 <= cost <= MAX_RECORDED_COST:
-        raise RecordError(f"the estimated cost {estimate} is not one the ledger can record (0 to {MAX_RECORDED_COST}); reduce shots", 422)
-    return cost.quantize(Decimal("0.01"))
-
-
-def reserve(
-    session: Session, sandbox_id: str, submission_id: str, amount: Decimal, currency: str,
-    note: str = "estimated cost reserved when the submission was accepted",
-) -> None:
-    """Hold the estimate against the sandbox (its row is locked by the decision that allowed it)."""
-    table = table_of(SandboxRecord)
-    statement = update(table).where(table.c.id == sandbox_id).values(reserved=func.coalesce(table.c.reserved, 0) + amount)
-    reserved = cast(CursorResult[Any], session.execute(statement))  # what an UPDATE returns
-    if reserved.rowcount == 0:
-        raise RecordError(f"sandbox {sandbox_id!r} vanished during the submission", 409)
-    session.add(
-        LedgerEntry(sandbox_id=sandbox_id, submission_id=submission_id, kind="reserve", amount=amount, currency=currency, note=note)
-    )
 
 
 def find_by_key(session: Session, actor: str, key: str) -> SubmissionRecord | None:
@@ -166,43 +133,6 @@ def replay(session: Session, row: SubmissionRecord, digest: str) -> Submitted:
     """The answer a retried request gets: the same submission and decision, nothing created twice."""
     if row.request_hash != digest:
         raise RecordError("this Idempotency-Key was used for a different request body", 422)
-    return Submitted(_public(row, dispatch_status(session, row.id)), decision_of(session, row.decision_id), replayed=True)
+    return Submitted(submission_public(row, dispatch_status(session, row.id)), decision_of(session, row.decision_id), replayed=True)
 
 
-def decision_of(session: Session, decision_id: str) -> Decision:
-    """A recorded decision, read back from the decision log (its one source of truth)."""
-    record = session.exec(select(DecisionRecord).where(DecisionRecord.decision_id == decision_id)).one()
-    return Decision.model_validate(json.loads(record.record)["decision"])
-
-
-def _public(row: SubmissionRecord, job_status: str | None) -> SubmissionPublic:
-    return SubmissionPublic.model_validate({**row.model_dump(), "created_at": as_utc(row.created_at), "job_status": job_status})
-
-
-def get_submission(session: Session, submission_id: str) -> SubmissionPublic | None:
-    row = session.exec(select(SubmissionRecord).where(SubmissionRecord.id == submission_id)).first()
-    return _public(row, dispatch_status(session, row.id)) if row else None
-
-
-def list_submissions(
-    session: Session, *, team: str | None, outcome: str | None, rule: str | None,
-    since: datetime | None, until: datetime | None, after: int | None, limit: int,
-) -> tuple[list[SubmissionPublic], int | None]:
-    """Newest first, `limit` at a time; the cursor is the last row's number (stable under inserts)."""
-    query = select(SubmissionRecord).order_by(col(SubmissionRecord.number).desc())
-    for wanted, condition in (
-        (team, lambda: SubmissionRecord.team == team),
-        (outcome, lambda: SubmissionRecord.outcome == outcome),
-        (since, lambda: col(SubmissionRecord.created_at) >= since),
-        (until, lambda: col(SubmissionRecord.created_at) < until),
-        (after, lambda: col(SubmissionRecord.number) < after),
-    ):
-        if wanted is not None:
-            query = query.where(condition())
-    if rule is not None:
-        query = query.join(DecisionRecord, col(DecisionRecord.decision_id) == SubmissionRecord.decision_id).where(
-            col(DecisionRecord.record).contains(f'"rule":"{rule}"')
-        )
-    rows = session.exec(query.limit(limit + 1)).all()
-    page, more = rows[:limit], len(rows) > limit
-    return [_public(row, dispatch_status(session, row.id)) for row in page], (page[-1].number if more else None)

@@ -1,6 +1,6 @@
 """Money at dispatch: whether a job's sandbox may still pay for it, and booking what a finished job cost.
 
-At admission the estimate was reserved on the sandbox (govern.admission.transaction.reserve). When the job ends the
+At admission the estimate was reserved on the sandbox (govern.admission.reservations.reserve). When the job ends the
 reservation is released and the actual cost charged, each a ledger entry whose note says how the number
 was made, so the ledger explains every figure: vendor-reported usage where there is some, else the
 job's price model (the same formula the policies estimate with).

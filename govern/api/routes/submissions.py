@@ -13,16 +13,8 @@ from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
-from govern.admission.transaction import (
-    Submitted,
-    decision_of,
-    find_by_key,
-    get_submission,
-    list_submissions,
-    replay,
-    request_hash,
-    submit,
-)
+from govern.admission.queries import decision_of, get_submission, list_submissions
+from govern.admission.transaction import Submitted, find_by_key, replay, request_hash, submit
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 
