@@ -23,15 +23,16 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from measure import calibration_seconds, percentile
+
 from govern.canonical import canonical_json
 from govern.check.checker import Checker
 from govern.manifest.documents import load_documents, load_one
 from govern.manifest.schema import Context
 from govern.policy.bundle import ENTRYPOINT, load_bundle
-from govern.policy.engines.evaluator import evaluate
 from govern.policy.engines.embedded import RegorusEngine, load_engine
+from govern.policy.engines.evaluator import evaluate
 from govern.submission import submission_from_document
-from measure import calibration_seconds, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

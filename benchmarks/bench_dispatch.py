@@ -42,23 +42,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from measure import percentile
+from scratch import DEFAULT_ADMIN_URL, scratch_database
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from govern.admission.transaction import submit
 from govern.backends.base import DispatchRequest
 from govern.backends.registry import get_backend
-from govern.policy.bundle import load_bundle
 from govern.check.checker import Checker
 from govern.db.database import create_db_engine, upgrade
+from govern.db.tables import JobRecord, ResultRecord
 from govern.dispatch.worker import Worker, WorkerOptions
 from govern.manifest.documents import load_documents
-from govern.db.tables import JobRecord, ResultRecord
+from govern.policy.bundle import load_bundle
 from govern.policy.engines.factory import build_engine
 from govern.settings import Settings
-from govern.admission.transaction import submit
-from scratch import DEFAULT_ADMIN_URL, scratch_database
-from measure import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "allowed" / "bell-local.yaml"

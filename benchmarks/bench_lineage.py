@@ -28,14 +28,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from scratch import scratch_database
 from sqlmodel import Session
 
 from govern.db.database import create_db_engine, reading, upgrade
 from govern.lineage.store import query, write
-from scratch import scratch_database
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 TEAMS = [f"team-{index:02d}" for index in range(40)]

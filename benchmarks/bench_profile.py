@@ -17,10 +17,11 @@ import statistics
 import time
 from pathlib import Path
 
-from govern.circuit import CircuitLimits, load_parsers, profile_qasm
-from govern.errors import InputError
-from govern.circuit.profiling import Profiler
 from measure import calibration_seconds, percentile
+
+from govern.circuit import CircuitLimits, load_parsers, profile_qasm
+from govern.circuit.profiling import Profiler
+from govern.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 CIRCUITS = sorted((ROOT / "examples" / "circuits").glob("*.qasm"))

@@ -27,12 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from measure import calibration_seconds, percentile
+
 from govern.manifest.documents import load_documents
 from govern.manifest.schema import Experiment
 from govern.policy.input import experiment_input
 from govern.secrets import looks_random, redacted, redacted_circuit, scan
 from tests.secret_corpus import negatives, positives
-from measure import calibration_seconds, percentile
 
 EXAMPLES = ROOT / "examples"
 TARGET_MS = 0.3

@@ -19,20 +19,20 @@ import subprocess
 import sys
 import time
 import uuid
-from urllib.parse import urlsplit
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+from measure import percentile
+from scratch import DEFAULT_ADMIN_URL, scratch_database
 
-from govern.policy.bundle import load_bundle
 from govern.check.checker import Checker
 from govern.manifest.documents import load_documents
-from govern.policy.engines.embedded import RegorusEngine
 from govern.manifest.schema import API_VERSION, Context, ContextSpec, Sandbox, Vendor
+from govern.policy.bundle import load_bundle
+from govern.policy.engines.embedded import RegorusEngine
 from govern.submission import submission_from_document
-from scratch import DEFAULT_ADMIN_URL, scratch_database
-from measure import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "allowed" / "vqe-h2-ibm.yaml"

@@ -11,12 +11,12 @@ import httpx
 
 from govern.check.checker import Checker
 from govern.check.discovery import experiment_name
-from govern.policy.decision import Decision
-from govern.manifest.documents import Document, read_text
-from govern.policy.engines import UnavailableEngine
+from govern.check.report import CheckResult
 from govern.errors import InputError, Problem
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED
-from govern.check.report import CheckResult
+from govern.manifest.documents import Document, read_text
+from govern.policy.decision import Decision
+from govern.policy.engines import UnavailableEngine
 from govern.submission import circuit_path
 
 

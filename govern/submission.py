@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from govern.circuit.paths import contained, default_tree
-from govern.manifest.documents import Document, read_text
 from govern.errors import InputError, Problem
+from govern.manifest.documents import Document, read_text
 from govern.manifest.schema import Experiment
 from govern.secrets import SecretFinding, redacted_circuit
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from govern.policy.bundle import load_bundle
 from govern.cli import app
+from govern.policy.bundle import load_bundle
 from govern.policy.engines.embedded import RegorusEngine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,15 +18,15 @@ from hypothesis import strategies as st
 
 from govern.check.checker import Checker
 from govern.circuit import CircuitLimits, CircuitProfile
-from govern.manifest.documents import load_documents
+from govern.circuit.profiling import ProfileCache, Profiler, ProfilingRefused
 from govern.errors import InputError
+from govern.manifest.documents import load_documents
 from govern.policy.engines import UnavailableEngine
 from govern.process_pool import CallTimeout, MemoryExceeded, PoolBusy, ProcessDied, ProcessPool, StartFailed
-from govern.circuit.profiling import ProfileCache, Profiler, ProfilingRefused
 from govern.submission import Submission, submission_from_document
+from tests.api.test_api import example
 from tests.conftest import EXAMPLES
 from tests.live_service import running_service
-from tests.api.test_api import example
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 HUGE_REGISTER = "OPENQASM 2.0;\nqreg q[1000000000];\n"

@@ -250,8 +250,8 @@ def test_no_fake_secret_reaches_any_sink_through_the_service(database_url, caplo
 
     from govern.api import create_app
     from govern.settings import Settings
-    from tests.api.test_api import auth, token_for
     from tests.admission.test_submissions_api import funded
+    from tests.api.test_api import auth, token_for
 
     caplog.set_level(logging.DEBUG)
     responses = []

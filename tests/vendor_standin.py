@@ -22,7 +22,17 @@ from typing import Any
 
 import httpx
 
-from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, poll_until_final, translated_errors, VendorJobLost
+from govern.backends.base import (
+    Availability,
+    Backend,
+    BackendError,
+    DispatchRequest,
+    Execution,
+    JobState,
+    VendorJobLost,
+    poll_until_final,
+    translated_errors,
+)
 from govern.backends.checks import build_execution, job_state
 from govern.backends.registry import lists_devices, unknown_device
 from govern.backends.transpile import load_circuit, transpiled_metrics

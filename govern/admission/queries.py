@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from govern.policy.decision import Decision
-from govern.dispatch.control import dispatch_status
 from govern.db.public import SubmissionPublic
 from govern.db.tables import DecisionRecord, SubmissionRecord
+from govern.dispatch.control import dispatch_status
+from govern.policy.decision import Decision
 from govern.records.errors import as_utc
 
 

@@ -21,18 +21,18 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from govern.admission.reservations import reserve
 from govern.audit import log as decision_log
-from govern.policy.decision import Decision
-from govern.dispatch import control
 from govern.db.public import JobPublic
+from govern.db.tables import DecisionRecord, SubmissionRecord, utcnow
+from govern.dispatch import control
 from govern.dispatch.costs import actual_cost
 from govern.manifest.schema import epoch_ns
-from govern.db.tables import DecisionRecord, SubmissionRecord, utcnow
+from govern.policy.decision import Decision
 from govern.policy.engines import PolicyEngine
 from govern.policy.input import context_input
-from govern.records.procurement import InvalidVendorRecord, context_for
 from govern.records.errors import RecordError, as_utc
-from govern.admission.reservations import reserve
+from govern.records.procurement import InvalidVendorRecord, context_for
 from govern.settings import Settings
 
 KIND = "reproduce"

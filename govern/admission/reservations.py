@@ -12,7 +12,6 @@ from sqlmodel import Session
 from govern.db.tables import LedgerEntry, SandboxRecord, table_of
 from govern.records.errors import RecordError
 
-
 MAX_RECORDED_COST = Decimal("999999999999.99")
 """Costs are NUMERIC(14, 2) columns."""
 

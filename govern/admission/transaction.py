@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, select
@@ -15,22 +15,22 @@ from sqlmodel import Session, select
 from govern.admission.queries import decision_of, submission_public
 from govern.admission.reservations import recordable_cost, reserve
 from govern.audit import log as decision_log
+from govern.canonical import canonical_json
 from govern.check.checker import Checker
 from govern.circuit import CircuitProfile
-from govern.policy.decision import Decision
+from govern.db.public import SubmissionPublic
+from govern.db.tables import SubmissionRecord
 from govern.dispatch.announcements import announce
 from govern.dispatch.control import dispatch_status
 from govern.dispatch.jobs import new_job
-from govern.manifest.documents import Document
-from govern.canonical import canonical_json
-from govern.policy.engines import PolicyEngine
 from govern.lineage import outbox
 from govern.lineage.submission_events import PRODUCER, submission_event
-from govern.db.public import SubmissionPublic
-from govern.db.tables import SubmissionRecord
+from govern.manifest.documents import Document
 from govern.manifest.schema import Context
-from govern.records.procurement import InvalidVendorRecord, context_for
+from govern.policy.decision import Decision
+from govern.policy.engines import PolicyEngine
 from govern.records.errors import RecordError
+from govern.records.procurement import InvalidVendorRecord, context_for
 from govern.secrets import redacted, redacted_circuit
 from govern.submission import Submission, submission_from_request
 

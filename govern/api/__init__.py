@@ -20,20 +20,30 @@ from govern.api.live_policy import install_bundle
 from govern.api.metrics import HttpLatency, ServiceMetrics
 from govern.api.refusals import document_refusals
 from govern.api.routes import (
-    audit, check, dispatch, facets, health, lineage, outbox, policy, procurement, submissions, waivers,
+    audit,
+    check,
+    dispatch,
+    facets,
+    health,
+    lineage,
+    outbox,
+    policy,
+    procurement,
+    submissions,
+    waivers,
 )
-from govern.policy.bundle import BundleError, load_configured_bundle
-from govern.check.checker import Checker
-from govern.db.database import create_db_engine, upgrade
 from govern.audit.log import GroupCommit
+from govern.check.checker import Checker
+from govern.circuit.profiling import profiling_options
+from govern.db.database import create_db_engine, upgrade
 from govern.dispatch.worker import Worker, worker_options
-from govern.policy.engines import EngineError, UnavailableEngine
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
-from govern.circuit.profiling import profiling_options
-from govern.settings import Settings, load_settings
+from govern.policy.bundle import BundleError, load_configured_bundle
+from govern.policy.engines import EngineError, UnavailableEngine
 from govern.records.errors import RecordError
 from govern.records.tokens import TokenCache
+from govern.settings import Settings, load_settings
 
 
 def create_app(settings: Settings | None = None, *, with_worker: bool = False) -> FastAPI:

@@ -25,9 +25,9 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from govern.manifest.documents import MAX_DEPTH, Locations, locate, parse_documents
 from govern.errors import InputError, Problem
 from govern.json_values import Flaw, ValueProblem, first_problem
+from govern.manifest.documents import MAX_DEPTH, Locations, locate, parse_documents
 
 INTEGER_RANGE = (-(2**63), 2**63 - 1)
 """The integers the database stores (BIGINT); anything beyond is refused, not rounded."""

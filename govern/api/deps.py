@@ -11,9 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from govern.db.public import TokenPublic
 from govern.policy.decision import Authorization
 from govern.policy.engines import PolicyEngine
-from govern.db.public import TokenPublic
 from govern.records.tokens import TokenCache
 from govern.settings import Settings
 

@@ -11,8 +11,8 @@ from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from govern.policy.decision import Decision
 from govern.lineage.outbox import Backlog
+from govern.policy.decision import Decision
 
 
 class ServiceMetrics:

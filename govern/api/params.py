@@ -3,7 +3,7 @@ to UTC, every text is no longer than its column. Out of bounds is a 422 naming t
 
 from __future__ import annotations
 
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path, Query

@@ -7,8 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from govern.db.public import SubmissionPublic
-from govern.db.public import JobPublic
+from govern.db.public import JobPublic, SubmissionPublic
 from govern.policy.decision import Decision
 
 

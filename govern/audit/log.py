@@ -12,19 +12,27 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from govern.policy.decision import Decision
+from govern.audit.record_format import (
+    CURRENT_FORMAT,
+    FORMAT_2_COLUMNS,
+    column_differing,
+    content_of,
+    fields,
+    row_hash,
+    team_of,
+)
 from govern.canonical import canonical_json
 from govern.db.tables import DecisionRecord, table_of
-from govern.audit.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, column_differing, content_of, fields, row_hash, team_of
+from govern.policy.decision import Decision
 
 GENESIS = "0" * 64
 APPEND_ATTEMPTS = 20

@@ -22,7 +22,15 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
-from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, translated_errors
+from govern.backends.base import (
+    Availability,
+    Backend,
+    BackendError,
+    DispatchRequest,
+    Execution,
+    JobState,
+    translated_errors,
+)
 from govern.backends.checks import build_execution
 from govern.backends.in_process import InProcessBackend
 from govern.backends.registry import lists_devices, unknown_device, vendor_sdk

@@ -21,7 +21,15 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, translated_errors
+from govern.backends.base import (
+    Availability,
+    Backend,
+    BackendError,
+    DispatchRequest,
+    Execution,
+    JobState,
+    translated_errors,
+)
 from govern.backends.checks import build_execution
 from govern.backends.registry import lists_devices, unknown_device, vendor_sdk
 from govern.backends.remote import RemoteBackend, required_credential, seed_labels, seeds_from_labels

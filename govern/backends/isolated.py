@@ -24,7 +24,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, VendorJobLost
+from govern.backends.base import (
+    Availability,
+    Backend,
+    BackendError,
+    DispatchRequest,
+    Execution,
+    JobState,
+    VendorJobLost,
+)
 from govern.backends.in_process import InProcessBackend
 from govern.process_pool import (
     CallTimeout,

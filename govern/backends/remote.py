@@ -10,7 +10,15 @@ import abc
 from collections.abc import Mapping
 from typing import Any
 
-from govern.backends.base import Backend, BackendError, DispatchRequest, Execution, JobState, poll_until_final, translated_errors
+from govern.backends.base import (
+    Backend,
+    BackendError,
+    DispatchRequest,
+    Execution,
+    JobState,
+    poll_until_final,
+    translated_errors,
+)
 from govern.backends.checks import job_state
 
 SEED_LABEL = "govern:seed_{}"

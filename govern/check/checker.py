@@ -7,21 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from govern.circuit import CircuitLimits, CircuitProfile
-from govern.policy.decision import Decision
-from govern.manifest.documents import Document, parse_documents, read_text
-from govern.policy.engines import PolicyEngine
-from govern.errors import InputError
-from govern.manifest.schema import Context
-from govern.policy.input import build_policy_input, context_input
-from govern.circuit.profiling import DEFAULT_CACHE_BYTES, Profiler, ProfileCache, ProfilingUnavailable, shared_profiler
 from govern.check.discovery import EXPERIMENT_KIND, Target, discover, experiment_name
 from govern.check.report import CheckReport, CheckResult
+from govern.circuit import CircuitLimits, CircuitProfile
+from govern.circuit.profiling import DEFAULT_CACHE_BYTES, ProfileCache, Profiler, ProfilingUnavailable, shared_profiler
+from govern.errors import InputError
+from govern.manifest.documents import Document, parse_documents, read_text
+from govern.manifest.schema import Context
+from govern.policy.decision import Decision
+from govern.policy.engines import PolicyEngine
+from govern.policy.input import build_policy_input, context_input
 from govern.submission import Submission, submission_from_document
+
 
 class Checker:
     """Decides submissions against one engine and one context; profiles of identical circuits are shared.

@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from govern.policy.decision import Decision, Outcome
-from govern.manifest.documents import locate
 from govern.errors import InputError
 from govern.exit_codes import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK
+from govern.manifest.documents import locate
+from govern.policy.decision import Decision, Outcome
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,11 @@ def audit_verify(
 
 def _checkpoints(paths: list[Path], public_key: Path | None) -> list[tuple[Path, Checkpoint]]:
     """The checkpoints, each signed by the trusted public key: unreadable input exits 2, a bad signature 1."""
-    from govern.audit.checkpoint import Checkpoint, CheckpointError, load_public_key  # lazy: start-up time (cryptography)
+    from govern.audit.checkpoint import (  # lazy: start-up time (cryptography)
+        Checkpoint,
+        CheckpointError,
+        load_public_key,
+    )
 
     if not paths:
         return []

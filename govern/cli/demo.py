@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from importlib.resources import files
 from pathlib import Path
@@ -26,13 +26,13 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from govern.api import create_app
+from govern.audit.log import verify
 from govern.client import ClientError, GovernClient, request_body
 from govern.db.database import create_db_engine, session_scope, upgrade
-from govern.audit.log import verify
-from govern.manifest.documents import load_documents
 from govern.db.public import TokenCreate
-from govern.settings import Settings
+from govern.manifest.documents import load_documents
 from govern.records.tokens import create_token
+from govern.settings import Settings
 
 SANDBOX = "SBX-2026-014"
 EXPERIMENTS = {

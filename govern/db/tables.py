@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from decimal import Decimal
-
 from typing import Any
+
 from sqlalchemy import JSON, DateTime, Numeric, Table, Text
 from sqlmodel import Field, SQLModel
 

@@ -18,15 +18,14 @@ from sqlmodel import Session, col, select
 
 from govern.backends.base import BackendError
 from govern.backends.registry import get_backend
-from govern.policy.decision import Decision
-from govern.lineage import run_events
+from govern.db.public import JobPublic
+from govern.db.tables import JobRecord, JobStatus, SubmissionRecord, utcnow
 from govern.dispatch.announcements import announce
 from govern.dispatch.costs import settle
 from govern.dispatch.jobs import JobKind, child_job
 from govern.dispatch.queue import FINAL
-from govern.lineage import outbox
-from govern.db.public import JobPublic
-from govern.db.tables import JobRecord, JobStatus, SubmissionRecord, utcnow
+from govern.lineage import outbox, run_events
+from govern.policy.decision import Decision
 from govern.records.errors import RecordError, as_utc
 from govern.settings import Settings
 

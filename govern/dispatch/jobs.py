@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from govern.manifest.schema import Experiment
 from govern.db.tables import JobRecord
+from govern.manifest.schema import Experiment
 from govern.secrets import redacted
+
 
 class JobKind(str, enum.Enum):
     """Why a job exists, stored in `jobs.kind`: the submission's own run, the fallback that stands in for it,

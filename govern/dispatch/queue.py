@@ -20,8 +20,8 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, col, select
 
 from govern.db.database import session_scope
-from govern.lineage import outbox
 from govern.db.tables import FINAL_STATUSES, JobRecord, JobStatus, utcnow
+from govern.lineage import outbox
 
 IN_FLIGHT = (JobStatus.SUBMITTED.value, JobStatus.RUNNING.value)
 FINAL = tuple(status.value for status in FINAL_STATUSES)

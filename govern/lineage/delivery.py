@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from openlineage.client import OpenLineageClient
@@ -25,9 +25,9 @@ from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col, select
 
 from govern.db.database import reading, session_scope
+from govern.db.tables import LineageOutboxEntry
 from govern.lineage.outbox import stored_event
 from govern.lineage.transport import StoreConfig, StoreTransport
-from govern.db.tables import LineageOutboxEntry
 from govern.records.errors import as_utc
 
 log = logging.getLogger(__name__)

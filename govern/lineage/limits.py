@@ -8,7 +8,7 @@ numbers too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from govern.json_values import Flaw, text_flaw

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from govern.db.tables import JobRecord, LineageOutboxEntry, SubmissionRecord
 from govern.lineage.store.ingest import ParsedEvent
 from govern.lineage.store.write import RUNS
-from govern.db.tables import JobRecord, LineageOutboxEntry, SubmissionRecord
 
 GOVERN_NAMESPACE = "govern"
 GOVERN_FACET_PREFIX = "govern_"

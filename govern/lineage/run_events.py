@@ -15,11 +15,11 @@ from openlineage.client.facet_v2 import output_statistics_output_dataset, parent
 from sqlmodel import Session, col, select
 
 from govern.backends.base import Execution
-from govern.policy.decision import Decision
-from govern.lineage.submission_events import PRODUCER, lifecycle_event, policy_decision_facet
+from govern.db.tables import JobRecord, LineageOutboxEntry, utcnow
 from govern.lineage.facets import GovernPolicyDecisionRunFacet, GovernProcurementRunFacet, GovernQuantumJobRunFacet
 from govern.lineage.outbox import stored_event
-from govern.db.tables import JobRecord, LineageOutboxEntry, utcnow
+from govern.lineage.submission_events import PRODUCER, lifecycle_event, policy_decision_facet
+from govern.policy.decision import Decision
 
 
 def started(session: Session, run_id: str) -> dict[str, Any]:

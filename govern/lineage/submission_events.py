@@ -33,7 +33,6 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from govern.circuit import CircuitProfile
-from govern.policy.decision import Decision
 from govern.lineage.facets import (
     AppliedWaiver,
     Circuit,
@@ -43,6 +42,7 @@ from govern.lineage.facets import (
     GovernQuantumJobRunFacet,
 )
 from govern.manifest.schema import Experiment
+from govern.policy.decision import Decision
 from govern.policy.input import experiment_input
 from govern.records.errors import as_utc
 from govern.secrets import redacted

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (

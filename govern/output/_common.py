@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from govern.policy.decision import Decision, Finding
 from govern.errors import Problem
+from govern.policy.decision import Decision, Finding
 
 
 def findings(decision: Decision) -> Iterator[tuple[str, Finding]]:

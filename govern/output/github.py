@@ -6,8 +6,8 @@ command early and let the rest of the line be read as a new command.
 
 from __future__ import annotations
 
-from govern.output._common import findings, repo_path, waiver_note
 from govern.check.report import CheckReport, CheckResult
+from govern.output._common import findings, repo_path, waiver_note
 
 INPUT_RULE = "GOV-INPUT"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pydantic_core
 
-from govern.errors import InputError
 from govern.check.report import CheckReport, CheckResult
+from govern.errors import InputError
 
 
 class JsonFormatter:

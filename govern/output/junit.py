@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from govern.policy.decision import Finding
-from govern.output._common import findings, problem_text, waiver_note
 from govern.check.report import CheckReport, CheckResult
+from govern.output._common import findings, problem_text, waiver_note
+from govern.policy.decision import Finding
 
 SUITE_NAME = "govern check"
 INPUT_ERROR_TYPE = "GOV-INPUT"

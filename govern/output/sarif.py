@@ -15,10 +15,10 @@ from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
-from govern.policy.decision import Finding
+from govern.check.report import CheckReport, CheckResult
 from govern.errors import Problem
 from govern.output._common import findings, repo_path, waiver_note
-from govern.check.report import CheckReport, CheckResult
+from govern.policy.decision import Finding
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INPUT_RULE = "GOV-INPUT"

@@ -10,8 +10,8 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from govern.output._common import findings, problem_text, waiver_note
 from govern.check.report import CheckReport, CheckResult
+from govern.output._common import findings, problem_text, waiver_note
 
 STATUS_STYLES = {"allowed": "bold green", "warned": "bold yellow", "denied": "bold red", "error": "bold magenta"}
 MARKERS = {"deny": ("✗", "red"), "warn": ("!", "yellow"), "waived": ("~", "cyan")}

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from govern.manifest.documents import parse_documents
 from govern.errors import InputError
+from govern.manifest.documents import parse_documents
 from govern.policy.problems import BundleProblem
 
 OPA_ATTRIBUTES = frozenset(

@@ -22,8 +22,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from govern.manifest.documents import parse_documents
 from govern.errors import InputError
+from govern.manifest.documents import parse_documents
 
 MAX_ENTRIES = 5_000
 MAX_FILE_BYTES = 8 * 1024 * 1024

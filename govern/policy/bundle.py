@@ -18,11 +18,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from govern.policy.archive import BundleError, parse_document, read_bundle_files, read_folder, utf8
-from govern.policy.signing import SIGNATURES_FILE, Verification, verification_from_settings, verify_bundle
-
 from govern.canonical import canonical_json
 from govern.policy.annotations import RuleCatalogue, build_catalogue
+from govern.policy.archive import BundleError, parse_document, read_bundle_files, read_folder, utf8
+from govern.policy.signing import SIGNATURES_FILE, Verification, verification_from_settings, verify_bundle
 
 if TYPE_CHECKING:
     from govern.settings import Settings

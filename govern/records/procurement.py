@@ -9,9 +9,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from govern.manifest.schema import API_VERSION, Context, ContextSpec, PriceModel, Sandbox, Vendor
 from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, VendorPublic, VendorUpsert
 from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, table_of, utcnow
+from govern.manifest.schema import API_VERSION, Context, ContextSpec, PriceModel, Sandbox, Vendor
 from govern.records.errors import RecordError, as_utc
 from govern.records.waivers import team_waivers
 

@@ -7,9 +7,9 @@ import uuid
 
 from sqlmodel import Session, col, select
 
-from govern.manifest.schema import Waiver, WaiverScope
 from govern.db.public import WaiverPublic, WaiverRequest
 from govern.db.tables import WaiverRecord, table_of, utcnow
+from govern.manifest.schema import Waiver, WaiverScope
 from govern.records.errors import RecordError, as_utc
 
 

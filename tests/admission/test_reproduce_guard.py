@@ -18,19 +18,19 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from govern.api import create_app
-from govern.dispatch.jobs import JobKind
-from govern.dispatch.worker import WorkerOptions
 from govern.db.database import create_db_engine, session_scope
 from govern.db.public import TokenCreate
 from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, SandboxRecord
-from govern.settings import Settings
+from govern.dispatch.jobs import JobKind
+from govern.dispatch.worker import WorkerOptions
 from govern.records.tokens import create_token
-from tests.live_service import running_service
-from tests.api.test_api import auth, example, token_for
-from tests.lineage_schemas import validate_event
-from tests.dispatch.test_dispatch import bell, lineage, submit, worker
-from tests.records.test_procurement_api import sandbox_request
+from govern.settings import Settings
 from tests.admission.test_submissions_api import funded, vqe_body
+from tests.api.test_api import auth, example, token_for
+from tests.dispatch.test_dispatch import bell, lineage, submit, worker
+from tests.lineage_schemas import validate_event
+from tests.live_service import running_service
+from tests.records.test_procurement_api import sandbox_request
 
 pytestmark = pytest.mark.slow
 

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from govern.admission.transaction import submit
 from govern.api import create_app
 from govern.db.tables import JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord
 from govern.settings import Settings
-from govern.admission.transaction import submit
 from tests.api.test_api import auth, example, token_for
 from tests.records.test_procurement_api import sandbox_request
 

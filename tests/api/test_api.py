@@ -7,10 +7,10 @@ from fastapi.testclient import TestClient
 
 from govern.api import create_app
 from govern.db.database import session_scope
-from govern.manifest.documents import load_documents
 from govern.db.public import TokenCreate
-from govern.settings import Settings
+from govern.manifest.documents import load_documents
 from govern.records.tokens import create_token, revoke_token
+from govern.settings import Settings
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
@@ -193,8 +193,8 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     import io
     import json
 
-    from govern.canonical import canonical_json
     from govern.audit.record_format import row_hash
+    from govern.canonical import canonical_json
 
     secret = token_for(client, "submitter", "platform-qa")
     for name in ("bell-local", "unknown-backend", "bell-local"):

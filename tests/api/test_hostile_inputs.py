@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from govern.api import create_app
 from govern.settings import Settings
+from tests.api.test_api import auth, example, token_for
 from tests.conftest import EXAMPLES
 from tests.live_service import free_port, running_service
-from tests.api.test_api import auth, example, token_for
 
 pytestmark = pytest.mark.slow
 
@@ -347,8 +347,9 @@ def test_an_audit_export_that_fails_midway_ends_with_an_error_record(client, mon
 
 
 def test_an_export_whose_first_query_fails_is_not_a_200(client, monkeypatch):
-    import govern.api.routes.audit
     from sqlalchemy.exc import OperationalError
+
+    import govern.api.routes.audit
 
     def unavailable(*args, **kwargs):
         raise OperationalError("SELECT", {}, Exception("gone"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -26,11 +26,11 @@ from schemathesis.generation.modes import GenerationMode
 from govern.api import create_app
 from govern.db.database import create_db_engine, session_scope
 from govern.db.public import TokenCreate
-from govern.settings import Settings
 from govern.records.tokens import create_token
+from govern.settings import Settings
+from tests.api.test_api import example
 from tests.conftest import fresh_database
 from tests.live_service import running_service
-from tests.api.test_api import example
 from tests.records.test_procurement_api import sandbox_request
 
 pytestmark = pytest.mark.slow

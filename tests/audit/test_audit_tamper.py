@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
+from govern.audit.log import Entry, Pin, _record, append, verify
+from govern.audit.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, fields, row_hash
 from govern.canonical import canonical_json
 from govern.db.database import create_db_engine, session_scope, upgrade
-from govern.audit.log import Entry, Pin, _record, append, verify
 from govern.db.tables import DecisionRecord
-from govern.audit.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, fields, row_hash
 
 TABLE = DecisionRecord.__table__
 COLUMNS = [column.name for column in TABLE.columns]

@@ -7,8 +7,8 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.audit.log import append, verify
+from govern.db.database import create_db_engine, session_scope, upgrade
 
 pytestmark = pytest.mark.slow
 

@@ -11,17 +11,33 @@ import importlib.metadata
 import threading
 import tomllib
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from govern.backends.base import Availability, Backend, BackendError, DispatchRequest, Execution, JobState, UnknownBackend, VendorJobLost
+from govern.backends.base import (
+    Availability,
+    Backend,
+    BackendError,
+    DispatchRequest,
+    Execution,
+    JobState,
+    UnknownBackend,
+    VendorJobLost,
+)
 from govern.backends.checks import build_execution, checked_counts, job_state
-from govern.backends.registry import ENTRY_POINT_GROUP, _vendor_entry_points, get_backend, known_backends, lists_devices, unknown_device
+from govern.backends.registry import (
+    ENTRY_POINT_GROUP,
+    _vendor_entry_points,
+    get_backend,
+    known_backends,
+    lists_devices,
+    unknown_device,
+)
 from govern.backends.transpile import load_circuit, transpile_for
 from govern.circuit import CircuitLimits
 from govern.settings import Settings
-from datetime import UTC
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,8 @@ from govern.circuit import CircuitLimits, expand, parse_circuit, profile_qasm
 from govern.circuit.includes import scan_program
 from govern.circuit.parse import parse_scanned
 from govern.errors import InputError
-from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
 from tests.api.test_api import auth, client, example, token_for  # noqa: F401 - client is the service fixture
+from tests.conftest import EXAMPLES, EXAMPLES_NOW, ROOT
 
 LIMITS = CircuitLimits()
 QASM2 = 'OPENQASM 2.0;\ninclude "qelib1.inc";\n'

@@ -4,7 +4,7 @@ audit export."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -97,8 +97,8 @@ def test_the_audit_export_matches_the_log(cli, service, monkeypatch):
     import csv
     import io
 
-    from govern.canonical import canonical_json
     from govern.audit.record_format import row_hash
+    from govern.canonical import canonical_json
     from tests.api.test_api import example
 
     alice = cli("token", "create", "--role", "submitter", "--team", "platform-qa", "--name", "alice").stdout.strip().splitlines()[-1]

@@ -15,14 +15,14 @@ from sqlmodel import Session, select
 from govern.api import create_app
 from govern.backends.base import Availability, Backend, BackendError, JobState
 from govern.backends.registry import get_backend
+from govern.db.tables import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
 from govern.dispatch.jobs import JobKind
 from govern.dispatch.queue import claim
 from govern.dispatch.worker import Worker, WorkerOptions
-from govern.db.tables import JobRecord, LedgerEntry, LineageOutboxEntry, SandboxRecord, SubmissionRecord
 from govern.settings import Settings
-from tests.lineage_schemas import validate_event
-from tests.api.test_api import auth, example, token_for
 from tests.admission.test_submissions_api import funded, vqe_body
+from tests.api.test_api import auth, example, token_for
+from tests.lineage_schemas import validate_event
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.cli.test_client_cli import token
 from tests.conftest import EXAMPLES
 from tests.live_service import running_service, wait_for
-from tests.cli.test_client_cli import token
 
 pytestmark = pytest.mark.slow
 

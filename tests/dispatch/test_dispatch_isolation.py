@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from govern.api import create_app
 from govern.backends.isolated import run_environment, run_pool
-from govern.dispatch.worker import Worker, WorkerOptions
 from govern.db.tables import JobRecord
+from govern.dispatch.worker import Worker, WorkerOptions
 from govern.settings import Settings
 from tests.dispatch.test_dispatch import bell, jobs, lineage, submit
 from tests.test_process_pool import gone
@@ -87,8 +87,8 @@ def test_run_processes_get_no_credentials(monkeypatch):
 
 def test_cancelling_a_run_kills_its_process_and_the_wait_says_so():
     from govern.backends.base import BackendError, DispatchRequest
-    from govern.backends.registry import get_backend
     from govern.backends.isolated import isolated
+    from govern.backends.registry import get_backend
 
     pid = warm_run_process(3003)
     backend = isolated(get_backend("local", "aer_simulator"), 3003 << 20)

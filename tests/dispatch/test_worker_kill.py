@@ -24,14 +24,14 @@ from sqlmodel import Session, select
 from govern.api import create_app
 from govern.backends.base import DispatchRequest, JobState
 from govern.backends.registry import ENTRY_POINT_GROUP, _vendor_entry_points, get_backend
+from govern.db.tables import JobRecord, JobStatus, ResultRecord, utcnow
 from govern.dispatch.queue import FINAL
 from govern.dispatch.worker import Worker, WorkerOptions
-from govern.db.tables import JobRecord, JobStatus, ResultRecord, utcnow
 from govern.settings import Settings
 from tests.conftest import ROOT
+from tests.dispatch.test_dispatch import bell, lineage, submit
 from tests.lineage_schemas import validate_event
 from tests.live_service import wait_for
-from tests.dispatch.test_dispatch import bell, lineage, submit
 from tests.vendor_standin import URL_VARIABLE, VENDOR, VendorStandIn
 
 pytestmark = [pytest.mark.parametrize("database_url", ["postgresql"], indirect=True), pytest.mark.slow]

@@ -5,25 +5,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from openlineage.client import OpenLineageClient
 from fastapi.testclient import TestClient
+from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
 from sqlalchemy import update
 from sqlmodel import Session, select
 
 from govern.api import create_app
 from govern.db.database import create_db_engine, session_scope, upgrade
-from govern.lineage import outbox
-from govern.lineage.store import query
-from govern.lineage.delivery import Deliverer, DeliveryPass, openlineage_configured
-from govern.lineage.transport import StoreConfig, StoreTransport
 from govern.db.tables import LineageOutboxEntry
+from govern.lineage import outbox
+from govern.lineage.delivery import Deliverer, DeliveryPass, openlineage_configured
+from govern.lineage.store import query
+from govern.lineage.transport import StoreConfig, StoreTransport
 from govern.settings import Settings
-from tests.live_service import free_port
 from tests.api.test_api import auth, token_for
+from tests.live_service import free_port
 
 PRODUCER = "https://github.com/govern-dev/govern"
 

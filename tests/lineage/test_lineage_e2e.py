@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from govern.lineage.submission_events import job_namespace
-from tests.live_service import free_port, running_service, wait_for
-from tests.lineage_schemas import validate_event
 from tests.api.test_api import example
+from tests.lineage_schemas import validate_event
+from tests.live_service import free_port, running_service, wait_for
 
 pytestmark = pytest.mark.slow
 

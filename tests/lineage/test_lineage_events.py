@@ -10,7 +10,6 @@ import pytest
 from jsonschema import Draft202012Validator
 from openlineage.client.event_v2 import OutputDataset, RunState
 
-from govern.lineage.submission_events import PRODUCER, event_json, job_namespace, lifecycle_event, submission_event
 from govern.lineage.facets import (
     SCHEMA_BASE_URL,
     Circuit,
@@ -21,6 +20,7 @@ from govern.lineage.facets import (
     facet_schema_dir,
     facet_schemas,
 )
+from govern.lineage.submission_events import PRODUCER, event_json, job_namespace, lifecycle_event, submission_event
 from govern.manifest.schema import Experiment
 from tests.conftest import EXAMPLES
 from tests.lineage_schemas import validate_event

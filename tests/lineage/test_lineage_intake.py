@@ -14,7 +14,17 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from openlineage.client import OpenLineageClient
-from openlineage.client.event_v2 import DatasetEvent, InputDataset, Job, JobEvent, OutputDataset, Run, RunEvent, RunState, StaticDataset
+from openlineage.client.event_v2 import (
+    DatasetEvent,
+    InputDataset,
+    Job,
+    JobEvent,
+    OutputDataset,
+    Run,
+    RunEvent,
+    RunState,
+    StaticDataset,
+)
 
 from govern.api import create_app
 from govern.db.database import create_db_engine, session_scope, upgrade
@@ -22,11 +32,11 @@ from govern.lineage import limits
 from govern.lineage.store import write
 from govern.records.errors import RecordError
 from govern.settings import Settings
-from tests.lineage_schemas import validate
-from tests.live_service import running_service, wait_for
 from tests.api.test_api import EXAMPLES, auth, example, token_for
 from tests.lineage.test_lineage_e2e import exported, tokens
 from tests.lineage.test_lineage_store import CLEAN, RAW, run_event
+from tests.lineage_schemas import validate
+from tests.live_service import running_service, wait_for
 
 SPEC = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/"
 NOW = "2026-12-01T10:00:00Z"

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from govern.manifest.documents import parse_documents
 from govern.errors import InputError
+from govern.manifest.documents import parse_documents
 from govern.manifest.schema import Context, Experiment, epoch_ns
 
 VALID = textwrap.dedent(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
-from govern.policy.decision import Decision, Finding
+from govern.check.report import CheckReport, CheckResult
 from govern.errors import InputError, Problem
 from govern.output import available_formats
 from govern.output.github import GitHubFormatter, escape_data, escape_property
@@ -21,7 +21,7 @@ from govern.output.json import JsonFormatter
 from govern.output.junit import JUnitFormatter
 from govern.output.sarif import SarifFormatter
 from govern.output.text import TextFormatter
-from govern.check.report import CheckReport, CheckResult
+from govern.policy.decision import Decision, Finding
 
 ROOT = Path(__file__).resolve().parents[2]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "schemas" / "sarif-2.1.0.json").read_text(encoding="utf-8"))

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from govern.canonical import canonical_json
-from govern.policy.decision import ENGINE_FAILURE_RULE
 from govern.policy.bundle import BundleError, load_bundle
-from govern.policy.engines import EngineError, UnavailableEngine
-from govern.policy.engines import evaluator
+from govern.policy.decision import ENGINE_FAILURE_RULE
+from govern.policy.engines import EngineError, UnavailableEngine, evaluator
 from govern.policy.engines.embedded import RegorusEngine, load_engine
 
 RULE_ANNOTATION = """# METADATA

@@ -18,14 +18,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from govern.api.params import RuleFilter, Since, TeamFilter, Until
-from govern.api.streams import JsonLines, csv_error, jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.params import RuleFilter, Since, TeamFilter, Until
 from govern.api.refusals import refusals
-from govern.db.database import reading
+from govern.api.streams import JsonLines, csv_error, jsonl_error, prefetched, streamed
 from govern.audit.log import walk
-from govern.db.tables import ApiToken, DecisionRecord
 from govern.audit.record_format import as_utc, columns_from_content, content_rule_ids
+from govern.db.database import reading
+from govern.db.tables import ApiToken, DecisionRecord
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

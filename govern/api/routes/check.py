@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from govern.admission.transaction import decide_on_live_context
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.api.schemas import CheckRequest, CheckResponse
 from govern.manifest.documents import Document
 from govern.submission import submission_from_request
-from govern.admission.transaction import decide_on_live_context
 
 router = APIRouter(prefix="/v1")
 

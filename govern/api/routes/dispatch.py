@@ -5,13 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
+from govern.admission.reproductions import RateLimited, reproduce
 from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.api.schemas import JobList
+from govern.db.public import JobPublic, ResultPublic
 from govern.dispatch import control, results
-from govern.db.public import JobPublic
-from govern.db.public import ResultPublic
-from govern.admission.reproductions import RateLimited, reproduce
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 

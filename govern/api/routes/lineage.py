@@ -16,17 +16,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from govern.api.params import EventId
-from govern.api.streams import JsonLines, jsonl_error, prefetched, streamed
 from govern.api.deps import EngineDep, SessionDep, TokenDep, authorization, require
 from govern.api.lineage_body import read_event
+from govern.api.params import EventId
 from govern.api.refusals import refusals
+from govern.api.streams import JsonLines, jsonl_error, prefetched, streamed
 from govern.db.database import reading
-from govern.policy.engines import PolicyEngine
+from govern.db.public import TokenPublic
 from govern.lineage import owner
 from govern.lineage.store import query, write
 from govern.lineage.store.ingest import parse
-from govern.db.public import TokenPublic
+from govern.policy.engines import PolicyEngine
 
 router = APIRouter(prefix="/api/v1/lineage", tags=["lineage"])
 ENCODED_PATHS = frozenset({"/api/v1/lineage"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from sqlmodel import Session
 
-from govern.api.params import TeamFilter, VendorName
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
+from govern.api.params import TeamFilter, VendorName
 from govern.api.refusals import refusals
 from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, TokenPublic, VendorPublic, VendorUpsert
 from govern.policy.engines import PolicyEngine

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from govern.api.params import Cursor, Since, TeamFilter, Until
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
-from govern.api.refusals import refusals
-from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
 from govern.admission.queries import decision_of, get_submission, list_submissions
 from govern.admission.transaction import Submitted, find_by_key, replay, request_hash, submit
+from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.params import Cursor, Since, TeamFilter, Until
+from govern.api.refusals import refusals
+from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import Session
 
-from govern.api.params import TeamFilter
 from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
+from govern.api.params import TeamFilter
 from govern.api.refusals import refusals
-from govern.db.public import TokenPublic
+from govern.db.public import TokenPublic, WaiverPublic, WaiverRequest
 from govern.policy.engines import PolicyEngine
-from govern.db.public import WaiverPublic, WaiverRequest
 from govern.records.waivers import change_waiver, get_waiver, list_waivers, request_waiver
 
 router = APIRouter(prefix="/v1/waivers", tags=["waivers"])

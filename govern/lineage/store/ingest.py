@@ -12,9 +12,11 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any, cast
 
+from govern.canonical import canonical_json
+from govern.json_values import Flaw, first_problem
 from govern.lineage.limits import (
     DECISION_ID_MAX,
     EARLIEST_EVENT_TIME,
@@ -22,11 +24,9 @@ from govern.lineage.limits import (
     MAX_NESTING,
     NAME_MAX_BYTES,
     NAMESPACE_MAX_BYTES,
-    name_problem,
     TEXT_PROBLEMS,
+    name_problem,
 )
-from govern.canonical import canonical_json
-from govern.json_values import Flaw, first_problem
 from govern.records.errors import RecordError
 
 EVENT_TYPES = ("START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER")

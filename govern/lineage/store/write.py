@@ -18,8 +18,8 @@ from sqlalchemy import String, Table, and_, bindparam, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from govern.lineage.store.ingest import ENDING_TYPES, ParsedEvent, parse
 from govern.db.tables import LineageEdgeRecord, LineageEventRecord, LineageRunRecord, table_of, utcnow
+from govern.lineage.store.ingest import ENDING_TYPES, ParsedEvent, parse
 from govern.records.errors import RecordError
 
 BATCH_SIZE = 20_000

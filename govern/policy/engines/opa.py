@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import requests
 from opa_client import OpaClient
 
-from govern.policy.engines import PolicyEngine, EngineError
+from govern.policy.engines import EngineError, PolicyEngine
 
 
 class RemoteEngine(PolicyEngine):
