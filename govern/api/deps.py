@@ -30,7 +30,7 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_engine(request: Request) -> PolicyEngine:
+async def get_policy_engine(request: Request) -> PolicyEngine:
     engine: PolicyEngine = request.app.state.engine
     return engine
 
@@ -57,7 +57,7 @@ async def _outside_the_pool(finish: Callable[[], None]) -> None:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[PolicyEngine, Depends(get_engine)]
+PolicyEngineDep = Annotated[PolicyEngine, Depends(get_policy_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, require
 from govern.api.params import RuleFilter, Since, TeamFilter, Until
 from govern.api.refusals import refusals
 from govern.api.streams import JsonLines, csv_error, jsonl_error, prefetched, streamed
@@ -43,7 +43,7 @@ CSV_COLUMNS = (
 def export_decisions(
     request: Request,
     token: TokenDep,
-    engine: EngineDep,
+    engine: PolicyEngineDep,
     session: SessionDep,
     export_format: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
     team: TeamFilter = None,

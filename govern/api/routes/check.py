@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from govern.admission.transaction import decide_on_live_context
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.api.schemas import CheckRequest, CheckResponse
 from govern.manifest.documents import Document
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1")
 
 @router.post("/check", tags=["decisions"], responses=refusals(403))
 def check(
-    body: CheckRequest, token: TokenDep, engine: EngineDep, settings: SettingsDep, session: SessionDep, request: Request
+    body: CheckRequest, token: TokenDep, engine: PolicyEngineDep, settings: SettingsDep, session: SessionDep, request: Request
 ) -> CheckResponse:
     """Decide a submission on the live context without dispatching anything (a dry run); the decision is still
     logged as evidence."""

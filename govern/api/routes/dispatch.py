@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
 
 from govern.admission.reproductions import RateLimited, reproduce
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.api.schemas import JobList
 from govern.db.public import JobPublic, ResultPublic
@@ -15,28 +15,28 @@ from govern.dispatch import control, results
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 
 
-def _authorize(session: SessionDep, engine: EngineDep, token: TokenDep, submission_id: str, action: str) -> None:
+def _authorize(session: SessionDep, engine: PolicyEngineDep, token: TokenDep, submission_id: str, action: str) -> None:
     """404 for an unknown submission, then the authorization policy on its team."""
     submission = control.submission_row(session, submission_id)
     require(engine, token, action, {"team": submission.team})
 
 
 @router.get("/submissions/{submission_id}/jobs", responses=refusals(403, 404))
-def get_jobs(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobList:
+def get_jobs(submission_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> JobList:
     """Every job of the submission, oldest first: the primary, a fallback, reproductions."""
     _authorize(session, engine, token, submission_id, "submission.read")
     return JobList(items=control.jobs_of(session, submission_id))
 
 
 @router.get("/submissions/{submission_id}/result", responses=refusals(403, 404))
-def get_result(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> ResultPublic:
+def get_result(submission_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> ResultPublic:
     """Counts, result hash, transpiled metrics, calibration snapshot and actual cost; 404 until it exists."""
     _authorize(session, engine, token, submission_id, "submission.read")
     return results.result_of(session, submission_id)
 
 
 @router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=refusals(403, 404, 409))
-def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobList:
+def post_cancel(submission_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> JobList:
     """Cancel the submission's unfinished work: a queued job at once, a running one by its worker."""
     _authorize(session, engine, token, submission_id, "submission.cancel")
     jobs = control.cancel(session, submission_id)
@@ -49,7 +49,7 @@ def post_cancel(submission_id: str, token: TokenDep, engine: EngineDep, session:
     responses=refusals(403, 404, 409, 429),
 )
 def post_reproduce(
-    submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep, request: Request
+    submission_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep, settings: SettingsDep, request: Request
 ) -> JobPublic | JSONResponse:
     """Decide, record and queue a re-run of the finished simulator job with the same circuit, seeds and noise
     snapshot, billed to the run's sandbox as the original was; the job's `reproduced` says whether the
@@ -73,7 +73,7 @@ def post_reproduce(
 
 
 @router.get("/jobs/{job_id}", responses=refusals(403, 404))
-def get_job(job_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> JobPublic:
+def get_job(job_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> JobPublic:
     job = control.get_job(session, job_id)
     _authorize(session, engine, token, job.submission_id, "submission.read")
     return control.job_public(job)

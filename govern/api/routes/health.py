@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep
 from govern.api.metrics import ServiceMetrics
 from govern.api.refusals import refusals
 from govern.dispatch import control
@@ -22,7 +22,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses=refusals(503))
-def readyz(session: SessionDep, engine: EngineDep) -> dict[str, str]:
+def readyz(session: SessionDep, engine: PolicyEngineDep) -> dict[str, str]:
     """Ready when the database answers and a policy engine is loaded."""
     session.connection().execute(text("SELECT 1"))
     if engine.name == "unavailable":

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlmodel import Session
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, authorization, require
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, authorization, require
 from govern.api.lineage_body import read_event
 from govern.api.params import EventId
 from govern.api.refusals import refusals
@@ -54,7 +54,7 @@ EVENT_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra={"requestBody": EVENT_BODY}, responses=EVENT_ERRORS)
-async def post_event(request: Request, response: Response, token: TokenDep, engine: EngineDep, session: SessionDep) -> dict[str, Any]:
+async def post_event(request: Request, response: Response, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> dict[str, Any]:
     """Store an event (producers, admins, govern services): 201 when stored, 200 when it was stored before.
     Only govern writes its own namespaces, facets and runs; a claim on them from anyone else is a 403."""
     await run_in_threadpool(require, engine, token, "lineage.write", {"team": token.team})
@@ -79,7 +79,7 @@ def _store(session: Session, engine: PolicyEngine, token: TokenPublic, event: An
 
 @router.get("", responses=refusals(403, 404, 422))
 def get_graph(
-    token: TokenDep, engine: EngineDep, session: SessionDep,
+    token: TokenDep, engine: PolicyEngineDep, session: SessionDep,
     node_id: Annotated[str, Query(alias="nodeId", max_length=2000, description="dataset:<namespace>:<name> or job:<namespace>:<name>")],
     depth: Depth = query.MAX_DEPTH,
 ) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def get_graph(
 
 @router.get("/datasets/{dataset:path}/runs", responses=refusals(403, 404))
 def get_dataset_runs(
-    request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
+    request: Request, token: TokenDep, engine: PolicyEngineDep, session: SessionDep,
     dataset: Annotated[str, Path(description="<namespace>/<name>, each URL-encoded.")],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def get_dataset_runs(
 
 @router.get("/runs/{run_id}/upstream", responses=refusals(403, 404, 422))
 def get_run_upstream(
-    run_id: str, token: TokenDep, engine: EngineDep, session: SessionDep,
+    run_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep,
     depth: Annotated[int, Query(ge=1, le=query.MAX_DEPTH)] = query.MAX_DEPTH,
 ) -> dict[str, Any]:
     """Everything a run's outputs came from: its inputs, the runs that produced them, and so on."""
@@ -111,7 +111,7 @@ def get_run_upstream(
 
 @router.get("/events", response_class=JsonLines, responses=refusals(403))
 def export_events(
-    request: Request, token: TokenDep, engine: EngineDep, session: SessionDep,
+    request: Request, token: TokenDep, engine: PolicyEngineDep, session: SessionDep,
     since: EventId = 0,
 ) -> StreamingResponse:
     """Stored events as JSON Lines, oldest first. The export ends at the event that was last when it began;

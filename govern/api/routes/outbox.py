@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, require
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, require
 from govern.api.refusals import refusals
 from govern.lineage import outbox
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.get("/lineage/outbox", tags=["lineage"], responses=refusals(403))
-def lineage_outbox(token: TokenDep, engine: EngineDep, session: SessionDep) -> dict[str, Any]:
+def lineage_outbox(token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> dict[str, Any]:
     """The lineage delivery backlog: pending, failing and delivered events, the oldest waiting, the last error."""
     require(engine, token, "lineage.read", {"team": "*"})
     return outbox.backlog(session).as_dict()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 
-from govern.api.deps import EngineDep, TokenDep, require
+from govern.api.deps import PolicyEngineDep, TokenDep, require
 from govern.api.live_policy import install_bundle
 from govern.api.refusals import refusals
 from govern.api.schemas import PolicyInfo
@@ -28,7 +28,7 @@ def policy(request: Request, token: TokenDep) -> PolicyInfo:
 
 
 @router.post("/reload", responses=refusals(403, 422, 503))
-def reload(request: Request, token: TokenDep, engine: EngineDep) -> PolicyInfo:
+def reload(request: Request, token: TokenDep, engine: PolicyEngineDep) -> PolicyInfo:
     """Load the configured bundle again and swap it in atomically; a bundle that fails `govern policy check`
     is refused with 422 and the running one stays."""
     require(engine, token, "policy.reload", {})

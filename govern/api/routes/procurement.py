@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from sqlmodel import Session
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
 from govern.api.params import TeamFilter, VendorName
 from govern.api.refusals import refusals
 from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, TokenPublic, VendorPublic, VendorUpsert
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["procurement"])
 
 
 @router.put("/vendors/{name}", responses=refusals(403))
-def put_vendor(name: VendorName, body: VendorUpsert, token: TokenDep, engine: EngineDep, session: SessionDep) -> VendorPublic:
+def put_vendor(name: VendorName, body: VendorUpsert, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> VendorPublic:
     """Onboard or update a vendor: approval, data-processing agreement, regions (procurement)."""
     require(engine, token, "vendor.manage", {})
     vendor = upsert_vendor(session, name, body)
@@ -38,7 +38,7 @@ def get_vendors(token: TokenDep, session: SessionDep) -> list[VendorPublic]:
 
 
 @router.post("/sandboxes", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 422))
-def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+def post_sandbox(body: SandboxRequest, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
     """Request a sandbox for a team (at most 12 weeks); it must be approved by someone else."""
     require(engine, token, "sandbox.request", {"team": body.team})
     sandbox = request_sandbox(session, body, requested_by=str(token.id))
@@ -47,13 +47,13 @@ def post_sandbox(body: SandboxRequest, token: TokenDep, engine: EngineDep, sessi
 
 
 @router.get("/sandboxes", responses=refusals(403))
-def get_sandboxes(token: TokenDep, engine: EngineDep, session: SessionDep, team: TeamFilter = None) -> list[SandboxPublic]:
+def get_sandboxes(token: TokenDep, engine: PolicyEngineDep, session: SessionDep, team: TeamFilter = None) -> list[SandboxPublic]:
     require(engine, token, "sandbox.read", {"team": team or ""})
     return list_sandboxes(session, team)
 
 
 @router.get("/sandboxes/{sandbox_id}", responses=refusals(403, 404))
-def get_one_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+def get_one_sandbox(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
     """One sandbox with its budget, spend, reservations and lifecycle; one the token may not read is answered
     as one that does not exist, so sandbox ids cannot be probed."""
     sandbox = get_sandbox(session, sandbox_id)
@@ -63,7 +63,7 @@ def get_one_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session
 
 
 @router.get("/sandboxes/{sandbox_id}/ledger", responses=refusals(403, 404))
-def get_ledger(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> list[LedgerEntryPublic]:
+def get_ledger(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> list[LedgerEntryPublic]:
     """Every movement of the sandbox's money, oldest first: reservations at admission, their release and
     the actual charge when each job ends, each with a note saying how the amount was made."""
     sandbox = get_one_sandbox(sandbox_id, token, engine, session)
@@ -78,16 +78,16 @@ def _decide(sandbox_id: str, action: str, token: TokenPublic, engine: PolicyEngi
 
 
 @router.post("/sandboxes/{sandbox_id}/approve", responses=refusals(403, 404, 409))
-def approve_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+def approve_sandbox(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
     return _decide(sandbox_id, "approve", token, engine, session)
 
 
 @router.post("/sandboxes/{sandbox_id}/reject", responses=refusals(403, 404, 409))
-def reject_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+def reject_sandbox(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
     return _decide(sandbox_id, "reject", token, engine, session)
 
 
 @router.post("/sandboxes/{sandbox_id}/revoke", responses=refusals(403, 404, 409))
-def revoke_sandbox(sandbox_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SandboxPublic:
+def revoke_sandbox(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
     """Revoke a sandbox: submissions billed to it are denied from now on."""
     return _decide(sandbox_id, "revoke", token, engine, session)

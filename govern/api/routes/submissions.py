@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from govern.admission.queries import decision_of, get_submission, list_submissions
 from govern.admission.transaction import Submitted, find_by_key, replay, request_hash, submit
-from govern.api.deps import EngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.refusals import refusals
 from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionResponse,
              responses=refusals(403, 409, 422, models={403: DeniedSubmission | ErrorPublic}))
 def post_submission(
-    body: CheckRequest, request: Request, token: TokenDep, engine: EngineDep, session: SessionDep, settings: SettingsDep,
+    body: CheckRequest, request: Request, token: TokenDep, engine: PolicyEngineDep, session: SessionDep, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Decide and record a submission; an allowed one gets a queued dispatch job and a budget reservation."""
@@ -58,7 +58,7 @@ def _respond(result: Submitted) -> JSONResponse:
 
 
 @router.get("/{submission_id}", responses=refusals(403, 404))
-def read_submission(submission_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> SubmissionResponse:
+def read_submission(submission_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SubmissionResponse:
     submission = get_submission(session, submission_id)
     if submission is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission {submission_id!r}")
@@ -68,7 +68,7 @@ def read_submission(submission_id: str, token: TokenDep, engine: EngineDep, sess
 
 @router.get("", responses=refusals(403))
 def search_submissions(
-    token: TokenDep, engine: EngineDep, session: SessionDep,
+    token: TokenDep, engine: PolicyEngineDep, session: SessionDep,
     team: TeamFilter = None,
     outcome: Literal["allowed", "warned", "denied"] | None = None,
     rule: Annotated[str | None, Query(pattern=r"^[A-Z]+-\d+$")] = None,

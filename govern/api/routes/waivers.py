@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import Session
 
-from govern.api.deps import EngineDep, SessionDep, TokenDep, decide_on, require
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, decide_on, require
 from govern.api.params import TeamFilter
 from govern.api.refusals import refusals
 from govern.db.public import TokenPublic, WaiverPublic, WaiverRequest
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 422))
-def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
+def post_waiver(body: WaiverRequest, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> WaiverPublic:
     """Request a waiver of one rule for a team (and optionally one experiment or sandbox) until it expires."""
     require(engine, token, "waiver.request", {"team": body.team})
     waiver = request_waiver(session, body, requested_by=str(token.id))
@@ -25,7 +25,7 @@ def post_waiver(body: WaiverRequest, token: TokenDep, engine: EngineDep, session
 
 
 @router.get("", responses=refusals(403))
-def get_waivers(token: TokenDep, engine: EngineDep, session: SessionDep, team: TeamFilter = None) -> list[WaiverPublic]:
+def get_waivers(token: TokenDep, engine: PolicyEngineDep, session: SessionDep, team: TeamFilter = None) -> list[WaiverPublic]:
     require(engine, token, "waiver.read", {"team": team or ""})
     return list_waivers(session, team)
 
@@ -38,10 +38,10 @@ def _change(waiver_id: str, new_status: str, token: TokenPublic, engine: PolicyE
 
 
 @router.post("/{waiver_id}/approve", responses=refusals(403, 404, 409))
-def approve_waiver(waiver_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
+def approve_waiver(waiver_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> WaiverPublic:
     return _change(waiver_id, "approved", token, engine, session)
 
 
 @router.post("/{waiver_id}/revoke", responses=refusals(403, 404, 409))
-def revoke_waiver(waiver_id: str, token: TokenDep, engine: EngineDep, session: SessionDep) -> WaiverPublic:
+def revoke_waiver(waiver_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> WaiverPublic:
     return _change(waiver_id, "revoked", token, engine, session)
