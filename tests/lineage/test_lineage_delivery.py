@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from govern.api import create_app
-from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.db.database import session_scope
 from govern.db.tables import LineageOutboxEntry
 from govern.lineage import outbox
 from govern.lineage.delivery import Deliverer, DeliveryPass, openlineage_configured
@@ -26,14 +26,6 @@ from tests.api.test_api import auth, token_for
 from tests.live_service import free_port
 
 PRODUCER = "https://github.com/govern-dev/govern"
-
-
-@pytest.fixture
-def database(database_url):
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def run_event(run_id: str, state: RunState, name: str = "bell-local") -> RunEvent:

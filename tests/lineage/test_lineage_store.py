@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from govern.api import create_app
 from govern.api.routes import lineage
-from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.db.database import session_scope
 from govern.lineage import limits
 from govern.lineage.store import query, write
 from govern.records.errors import RecordError
@@ -59,14 +59,6 @@ def pipeline() -> tuple[dict[str, str], list[dict]]:
         run_event("FAIL", runs["finance"], "govern.quantum-finance", "qaoa", "2026-11-01T04:05:00Z", producer="https://govern.dev"),
     ]
     return runs, events
-
-
-@pytest.fixture
-def database(database_url):
-    engine = create_db_engine(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
