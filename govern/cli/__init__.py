@@ -8,6 +8,7 @@ Exit codes: 0 all allowed, 1 something denied (or a policy test failed), 2 bad i
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -56,6 +57,23 @@ for name, group in (
     ("lineage", lineage_app),
 ):
     app.add_typer(group, name=name)
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version  # lazy: only `govern --version` needs it
+
+        sys.stdout.write(f"govern {version('govern')}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    show_version: Annotated[
+        bool, typer.Option("--version", help="Print govern's version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """Governance and compliance checks for quantum experiments: Rego policies, decisions as evidence."""
 
 
 def main() -> None:

@@ -69,12 +69,23 @@ def write_json(body: Any) -> None:
 
 def settings_or_exit(**overrides: Any) -> Settings:
     """Settings, or a clear exit 2 when the environment or GOVERN_CONFIG holds something invalid."""
+    from pydantic import ValidationError  # lazy: start-up time (pydantic)
+
     from govern.settings import load_settings  # lazy: start-up time (pydantic settings)
 
     try:
         return load_settings(**overrides)
+    except ValidationError as exc:
+        raise fail("invalid settings: " + "; ".join(_setting_problem(error) for error in exc.errors())) from None
     except ValueError as exc:
         raise fail(f"invalid settings: {exc}") from None
+
+
+def _setting_problem(error: Any) -> str:
+    """`GOVERN_WORKERS: Input should be a valid integer`: the variable, pydantic's sentence, never the value
+    (it may be a secret) or pydantic's documentation link."""
+    field = ".".join(str(part) for part in error["loc"]) or "(settings)"
+    return f"GOVERN_{field.upper()}: {error['msg']}"
 
 
 def policy_engine(settings: Settings) -> PolicyEngine:
@@ -84,6 +95,10 @@ def policy_engine(settings: Settings) -> PolicyEngine:
     from govern.policy.engines import EngineError, UnavailableEngine
     from govern.policy.engines.factory import build_engine
 
+    if settings.engine == "opa" and not settings.opa_url:
+        raise fail("the opa engine needs the OPA server's URL: set GOVERN_OPA_URL (https://host:port)")
+    if settings.bundle is not None and not Path(settings.bundle).exists():
+        raise fail(f"no policy bundle at {settings.bundle}: give a bundle folder or bundle.tar.gz")
     try:
         return build_engine(settings, load_configured_bundle(settings))
     except (BundleError, EngineError) as exc:
@@ -142,7 +157,7 @@ def database_or_exit() -> Engine:
     try:
         return create_db_engine(settings.resolved_database_url())
     except ArgumentError as exc:
-        raise fail(f"GOVERN_DATABASE_URL is not a database URL: {exc}") from None
+        raise fail(f"GOVERN_DATABASE_URL: {exc}") from None
 
 
 @contextmanager

@@ -77,6 +77,8 @@ def check(
         raise fail(str(exc.args[0])) from None
     if isinstance(formatter, TextFormatter) and output is None and sys.stdout.isatty():
         formatter = TextFormatter(color=True, width=shutil.get_terminal_size().columns)
+    if output is not None and not output.parent.is_dir():
+        raise fail(f"--output {output}: the folder {output.parent} does not exist")
     settings = settings_or_exit(bundle=bundle, policy_dirs=policy, engine=engine, workers=workers)
     if now is not None and now.tzinfo is None:
         raise fail("--now needs a UTC offset, e.g. 2026-11-24T12:00:00+00:00")

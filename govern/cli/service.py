@@ -27,12 +27,15 @@ def serve(
     # lazy: start-up time (fastapi, sqlalchemy)
     from govern.api import create_app
     from govern.api.server import serve as bounded_server
-    from govern.db.database import create_db_engine, upgrade
+    from govern.db.database import upgrade
 
     settings = settings_or_exit()
+    database = database_or_exit()  # an unusable URL is refused here, before any server process starts
     if migrate or settings.migrate_on_start:
-        upgrade(create_db_engine(settings.resolved_database_url()))
-    stderr_console().print(f"govern service on http://{host}:{port} (database {settings.resolved_database_url()})", markup=False)
+        upgrade(database)
+    database.dispose()
+    shown = database.url.render_as_string(hide_password=True)
+    stderr_console().print(f"govern service on http://{host}:{port} (database {shown})", markup=False)
     if with_worker and workers > 1:
         raise fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
     app = create_app(settings, with_worker=with_worker) if workers == 1 else "govern.api:create_app"

@@ -17,6 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
@@ -29,8 +30,14 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
 def create_db_engine(url: str) -> Engine:
+    """An engine for a SQLite or PostgreSQL URL; any other URL is an ArgumentError naming what is supported."""
     url = normalise_url(url)
+    if make_url(url).get_backend_name() not in SUPPORTED_DATABASES:
+        raise ArgumentError(f"{make_url(url).get_backend_name()} databases are not supported: use sqlite:///PATH or postgresql://HOST/DATABASE")
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -157,12 +157,45 @@ def test_bad_context_file_exits_two(cli, tmp_path):
     assert result.exit_code == 2 and "spec.sandboxes[0]" in flat(result)
 
 
-def test_missing_bundle_denies_with_a_reason(cli, tmp_path):
+def test_missing_bundle_is_a_usage_error_naming_it(cli, tmp_path):
+    """Never a run of denials that only looks like a verdict: nothing was evaluated."""
     result = check(cli, str(EXAMPLES / "allowed" / "bell-local.yaml"), "--bundle", str(tmp_path / "nope"), "-f", "json")
-    assert result.exit_code == 1
-    decision = json.loads(result.output)["results"][0]["decision"]
-    assert decision["allow"] is False
-    assert decision["deny"][0]["rule"] == "GOV-ENGINE" and "not found" in decision["deny"][0]["message"]
+    assert result.exit_code == 2 and f"no policy bundle at {tmp_path / 'nope'}" in flat(result)
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "environment", "says"),
+    [
+        (["--output", "/nonexistent/folder/govern.sarif", "-f", "sarif"], {}, "the folder /nonexistent/folder does not exist"),
+        (["--engine", "opa"], {"GOVERN_OPA_URL": ""}, "set GOVERN_OPA_URL"),
+        ([], {"GOVERN_WORKERS": "abc"}, "GOVERN_WORKERS: Input should be a valid integer"),
+        ([], {"GOVERN_EVALUATION_TIMEOUT_S": "soon"}, "GOVERN_EVALUATION_TIMEOUT_S: Input should be a valid number"),
+    ],
+    ids=["output-folder", "opa-without-url", "bad-integer", "bad-number"],
+)
+def test_set_up_mistakes_exit_two_with_a_clear_message(cli, monkeypatch, arguments, environment, says):
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    result = cli("check", str(EXAMPLES / "allowed" / "bell-local.yaml"), *arguments)
+    assert result.exit_code == 2, result.output
+    assert says in flat(result)
+    assert "internal error" not in result.output and "errors.pydantic.dev" not in result.output
+
+
+def test_a_database_govern_does_not_support_is_named(cli, monkeypatch):
+    monkeypatch.setenv("GOVERN_DATABASE_URL", "mysql://user:secret@db.example/govern")
+    for command in (["db", "current"], ["token", "list"], ["serve", "--port", "1"]):
+        result = cli(*command)
+        assert result.exit_code == 2, (command, result.output)
+        assert "mysql databases are not supported" in flat(result) and "secret" not in result.output
+
+
+def test_version_is_the_package_version(cli):
+    from importlib.metadata import version
+
+    result = cli("--version")
+    assert result.exit_code == 0 and result.output == f"govern {version('govern')}\n"
 
 
 @pytest.mark.slow
@@ -282,13 +315,6 @@ def test_opa_engine_is_configured_from_the_environment(cli, engine, monkeypatch,
     assert result.exit_code == 1
     assert decision["engine"] == "opa" and decision["deny"][0]["rule"] == "PR-001"
     assert len(opa.requests) == 1
-
-
-def test_opa_engine_without_url_denies(cli, monkeypatch):
-    monkeypatch.setenv("GOVERN_ENGINE", "opa")
-    result = check(cli, str(EXAMPLES / "allowed" / "bell-local.yaml"), "-f", "json")
-    assert result.exit_code == 1
-    assert "GOVERN_OPA_URL" in json.loads(result.output)["results"][0]["decision"]["deny"][0]["message"]
 
 
 @pytest.mark.slow
