@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
+import sqlalchemy
 from sqlmodel import Session, col, select
 
+from govern.audit.record_format import content_rule_ids
 from govern.db.public import SubmissionPublic
 from govern.db.tables import DecisionRecord, SubmissionRecord
 from govern.dispatch.control import dispatch_status
 from govern.policy.decision import Decision
 from govern.records.errors import as_utc
+
+RULE_SCAN_BATCH = 200
+"""Decision records read at a time while looking for a rule that fired."""
 
 
 def decision_of(session: Session, decision_id: str) -> Decision:
@@ -45,10 +51,28 @@ def list_submissions(
     ):
         if wanted is not None:
             query = query.where(condition())
-    if rule is not None:
-        query = query.join(DecisionRecord, col(DecisionRecord.decision_id) == SubmissionRecord.decision_id).where(
-            col(DecisionRecord.record).contains(f'"rule":"{rule}"')
-        )
-    rows = session.exec(query.limit(limit + 1)).all()
+    rows = list(session.exec(query.limit(limit + 1)).all()) if rule is None else _fired(session, query, rule, limit + 1)
     page, more = rows[:limit], len(rows) > limit
     return [submission_public(row, dispatch_status(session, row.id)) for row in page], (page[-1].number if more else None)
+
+
+def _fired(session: Session, query: Any, rule: str, wanted: int) -> list[SubmissionRecord]:
+    """Up to `wanted` submissions whose decision fired `rule` (denied, warned or waived by it), matched as the
+    audit export matches. The text search only narrows the rows read: a record also holds its policy input,
+    whose context names rules that never fired (every live waiver, for one)."""
+    narrowed = (
+        sqlalchemy.select(SubmissionRecord, col(DecisionRecord.record))  # rows of both: sqlmodel's select yields one entity
+        .join(DecisionRecord, col(DecisionRecord.decision_id) == SubmissionRecord.decision_id)
+        .where(col(DecisionRecord.record).contains(f'"rule":"{rule}"'))
+        .order_by(col(SubmissionRecord.number).desc())
+    )
+    if query.whereclause is not None:
+        narrowed = narrowed.where(query.whereclause)
+    found: list[SubmissionRecord] = []
+    with session.execute(narrowed.execution_options(yield_per=RULE_SCAN_BATCH)) as rows:
+        for row, record in rows:
+            if rule in content_rule_ids(json.loads(record)):
+                found.append(row)
+                if len(found) == wanted:
+                    break
+    return found

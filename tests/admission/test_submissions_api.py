@@ -91,6 +91,27 @@ def test_listing_filters_and_pages(client):
     assert client.get("/v1/submissions/nope", headers=submitter).status_code == 404
 
 
+def test_the_rule_filter_matches_rules_that_fired_not_waivers_in_the_context(client):
+    """A live waiver puts its rule id into every decision's policy input; only decisions it fired in match."""
+    from datetime import UTC, datetime, timedelta
+
+    submitter = funded(client, "10.00")
+    compliance = auth(token_for(client, "compliance", "audit"))
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    waiver = client.post("/v1/waivers", headers=submitter, json={
+        "rule": "DC-003", "team": "materials-rnd", "reason": "DPO sign-off DPO-2026-200 for on-prem use", "expires": expires,
+    }).json()
+    assert client.post(f"/v1/waivers/{waiver['id']}/approve", headers=compliance).json()["status"] == "approved"
+    allowed = client.post("/v1/submissions", json=vqe_body(), headers=submitter)
+    warned = client.post("/v1/submissions", json=vqe_body(), headers=submitter)  # PR-102: the budget runs low
+    assert allowed.json()["submission"]["outcome"] == "allowed" and warned.json()["submission"]["outcome"] == "warned"
+    params = {"team": "materials-rnd"}
+    assert client.get("/v1/submissions", params={**params, "rule": "DC-003"}, headers=submitter).json()["items"] == []
+    assert client.get("/v1/audit/decisions", params={"rule": "DC-003"}, headers=compliance).text == ""
+    by_rule = client.get("/v1/submissions", params={**params, "rule": "PR-102"}, headers=submitter).json()["items"]
+    assert [s["id"] for s in by_rule] == [warned.json()["submission"]["id"]]
+
+
 def test_invalid_submissions_are_422_and_not_recorded(client):
     submitter = funded(client, "10.00")
     body = vqe_body()
