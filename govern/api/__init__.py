@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         app.state.engine.close()
         app.state.db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their assets from the package, not a CDN (offline networks)
         title="govern",
         summary="Governance and compliance decisions for quantum experiments.",
         version="1",
