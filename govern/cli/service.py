@@ -101,7 +101,7 @@ def demo(
 
     from govern.cli.demo import DemoFailed, default_database, run_demo
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # lines are never broken, so ids stay whole in a file or a pipe
     try:
         run_demo(database or default_database(), console)
     except DemoFailed as exc:
