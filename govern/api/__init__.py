@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from govern.api import access_log
 from govern.api.bodies import BoundedBodies, located_in_body
@@ -36,6 +37,7 @@ from govern.audit.log import GroupCommit
 from govern.check.checker import Checker
 from govern.circuit.profiling import profiling_options
 from govern.db.database import create_db_engine, upgrade
+from govern.db.readiness import SchemaGate
 from govern.dispatch.worker import Worker, worker_options
 from govern.errors import InputError
 from govern.lineage.delivery import Deliverer, lineage_client
@@ -57,6 +59,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         app.state.decision_log = GroupCommit(app.state.db)
         if settings.migrate_on_start:
             upgrade(app.state.db)
+        app.state.schema = SchemaGate(app.state.db)
+        with suppress(SQLAlchemyError):  # a database that does not answer yet is each request's 503
+            app.state.schema.problem()  # logs why the service is not ready, once
         try:
             install_bundle(app, load_configured_bundle(settings))
         except (BundleError, EngineError) as exc:
@@ -64,13 +69,13 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             app.state.engine = UnavailableEngine(str(exc))
             app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits, **profiling_options(settings))
         app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db), max_attempts=settings.lineage_max_attempts)
-        with _delivering(app.state.deliverer, settings), _working(app.state.db, settings, with_worker) as worker:
+        with _delivering(app.state.deliverer, app.state.schema, settings), _working(app.state.db, app.state.schema, settings, with_worker) as worker:
             app.state.worker = worker
             yield
         app.state.engine.close()
         app.state.db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their assets from the package, not a CDN (offline networks)
         title="govern",
         summary="Governance and compliance decisions for quantum experiments.",
         version="1",
@@ -92,13 +97,19 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
 
 
 @contextmanager
-def _delivering(deliverer: Deliverer, settings: Settings) -> Iterator[None]:
-    """Run the lineage deliverer beside the service, when enabled, and stop it with the service."""
+def _delivering(deliverer: Deliverer, schema: SchemaGate, settings: Settings) -> Iterator[None]:
+    """Run the lineage deliverer beside the service, when enabled and once the schema is ready, and stop it
+    with the service."""
     if not settings.lineage_delivery:
         yield
         return
     stop = threading.Event()
-    worker = threading.Thread(target=deliverer.run, args=(stop, settings.lineage_poll_s), name="govern-lineage", daemon=True)
+
+    def deliver() -> None:
+        if schema.wait(stop, settings.lineage_poll_s):
+            deliverer.run(stop, settings.lineage_poll_s)
+
+    worker = threading.Thread(target=deliver, name="govern-lineage", daemon=True)
     worker.start()
     try:
         yield
@@ -110,14 +121,20 @@ def _delivering(deliverer: Deliverer, settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
-def _working(database: Engine, settings: Settings, enabled: bool) -> Iterator[Worker | None]:
-    """Run a dispatch worker beside the service, when asked, and stop it with the service."""
+def _working(database: Engine, schema: SchemaGate, settings: Settings, enabled: bool) -> Iterator[Worker | None]:
+    """Run a dispatch worker beside the service, when asked and once the schema is ready, and stop it with
+    the service."""
     if not enabled:
         yield None
         return
     stop = threading.Event()
     worker = Worker(database, worker_options(settings))
-    thread = threading.Thread(target=worker.run, args=(stop,), name="govern-worker", daemon=True)
+
+    def work() -> None:
+        if schema.wait(stop, worker.options.poll_s):
+            worker.run(stop)
+
+    thread = threading.Thread(target=work, name="govern-worker", daemon=True)
     thread.start()
     try:
         yield worker

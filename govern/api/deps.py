@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from govern.db.public import TokenPublic
+from govern.db.readiness import SchemaGate
 from govern.policy.decision import Authorization
 from govern.policy.engines import PolicyEngine
 from govern.records.tokens import TokenCache
@@ -37,7 +38,11 @@ async def get_policy_engine(request: Request) -> PolicyEngine:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session that commits when the route succeeds and rolls back when it fails; routes that report a
-    recorded fact commit it themselves before answering, and then nothing is left to do here."""
+    recorded fact commit it themselves before answering, and then nothing is left to do here. Until the
+    schema is at the revision this version needs, every request is a 503 saying so."""
+    schema: SchemaGate = request.app.state.schema
+    if not schema.ready and (problem := await run_in_threadpool(schema.problem)):
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, problem)
     with Session(request.app.state.db) as session:
         try:
             yield session

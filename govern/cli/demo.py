@@ -8,6 +8,7 @@ production code; only the database is a fresh SQLite file of the demo's own.
 
 from __future__ import annotations
 
+import shlex
 import socket
 import threading
 import time
@@ -15,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from govern.client import ClientError, GovernClient, request_body
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.db.public import TokenCreate
 from govern.manifest.documents import load_documents
+from govern.manifest.scaffold import examples_dir
 from govern.records.tokens import create_token
 from govern.settings import Settings
 
@@ -44,12 +45,6 @@ FINAL = {"succeeded", "failed", "cancelled"}
 
 JsonObject = dict[str, Any]
 """A JSON object as the service answers it."""
-
-
-def examples_dir() -> Path:
-    """The examples shipped in the wheel, or the source checkout's `examples/` in a development install."""
-    packaged = Path(str(files("govern"))) / "_packaged" / "examples"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "examples"
 
 
 def default_database() -> Path:
@@ -80,6 +75,7 @@ def run_demo(database: Path, console: Console, timeout_s: float = 300.0) -> None
         _audit(database_engine, console)
     database_engine.dispose()
     console.print("demo complete: every step turned out as expected", markup=False)
+    _keep_exploring(settings.resolved_database_url(), tokens["compliance"], submissions["noisy"]["id"], console)
 
 
 def _tokens(database_engine: Engine) -> dict[str, str]:
@@ -224,3 +220,16 @@ def _audit(database_engine: Engine, console: Console) -> None:
     if not verification.ok:
         raise DemoFailed(f"the decision log does not verify: {verification.problem}")
     console.print(f"audit: {verification.records} decisions in the log, hash chain intact (head {verification.head_hash[:16]}…)", markup=False)
+
+
+def _keep_exploring(database_url: str, compliance_token: str, submission_id: str, console: Console) -> None:
+    """How to go on with what the demo made: serve its database, with a token that reads every team's records."""
+    console.print("keep exploring what the demo made (the database stays until you delete it or run the demo again):", markup=False)
+    for line in (
+        f"export GOVERN_DATABASE_URL={shlex.quote(database_url)}",
+        "govern serve --with-worker --port 8080 &",
+        f"export GOVERN_SERVER=http://127.0.0.1:8080 GOVERN_TOKEN={compliance_token}  # the demo's compliance token",
+        f"govern jobs {submission_id}; govern result {submission_id}; govern audit verify",
+        'curl -s -H "Authorization: Bearer $GOVERN_TOKEN" "$GOVERN_SERVER/v1/submissions"',
+    ):
+        console.print(f"  {line}", markup=False)

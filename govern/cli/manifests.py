@@ -24,7 +24,7 @@ from govern.cli.common import (
     write_json,
 )
 from govern.exit_codes import EXIT_OK
-from govern.manifest.scaffold import write_scaffold
+from govern.manifest.scaffold import copy_examples, write_scaffold
 
 if TYPE_CHECKING:
     from govern.check.checker import Checker
@@ -163,15 +163,22 @@ def schema(kind: Annotated[SchemaKind, typer.Argument(help="Which document.")] =
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Where to write experiment.yaml and its circuit.")] = Path("."),
+    directory: Annotated[Path, typer.Argument(help="Where to write experiment.yaml and its circuit (or the examples).")] = Path("."),
+    examples: Annotated[
+        bool, typer.Option("--examples", help="Copy the packaged examples (manifests, circuits, context, CI workflow) instead.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
-    """Scaffold an example manifest and circuit that pass the default policies."""
+    """Scaffold an example manifest and circuit that pass the default policies, or copy the packaged examples."""
     from rich.console import Console  # lazy: start-up time (rich)
 
     try:
-        written = write_scaffold(directory, force=force)
+        written = copy_examples(directory, force=force) if examples else write_scaffold(directory, force=force)
     except FileExistsError as exc:
         raise fail(f"{exc.args[0]} exists; use --force to overwrite") from None
+    console = Console(highlight=False, soft_wrap=True)
+    if examples:
+        console.print(f"wrote {len(written)} example files under {directory}", markup=False)
+        return
     for path in written:
-        Console(highlight=False).print(f"wrote {path}")
+        console.print(f"wrote {path}", markup=False)

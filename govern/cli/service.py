@@ -6,12 +6,15 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from govern.cli.common import database_errors, database_or_exit, fail, settings_or_exit, stderr_console
 from govern.exit_codes import EXIT_DENIED
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def serve(
@@ -33,6 +36,8 @@ def serve(
     database = database_or_exit()  # an unusable URL is refused here, before any server process starts
     if migrate or settings.migrate_on_start:
         upgrade(database)
+    else:
+        refuse_missing_sqlite_file(database)
     database.dispose()
     shown = database.url.render_as_string(hide_password=True)
     stderr_console().print(f"govern service on http://{host}:{port} (database {shown})", markup=False)
@@ -40,6 +45,14 @@ def serve(
         raise fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
     app = create_app(settings, with_worker=with_worker) if workers == 1 else "govern.api:create_app"
     bounded_server(app, host=host, port=port, workers=workers, max_header_bytes=settings.max_header_bytes)
+
+
+def refuse_missing_sqlite_file(database: Engine) -> None:
+    """Connecting would create an empty SQLite file, and a service on it would never be ready: exit 2 instead."""
+    from govern.db.readiness import UPGRADE_ADVICE, missing_sqlite_file  # lazy: start-up time (sqlalchemy, alembic)
+
+    if (path := missing_sqlite_file(database)) is not None:
+        raise fail(f"no database at {path} (only migrating creates a SQLite file): {UPGRADE_ADVICE}")
 
 
 def worker(
@@ -52,11 +65,17 @@ def worker(
     # lazy: start-up time (logging; sqlalchemy and the backends)
     import logging
 
+    from govern.db.readiness import schema_problem
     from govern.dispatch.worker import Worker, worker_options
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    dispatcher = Worker(database_or_exit(), worker_options(settings))
+    database = database_or_exit()
+    refuse_missing_sqlite_file(database)
+    with database_errors():
+        if problem := schema_problem(database):
+            raise fail(f"not ready: {problem}")
+    dispatcher = Worker(database, worker_options(settings))
     stderr_console().print(f"govern worker {dispatcher.worker_id} on {settings.resolved_database_url()}", markup=False)
     with database_errors():
         if once:
@@ -82,7 +101,7 @@ def demo(
 
     from govern.cli.demo import DemoFailed, default_database, run_demo
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # lines are never broken, so ids stay whole in a file or a pipe
     try:
         run_demo(database or default_database(), console)
     except DemoFailed as exc:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -32,7 +33,9 @@ SubmissionArgument = Annotated[str, typer.Argument(help="The submission's id.")]
 def submit(
     path: Annotated[Path, typer.Argument(help="The experiment manifest to submit.")],
     server: ServerOption = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="Output format for the decision.")] = "text",
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="Output format for the decision; json adds the submission, its ids and its jobs.")
+    ] = "text",
     idempotency_key: Annotated[
         Optional[str], typer.Option("--idempotency-key", help="Retry-safe key: the same key never submits twice.")
     ] = None,
@@ -63,7 +66,13 @@ def submit(
     if status_code == 403 and "submission" not in body:
         raise fail(f"submission refused: {body.get('detail')}")
     result = CheckResult(str(path), document.data["metadata"]["name"], decision=Decision.model_validate(body["decision"]), locations=document.locations)
-    sys.stdout.write(formatter.render(CheckReport((result,))))
+    rendered = formatter.render(CheckReport((result,)))
+    if formatter.name == "json":
+        with client_errors():
+            _, jobs = client.request("GET", f"/v1/submissions/{body['submission']['id']}/jobs")
+        write_json({"submission": {**body["submission"], "jobs": jobs["items"]}, **json.loads(rendered)})
+    else:
+        sys.stdout.write(rendered)
     stderr_console().print(f"submission {body['submission']['id']} ({body['submission']['outcome']})", markup=False)
     raise typer.Exit(EXIT_OK if status_code == 201 else EXIT_DENIED)
 

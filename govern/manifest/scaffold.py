@@ -1,7 +1,10 @@
-"""`govern init`: a starting manifest and circuit that pass the default policies on the local simulator."""
+"""`govern init`: a starting manifest and circuit that pass the default policies on the local simulator, or
+a copy of the packaged examples (what the service walkthrough and `govern demo` use)."""
 
 from __future__ import annotations
 
+import shutil
+from importlib.resources import files
 from pathlib import Path
 
 MANIFEST = """\
@@ -48,3 +51,24 @@ def write_scaffold(directory: Path, force: bool = False) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return list(files)
+
+
+def examples_dir() -> Path:
+    """The examples shipped in the wheel, or the source checkout's `examples/` in a development install."""
+    packaged = Path(str(files("govern"))) / "_packaged" / "examples"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "examples"
+
+
+def copy_examples(directory: Path, force: bool = False) -> list[Path]:
+    """Copy every packaged example into `directory`, keeping their layout (manifests refer to `../circuits/`);
+    FileExistsError names the first file that exists, before anything is written, unless `force`."""
+    source = examples_dir()
+    copies = {path: directory / path.relative_to(source) for path in sorted(source.rglob("*")) if path.is_file()}
+    if not force:
+        for target in copies.values():
+            if target.exists():
+                raise FileExistsError(str(target))
+    for path, target in copies.items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return list(copies.values())

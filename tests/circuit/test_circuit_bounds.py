@@ -373,3 +373,13 @@ def test_the_scan_never_undercounts_what_qiskit_builds_from_openqasm_3(text):
 def test_switch_counts_every_case():
     text = QASM3 + "qubit[2] q;\nswitch (x) { case 0 { h q; } case 1, 2 { x q[0]; } default { cx q[0], q[1]; } }\nh q;\n"
     assert scan_program(text, LIMITS).operations == 1 + 2 + 1 + 1 + 2
+
+
+@pytest.mark.slow
+def test_govern_check_keeps_antlr_syntax_errors_off_stderr(tmp_path):
+    """ANTLR prints `line 6:12 no viable alternative…` to stderr by default; govern puts it in the error."""
+    manifest = project(tmp_path, "c.qasm", QASM3 + "qubit[2] q;\nbit[2] c;\nh q[0];\nif (c == 1 { x q[0]; }\nc = measure q;\n")
+    result = subprocess.run([sys.executable, "-m", "govern", "check", "-f", "json", str(manifest)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr == "", result.stderr
+    (problem,) = json.loads(result.stdout)["results"][0]["error"]["problems"]
+    assert problem["message"] == "unexpected end of the program" and problem["line"] is not None

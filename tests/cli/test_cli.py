@@ -238,6 +238,21 @@ def test_init_scaffolds_a_manifest_that_passes(cli, tmp_path):
 
 
 @pytest.mark.slow
+def test_init_examples_copies_the_packaged_examples_and_never_overwrites(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # manifests read `../circuits/` inside the current folder's tree
+    target = tmp_path / "examples"
+    copied = cli("init", "--examples", str(target))
+    assert copied.exit_code == 0, copied.output
+    assert sorted(p.relative_to(target) for p in target.rglob("*") if p.is_file()) == sorted(
+        p.relative_to(EXAMPLES) for p in EXAMPLES.rglob("*") if p.is_file())
+    assert cli("check", str(target / "allowed" / "bell-local.yaml")).exit_code == 0
+    (target / "context.yaml").write_text("mine")
+    again = cli("init", "--examples", str(target))
+    assert again.exit_code == 2 and f"{target / 'allowed' / 'bell-local.yaml'} exists" in flat(again)
+    assert (target / "context.yaml").read_text() == "mine"
+
+
+@pytest.mark.slow
 def test_policy_commands(cli):
     tested = cli("policy", "test")
     assert tested.exit_code == 0, tested.output

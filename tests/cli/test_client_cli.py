@@ -122,3 +122,21 @@ def test_the_audit_export_matches_the_log(cli, service, monkeypatch):
     monkeypatch.setenv("GOVERN_TOKEN", alice)
     refused = cli("audit", "export")
     assert refused.exit_code == 2 and "403" in refused.output
+
+
+def test_submit_in_json_is_one_object_with_the_submission_decision_and_run_ids(cli, service, monkeypatch):
+    monkeypatch.setenv("GOVERN_TOKEN", token(cli, "submitter", "platform-qa"))
+    allowed = cli("submit", str(EXAMPLES / "allowed" / "bell-local.yaml"), "--format", "json")
+    assert allowed.exit_code == 0, allowed.output
+    document = json.loads(allowed.stdout)
+    submission = document["submission"]
+    assert submission["id"] and submission["outcome"] == "allowed" and submission["run_id"]
+    assert submission["decision_id"] == document["results"][0]["decision"]["decision_id"]
+    (job,) = submission["jobs"]
+    assert job["status"] == "queued" and job["run_id"]
+    stored = httpx.get(f"{service}/v1/submissions/{submission['id']}", headers={"Authorization": f"Bearer {token(cli, 'compliance', 'audit')}"})
+    assert stored.json()["submission"]["run_id"] == submission["run_id"]
+    denied = cli("submit", str(EXAMPLES / "denied" / "no-sandbox.yaml"), "--format", "json")
+    assert denied.exit_code == 1, denied.output
+    refused = json.loads(denied.stdout)["submission"]
+    assert refused["outcome"] == "denied" and refused["decision_id"] and refused["jobs"] == []

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.live_service import free_port, wait_for
+
 pytestmark = pytest.mark.slow
+
+STEP_PREFIXES = ("database:", "service:", "sandbox ", "allowed/", "denied/", "ideal run", "noisy run", "lineage:", "reproduce ",
+                 "audit:", "demo complete", "keep exploring", "  ")
 
 
 def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
@@ -26,3 +34,34 @@ def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
                  "calibration fake_brisbane@", "-> run", "ABORT", "reproduce noisy: same circuit", "hash chain intact", "demo complete"):
         assert step in output, step
     assert Path(database).is_file()
+    lines = finished.stdout.splitlines()
+    assert all(line.startswith(STEP_PREFIXES) for line in lines), "a line was wrapped:\n" + finished.stdout
+    assert len(re.findall(r"^lineage: .* run [0-9a-f-]{36} of .* decision [0-9a-f-]{36} ", finished.stdout, re.MULTILINE)) >= 2
+    keep_exploring(lines, database, tmp_path)
+
+
+def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
+    """The end message's commands serve the demo's database, and its token reads what the demo recorded."""
+    commands = lines[next(i for i, line in enumerate(lines) if line.startswith("keep exploring")) + 1:]
+    exports = dict(re.findall(r"(GOVERN_[A-Z_]+)=(\S+)", " ".join(line for line in commands if line.lstrip().startswith("export "))))
+    assert shlex.split(exports["GOVERN_DATABASE_URL"]) == [f"sqlite:///{database}"]
+    (serve,) = [shlex.split(line.split("&")[0]) for line in commands if line.lstrip().startswith("govern serve")]
+    port = free_port()
+    serve = [sys.executable, "-m", *serve[:serve.index("--port") + 1], str(port), *serve[serve.index("--port") + 2:]]
+    environment = {**os.environ, "GOVERN_DATABASE_URL": f"sqlite:///{database}"}
+    process = subprocess.Popen(serve, cwd=folder, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(ready, what="the demo's database served")
+        listed = httpx.get(f"{url}/v1/submissions", headers={"Authorization": f"Bearer {exports['GOVERN_TOKEN']}"}, timeout=10)
+        assert listed.status_code == 200 and len(listed.json()["items"]) == 3, listed.text
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

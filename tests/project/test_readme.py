@@ -3,9 +3,9 @@ walkthrough (docs/service.md) runs exactly as written (with a free port and a sc
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,10 +18,13 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
-def test_service_walkthrough_runs_as_written(tmp_path):
+def test_service_walkthrough_runs_as_written_from_any_folder(tmp_path):
+    """From an empty folder outside the repository, with only what govern ships (`govern init --examples`), and
+    with no GNU-only tool options."""
     readme = (ROOT / "docs" / "service.md").read_text()
     script = re.search(r"<!-- walkthrough -->\n```sh\n(.*?)\n```", readme, re.DOTALL).group(1)
-    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    assert "date -d" not in script and "govern init --examples" in script
+    assert not tmp_path.resolve().is_relative_to(ROOT.resolve())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -33,7 +36,8 @@ def test_service_walkthrough_runs_as_written(tmp_path):
                             capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "ALLOWED" in result.stdout and "DENIED" in result.stdout
+    assert json.loads((tmp_path / "allowed.json").read_text())["submission"]["outcome"] == "allowed" and "DENIED" in result.stdout
+    assert '"result_hash": "sha256:' in result.stdout and '"calibration_snapshot_id": "fake_brisbane@' in result.stdout  # the worker ran it
     assert "denied, exit 1" in result.stdout
     assert "decision log intact: 2 records" in result.stdout
     assert "record 2" in output and "tampering found, exit 1" in result.stdout

@@ -23,7 +23,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses=refusals(503))
 def readyz(session: SessionDep, engine: PolicyEngineDep) -> dict[str, str]:
-    """Ready when the database answers and a policy engine is loaded."""
+    """Ready when the database answers with the schema this version needs (the session dependency answers
+    503 `not ready: schema at revision X, this version needs Y; …` before) and a policy engine is loaded."""
     session.connection().execute(text("SELECT 1"))
     if engine.name == "unavailable":
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no policy engine: every decision would be a deny")
