@@ -25,7 +25,9 @@ def with_schema(events: list[dict]) -> list[dict]:
     """The pipeline, Airflow's first run giving CLEAN its schema and a documentation facet."""
     events = copy.deepcopy(events)
     for event in events[2:4]:
-        event["outputs"][0]["facets"] = {"schema": SCHEMA, "documentation": {"description": "curated measurements"}}
+        event["outputs"][0]["facets"] = {"schema": SCHEMA, "documentation": {"description": "curated measurements"}, "columnLineage": {
+            "fields": {"energy": {"inputFields": [{"namespace": RAW[0], "name": RAW[1], "field": "e_hartree",
+                                                   "transformations": [{"type": "DIRECT", "subtype": "TRANSFORMATION", "description": "x 27.2"}]}]}}}}
     return events
 
 
@@ -98,6 +100,13 @@ def test_marquez_python_reads_govern(cli, monkeypatch, database_url):
 
         events_page = marquez.list_events(limit=3)
         assert events_page["totalCount"] >= len(events) and len(events_page["events"]) == 3
+        airflow_events = marquez.list_events(namespace="airflow-prod")
+        assert airflow_events["totalCount"] == 3 and {event["job"]["name"] for event in airflow_events["events"]} == {"etl.curate"}
+        sources = marquez.list_sources()
+        assert {source["name"] for source in sources["sources"]} >= {CLEAN[0], RAW[0], RESULTS[0]}
+        assert marquez.get_source(CLEAN[0]) | {"createdAt": None} == {
+            "type": "S3", "name": CLEAN[0], "createdAt": None, "updatedAt": "2026-11-02T01:00:00+00:00", "connectionUrl": CLEAN[0], "description": None}
+        assert marquez.list_tags() == {"tags": [], "totalCount": 0}
         lineage = get(url, auditor, "/api/v1/events/lineage", sortDirection="asc", limit=2).json()
         assert [event["eventTime"] for event in lineage["events"]] == ["2026-11-01T00:00:00Z", "2026-11-01T00:10:00Z"]
 
@@ -112,6 +121,16 @@ def test_marquez_python_reads_govern(cli, monkeypatch, database_url):
         etl = next(node for node in graph if node["id"] == "job:airflow-prod:etl.curate")
         assert etl["data"]["type"] == "BATCH" and etl["data"]["outputs"] == [{"namespace": CLEAN[0], "name": CLEAN[1]}]
         assert etl["data"]["latestRun"]["state"] == "RUNNING"
+
+        columns = marquez.get_column_lineage_by_dataset_field(*CLEAN, "energy")["graph"]
+        energy, source = columns
+        assert (energy["id"], energy["type"], energy["data"]["fieldType"]) == (f"datasetField:{CLEAN[0]}:{CLEAN[1]}:energy", "DATASET_FIELD", "DOUBLE")
+        assert energy["data"]["inputFields"][0] | {"datasetVersion": None} == {
+            "namespace": RAW[0], "dataset": RAW[1], "datasetVersion": None, "field": "e_hartree",
+            "transformationDescription": "x 27.2", "transformationType": "DIRECT"}
+        assert energy["inEdges"] == source["outEdges"] == [{"origin": source["id"], "destination": energy["id"]}]
+        assert {node["id"] for node in marquez.get_column_lineage_by_dataset(*CLEAN)["graph"]} >= {energy["id"], source["id"]}
+        assert len(marquez.get_column_lineage_by_job("airflow-prod", "etl.curate")["graph"]) == 3  # sample_id, energy, e_hartree
 
         with pytest.raises(APIError):
             marquez.get_job("airflow-prod", "nothing")

@@ -21,7 +21,8 @@ from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep
 from govern.api.refusals import refusals
 from govern.api.routes.lineage import visible_teams
 from govern.lineage.limits import NAME_MAX_BYTES, NAMESPACE_MAX_BYTES
-from govern.lineage.marquez import datasets, reads, search
+from govern.lineage.marquez import columns, datasets, reads, search
+from govern.lineage.store.query import MAX_DEPTH
 from govern.records.errors import RecordError
 
 router = APIRouter(prefix="/api/v1", tags=["marquez"])
@@ -122,3 +123,44 @@ def list_lineage_events(
 
 
 router.add_api_route("/events", list_lineage_events, methods=["GET"], responses=refusals(403, 422), include_in_schema=False)
+
+
+@router.get("/events/{namespace:path}", include_in_schema=False, responses=refusals(403, 422))
+def list_namespace_events(
+    namespace: Annotated[str, Path(max_length=NAMESPACE_MAX_BYTES)], token: TokenDep, engine: PolicyEngineDep, session: SessionDep,
+    limit: Limit = 100, offset: Offset = 0,
+) -> Any:
+    """marquez-python's `list_events(namespace)`: the events of that namespace's jobs, newest first."""
+    teams = visible_teams(engine, token)
+    return search.lineage_events(session, teams, before=None, after=None, descending=True, limit=limit, offset=offset, namespace=namespace)
+
+
+@router.get("/sources", responses=refusals(403, 422))
+def list_sources(token: TokenDep, engine: PolicyEngineDep, session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> Any:
+    """Sources, as Marquez names them for OpenLineage datasets: one per dataset namespace."""
+    return _answer(lambda: datasets.sources(session, visible_teams(engine, token), limit, offset))
+
+
+@router.get("/sources/{name:path}", responses=refusals(403, 404))
+def get_source(name: Annotated[str, Path(max_length=NAMESPACE_MAX_BYTES)], token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> Any:
+    """One source (a dataset namespace; a `/` in it encoded as %2F)."""
+    return _answer(lambda: datasets.source(session, name, visible_teams(engine, token)))
+
+
+@router.get("/column-lineage", responses=refusals(403, 404, 422))
+def get_column_lineage(
+    token: TokenDep, engine: PolicyEngineDep, session: SessionDep,
+    node_id: Annotated[str, Query(alias="nodeId", max_length=2000, description="dataset:, datasetField: or job:<namespace>:<name>[:<field>]")],
+    depth: Annotated[int, Query(ge=0, le=MAX_DEPTH)] = MAX_DEPTH,
+    with_downstream: Annotated[bool, Query(alias="withDownstream", description="Accepted; the answer is upstream only.")] = False,
+) -> Any:
+    """The fields a dataset's fields were derived from (OpenLineage's columnLineage facet), upstream."""
+    teams = visible_teams(engine, token)
+    return _answer(lambda: columns.column_lineage(session, node_id.split("#", 1)[0], depth, teams))
+
+
+@router.get("/tags", responses=refusals(403, 422))
+def list_tags(token: TokenDep, engine: PolicyEngineDep, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    """Marquez's tags: govern's store keeps none (OpenLineage events carry no Marquez tags)."""
+    visible_teams(engine, token)
+    return {"tags": [], "totalCount": 0}

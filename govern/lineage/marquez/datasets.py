@@ -84,3 +84,24 @@ def _dataset(session: Session, namespace: str, name: str) -> tuple[dict[str, Any
     current = shapes.dataset_version(namespace, name, latest.run_id) if latest is not None else None
     modified = latest.ended_at if latest is not None and latest.state == "COMPLETE" else None
     return shapes.dataset(namespace, name, reads.span(session, select(keys.subquery())), events, current, modified), latest
+
+
+def sources(session: Session, teams: reads.Teams, limit: int, offset: int) -> dict[str, Any]:
+    """Marquez's sources: for OpenLineage events, each dataset namespace is one."""
+    names = select(EDGES.c.dataset_namespace.label("name")).where(reads.visible(EDGES.c.dataset_namespace, teams)).distinct()
+    total, rows = reads.page(session, names, ["name"], limit, offset)
+    return {"sources": [_source(session, row.name) for row in rows], "totalCount": total}
+
+
+def source(session: Session, name: str, teams: reads.Teams) -> dict[str, Any]:
+    known = select(EDGES.c.run_id).where(EDGES.c.dataset_namespace == name).limit(1)
+    if not reads.may_see(name, teams) or session.execute(known).first() is None:
+        raise RecordError(f"Source '{name}' not found.", 404)
+    return _source(session, name)
+
+
+def _source(session: Session, name: str) -> dict[str, Any]:
+    created, updated = reads.span(session, select(EDGES.c.run_id).where(EDGES.c.dataset_namespace == name))
+    scheme = name.split("://", 1)[0] if "://" in name else ""
+    return {"type": scheme.upper() or "DEFAULT", "name": name, "createdAt": shapes.iso(created), "updatedAt": shapes.iso(updated),
+            "connectionUrl": name, "description": None}

@@ -116,13 +116,14 @@ def dataset(
     dataset_namespace: str, name: str, span: tuple[datetime | None, datetime | None], events: list[dict[str, Any]],
     current_version: str | None, last_modified: datetime | None,
 ) -> dict[str, Any]:
-    """Marquez's Dataset (a DB_TABLE unless a facet says otherwise), its fields from the schema facet."""
+    """Marquez's Dataset (a DB_TABLE unless a facet says otherwise), its fields from the schema facet; its
+    source is its namespace, as Marquez names the source of an OpenLineage dataset."""
     facets = dataset_facets(events, dataset_namespace, name)
     dataset_type = _text(facets, "datasetType", "datasetType")
     return {
         "id": {"namespace": dataset_namespace, "name": name}, "type": "STREAM" if dataset_type == "STREAM" else "DB_TABLE",
         "name": name, "physicalName": name, "createdAt": iso(span[0]), "updatedAt": iso(span[1]),
-        "namespace": dataset_namespace, "sourceName": _text(facets, "dataSource", "name") or dataset_namespace,
+        "namespace": dataset_namespace, "sourceName": dataset_namespace,
         "fields": fields(facets), "tags": [], "lastModifiedAt": iso(last_modified),
         "lastLifecycleState": _text(facets, "lifecycleStateChange", "lifecycleStateChange"),
         "description": _text(facets, "documentation", "description"), "currentVersion": current_version,

@@ -33,7 +33,7 @@ def graph(session: Session, node_id: str, depth: int, visible_teams: set[str] | 
     job reading a dataset is the edge dataset→job, a job writing one job→dataset."""
     if not 0 <= depth <= MAX_DEPTH:
         raise RecordError(f"depth must be between 0 and {MAX_DEPTH}", 422)
-    start = _find_node(session, node_id, visible_teams)
+    start = find_node(session, node_id, visible_teams)
     order, seen, frontier = [start], {start}, [start]
     edges: set[tuple[Node, Node]] = set()
     for _ in range(depth):
@@ -151,7 +151,7 @@ def _run_visible(visible_teams: set[str]) -> ColumnElement[bool]:
     return or_(RUNS.c.team.is_(None), RUNS.c.team.in_(sorted(visible_teams)))
 
 
-def _find_node(session: Session, node_id: str, visible_teams: set[str] | None) -> Node:
+def find_node(session: Session, node_id: str, visible_teams: set[str] | None) -> Node:
     """Namespaces are often URIs with colons (`postgres://host:5432`), so `<kind>:<namespace>:<name>` is
     split at each colon in turn; the stored node with the longest namespace wins."""
     kind, _, rest = node_id.partition(":")
