@@ -81,7 +81,10 @@ def _namespace_path(session: Session, parts: list[str], teams: reads.Teams, limi
 def _parts(request: Request) -> list[str]:
     """The decoded parts after `/namespaces/`, each held to the store's bounds (longer could not exist)."""
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
-    parts = [unquote(part) for part in raw_path.decode("utf-8", "replace").split("?")[0].split("/namespaces/", 1)[1].split("/")]
+    _, found, rest = raw_path.decode("utf-8", "replace").partition("/namespaces/")
+    if not found:
+        raise RecordError("use /api/v1/namespaces/<namespace>[/...]", 404)
+    parts = [unquote(part) for part in rest.split("/")]
     for position, part in enumerate(parts):
         bound = NAMESPACE_MAX_BYTES if position == 0 else NAME_MAX_BYTES
         if not part or len(part.encode()) > bound:
@@ -89,7 +92,7 @@ def _parts(request: Request) -> list[str]:
     return parts
 
 
-@router.get("/jobs/runs/{run_id}", responses=refusals(403, 404))
+@router.get("/jobs/runs/{run_id}", responses=refusals(403, 404, 422))
 def get_run(run_id: Annotated[str, Path(max_length=64)], token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> Any:
     """A run, by its id, in Marquez's shape (its state COMPLETED, FAILED, ABORTED, RUNNING or NEW)."""
     return _answer(lambda: reads.run(session, run_id, visible_teams(engine, token)))
@@ -141,7 +144,7 @@ def list_sources(token: TokenDep, engine: PolicyEngineDep, session: SessionDep, 
     return _answer(lambda: datasets.sources(session, visible_teams(engine, token), limit, offset))
 
 
-@router.get("/sources/{name:path}", responses=refusals(403, 404))
+@router.get("/sources/{name:path}", responses=refusals(403, 404, 422))
 def get_source(name: Annotated[str, Path(max_length=NAMESPACE_MAX_BYTES)], token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> Any:
     """One source (a dataset namespace; a `/` in it encoded as %2F)."""
     return _answer(lambda: datasets.source(session, name, visible_teams(engine, token)))
