@@ -257,6 +257,7 @@ class LineageEventRecord(SQLModel, table=True):
     once, so the hash of that JSON turns a redelivery into a no-op."""
 
     __tablename__ = "lineage_events"
+    __table_args__ = (Index("ix_lineage_events_run_id", "run_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     event_hash: str = Field(max_length=64, unique=True)

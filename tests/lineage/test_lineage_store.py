@@ -190,7 +190,7 @@ def test_graph_shape_and_depth(client, loaded):
     assert {e["destination"] for e in clean["outEdges"]} == {"job:govern.materials-rnd:vqe-h2", "job:govern.quantum-finance:qaoa"}
     vqe = next(node for node in around_clean["graph"] if node["id"] == "job:govern.materials-rnd:vqe-h2")
     assert vqe["type"] == "JOB" and vqe["outEdges"] == []  # RESULTS is two hops away
-    assert vqe["data"]["latestRun"]["runId"] == loaded["vqe"] and vqe["data"]["team"] == "materials-rnd"
+    assert vqe["data"]["latestRun"]["id"] == loaded["vqe"] and vqe["data"]["team"] == "materials-rnd"
 
     everything = graph(node_id("dataset", RESULTS), 5)
     assert ids(everything) == ids(around_clean) | {node_id("dataset", RESULTS), node_id("dataset", RAW), "job:dbt://analytics:models.measurements"}

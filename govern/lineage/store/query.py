@@ -16,6 +16,8 @@ from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlmodel import Session
 
 from govern.lineage.limits import NAME_MAX_BYTES, NAMESPACE_MAX_BYTES
+from govern.lineage.marquez import datasets as marquez_datasets
+from govern.lineage.marquez import reads as marquez_reads
 from govern.lineage.store.ingest import run_id as canonical_run_id
 from govern.lineage.store.ingest import team_of
 from govern.lineage.store.write import EDGES, EVENTS, RUNS
@@ -31,7 +33,7 @@ def graph(session: Session, node_id: str, depth: int, visible_teams: set[str] | 
     job reading a dataset is the edge dataset→job, a job writing one job→dataset."""
     if not 0 <= depth <= MAX_DEPTH:
         raise RecordError(f"depth must be between 0 and {MAX_DEPTH}", 422)
-    start = _find_node(session, node_id, visible_teams)
+    start = find_node(session, node_id, visible_teams)
     order, seen, frontier = [start], {start}, [start]
     edges: set[tuple[Node, Node]] = set()
     for _ in range(depth):
@@ -90,7 +92,7 @@ def run_upstream(session: Session, run_id: str, visible_teams: set[str] | None, 
         run, level = queue.popleft()
         inputs = []
         for namespace, name in _datasets_of(session, run.run_id, "input"):
-            producer = _producer(session, namespace, name, run)
+            producer = marquez_reads.producer(session, namespace, name, run)
             if producer is not None and not _visible(producer.team, visible_teams):
                 producer = None
             inputs.append({"namespace": namespace, "name": name, "producedBy": producer.run_id if producer else None})
@@ -149,7 +151,7 @@ def _run_visible(visible_teams: set[str]) -> ColumnElement[bool]:
     return or_(RUNS.c.team.is_(None), RUNS.c.team.in_(sorted(visible_teams)))
 
 
-def _find_node(session: Session, node_id: str, visible_teams: set[str] | None) -> Node:
+def find_node(session: Session, node_id: str, visible_teams: set[str] | None) -> Node:
     """Namespaces are often URIs with colons (`postgres://host:5432`), so `<kind>:<namespace>:<name>` is
     split at each colon in turn; the stored node with the longest namespace wins."""
     kind, _, rest = node_id.partition(":")
@@ -193,14 +195,11 @@ def _edges_of(session: Session, node: Node, visible_teams: set[str] | None) -> I
 
 
 def _node_data(session: Session, node: Node) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": {"namespace": node.namespace, "name": node.name}, "namespace": node.namespace, "name": node.name}
+    """Marquez's node data (its JobData or DatasetData: type, fields, inputs, outputs, latestRun, ...);
+    a job's `team` is govern's addition."""
     if node.kind == "job":
-        latest = session.execute(
-            select(RUNS).where(RUNS.c.job_namespace == node.namespace, RUNS.c.job_name == node.name)
-            .order_by(RUNS.c.state_time.desc().nulls_last()).limit(1)
-        ).first()
-        data.update(team=team_of(node.namespace), latestRun=_run_summary(latest) if latest else None)
-    return data
+        return marquez_reads.job_data(session, node.namespace, node.name)
+    return marquez_datasets.dataset_data(session, node.namespace, node.name)
 
 
 def _dataset_exists(session: Session, namespace: str, name: str) -> bool:
@@ -215,21 +214,6 @@ def _datasets_of(session: Session, run_id: str, direction: str) -> list[tuple[st
         .order_by(EDGES.c.dataset_namespace, EDGES.c.dataset_name)
     )
     return [(namespace, name) for namespace, name in session.execute(query)]
-
-
-def _producer(session: Session, namespace: str, name: str, consumer: Row[Any]) -> Row[Any] | None:
-    """The run that last wrote the dataset before the consumer started (by end, else latest event)."""
-    activity = func.coalesce(RUNS.c.ended_at, RUNS.c.state_time)
-    query = (
-        select(RUNS)
-        .join(EDGES, EDGES.c.run_id == RUNS.c.run_id)
-        .where(EDGES.c.dataset_namespace == namespace, EDGES.c.dataset_name == name, EDGES.c.direction == "output",
-               RUNS.c.run_id != consumer.run_id)
-    )
-    began = consumer.started_at or consumer.state_time
-    if began is not None:
-        query = query.where(activity <= as_utc(began))
-    return session.execute(query.order_by(activity.desc().nulls_last()).limit(1)).first()
 
 
 def _run_summary(run: Row[Any]) -> dict[str, Any]:
