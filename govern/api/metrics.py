@@ -1,14 +1,28 @@
-"""Prometheus metrics for the service: decisions by outcome and rule, decision latency, HTTP latency.
+"""Prometheus metrics for the service: decisions by outcome and rule, decision latency, HTTP latency, the
+process and platform, the build, and the policy bundle revision in use.
 
 Each app has its own registry (made by the app factory), so nothing is global and tests stay independent.
 """
 
 from __future__ import annotations
 
+import platform
 import time
+from functools import cache
+from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govern.lineage.outbox import Backlog
@@ -18,6 +32,14 @@ from govern.policy.decision import Decision
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        Info("govern_build", "The govern build serving: its version and the Python it runs on.", registry=self.registry).info(
+            {"version": _govern_version(), "python": platform.python_version(), "implementation": platform.python_implementation()}
+        )
+        self.bundle = Info(
+            "govern_policy_bundle", "The policy bundle the service decides with (its revision follows a reload).", registry=self.registry
+        )
         self.decisions = Counter(
             "govern_decisions", "Decisions made, by kind (check, submission) and outcome.", ["kind", "outcome"], registry=self.registry
         )
@@ -57,6 +79,9 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
+    def observe_bundle(self, revision: str, engine: str) -> None:
+        self.bundle.info({"revision": revision, "engine": engine})
+
     def observe_dispatch(self, jobs_by_status: dict[str, int], matched: int, reproduced: int) -> None:
         for status, count in jobs_by_status.items():
             self.jobs.labels(status).set(count)
@@ -80,6 +105,15 @@ class ServiceMetrics:
 
     def exposition(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@cache
+def _govern_version() -> str:
+    """The version of whichever installed distribution provides the `govern` package (0.0.0 from a bare checkout)."""
+    try:
+        return version(packages_distributions().get("govern", ["govern"])[0])
+    except PackageNotFoundError:
+        return "0.0.0"
 
 
 class HttpLatency:

@@ -14,11 +14,10 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from openlineage.client import OpenLineageClient
 from sqlalchemy import Engine, text, update
@@ -37,22 +36,15 @@ _DELIVERY_LOCK = 0x6C696E65
 _CREDENTIALS_IN_URL = re.compile(r"//[^/@\s]+@")
 
 
-def openlineage_configured(environ: Mapping[str, str] = os.environ, cwd: Path | None = None, home: Path | None = None) -> bool:
-    """Whether OpenLineage is configured where the client looks: a config file or its environment variables."""
-    if any(name.startswith("OPENLINEAGE__") for name in environ):
-        return True
-    if environ.get("OPENLINEAGE_URL") or environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
-        return True
-    candidates = [environ.get("OPENLINEAGE_CONFIG"), (cwd or Path.cwd()) / "openlineage.yml",
-                  (home or Path.home()) / ".openlineage" / "openlineage.yml"]
-    return any(path and Path(path).is_file() for path in candidates)
-
-
 def lineage_client(database: Engine) -> OpenLineageClient:
-    """The configured client; without OpenLineage configuration, one that writes to govern's lineage store."""
-    if openlineage_configured():
+    """The client with the transport the user configured; with no transport configured (none at all, or only
+    facets, filters or tags), one that writes to govern's lineage store, where that other configuration still
+    applies. The test mirrors the client's own choice before it falls back to the console."""
+    store_client = OpenLineageClient(transport=StoreTransport(StoreConfig(), database=database))
+    configured = store_client.config.transport or {}
+    if configured.get("type") or os.environ.get("OPENLINEAGE_URL"):
         return OpenLineageClient()
-    return OpenLineageClient(transport=StoreTransport(StoreConfig(), database=database))
+    return store_client
 
 
 @dataclass(frozen=True)

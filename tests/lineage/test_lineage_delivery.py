@@ -18,7 +18,7 @@ from govern.api import create_app
 from govern.db.database import session_scope
 from govern.db.tables import LineageOutboxEntry
 from govern.lineage import outbox
-from govern.lineage.delivery import Deliverer, DeliveryPass, openlineage_configured
+from govern.lineage.delivery import Deliverer, DeliveryPass
 from govern.lineage.store import query
 from govern.lineage.transport import StoreConfig, StoreTransport
 from govern.settings import Settings
@@ -119,17 +119,6 @@ def test_stored_events_round_trip_through_the_client_unchanged(tmp_path):
 
     text = Serde.to_json(event)
     assert Serde.to_json(outbox.stored_event(text)) == text
-
-
-def test_openlineage_configuration_is_found_where_the_client_looks(tmp_path):
-    home, cwd = tmp_path / "home", tmp_path / "cwd"
-    home.mkdir(), cwd.mkdir()
-    assert not openlineage_configured({}, cwd=cwd, home=home)
-    assert openlineage_configured({"OPENLINEAGE__TRANSPORT__TYPE": "console"}, cwd=cwd, home=home)
-    assert openlineage_configured({"OPENLINEAGE_URL": "http://marquez:5000"}, cwd=cwd, home=home)
-    assert openlineage_configured({"OPENLINEAGE_DISABLED": "true"}, cwd=cwd, home=home)
-    (cwd / "openlineage.yml").write_text("transport: {type: console}\n")
-    assert openlineage_configured({}, cwd=cwd, home=home)
 
 
 @pytest.mark.slow

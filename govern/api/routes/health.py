@@ -35,6 +35,7 @@ def readyz(session: SessionDep, engine: PolicyEngineDep) -> dict[str, str]:
 def metrics(request: Request, token: TokenDep, session: SessionDep) -> Response:
     """Prometheus metrics (any valid token; give the scraper one with `govern token create`)."""
     service: ServiceMetrics = request.app.state.metrics
+    service.observe_bundle(request.app.state.engine.bundle_revision, request.app.state.engine.name)
     service.observe_lineage(outbox.backlog(session))
     service.observe_dispatch(control.job_counts(session), *control.reproducibility(session))
     return service.exposition()
