@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import platform
 import time
-from functools import cache
-from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
 from fastapi import Response
 from prometheus_client import (
@@ -25,6 +23,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govern.distribution import installed_version
 from govern.lineage.outbox import Backlog
 from govern.policy.decision import Decision
 
@@ -35,7 +34,7 @@ class ServiceMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         Info("govern_build", "The govern build serving: its version and the Python it runs on.", registry=self.registry).info(
-            {"version": _govern_version(), "python": platform.python_version(), "implementation": platform.python_implementation()}
+            {"version": installed_version(), "python": platform.python_version(), "implementation": platform.python_implementation()}
         )
         self.bundle = Info(
             "govern_policy_bundle", "The policy bundle the service decides with (its revision follows a reload).", registry=self.registry
@@ -107,13 +106,6 @@ class ServiceMetrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-@cache
-def _govern_version() -> str:
-    """The version of whichever installed distribution provides the `govern` package (0.0.0 from a bare checkout)."""
-    try:
-        return version(packages_distributions().get("govern", ["govern"])[0])
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 class HttpLatency:

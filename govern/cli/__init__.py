@@ -61,9 +61,9 @@ for name, group in (
 
 def _print_version(wanted: bool) -> None:
     if wanted:
-        from importlib.metadata import version  # lazy: only `govern --version` needs it
+        from govern.distribution import installed_version  # lazy: only `govern --version` needs it
 
-        sys.stdout.write(f"govern {version('govern')}\n")
+        sys.stdout.write(f"govern {installed_version()}\n")
         raise typer.Exit()
 
 

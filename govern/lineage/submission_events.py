@@ -10,10 +10,8 @@ the policy engine sees, and credentials and hyperparameters are never copied at 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
@@ -33,6 +31,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from govern.circuit import CircuitProfile
+from govern.distribution import installed_version
 from govern.lineage.facets import (
     AppliedWaiver,
     Circuit,
@@ -47,18 +46,7 @@ from govern.policy.input import experiment_input
 from govern.records.errors import as_utc
 from govern.secrets import redacted
 
-
-@functools.cache
-def govern_version() -> str:
-    """The installed distribution's version, read once (reading it scans the installed distributions); a
-    source tree that was never installed has none."""
-    try:
-        return version("govern")
-    except PackageNotFoundError:
-        return "0+unknown"
-
-
-PRODUCER = f"https://github.com/govern-dev/govern/tree/v{govern_version()}"
+PRODUCER = f"https://github.com/govern-dev/govern/tree/v{installed_version()}"
 """The `producer` of govern's events and facets: the source of the release that wrote them."""
 
 
@@ -184,7 +172,7 @@ def _submission_run_facets(
     backend = spec["backend"]
     return {
         "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            name="govern", version=govern_version(), producer=producer
+            name="govern", version=installed_version(), producer=producer
         ),
         GovernPolicyDecisionRunFacet.facet_key: policy_decision_facet(decision, producer),
         GovernQuantumJobRunFacet.facet_key: GovernQuantumJobRunFacet(

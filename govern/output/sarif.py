@@ -10,12 +10,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
 
 from govern.check.report import CheckReport, CheckResult
+from govern.distribution import installed_metadata
 from govern.errors import Problem
 from govern.output._common import findings, repo_path, waiver_note
 from govern.policy.decision import Finding
@@ -63,9 +63,8 @@ class SarifFormatter:
 
 def _driver() -> dict[str, Any]:
     """Name, version and home page from the installed distribution; a source checkout reports 0.0.0."""
-    try:
-        meta = metadata("govern")
-    except PackageNotFoundError:
+    meta = installed_metadata()
+    if meta is None:
         return {"name": "govern", "version": "0.0.0", "semanticVersion": "0.0.0"}
     driver: dict[str, Any] = {"name": "govern"}
     urls = (meta.get_all("Home-page") or []) + [entry.split(",", 1)[-1].strip() for entry in meta.get_all("Project-URL") or []]

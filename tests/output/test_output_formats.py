@@ -14,6 +14,7 @@ import pytest
 from junitparser import Error, Failure, JUnitXml
 
 from govern.check.report import CheckReport, CheckResult
+from govern.distribution import DISTRIBUTION
 from govern.errors import InputError, Problem
 from govern.output import available_formats
 from govern.output.github import GitHubFormatter, escape_data, escape_property
@@ -163,7 +164,7 @@ def test_pyproject_entry_points_load_the_formatters():
 
 def test_registry_lists_all_five_formats():
     try:
-        distribution("govern")
+        distribution(DISTRIBUTION)
     except PackageNotFoundError:
         pytest.skip("govern is not installed, so its entry points are not registered (pip install -e .)")
     formats = available_formats()

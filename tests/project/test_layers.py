@@ -13,7 +13,8 @@ PACKAGE = ROOT / "govern"
 DECISION_PATH = ("govern.manifest", "govern.submission", "govern.circuit", "govern.policy", "govern.check", "govern.output")
 """The steps the CLI's check runs, which must work with no service behind them."""
 SERVICE_ONLY = ("govern.db", "govern.admission", "govern.records", "govern.audit", "govern.dispatch", "govern.api",
-                "govern.lineage.outbox", "govern.lineage.delivery", "govern.lineage.store", "govern.cli")
+                "govern.lineage.outbox", "govern.lineage.delivery", "govern.lineage.store", "govern.lineage.marquez",
+                "govern.cli")
 
 
 def module_name(path: Path) -> str:

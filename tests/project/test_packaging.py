@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tomllib
 import zipfile
 
 import pytest
 
+from govern.distribution import DISTRIBUTION
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -23,7 +25,7 @@ def wheel(tmp_path_factory):
         capture_output=True,
         timeout=300,
     )
-    (path,) = out.glob("govern-*.whl")
+    (path,) = out.glob("govern_engine-*.whl")
     return path
 
 
@@ -60,3 +62,8 @@ def test_installed_wheel_works_outside_the_source_tree(wheel, tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_the_distribution_name_is_the_one_pyproject_gives():
+    """PyPI's `govern` is another project: the code's name for the installed distribution must be pyproject's."""
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"] == DISTRIBUTION
