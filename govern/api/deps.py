@@ -88,6 +88,17 @@ def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dic
         raise HTTPException(status.HTTP_403_FORBIDDEN, answer.reason)
 
 
+def listed_team(engine: PolicyEngine, token: TokenPublic, action: str, team: str | None) -> str | None:
+    """The team a listing covers: the one asked for, if the token may read it; without one, every team (None)
+    for a token that may read any, else the token's own team, as the help promises submitters."""
+    if not team:
+        if authorization(engine, token, action, {"team": "*"}).allow:
+            return None
+        team = token.team
+    require(engine, token, action, {"team": team})
+    return team
+
+
 def sandbox_reader(engine: PolicyEngine, token: TokenPublic) -> Callable[[str], bool]:
     """Whether the token may read a team's sandboxes: what a decision's live context may show it of
     another team's sandbox (govern.records.procurement.context_for)."""

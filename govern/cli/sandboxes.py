@@ -51,6 +51,9 @@ def sandbox_revoke(sandbox_id: Annotated[str, typer.Argument()], server: ServerO
 
 
 @sandbox_app.command("list")
-def sandbox_list(team: Annotated[Optional[str], typer.Option("--team")] = None, server: ServerOption = None) -> None:
-    """List sandboxes (submitters: their own team's)."""
+def sandbox_list(
+    team: Annotated[Optional[str], typer.Option("--team", help="Only this team's; default: every team's, or a submitter's own.")] = None,
+    server: ServerOption = None,
+) -> None:
+    """List sandboxes (procurement, compliance, admin: every team's; submitters: their own team's)."""
     call_service(server, "GET", "/v1/sandboxes", params={"team": team} if team else {})

@@ -41,6 +41,9 @@ def waiver_revoke(waiver_id: Annotated[str, typer.Argument()], server: ServerOpt
 
 
 @waiver_app.command("list")
-def waiver_list(team: Annotated[Optional[str], typer.Option("--team")] = None, server: ServerOption = None) -> None:
-    """List waivers."""
+def waiver_list(
+    team: Annotated[Optional[str], typer.Option("--team", help="Only this team's; default: every team's, or a submitter's own.")] = None,
+    server: ServerOption = None,
+) -> None:
+    """List waivers (compliance, admin: every team's; submitters: their own team's)."""
     call_service(server, "GET", "/v1/waivers", params={"team": team} if team else {})

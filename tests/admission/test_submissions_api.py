@@ -77,6 +77,9 @@ def test_listing_filters_and_pages(client):
     submitter = funded(client, "10.00")
     for _ in range(3):
         client.post("/v1/submissions", json=vqe_body(), headers=submitter)
+    manifest, circuit = example("bell-local")  # another team's
+    qa = auth(token_for(client, "submitter", "platform-qa"))
+    assert client.post("/v1/submissions", json={"manifest": manifest, "circuit": circuit}, headers=qa).status_code == 201
     params = {"team": "materials-rnd"}
     everything = client.get("/v1/submissions", params=params, headers=submitter).json()
     assert [s["outcome"] for s in everything["items"]] == ["denied", "warned", "allowed"]  # PR-102: budget runs low
@@ -86,7 +89,9 @@ def test_listing_filters_and_pages(client):
     rest = client.get("/v1/submissions", params={**params, "limit": 2, "cursor": page["next_cursor"]}, headers=submitter).json()
     assert [s["id"] for s in page["items"] + rest["items"]] == [s["id"] for s in everything["items"]]
     assert rest["next_cursor"] is None
-    assert client.get("/v1/submissions", headers=submitter).status_code == 403  # submitters name their team
+    assert client.get("/v1/submissions", headers=submitter).json() == everything  # no team: the submitter's own
+    compliance = auth(token_for(client, "compliance", "audit"))
+    assert len(client.get("/v1/submissions", headers=compliance).json()["items"]) == 4
     assert client.get("/v1/submissions", params={"team": "quantum-finance"}, headers=submitter).status_code == 403
     assert client.get("/v1/submissions/nope", headers=submitter).status_code == 404
 

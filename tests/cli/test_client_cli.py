@@ -53,6 +53,9 @@ def test_submit_and_procurement_through_the_cli(cli, service, monkeypatch):
     assert other_team.exit_code == 2 and "own team" in other_team.output
     listed = json.loads(cli("sandbox", "list", "--team", "materials-rnd").stdout)
     assert listed[0]["reserved"] == "4.80"
+    assert json.loads(cli("sandbox", "list").stdout) == listed  # a submitter's own team's by default
+    other = cli("sandbox", "list", "--team", "quantum-finance")
+    assert other.exit_code == 2 and "not for team 'quantum-finance'" in other.output
 
 
 def test_check_against_the_service_uses_its_live_context(cli, service, monkeypatch, tmp_path):
@@ -81,6 +84,8 @@ def test_waivers_through_the_cli(cli, service, monkeypatch):
     assert json.loads(cli("waiver", "approve", waiver_id).stdout)["status"] == "approved"
     assert json.loads(cli("waiver", "revoke", waiver_id).stdout)["status"] == "revoked"
     assert len(json.loads(cli("waiver", "list").stdout)) == 1
+    monkeypatch.setenv("GOVERN_TOKEN", submitter)
+    assert [w["id"] for w in json.loads(cli("waiver", "list").stdout)] == [waiver_id]  # its own team's by default
 
 
 def test_client_errors_exit_two(cli, monkeypatch):

@@ -84,10 +84,27 @@ def test_submitters_list_only_their_teams_sandboxes(client):
     procurement = auth(token_for(client, "procurement", "procurement"))
     client.put("/v1/vendors/ibm", json={}, headers=procurement)
     client.post("/v1/sandboxes", json=sandbox_request(), headers=procurement)
+    client.post("/v1/sandboxes", json=sandbox_request(id="SBX-QF-001", team="quantum-finance"), headers=procurement)
     submitter = auth(token_for(client, "submitter", "materials-rnd"))
     assert [s["id"] for s in client.get("/v1/sandboxes", params={"team": "materials-rnd"}, headers=submitter).json()] == ["SBX-2026-014"]
-    assert client.get("/v1/sandboxes", headers=submitter).status_code == 403
-    assert len(client.get("/v1/sandboxes", headers=procurement).json()) == 1
+    assert [s["id"] for s in client.get("/v1/sandboxes", headers=submitter).json()] == ["SBX-2026-014"]  # no team: its own
+    refused = client.get("/v1/sandboxes", params={"team": "quantum-finance"}, headers=submitter)
+    assert refused.status_code == 403 and "not for team 'quantum-finance'" in refused.json()["detail"]
+    assert len(client.get("/v1/sandboxes", headers=procurement).json()) == 2
+    assert client.get("/v1/sandboxes", headers=auth(token_for(client, "producer", "ingest"))).status_code == 403
+
+
+def test_submitters_list_only_their_teams_waivers(client):
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    for team in ("materials-rnd", "quantum-finance"):
+        request = {"rule": "DC-003", "team": team, "reason": "DPO sign-off DPO-2026-200 for on-prem use", "expires": expires}
+        assert client.post("/v1/waivers", json=request, headers=auth(token_for(client, "submitter", team))).status_code == 201
+    submitter = auth(token_for(client, "submitter", "materials-rnd"))
+    assert [w["team"] for w in client.get("/v1/waivers", headers=submitter).json()] == ["materials-rnd"]
+    assert client.get("/v1/waivers", params={"team": "quantum-finance"}, headers=submitter).status_code == 403
+    compliance = auth(token_for(client, "compliance", "audit"))
+    assert sorted(w["team"] for w in client.get("/v1/waivers", headers=compliance).json()) == ["materials-rnd", "quantum-finance"]
+    assert client.get("/v1/waivers", headers=auth(token_for(client, "procurement", "procurement"))).status_code == 403
 
 
 def test_waivers_turn_denies_into_recorded_waived_entries(client):

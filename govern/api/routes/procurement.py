@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from sqlmodel import Session
 
-from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, decide_on, require, sandbox_reader
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, decide_on, listed_team, require, sandbox_reader
 from govern.api.params import TeamFilter, VendorName
 from govern.api.refusals import refusals
 from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, TokenPublic, VendorPublic, VendorUpsert
@@ -48,8 +48,8 @@ def post_sandbox(body: SandboxRequest, token: TokenDep, engine: PolicyEngineDep,
 
 @router.get("/sandboxes", responses=refusals(403))
 def get_sandboxes(token: TokenDep, engine: PolicyEngineDep, session: SessionDep, team: TeamFilter = None) -> list[SandboxPublic]:
-    require(engine, token, "sandbox.read", {"team": team or ""})
-    return list_sandboxes(session, team)
+    """Every team's sandboxes for procurement, compliance and admin; a submitter's own team's by default."""
+    return list_sandboxes(session, listed_team(engine, token, "sandbox.read", team))
 
 
 @router.get("/sandboxes/{sandbox_id}", responses=refusals(403, 404))

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from govern.admission.queries import decision_of, get_submission, list_submissions
 from govern.admission.transaction import Submitted, find_by_key, replay, request_hash, submit
-from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
+from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, listed_team, require, sandbox_reader
 from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.refusals import refusals
 from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
@@ -77,9 +77,9 @@ def search_submissions(
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SubmissionPage:
-    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    require(engine, token, "submission.read", {"team": team or ""})
+    """Newest first; pass `next_cursor` back as `cursor` for the next page. Without `team`: every team's for
+    compliance and admin, the caller's own team's otherwise."""
     items, next_cursor = list_submissions(
-        session, team=team, outcome=outcome, rule=rule, since=since, until=until, after=cursor, limit=limit
+        session, team=listed_team(engine, token, "submission.read", team), outcome=outcome, rule=rule, since=since, until=until, after=cursor, limit=limit
     )
     return SubmissionPage(items=items, next_cursor=next_cursor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlmodel import Session
 
-from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, decide_on, require
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, decide_on, listed_team, require
 from govern.api.params import TeamFilter
 from govern.api.refusals import refusals
 from govern.db.public import TokenPublic, WaiverPublic, WaiverRequest
@@ -26,8 +26,8 @@ def post_waiver(body: WaiverRequest, token: TokenDep, engine: PolicyEngineDep, s
 
 @router.get("", responses=refusals(403))
 def get_waivers(token: TokenDep, engine: PolicyEngineDep, session: SessionDep, team: TeamFilter = None) -> list[WaiverPublic]:
-    require(engine, token, "waiver.read", {"team": team or ""})
-    return list_waivers(session, team)
+    """Every team's waivers for compliance and admin; a submitter's own team's by default."""
+    return list_waivers(session, listed_team(engine, token, "waiver.read", team))
 
 
 def _change(waiver_id: str, new_status: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> WaiverPublic:
