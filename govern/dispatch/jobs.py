@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from govern.db.tables import JobRecord
-from govern.manifest.schema import Experiment
+from govern.manifest.schema import SEED_LIMIT, Experiment
 from govern.secrets import redacted
 
 
@@ -24,8 +24,6 @@ class JobKind(str, enum.Enum):
     REPRODUCTION = "reproduction"
 
 
-SEED_LIMIT = 2**31 - 1
-"""Seeds are drawn from 1 to SEED_LIMIT - 1: some simulators treat a seed of 0 as "unseeded"."""
 
 
 def price_model(bundle_data: Mapping[str, Any], vendor: str, device: str) -> dict[str, Any]:
@@ -45,22 +43,29 @@ def fallback_target(bundle_data: Mapping[str, Any], experiment: Experiment) -> d
             "priceModel": price_model(bundle_data, vendor, fallback.device)}
 
 
+def random_seed() -> int:
+    """A seed for an experiment that names none, recorded on the job so its run can be repeated."""
+    return 1 + secrets.randbelow(SEED_LIMIT - 1)
+
+
 def new_job(
     *, submission_id: str, run_id: str, experiment: Experiment, qasm: str, bundle_data: Mapping[str, Any],
     estimated_cost: Decimal, currency: str, decided_price_model: Mapping[str, Any] | None,
 ) -> JobRecord:
     """The job of an allowed submission; it is billed with the price model the decision estimated with
-    (the vendor's prices on record, else the bundle's), or the bundle's where the decision carries none. A
+    (the vendor's prices on record, else the bundle's), or the bundle's where the decision carries none. It
+    runs with the manifest's `hyperparameters.seed` where it gives one, else with random seeds. A
     credential that is a literal secret rather than a reference is kept only as its redaction marker (the
     policies deny it; a bundle that does not still never stores it, and the job fails to resolve it)."""
     backend = experiment.spec.backend
+    seed = experiment.spec.seed
     prices = dict(decided_price_model) if decided_price_model is not None else price_model(bundle_data, backend.vendor, backend.device)
     return JobRecord(
         id=str(uuid.uuid4()), submission_id=submission_id, kind=JobKind.PRIMARY.value, run_id=run_id,
         vendor=backend.vendor, device=backend.device,
         shots=experiment.spec.shots, qasm=qasm, fallback=fallback_target(bundle_data, experiment),
         credentials=redacted(dict(experiment.spec.credentials), "spec.credentials")[0],
-        seed_transpiler=1 + secrets.randbelow(SEED_LIMIT - 1), seed_simulator=1 + secrets.randbelow(SEED_LIMIT - 1),
+        seed_transpiler=seed or random_seed(), seed_simulator=seed or random_seed(),
         price_model=prices,
         estimated_cost=estimated_cost, currency=currency,
     )

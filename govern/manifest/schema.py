@@ -72,6 +72,20 @@ def exact_numbers(value: Any) -> Any:
     return value
 
 
+SEED_LIMIT = 2**31 - 1
+"""Seeds run from 1 to SEED_LIMIT - 1: they are stored as 32-bit integers, and some simulators read 0 as
+"unseeded"."""
+
+
+def valid_seed(hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    """A `seed` hyperparameter is the one the job's transpiler and simulator run with, so it must be one they take."""
+    if "seed" in hyperparameters:
+        seed = hyperparameters["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 1 <= seed < SEED_LIMIT:
+            raise ValueError(f"seed: {seed!r} is not an integer from 1 to {SEED_LIMIT - 1}")
+    return hyperparameters
+
+
 ExactPositiveInt = Annotated[PositiveInt, AfterValidator(exact_number)]
 
 MAX_SHOTS = 2**31 - 1
@@ -175,13 +189,22 @@ class ExperimentSpec(Strict):
     shots: Annotated[int, Field(ge=1, le=MAX_SHOTS)]
     sandbox: Identifier | None = None
     datasets: list[Dataset] = Field(default_factory=list)
-    hyperparameters: Annotated[dict[str, Any], AfterValidator(exact_numbers)] = Field(default_factory=dict)
+    hyperparameters: Annotated[dict[str, Any], AfterValidator(exact_numbers), AfterValidator(valid_seed)] = Field(
+        default_factory=dict,
+        description="Free-form; a `seed` (1 to 2**31 - 2) seeds the job's transpiler and simulator, so reruns repeat.",
+    )
     fallback: Fallback | None = None
     credentials: dict[str, str] = Field(
         default_factory=dict,
         description="References only: 'env:VAR' or 'vault:path'. A secret value here is denied by policy.",
     )
     source: SourceCode | None = None
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the experiment asks for, if any."""
+        seed = self.hyperparameters.get("seed")
+        return seed if isinstance(seed, int) else None
 
 
 class Experiment(Strict):

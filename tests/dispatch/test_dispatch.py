@@ -84,6 +84,20 @@ def test_an_allowed_submission_runs_on_aer_and_its_run_completes(client):
         validate_event(event)
 
 
+def test_the_manifests_seed_makes_two_runs_give_the_same_counts_and_no_seed_gives_recorded_random_ones(client):
+    headers, body = bell(client)
+    assert body["manifest"]["spec"]["hyperparameters"]["seed"] == 11
+    seeded = [submit(client, headers, body) for _ in range(2)]
+    unseeded_body = {**body, "manifest": {**body["manifest"], "spec": {**body["manifest"]["spec"], "hyperparameters": {}}}}
+    unseeded = [submit(client, headers, unseeded_body) for _ in range(2)]
+    assert worker(client).run_until_idle() == 4
+    counts = [client.get(f"/v1/submissions/{s}/result", headers=headers).json()["counts"] for s in seeded]
+    assert counts[0] == counts[1]
+    assert [(j["seed_transpiler"], j["seed_simulator"]) for s in seeded for j in jobs(client, s, headers)] == [(11, 11)] * 2
+    drawn = [(j["seed_transpiler"], j["seed_simulator"]) for s in unseeded for j in jobs(client, s, headers)]
+    assert len(set(drawn)) == 2 and all(1 <= seed < 2**31 - 1 for pair in drawn for seed in pair)
+
+
 def test_a_noisy_ibm_device_runs_offline_and_its_sandbox_is_billed(client):
     submitter = funded(client, "100.00")  # estimate 4.80 USD
     submission_id = submit(client, submitter, vqe_body())

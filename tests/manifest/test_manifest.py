@@ -175,3 +175,15 @@ def test_fallback_triggers_include_queue_thresholds():
     error = error_of(VALID.replace("queue_minutes_over: 120]", "queue_jobs_over: 5]"))
     assert {problem.field for problem in error.problems} <= {"spec.fallback.on[1]", "spec.fallback.on[1].queue_jobs_over",
                                                              "spec.fallback.on[1].queue_minutes_over", "spec.fallback.on[1].pending_jobs_over"}
+
+
+@pytest.mark.parametrize("seed", ["0", "-3", "2147483647", "1.5", "true", "'7'"])
+def test_a_seed_the_runs_cannot_take_names_its_field(seed):
+    error = error_of(VALID.replace("seed: 7}", f"seed: {seed}}}"))
+    assert error.problems[0].field == "spec.hyperparameters"
+    assert "seed:" in error.problems[0].message and "from 1 to 2147483646" in error.problems[0].message
+
+
+def test_the_seed_a_manifest_gives_is_its_runs_seed():
+    assert validate(VALID).spec.seed == 7
+    assert validate(VALID.replace(", seed: 7}", "}")).spec.seed is None
