@@ -4,6 +4,8 @@ effect once expired. Approved, unexpired waivers reach the policies through the 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -17,7 +19,16 @@ def _public(row: WaiverRecord) -> WaiverPublic:
     return WaiverPublic.model_validate({**row.model_dump(), "expires": as_utc(row.expires)})
 
 
-def request_waiver(session: Session, request: WaiverRequest, requested_by: str) -> WaiverPublic:
+def request_waiver(
+    session: Session, request: WaiverRequest, requested_by: str, catalogue: Mapping[str, Mapping[str, Any]]
+) -> WaiverPublic:
+    """A waiver of a rule the bundle's catalogue marks waivable; any other would be approved and do nothing."""
+    entry = catalogue.get(request.rule)
+    if entry is None:
+        raise RecordError(f"rule {request.rule!r} is not in the policy bundle's rule catalogue, so it cannot be waived "
+                          "(`govern policy list` shows the rules)", 422)
+    if entry.get("waivable") is not True:
+        raise RecordError(f"rule {request.rule!r} is not waivable: its METADATA says custom.waivable is false", 422)
     if request.expires <= utcnow():
         raise RecordError("a waiver must expire in the future", 422)
     row = WaiverRecord(

@@ -86,6 +86,8 @@ def test_waivers_through_the_cli(cli, service, monkeypatch):
     assert len(json.loads(cli("waiver", "list").stdout)) == 1
     monkeypatch.setenv("GOVERN_TOKEN", submitter)
     assert [w["id"] for w in json.loads(cli("waiver", "list").stdout)] == [waiver_id]  # its own team's by default
+    refused = cli("waiver", "request", "--rule", "DC-001", "--team", "materials-rnd", "--reason", "DPO sign-off DPO-2026-300", "--expires", expires)
+    assert refused.exit_code == 2 and "'DC-001' is not waivable" in refused.output
 
 
 def test_client_errors_exit_two(cli, monkeypatch):

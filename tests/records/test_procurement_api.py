@@ -107,6 +107,16 @@ def test_submitters_list_only_their_teams_waivers(client):
     assert client.get("/v1/waivers", headers=auth(token_for(client, "procurement", "procurement"))).status_code == 403
 
 
+@pytest.mark.parametrize(("rule", "why"), [("DC-001", "is not waivable"), ("XX-999", "is not in the policy bundle's rule catalogue")])
+def test_a_waiver_of_a_rule_no_waiver_can_lift_is_refused_when_requested(client, rule, why):
+    expires = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    submitter = auth(token_for(client, "submitter", "materials-rnd"))
+    request = {"rule": rule, "team": "materials-rnd", "reason": "DPO sign-off DPO-2026-200", "expires": expires}
+    refused = client.post("/v1/waivers", json=request, headers=submitter)
+    assert refused.status_code == 422 and why in refused.json()["detail"] and rule in refused.json()["detail"]
+    assert client.get("/v1/waivers", headers=submitter).json() == []
+
+
 def test_waivers_turn_denies_into_recorded_waived_entries(client):
     submitter = auth(token_for(client, "submitter", "materials-rnd"))
     compliance = auth(token_for(client, "compliance", "audit"))

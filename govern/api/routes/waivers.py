@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlmodel import Session
 
 from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, decide_on, listed_team, require
@@ -15,11 +15,17 @@ from govern.records.waivers import change_waiver, get_waiver, list_waivers, requ
 router = APIRouter(prefix="/v1/waivers", tags=["waivers"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 422))
-def post_waiver(body: WaiverRequest, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> WaiverPublic:
-    """Request a waiver of one rule for a team (and optionally one experiment or sandbox) until it expires."""
+@router.post("", status_code=status.HTTP_201_CREATED, responses=refusals(403, 409, 422, 503))
+def post_waiver(
+    body: WaiverRequest, request: Request, token: TokenDep, engine: PolicyEngineDep, session: SessionDep
+) -> WaiverPublic:
+    """Request a waiver of one waivable rule of the active bundle for a team (and optionally one experiment or
+    sandbox) until it expires."""
     require(engine, token, "waiver.request", {"team": body.team})
-    waiver = request_waiver(session, body, requested_by=str(token.id))
+    bundle = request.app.state.bundle
+    if bundle is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no policy bundle is loaded, so the rule to waive cannot be checked")
+    waiver = request_waiver(session, body, requested_by=str(token.id), catalogue=bundle.catalogue)
     session.commit()
     return waiver
 
