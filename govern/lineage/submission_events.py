@@ -10,10 +10,8 @@ the policy engine sees, and credentials and hyperparameters are never copied at 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
@@ -33,6 +31,7 @@ from openlineage.client.facet_v2 import (
 from openlineage.client.serde import Serde
 
 from govern.circuit import CircuitProfile
+from govern.distribution import installed_version
 from govern.lineage.facets import (
     AppliedWaiver,
     Circuit,
@@ -48,14 +47,9 @@ from govern.records.errors import as_utc
 from govern.secrets import redacted
 
 
-@functools.cache
 def govern_version() -> str:
-    """The installed distribution's version, read once (reading it scans the installed distributions); a
-    source tree that was never installed has none."""
-    try:
-        return version("govern")
-    except PackageNotFoundError:
-        return "0+unknown"
+    """The installed distribution's version; a source tree that was never installed has none."""
+    return installed_version() or "0+unknown"
 
 
 PRODUCER = f"https://github.com/govern-dev/govern/tree/v{govern_version()}"
