@@ -7,15 +7,19 @@ with its message: GitLab and Jenkins list skipped tests apart from the passes, w
 fails the report for them, as govern check does not fail for them. With --fail-on-warn a warning is a
 <failure> of type `warning`.
 
-Each testcase has `file` (GitLab and Buildkite link it) and a classname made of the file's path with `/` as
-`.` and the dots inside names as `_`: Jenkins splits a classname at its last dot into package and class, so
-`examples/denied/x.yaml` becomes package `examples.denied`, class `x_yaml`, not class `yaml`.
+Each testcase has `file` (GitLab and Buildkite link it) and the classname `<file>.<experiment>`: the file's
+path with `/` as `.` and the dots inside names as `_`, then the experiment's name (`input` for a document
+that could not be read). Jenkins splits a classname at its last dot into package and class, so
+`examples/denied/x.yaml` holding experiment `e` is package `examples.denied.x_yaml`, class `e`, and never
+class `yaml`. A file may hold several experiments; a (classname, name) pair that repeats gets ` (2)`, ` (3)`
+…, since GitLab keeps only the first of a repeated test.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
@@ -41,6 +45,7 @@ class JUnitFormatter:
 
     def render(self, report: CheckReport) -> str:
         suites = [_testsuite(result, report.fail_on_warn, report.rules) for result in report.results]
+        _number_repeats(suites)
         root = ET.Element("testsuites", {"name": SUITES_NAME, **_totals(suites)})
         root.extend(suites)
         ET.indent(root)
@@ -50,7 +55,7 @@ class JUnitFormatter:
 def _testsuite(result: CheckResult, fail_on_warn: bool, rules: Mapping[str, Mapping[str, Any]]) -> ET.Element:
     path = repo_path(result.source)
     suite = ET.Element("testsuite", {"name": _clean(result.name or path), "file": _clean(path)})
-    context = {"classname": _clean(classname(path)), "file": _clean(path)}
+    context = {"classname": _clean(classname(path, result.name)), "file": _clean(path)}
     if result.error is not None:
         problems = result.error.problems
         case = ET.SubElement(suite, "testcase", {**context, "name": INPUT_ERROR_TYPE})
@@ -113,10 +118,19 @@ def _totals(suites: list[ET.Element], seconds: float | None = None) -> dict[str,
     return totals
 
 
-def classname(path: str) -> str:
-    """The path's parts joined by `.`, with the dots inside each part made `_` (see the module docstring)."""
-    parts = [part for part in PurePosixPath(path).parts if part != "/"]
+def classname(path: str, experiment: str) -> str:
+    """`<file>.<experiment>`, with the dots inside each part made `_` (see the module docstring)."""
+    parts = [part for part in PurePosixPath(path).parts if part != "/"] + [experiment or "input"]
     return ".".join(part.replace(".", "_") for part in parts)
+
+
+def _number_repeats(suites: list[ET.Element]) -> None:
+    seen: Counter[tuple[str | None, str | None]] = Counter()
+    for case in (case for suite in suites for case in suite.iter("testcase")):
+        key = (case.get("classname"), case.get("name"))
+        seen[key] += 1
+        if seen[key] > 1:
+            case.set("name", f"{key[1]} ({seen[key]})")
 
 
 def _message(group: list[Finding]) -> str:

@@ -1,5 +1,5 @@
 """JUnit XML as test-report readers take it (read back with junitparser): one testcase per experiment and rule,
-with the `file` GitLab and Buildkite read and a classname Jenkins splits into folder and file, not at `.yaml`."""
+with the `file` GitLab and Buildkite read and a classname Jenkins splits into file and experiment, not at `.yaml`."""
 
 from __future__ import annotations
 
@@ -61,51 +61,57 @@ def test_junit_has_a_suite_per_experiment_and_a_case_per_rule(tmp_path):
 
 def test_junit_cases_name_their_file_and_a_classname_jenkins_does_not_split_at_the_extension(tmp_path):
     by_key = cases(parse_junit(JUnitFormatter().render(make_report(rules=CATALOGUE)), tmp_path))
-    case = by_key[("examples.denied.restricted-to-ibm_yaml", "DC-001")]
+    case = by_key[("examples.denied.restricted-to-ibm_yaml.vqe-h2-sweep", "DC-001")]
     assert case.file == DENIED
-    assert case.classname.rsplit(".", 1) == ["examples.denied", "restricted-to-ibm_yaml"], "Jenkins: package, class"
-    assert by_key[("examples.invalid.bad-shots_yaml", "GOV-INPUT")].file == BROKEN
+    assert case.classname.rsplit(".", 1) == ["examples.denied.restricted-to-ibm_yaml", "vqe-h2-sweep"], "Jenkins: package, class"
+    assert by_key[("examples.invalid.bad-shots_yaml.input", "GOV-INPUT")].file == BROKEN
+
+
+def test_junit_names_stay_unique_when_a_file_holds_the_same_experiment_twice(tmp_path):
+    twice = CheckResult(source="batch.yaml", name="bell", decision=decision(deny=[SEC_004]))
+    xml = parse_junit(JUnitFormatter().render(CheckReport(results=(twice, twice))), tmp_path)
+    assert sorted(cases(xml)) == [("batch_yaml.bell", "SEC-004"), ("batch_yaml.bell", "SEC-004 (2)")]
 
 
 def test_junit_denies_fail_with_every_finding_of_the_rule(tmp_path):
     by_key = cases(parse_junit(JUnitFormatter().render(make_report(rules=CATALOGUE)), tmp_path))
-    (failure,) = by_key[("examples.denied.restricted-to-ibm_yaml", "DC-001")].result
+    (failure,) = by_key[("examples.denied.restricted-to-ibm_yaml.vqe-h2-sweep", "DC-001")].result
     assert isinstance(failure, Failure)
     assert failure.type == "deny"
     assert failure.message.startswith("dataset chem/h2-pes is classified restricted") and failure.message.endswith("(and 1 more)")
     assert f"at {DENIED}:13:5 (spec.datasets[0])" in failure.text
     assert "the fallback is external" in failure.text
-    (failure,) = by_key[("examples.denied.restricted-to-ibm_yaml", "SEC-004")].result
+    (failure,) = by_key[("examples.denied.restricted-to-ibm_yaml.vqe-h2-sweep", "SEC-004")].result
     assert failure.message == SEC_004.message
     assert "remediation: Use env:VAR or vault:path." in failure.text
-    assert by_key[("examples.denied.restricted-to-ibm_yaml", "COST-002")].is_passed
+    assert by_key[("examples.denied.restricted-to-ibm_yaml.vqe-h2-sweep", "COST-002")].is_passed
 
 
 def test_junit_warnings_and_waivers_are_skipped_with_a_message_not_plain_passes(tmp_path):
     """GitLab and Jenkins show a skipped test and its message apart from the passes, and neither fails the
     report: a warning that does not fail govern check is not a failed test either."""
     by_key = cases(parse_junit(JUnitFormatter().render(make_report(rules=CATALOGUE)), tmp_path))
-    (warning,) = by_key[("examples.warned.near-budget_yaml", "COST-002")].result
+    (warning,) = by_key[("examples.warned.near-budget_yaml.qaoa-maxcut", "COST-002")].result
     assert isinstance(warning, Skipped)
     assert warning.message == f"warning: {COST_002.message}"
     assert "remediation: Lower the shots," in warning.text
-    (waived,) = by_key[("examples.allowed.waived-region_yaml", "REG-003")].result
+    (waived,) = by_key[("examples.allowed.waived-region_yaml.ghz-eu", "REG-003")].result
     assert isinstance(waived, Skipped)
     assert waived.message.startswith("waived: waiver WVR-17 approved by alice@example.org: pilot, synthetic data")
-    assert by_key[("examples.allowed.bell_yaml", "DC-001")].is_passed
+    assert by_key[("examples.allowed.bell_yaml.bell", "DC-001")].is_passed
 
 
 def test_junit_fail_on_warn_turns_warnings_into_failures(tmp_path):
     xml = parse_junit(JUnitFormatter().render(make_report(fail_on_warn=True, rules=CATALOGUE)), tmp_path)
     assert (xml.failures, xml.errors, xml.skipped) == (3, 1, 1)
-    (failure,) = cases(xml)[("examples.warned.near-budget_yaml", "COST-002")].result
+    (failure,) = cases(xml)[("examples.warned.near-budget_yaml.qaoa-maxcut", "COST-002")].result
     assert isinstance(failure, Failure)
     assert (failure.type, failure.message) == ("warning", f"warning: {COST_002.message}")
 
 
 def test_junit_input_errors_are_errors(tmp_path):
     by_key = cases(parse_junit(JUnitFormatter().render(make_report()), tmp_path))
-    (error,) = by_key[("examples.invalid.bad-shots_yaml", "GOV-INPUT")].result
+    (error,) = by_key[("examples.invalid.bad-shots_yaml.input", "GOV-INPUT")].result
     assert isinstance(error, Error)
     assert error.type == "GOV-INPUT"
     assert f"{BROKEN}:9:10: spec.shots: must be a positive integer" in error.text
