@@ -34,7 +34,7 @@ class ServiceMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         Info("govern_build", "The govern build serving: its version and the Python it runs on.", registry=self.registry).info(
-            {"version": installed_version(), "python": platform.python_version(), "implementation": platform.python_implementation()}
+            {"version": installed_version() or "0+unknown", "python": platform.python_version(), "implementation": platform.python_implementation()}
         )
         self.bundle = Info(
             "govern_policy_bundle", "The policy bundle the service decides with (its revision follows a reload).", registry=self.registry

@@ -1,4 +1,4 @@
-"""The `aws-braket` vendor: Amazon Braket through qiskit-braket-provider (`pip install 'govern[braket]'`).
+"""The `aws-braket` vendor: Amazon Braket through qiskit-braket-provider (`pip install 'govern-engine[braket]'`).
 
 - `braket_local_sv` is the Braket SDK's local state-vector simulator, run in this process: no network,
   no credentials, 26 qubits. It cannot be seeded: amazon-braket-default-simulator samples shots from an

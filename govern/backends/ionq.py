@@ -1,4 +1,4 @@
-"""The `ionq` vendor: IonQ's cloud through qiskit-ionq (`pip install 'govern[ionq]'`).
+"""The `ionq` vendor: IonQ's cloud through qiskit-ionq (`pip install 'govern-engine[ionq]'`).
 
 Every device is remote, `ionq_simulator` included: IonQ has no offline simulator. A backend needs
 `credentials["token"]` (an IonQ API key; never read from the environment here, so a job cannot run on

@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 from govern.backends.base import Backend, BackendError, UnknownBackend
+from govern.distribution import DISTRIBUTION
 
 if TYPE_CHECKING:
     from govern.settings import Settings
@@ -131,4 +132,4 @@ def vendor_sdk(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise BackendError(f"{module} is not installed ({exc}); install it with: pip install 'govern[{extra}]'") from None
+        raise BackendError(f"{module} is not installed ({exc}); install it with: pip install '{DISTRIBUTION}[{extra}]'") from None

@@ -14,7 +14,7 @@ import typer
 
 from govern.cli import manifests, service, submissions
 from govern.cli.audit import audit_app
-from govern.cli.common import stderr_console
+from govern.cli.common import fail, stderr_console
 from govern.cli.db import db_app
 from govern.cli.lineage import lineage_app
 from govern.cli.policy import policy_app
@@ -61,9 +61,12 @@ for name, group in (
 
 def _print_version(wanted: bool) -> None:
     if wanted:
-        from govern.distribution import installed_version  # lazy: only `govern --version` needs it
+        from govern.distribution import DISTRIBUTION, installed_version  # lazy: only `govern --version` needs it
 
-        sys.stdout.write(f"govern {installed_version()}\n")
+        found = installed_version()
+        if found is None:
+            raise fail(f"govern is not installed as the {DISTRIBUTION} distribution, so it has no version (pip install -e .)")
+        sys.stdout.write(f"govern {found}\n")
         raise typer.Exit()
 
 

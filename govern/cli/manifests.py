@@ -42,8 +42,13 @@ class SchemaKind(str, Enum):
 def check(
     paths: Annotated[list[str], typer.Argument(help="Manifest files, folders or globs.", show_default=False)],
     context: Annotated[Optional[Path], typer.Option("--context", "-c", help="Context document (sandboxes, vendors, waivers).")] = None,
-    output_format: Annotated[str, typer.Option("--format", "-f", help="Output format: text|json|junit|sarif|github.")] = "text",
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to this file instead of stdout.")] = None,
+    output_format: Annotated[
+        Optional[list[str]],
+        typer.Option("--format", "-f", help="Output format: text|json|junit|sarif|github; repeat it, with one --output each, for several."),
+    ] = None,
+    output: Annotated[
+        Optional[list[Path]], typer.Option("--output", "-o", help="Write the report to this file instead of stdout (- is stdout).")
+    ] = None,
     fail_on_warn: Annotated[bool, typer.Option("--fail-on-warn", help="Exit 1 when any rule warns.")] = False,
     bundle: BundleOption = None,
     policy: PolicyOption = None,
@@ -68,17 +73,13 @@ def check(
     from govern.errors import InputError
     from govern.manifest.documents import load_one
     from govern.manifest.schema import Context
-    from govern.output import get_formatter
-    from govern.output.text import TextFormatter
+    from govern.output.destinations import OutputsError, destinations, write
 
     try:
-        formatter = get_formatter(output_format)
-    except KeyError as exc:
-        raise fail(str(exc.args[0])) from None
-    if isinstance(formatter, TextFormatter) and output is None and sys.stdout.isatty():
-        formatter = TextFormatter(color=True, width=shutil.get_terminal_size().columns)
-    if output is not None and not output.parent.is_dir():
-        raise fail(f"--output {output}: the folder {output.parent} does not exist")
+        columns = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        chosen = destinations(output_format or [], output or [], terminal_columns=columns)
+    except OutputsError as exc:
+        raise fail(str(exc)) from None
     settings = settings_or_exit(bundle=bundle, policy_dirs=policy, engine=engine, workers=workers)
     if now is not None and now.tzinfo is None:
         raise fail("--now needs a UTC offset, e.g. 2026-11-24T12:00:00+00:00")
@@ -114,11 +115,10 @@ def check(
         if skip_other_kinds:
             raise typer.Exit(EXIT_OK)
         raise fail("no Experiment manifests found under the given paths")
-    rendered = formatter.render(report)
-    if output:
-        output.write_text(rendered, encoding="utf-8")
-    else:
-        sys.stdout.write(rendered if rendered.endswith("\n") else rendered + "\n")
+    try:
+        write(report, chosen, os.environ)
+    except OSError as exc:
+        raise fail(f"cannot write the report: {exc}") from None
     raise typer.Exit(report.exit_code())
 
 

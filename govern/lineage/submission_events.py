@@ -46,7 +46,13 @@ from govern.policy.input import experiment_input
 from govern.records.errors import as_utc
 from govern.secrets import redacted
 
-PRODUCER = f"https://github.com/govern-dev/govern/tree/v{installed_version()}"
+
+def govern_version() -> str:
+    """The installed distribution's version; a source tree that was never installed has none."""
+    return installed_version() or "0+unknown"
+
+
+PRODUCER = f"https://github.com/govern-dev/govern/tree/v{govern_version()}"
 """The `producer` of govern's events and facets: the source of the release that wrote them."""
 
 
@@ -172,7 +178,7 @@ def _submission_run_facets(
     backend = spec["backend"]
     return {
         "processing_engine": processing_engine_run.ProcessingEngineRunFacet(
-            name="govern", version=installed_version(), producer=producer
+            name="govern", version=govern_version(), producer=producer
         ),
         GovernPolicyDecisionRunFacet.facet_key: policy_decision_facet(decision, producer),
         GovernQuantumJobRunFacet.facet_key: GovernQuantumJobRunFacet(

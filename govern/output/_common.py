@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 from govern.errors import Problem
 from govern.policy.decision import Decision, Finding
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 
 def findings(decision: Decision) -> Iterator[tuple[str, Finding]]:
@@ -40,3 +43,9 @@ def problem_text(source: str, problem: Problem) -> str:
     if problem.line is not None:
         where += f":{problem.line}" + (f":{problem.column}" if problem.column is not None else "")
     return ": ".join(part for part in (where, problem.field, problem.message) if part)
+
+
+def markdown_text(value: str) -> str:
+    """Policy text as literal Markdown: its punctuation escaped, its line breaks kept within one paragraph or
+    table cell (GitHub renders `<br>` in both)."""
+    return "<br>".join(_MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in value.splitlines())

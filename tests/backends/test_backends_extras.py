@@ -153,7 +153,7 @@ def test_braket_regionless_device_takes_the_region_from_the_credentials(monkeypa
 def test_a_missing_vendor_sdk_names_the_extra_to_install(monkeypatch, vendor, device, module, extra):
     monkeypatch.setitem(sys.modules, module, None)  # makes the import fail as if it were not installed
     credentials = {**AWS_CREDENTIALS, "token": IONQ_TOKEN}
-    with pytest.raises(BackendError, match=rf"pip install 'govern\[{extra}\]'"):
+    with pytest.raises(BackendError, match=rf"pip install 'govern-engine\[{extra}\]'"):
         get_backend(vendor, device, credentials=credentials)
 
 

@@ -194,8 +194,10 @@ def test_a_database_govern_does_not_support_is_named(cli, monkeypatch):
 def test_version_is_the_package_version(cli):
     from importlib.metadata import version
 
+    from govern.distribution import DISTRIBUTION
+
     result = cli("--version")
-    assert result.exit_code == 0 and result.output == f"govern {version('govern')}\n"
+    assert result.exit_code == 0 and result.output == f"govern {version(DISTRIBUTION)}\n"
 
 
 @pytest.mark.slow

@@ -88,8 +88,8 @@ def test_a_team_deny_rule_reaches_sarif_with_its_metadata(cli, tmp_path):
     (run,) = json.loads(result.output)["runs"]
     rules = {rule["id"]: rule for rule in run["tool"]["driver"]["rules"]}
     assert rules["MAT-001"]["shortDescription"]["text"] == "Materials runs stay small"
-    assert rules["MAT-001"]["properties"] == {"tags": ["custom"], "severity": "medium"}
-    assert rules["MAT-001"]["help"]["text"] == "Split the run into batches of at most 1000 shots."
+    assert rules["MAT-001"]["properties"] == {"tags": ["security", "custom"], "security-severity": "5.5", "severity": "medium"}
+    assert rules["MAT-001"]["help"]["text"].endswith("Remediation: Split the run into batches of at most 1000 shots.")
     (denied,) = [r for r in run["results"] if r["ruleId"] == "MAT-001"]
     assert denied["level"] == "error" and denied["message"]["text"] == "4000 shots is more than the team's 1000"
     (warned,) = [r for r in run["results"] if r["ruleId"] == "materials_rnd"]
@@ -99,7 +99,7 @@ def test_a_team_deny_rule_reaches_sarif_with_its_metadata(cli, tmp_path):
 def test_a_team_deny_rule_reaches_junit(cli, tmp_path):
     result = check(cli, team_folder(tmp_path), "-f", "junit")
     assert result.exit_code == 1
-    (case,) = ET.fromstring(result.output).iter("testcase")
+    (case,) = [case for case in ET.fromstring(result.output).iter("testcase") if case.get("name") == "MAT-001"]
     failure = case.find("failure")
     assert failure is not None and "MAT-001" in (failure.get("type", "") + failure.get("message", "") + (failure.text or ""))
 

@@ -1,8 +1,10 @@
-"""`pip install .` must work away from the source tree: the bundle, facet schemas and examples ship in the wheel."""
+"""`pip install .` must work away from the source tree: the bundle, facet schemas and examples ship in the wheel,
+under a distribution name of govern's own."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -13,7 +15,23 @@ import pytest
 from govern.distribution import DISTRIBUTION
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+PROJECT_NAME = PROJECT["name"]
+
+
+def normalized(name: str) -> str:
+    """The name as wheel files and PyPI compare it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_distribution_is_not_pypis_unrelated_govern():
+    """PyPI's `govern` is another project ("Model governance AI for quant finance"): `pip install govern` gets that."""
+    assert normalized(PROJECT_NAME) != "govern"
+
+
+def test_the_code_names_the_distribution_pyproject_declares():
+    """`govern --version`, the SARIF driver and the lineage producer read the installed metadata by this name."""
+    assert normalized(DISTRIBUTION) == normalized(PROJECT_NAME)
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +43,11 @@ def wheel(tmp_path_factory):
         capture_output=True,
         timeout=300,
     )
-    (path,) = out.glob("govern_engine-*.whl")
+    (path,) = out.glob(f"{normalized(PROJECT_NAME).replace('-', '_')}-*.whl")
     return path
 
 
+@pytest.mark.slow
 def test_wheel_carries_policies_lineage_and_examples(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "govern/_packaged/policies/.manifest" in names
@@ -40,6 +59,7 @@ def test_wheel_carries_policies_lineage_and_examples(wheel):
     assert any(n.endswith("entry_points.txt") for n in names)
 
 
+@pytest.mark.slow
 def test_installed_wheel_works_outside_the_source_tree(wheel, tmp_path):
     target = tmp_path / "site"
     subprocess.run(
@@ -62,8 +82,7 @@ def test_installed_wheel_works_outside_the_source_tree(wheel, tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr + result.stdout
-
-
-def test_the_distribution_name_is_the_one_pyproject_gives():
-    """PyPI's `govern` is another project: the code's name for the installed distribution must be pyproject's."""
-    assert tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"] == DISTRIBUTION
+    version = subprocess.run(
+        [sys.executable, "-m", "govern", "--version"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert version.stdout == f"govern {PROJECT['version']}\n", version.stderr
