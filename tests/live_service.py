@@ -23,22 +23,24 @@ def free_port() -> int:
 
 @contextmanager
 def running_service(
-    database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None
+    database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[str]:
-    """Start `govern serve --migrate` on the database, wait until it is ready, yield its URL, stop it; `log`
-    receives its stdout and stderr (the access log among them)."""
-    with serving(database_url, port=port, env=env, log=log) as (url, _):
+    """Start `govern serve --migrate` (and `args`) on the database, wait until it is ready, yield its URL, stop
+    it; `log` receives its stdout and stderr (the access log among them)."""
+    with serving(database_url, port=port, env=env, log=log, args=args) as (url, _):
         yield url
 
 
 @contextmanager
 def serving(
-    database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None
+    database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`running_service`, also yielding the process (its pid, for memory readings)."""
     port = port or free_port()
     environment = {**os.environ, "GOVERN_DATABASE_URL": database_url, **(env or {})}
-    process = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate"], env=environment,
+    process = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", *args], env=environment,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from govern.api import access_log
 from govern.api.bodies import BoundedBodies, located_in_body
 from govern.api.live_policy import install_bundle
-from govern.api.metrics import HttpLatency, ServiceMetrics
+from govern.api.metrics import HttpLatency, ServiceMetrics, multiprocess_dir
 from govern.api.refusals import document_refusals
 from govern.api.routes import (
     audit,
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             yield
         app.state.engine.close()
         app.state.db.dispose()
+        app.state.metrics.close()
 
     app = FastAPIOffline(  # /docs and /redoc with their assets from the package, not a CDN (offline networks)
         title="govern",
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.metrics = ServiceMetrics()
+    app.state.metrics = ServiceMetrics(multiprocess_dir())
     app.state.tokens = TokenCache(settings.token_cache_s)
     app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes, encoded_paths=lineage.ENCODED_PATHS)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)

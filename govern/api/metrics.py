@@ -2,12 +2,17 @@
 process and platform, the build, and the policy bundle revision in use.
 
 Each app has its own registry (made by the app factory), so nothing is global and tests stay independent.
+Under `govern serve --workers N` every process writes its values to the Prometheus multiprocess directory and
+/metrics sums them over the processes (prometheus_client's multiprocess mode); the process and platform
+collectors, which describe one process, are left out there, as the client's documentation says.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import time
+from pathlib import Path
 
 from fastapi import Response
 from prometheus_client import (
@@ -16,10 +21,10 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    Info,
     PlatformCollector,
     ProcessCollector,
     generate_latest,
+    multiprocess,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,18 +32,33 @@ from govern.distribution import installed_version
 from govern.lineage.outbox import Backlog
 from govern.policy.decision import Decision
 
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+"""Where prometheus_client's multiprocess mode keeps each process's values; the client reads only this variable."""
+
+
+def multiprocess_dir() -> Path | None:
+    """The multiprocess directory `govern serve --workers N` gave this process, if any."""
+    value = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    return Path(value) if value else None
+
 
 class ServiceMetrics:
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
-        Info("govern_build", "The govern build serving: its version and the Python it runs on.", registry=self.registry).info(
-            {"version": installed_version() or "0+unknown", "python": platform.python_version(), "implementation": platform.python_implementation()}
+        self.shared_dir = shared_dir
+        if shared_dir is None:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+        # Gauges set to 1 rather than Info metrics, which multiprocess mode does not support.
+        Gauge(
+            "govern_build_info", "The govern build serving: its version and the Python it runs on.",
+            ["version", "python", "implementation"], registry=self.registry, multiprocess_mode="liveall",
+        ).labels(installed_version() or "0+unknown", platform.python_version(), platform.python_implementation()).set(1)
+        self.bundle = Gauge(
+            "govern_policy_bundle_info", "The policy bundle the service decides with (its revision follows a reload; each "
+            "server process reports its own).", ["revision", "engine"], registry=self.registry, multiprocess_mode="liveall",
         )
-        self.bundle = Info(
-            "govern_policy_bundle", "The policy bundle the service decides with (its revision follows a reload).", registry=self.registry
-        )
+        self.bundle_labels: tuple[str, str] | None = None
         self.decisions = Counter(
             "govern_decisions", "Decisions made, by kind (check, submission) and outcome.", ["kind", "outcome"], registry=self.registry
         )
@@ -54,32 +74,34 @@ class ServiceMetrics:
             registry=self.registry,
         )
 
-        self.lineage_pending = Gauge(
-            "govern_lineage_outbox_pending", "Lineage events committed but not yet delivered.", registry=self.registry
-        )
-        self.lineage_failing = Gauge(
-            "govern_lineage_outbox_failing", "Undelivered lineage events that failed at least once.", registry=self.registry
-        )
-        self.lineage_parked = Gauge(
-            "govern_lineage_outbox_parked", "Lineage events whose delivery was given up, parked with their error.", registry=self.registry
-        )
-        self.lineage_oldest_age = Gauge(
-            "govern_lineage_outbox_oldest_age_seconds", "Age of the oldest undelivered lineage event (0 when none).",
-            registry=self.registry,
-        )
+        def snapshot(name: str, documentation: str, labels: tuple[str, ...] | list[str] = ()) -> Gauge:
+            """A gauge of what the database holds, set at each scrape: the latest process's reading is the truth."""
+            return Gauge(name, documentation, labels, registry=self.registry, multiprocess_mode="mostrecent")
 
-        self.jobs = Gauge("govern_jobs", "Dispatch jobs by status.", ["status"], registry=self.registry)
-        self.reproductions = Gauge(
-            "govern_reproductions", "Finished reproductions of simulator runs, by whether the result hash matched.", ["matched"],
-            registry=self.registry,
-        )
-        self.reproducibility = Gauge(
-            "govern_reproducibility_ratio", "Share of finished reproductions whose result hash matched the original (1 when none).",
-            registry=self.registry,
-        )
+        self.lineage_pending = snapshot(
+            "govern_lineage_outbox_pending", "Lineage events committed but not yet delivered.")
+        self.lineage_failing = snapshot(
+            "govern_lineage_outbox_failing", "Undelivered lineage events that failed at least once.")
+        self.lineage_parked = snapshot(
+            "govern_lineage_outbox_parked", "Lineage events whose delivery was given up, parked with their error.")
+        self.lineage_oldest_age = snapshot(
+            "govern_lineage_outbox_oldest_age_seconds", "Age of the oldest undelivered lineage event (0 when none).")
+
+        self.jobs = snapshot("govern_jobs", "Dispatch jobs by status.", ["status"])
+        self.reproductions = snapshot(
+            "govern_reproductions", "Finished reproductions of simulator runs, by whether the result hash matched.", ["matched"])
+        self.reproducibility = snapshot(
+            "govern_reproducibility_ratio", "Share of finished reproductions whose result hash matched the original (1 when none).")
 
     def observe_bundle(self, revision: str, engine: str) -> None:
-        self.bundle.info({"revision": revision, "engine": engine})
+        labels = (revision, engine)
+        if labels == self.bundle_labels:
+            return
+        if self.bundle_labels is not None:
+            self.bundle.labels(*self.bundle_labels).set(0)  # a process's file keeps a removed series: zero it first
+            self.bundle.remove(*self.bundle_labels)
+        self.bundle.labels(*labels).set(1)
+        self.bundle_labels = labels
 
     def observe_dispatch(self, jobs_by_status: dict[str, int], matched: int, reproduced: int) -> None:
         for status, count in jobs_by_status.items():
@@ -103,7 +125,16 @@ class ServiceMetrics:
                 self.rules.labels(finding.rule, effect).inc()
 
     def exposition(self) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        if self.shared_dir is None:
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        every_process = CollectorRegistry()
+        multiprocess.MultiProcessCollector(every_process, path=str(self.shared_dir))  # type: ignore[no-untyped-call]
+        return Response(generate_latest(every_process), media_type=CONTENT_TYPE_LATEST)
+
+    def close(self) -> None:
+        """A server process that stops drops out of the live gauges (its counters keep counting in the sums)."""
+        if self.shared_dir is not None:
+            multiprocess.mark_process_dead(os.getpid(), str(self.shared_dir))  # type: ignore[no-untyped-call]
 
 
 

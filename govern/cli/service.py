@@ -3,8 +3,13 @@ path against a service of the `demo`'s own."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -43,8 +48,35 @@ def serve(
     stderr_console().print(f"govern service on http://{host}:{port} (database {shown})", markup=False)
     if with_worker and workers > 1:
         raise fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
-    app = create_app(settings, with_worker=with_worker) if workers == 1 else "govern.api:create_app"
-    bounded_server(app, host=host, port=port, workers=workers, max_header_bytes=settings.max_header_bytes)
+    if workers == 1:
+        bounded_server(create_app(settings, with_worker=with_worker), host=host, port=port, workers=1,
+                       max_header_bytes=settings.max_header_bytes)
+        return
+    with shared_metrics_dir():
+        bounded_server("govern.api:create_app", host=host, port=port, workers=workers, max_header_bytes=settings.max_header_bytes)
+
+
+@contextmanager
+def shared_metrics_dir() -> Iterator[None]:
+    """A fresh Prometheus multiprocess directory for this run's server processes, removed when it ends.
+
+    The launcher sets the variable in its own environment because uvicorn's worker processes inherit it and
+    prometheus_client reads nothing else; a directory the operator named is used, emptied first, as the
+    client's documentation asks."""
+    from govern.api.metrics import MULTIPROCESS_DIR_VARIABLE  # lazy: start-up time (prometheus_client)
+
+    given = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="govern-metrics-"))
+    if given:
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    os.environ[MULTIPROCESS_DIR_VARIABLE] = str(path)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def refuse_missing_sqlite_file(database: Engine) -> None:
