@@ -1,30 +1,38 @@
-"""Load test of the governance service: `POST /v1/check` and `POST /v1/submissions` on PostgreSQL, driven
-from this process against a `govern serve` process on loopback, 32 concurrent clients.
+"""Load test of the governance service: `POST /v1/check` and `POST /v1/submissions` against a live `govern serve`
+on loopback, driven by wrk from a separate process, on PostgreSQL (the production setup) and on the embedded
+SQLite default.
 
-Run: python benchmarks/bench_service.py [--seconds N] [--clients N] [--database-url URL]
-Needs PostgreSQL (default: the machine's, 127.0.0.1:5432, trust auth; a scratch database is created and dropped).
-The last line printed is one JSON object: check_rps, check_p50_ms, check_p99_ms, submit_rps, submit_p50_ms,
-submit_p99_ms, errors, inprocess_decisions_per_s and each rate as a ratio to the in-process decision rate.
+Run: python benchmarks/bench_service.py [--seconds N] [--clients N] [--workers N] [--profile-seconds N]
+Needs PostgreSQL (default: the machine's, 127.0.0.1:5432, trust auth; a scratch database is created and
+dropped) and wrk (Debian: `apt-get install wrk`; run as root, the benchmark installs it itself), and py-spy
+(in the test requirements) for the CPU profile.
+
+For each endpoint: throughput and p50/p99 at saturation (wrk, `--clients` keep-alive connections, closed
+loop), p99 at a fixed rate of half the saturated throughput (open loop, measured from each request's
+scheduled time), and the service's CPU per request by component (py-spy samples on every server process,
+psutil's CPU times), plus PostgreSQL's. Submissions run twice: over 8 sandboxes and all on one. The last
+line printed is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
+import tempfile
 import time
-import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
-from measure import percentile
+from load import cpu_profile
+from load.drivers import WRK_INSTALL, Load, find_wrk, open_loop, wrk
+from measure import calibration_seconds
 from scratch import DEFAULT_ADMIN_URL, scratch_database
 
 from govern.check.checker import Checker
@@ -36,6 +44,7 @@ from govern.submission import submission_from_document
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT / "examples" / "allowed" / "vqe-h2-ibm.yaml"
+SANDBOXES = [f"SBX-2026-{number}" for number in range(101, 109)]
 
 
 def inprocess_rate(seconds: float) -> float:
@@ -44,132 +53,180 @@ def inprocess_rate(seconds: float) -> float:
     now = datetime.now(UTC)
     context = Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(
         vendors=[Vendor(name="ibm", data_processing_agreement=True)],
-        sandboxes=[Sandbox(id="SBX-2026-014", team="materials-rnd", vendor="ibm", devices=["ibm_brisbane"], status="approved",
+        sandboxes=[Sandbox(id=SANDBOXES[0], team="materials-rnd", vendor="ibm", devices=["ibm_brisbane"], status="approved",
                            start=now - timedelta(days=1), end=now + timedelta(weeks=8), budget=1e9)]))
     checker = Checker(engine, context)
     submission = submission_from_document(load_documents(MANIFEST, 1_000_000)[0], 1_000_000)
-    count, deadline = 0, time.perf_counter() + seconds
-    started = time.perf_counter()
-    while time.perf_counter() < deadline:
-        engine.evaluate(checker.policy_input(submission, checker.profile(submission)))
+    profile = checker.profile(submission)
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        engine.evaluate(checker.policy_input(submission, profile))
         count += 1
     engine.close()
     return count / (time.perf_counter() - started)
 
 
-async def drive(url: str, token: str, body: dict, clients: int, seconds: float, idempotent: bool) -> tuple[int, list[float], int]:
-    """`clients` concurrent keep-alive connections posting `body` for `seconds`; returns (completed, latencies
-    in ms, errors).
+@contextmanager
+def service(database_url: str, args: list[str]) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """`govern serve --migrate` on a free port; yields its URL, pid and environment; stops it at the end."""
+    import socket
 
-    A bare HTTP/1.1 client on asyncio streams rather than httpx: httpx spends about 3.5 ms of CPU per request,
-    which on a 2-core machine takes a core away from the server it is meant to measure.
-    """
-    parsed = urlsplit(url)
-    payload = json.dumps(body).encode()
-    head = (f"POST {parsed.path} HTTP/1.1\r\nHost: {parsed.netloc}\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n").encode()
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal errors
-        connection = None
-        while time.perf_counter() < deadline:
-            key = f"Idempotency-Key: {uuid.uuid4().hex}\r\n".encode() if idempotent else b""
-            started = time.perf_counter()
+    env = {**os.environ, "GOVERN_DATABASE_URL": database_url}
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", *args], env=env,
+                              stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "wb"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
             try:
-                connection = connection or await asyncio.open_connection(parsed.hostname, parsed.port)
-                status, keep_alive = await exchange(*connection, head + key + b"\r\n" + payload)
-                ok = status in (200, 201)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                ok, keep_alive = False, False
-            latencies.append((time.perf_counter() - started) * 1000)
-            errors += not ok
-            if not keep_alive and connection:
-                connection[1].close()
-                connection = None
-        if connection:
-            connection[1].close()
-
-    await asyncio.gather(*(worker() for _ in range(clients)))
-    return len(latencies), latencies, errors
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base, server.pid, env
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
-async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bool]:
-    """Send one request and read its whole response; returns (status, whether the connection stays open)."""
-    writer.write(request)
-    lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    headers = dict(line.lower().split(": ", 1) for line in lines[1:] if line)
-    await reader.readexactly(int(headers["content-length"]))
-    return status, headers.get("connection") != "close"
+def prepare(base: str, env: dict[str, str], folder: Path) -> tuple[str, Path, list[Path], Path]:
+    """An IBM vendor and 8 approved, well-funded sandboxes; returns a submitter's token and the request bodies
+    (a check, submissions over the 8 sandboxes, submissions on one)."""
+    def token(role: str, team: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "govern", "token", "create", "--role", role, "--team", team],
+                             env=env, capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    procurement, submitter = token("procurement", "procurement"), token("submitter", "materials-rnd")
+    as_procurement, as_submitter = {"Authorization": f"Bearer {procurement}"}, {"Authorization": f"Bearer {submitter}"}
+    httpx.put(f"{base}/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers=as_procurement).raise_for_status()
+    start = datetime.now(UTC) - timedelta(days=1)
+    for sandbox in SANDBOXES:
+        httpx.post(f"{base}/v1/sandboxes", headers=as_submitter, json={
+            "id": sandbox, "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
+            "start": start.isoformat(), "end": (start + timedelta(weeks=8)).isoformat(), "budget": "999999999.00"}).raise_for_status()
+        httpx.post(f"{base}/v1/sandboxes/{sandbox}/approve", headers=as_procurement).raise_for_status()
+    (document,) = load_documents(MANIFEST, 1_000_000)
+    circuit = (MANIFEST.parent / document.data["spec"]["circuit"]["path"]).read_text()
+    bodies = []
+    for sandbox in SANDBOXES:
+        manifest = json.loads(json.dumps(document.data))
+        manifest["spec"]["sandbox"] = sandbox
+        bodies.append(folder / f"{sandbox}.json")
+        bodies[-1].write_text(json.dumps({"manifest": manifest, "circuit": circuit}))
+    warm = httpx.post(f"{base}/v1/check", content=bodies[0].read_bytes(), headers={**as_submitter, "Content-Type": "application/json"}, timeout=30)
+    assert warm.status_code == 200 and warm.json()["outcome"] in {"allowed", "warned"}, warm.text
+    return submitter, bodies[0], bodies, bodies[0]
+
+
+def measured(pid: int, run: Callable[[], Load]) -> tuple[Load, float, float]:
+    """Run the load; returns it with the service's and PostgreSQL's CPU milliseconds per request."""
+    processes, database = cpu_profile.service_processes(pid), cpu_profile.postgres_processes()
+    service_before, database_before = cpu_profile.cpu_seconds(processes), cpu_profile.cpu_seconds(database)
+    load = run()
+    per_request = 1000 / max(1, load.requests)
+    return (load, (cpu_profile.cpu_seconds(processes) - service_before) * per_request,
+            (cpu_profile.cpu_seconds(database) - database_before) * per_request)
+
+
+def by_component(pid: int, service_ms: float, database_ms: float, run: Callable[[], Load]) -> dict[str, float]:
+    """The service's CPU per request split by the shares py-spy finds during a second run of the same load."""
+    with cpu_profile.sampled(pid) as shares:
+        run()
+    split = {component: round(service_ms * share, 3) for component, share in shares.items()}
+    return {"service_total": round(service_ms, 3), **split, "postgresql": round(database_ms, 3)}
+
+
+def endpoint(binary: str, base: str, pid: int, path: str, token: str, bodies: list[Path], options: argparse.Namespace,
+             idempotent: bool, half_load: bool) -> dict[str, Any]:
+    url = f"{base}{path}"
+
+    def saturate(seconds: float) -> Callable[[], Load]:
+        return lambda: wrk(binary, url, token, bodies, clients=options.clients, seconds=seconds, idempotent=idempotent)
+
+    load, service_ms, database_ms = measured(pid, saturate(options.seconds))
+    figures: dict[str, Any] = {"rps": round(load.rate, 1), "p50_ms": round(load.p50_ms, 2), "p99_ms": round(load.p99_ms, 2),
+                               "errors": load.errors}
+    if half_load:
+        fixed = open_loop(url, token, [body.read_bytes() for body in bodies], rate=load.rate / 2, seconds=options.seconds,
+                          idempotent=idempotent)
+        figures.update(p99_ms_at_half_load=round(fixed.p99_ms, 2), half_load_rps=round(fixed.rate, 1))
+        figures["errors"] += fixed.errors
+    if options.profile_seconds > 0:
+        figures["cpu_ms"] = by_component(pid, service_ms, database_ms, saturate(options.profile_seconds))
+    return figures
+
+
+def postgres_run(binary: str, options: argparse.Namespace) -> dict[str, Any]:
+    workers = ["--workers", str(options.workers)] if options.workers else []
+    with scratch_database(options.database_url) as database_url, tempfile.TemporaryDirectory() as folder, \
+            service(database_url, workers) as (base, pid, env):
+        token, check_body, spread, one = prepare(base, env, Path(folder))
+        check = endpoint(binary, base, pid, "/v1/check", token, [check_body], options, idempotent=False, half_load=True)
+        submit = endpoint(binary, base, pid, "/v1/submissions", token, spread, options, idempotent=True, half_load=False)
+        single = endpoint(binary, base, pid, "/v1/submissions", token, [one], replace(options, profile_seconds=0), idempotent=True, half_load=False)
+        verified = subprocess.run([sys.executable, "-m", "govern", "audit", "verify"], env=env, capture_output=True).returncode == 0
+    return {"check": check, "submit": submit, "submit_one_sandbox": single, "log_verified": verified}
+
+
+def sqlite_run(binary: str, options: argparse.Namespace) -> dict[str, Any]:
+    """The embedded default: one process on a SQLite file, the same load, half the time."""
+    short = replace(options, seconds=max(2.0, options.seconds / 2), profile_seconds=0)
+    with tempfile.TemporaryDirectory() as folder, service(f"sqlite:///{folder}/govern.db", ["--workers", "1"]) as (base, pid, env):
+        token, check_body, spread, _ = prepare(base, env, Path(folder))
+        check = endpoint(binary, base, pid, "/v1/check", token, [check_body], short, idempotent=False, half_load=False)
+        submit = endpoint(binary, base, pid, "/v1/submissions", token, spread, short, idempotent=True, half_load=False)
+        verified = subprocess.run([sys.executable, "-m", "govern", "audit", "verify"], env=env, capture_output=True).returncode == 0
+    return {"check": check, "submit": submit, "log_verified": verified}
+
+
+def replace(options: argparse.Namespace, **changes: Any) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(options), **changes})
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=20.0, help="seconds of load per endpoint (default 20)")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
-    parser.add_argument("--workers", type=int, default=2, help="govern serve processes (default 2)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=8.0, help="seconds of load per measurement (default 8)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent connections at saturation (default 32)")
+    parser.add_argument("--workers", type=int, default=0, help="govern serve processes on PostgreSQL (default: govern serve's own)")
+    parser.add_argument("--profile-seconds", type=float, default=4.0, help="seconds of profiled load per endpoint (0: no profile)")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the embedded SQLite run")
     parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
     options = parser.parse_args()
+    binary = find_wrk(install=os.geteuid() == 0)
+    if binary is None:
+        sys.exit(f"wrk is not installed: {WRK_INSTALL}")
 
-    with scratch_database(options.database_url) as database_url:
-        env = {**os.environ, "GOVERN_DATABASE_URL": database_url}
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", "--workers", str(options.workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-
-            def token(role: str, team: str) -> str:
-                out = subprocess.run([sys.executable, "-m", "govern", "token", "create", "--role", role, "--team", team],
-                                     env=env, capture_output=True, text=True, check=True)
-                return out.stdout.strip()
-
-            procurement, submitter = token("procurement", "procurement"), token("submitter", "materials-rnd")
-            httpx.put(f"{base}/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers={"Authorization": f"Bearer {procurement}"})
-            start = datetime.now(UTC) - timedelta(days=1)
-            httpx.post(f"{base}/v1/sandboxes", headers={"Authorization": f"Bearer {submitter}"}, json={
-                "id": "SBX-2026-014", "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"],
-                "start": start.isoformat(), "end": (start + timedelta(weeks=8)).isoformat(), "budget": "999999999.00"})
-            httpx.post(f"{base}/v1/sandboxes/SBX-2026-014/approve", headers={"Authorization": f"Bearer {procurement}"})
-
-            (document,) = load_documents(MANIFEST, 1_000_000)
-            body = {"manifest": document.data, "circuit": (MANIFEST.parent / document.data["spec"]["circuit"]["path"]).read_text()}
-            warm = httpx.post(f"{base}/v1/check", json=body, headers={"Authorization": f"Bearer {submitter}"}, timeout=30)
-            assert warm.status_code == 200 and warm.json()["outcome"] in {"allowed", "warned"}, warm.text
-
-            inprocess = inprocess_rate(min(5.0, options.seconds))
-            checks, check_ms, check_errors = asyncio.run(drive(f"{base}/v1/check", submitter, body, options.clients, options.seconds, False))
-            submits, submit_ms, submit_errors = asyncio.run(drive(f"{base}/v1/submissions", submitter, body, options.clients, options.seconds, True))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-
-    check_rps, submit_rps = checks / options.seconds, submits / options.seconds
+    calibration = calibration_seconds()
+    inprocess = inprocess_rate(3.0)
+    postgres = postgres_run(binary, options)
+    sqlite = None if options.no_sqlite else sqlite_run(binary, options)
+    check, submit, single = postgres["check"], postgres["submit"], postgres["submit_one_sandbox"]
     print(json.dumps({
         "clients": options.clients,
-        "server_workers": options.workers,
-        "seconds_per_endpoint": options.seconds,
-        "check_rps": round(check_rps, 1),
-        "check_p50_ms": round(statistics.median(check_ms), 2),
-        "check_p99_ms": round(percentile(check_ms, 0.99), 2),
-        "submit_rps": round(submit_rps, 1),
-        "submit_p50_ms": round(statistics.median(submit_ms), 2),
-        "submit_p99_ms": round(percentile(submit_ms, 0.99), 2),
-        "errors": check_errors + submit_errors,
+        "server_workers": options.workers or "default",
+        "seconds_per_measurement": options.seconds,
+        "load_generator": "wrk (saturation), open loop (half load)",
+        "calibration_s": calibration,
+        "check_rps": check["rps"],
+        "check_p50_ms": check["p50_ms"],
+        "check_p99_ms": check["p99_ms"],
+        "check_p99_ms_at_half_load": check["p99_ms_at_half_load"],
+        "submit_rps": submit["rps"],
+        "submit_p50_ms": submit["p50_ms"],
+        "submit_p99_ms": submit["p99_ms"],
+        "submit_one_sandbox_rps": single["rps"],
+        "submit_one_sandbox_p99_ms": single["p99_ms"],
+        "errors": check["errors"] + submit["errors"] + single["errors"],
+        "log_verified": postgres["log_verified"],
         "inprocess_decisions_per_s": round(inprocess, 1),
-        "check_vs_inprocess": round(check_rps / inprocess, 3),
-        "submit_vs_inprocess": round(submit_rps / inprocess, 3),
+        "cpu_ms_per_check": check.get("cpu_ms"),
+        "cpu_ms_per_submission": submit.get("cpu_ms"),
+        "sqlite": sqlite and {"check_rps": sqlite["check"]["rps"], "check_p99_ms": sqlite["check"]["p99_ms"],
+                              "submit_rps": sqlite["submit"]["rps"], "submit_p99_ms": sqlite["submit"]["p99_ms"],
+                              "errors": sqlite["check"]["errors"] + sqlite["submit"]["errors"], "log_verified": sqlite["log_verified"]},
     }))
 
 

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     lineage_delivery: bool = Field(
         default=True, description="Deliver OpenLineage events from the outbox in the service (turn off where another process does)."
     )
+    request_threads: PositiveInt = Field(
+        default=8, le=256,
+        description="Requests a service process works on at once in its thread pool; more only contend for the GIL and the database pool.",
+    )
     token_cache_s: NonNegativeFloat = Field(
         default=5.0, description="Seconds the service remembers an authenticated token (a revoked one works that long at most; 0: never)."
     )

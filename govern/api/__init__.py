@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
@@ -37,7 +38,7 @@ from govern.api.routes import (
 from govern.audit.log import GroupCommit
 from govern.check.checker import Checker
 from govern.circuit.profiling import profiling_options
-from govern.db.database import create_db_engine, upgrade
+from govern.db.database import create_db_engine, reading, upgrade
 from govern.db.readiness import SchemaGate
 from govern.dispatch.worker import Worker, worker_options
 from govern.errors import InputError
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = create_db_engine(settings.resolved_database_url())
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
+        app.state.reader = reading(app.state.db)
         app.state.decision_log = GroupCommit(app.state.db)
         if settings.migrate_on_start:
             upgrade(app.state.db)

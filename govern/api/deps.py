@@ -61,13 +61,25 @@ async def _outside_the_pool(finish: Callable[[], None]) -> None:
     await anyio.to_thread.run_sync(finish, limiter=anyio.CapacityLimiter(1))
 
 
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session for reads only (govern.db.database.reading): it takes no write lock on SQLite and is READ
+    ONLY on PostgreSQL. Nothing is committed; the transaction ends with the request, or sooner when the route
+    ends it to give the connection back."""
+    schema: SchemaGate = request.app.state.schema
+    if not schema.ready and (problem := await run_in_threadpool(schema.problem)):
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, problem)
+    with Session(request.app.state.reader) as session:
+        yield session
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PolicyEngineDep = Annotated[PolicyEngine, Depends(get_policy_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 async def get_current_token(
-    request: Request, session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request, session: ReadSessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> TokenPublic:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})

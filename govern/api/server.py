@@ -14,6 +14,9 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_MAX_HEADER_BYTES = 65_536
+WORKER_HEALTHCHECK_S = 60
+"""How long uvicorn's supervisor waits for a server process to answer before killing it as hung: its 5 s
+default kills processes that are still importing the service on a loaded 2-core machine, over and over."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -67,4 +70,5 @@ def serve(app: Any, *, host: str, port: int, workers: int, max_header_bytes: int
     uvicorn.run(
         app, factory=isinstance(app, str), host=host, port=port, workers=workers if isinstance(app, str) else None,
         log_level="info", http=BoundedHttpToolsProtocol, h11_max_incomplete_event_size=max_header_bytes,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )

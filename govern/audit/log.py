@@ -165,11 +165,12 @@ def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
 
 
 def _insert(session: Session, rows: list[DecisionRecord]) -> bool:
-    """Insert the rows in one statement; False when a row's place was taken (those rows insert nothing)."""
+    """Insert the rows in one statement; False when a row's place was taken (those rows insert nothing).
+    The rows go as parameters, not as values in the statement, so its compiled form is cached."""
     table = table_of(DecisionRecord)
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values([row.model_dump() for row in rows]).on_conflict_do_nothing().returning(table.c.seq)
-    return len(session.execute(statement).all()) == len(rows)
+    statement = insert(table).on_conflict_do_nothing().returning(table.c.seq)
+    return len(session.execute(statement, [row.model_dump() for row in rows]).all()) == len(rows)
 
 
 @dataclass(frozen=True)

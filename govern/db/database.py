@@ -31,6 +31,8 @@ def normalise_url(url: str) -> str:
 
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
+POOL_SIZE = 16
+POOL_OVERFLOW = 16
 
 
 def create_db_engine(url: str) -> Engine:
@@ -43,7 +45,9 @@ def create_db_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A pool as large as the requests a server process runs at once: past it, SQLAlchemy opens an overflow
+    # connection per request and closes it after, and connecting costs more than the request's queries.
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW)
 
 
 def _sqlite_pragmas(connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -64,8 +68,10 @@ def _sqlite_begin_immediate(connection: Connection) -> None:
 
 
 def reading(engine: Engine) -> Engine:
-    """The engine for read-only work (exports, verification): on SQLite it does not hold the write lock."""
-    return engine.execution_options(sqlite_begin="DEFERRED")
+    """The engine for read-only work (checks' live context, token lookups, exports, verification): on SQLite
+    its transactions begin deferred, so they never take the write lock nor queue behind a writer; on
+    PostgreSQL they are READ ONLY, so the database refuses any write that slips in."""
+    return engine.execution_options(sqlite_begin="DEFERRED", postgresql_readonly=True)
 
 
 @contextmanager

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 
 from govern.admission.queries import decision_of, get_submission, list_submissions
@@ -24,7 +23,7 @@ router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 def post_submission(
     body: CheckRequest, request: Request, token: TokenDep, engine: PolicyEngineDep, session: SessionDep, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> JSONResponse:
+) -> Response:
     """Decide and record a submission; an allowed one gets a queued dispatch job and a budget reservation."""
     require(engine, token, "submission.create", {"team": body.team})
     actor = str(token.id)
@@ -50,11 +49,13 @@ def post_submission(
     return _respond(result)
 
 
-def _respond(result: Submitted) -> JSONResponse:
-    payload = SubmissionResponse(submission=result.submission, decision=result.decision).model_dump(mode="json")
+def _respond(result: Submitted) -> Response:
+    """Serialised once, by pydantic's own encoder; a denial is the same document with its `detail` first."""
     if result.submission.outcome == "denied":
-        return JSONResponse({"detail": "denied by policy", **payload}, status.HTTP_403_FORBIDDEN)
-    return JSONResponse(payload, status.HTTP_201_CREATED)
+        denied = DeniedSubmission(detail="denied by policy", submission=result.submission, decision=result.decision)
+        return Response(denied.model_dump_json(), status.HTTP_403_FORBIDDEN, media_type="application/json")
+    accepted = SubmissionResponse(submission=result.submission, decision=result.decision)
+    return Response(accepted.model_dump_json(), status.HTTP_201_CREATED, media_type="application/json")
 
 
 @router.get("/{submission_id}", responses=refusals(403, 404))
