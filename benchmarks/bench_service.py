@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -67,16 +68,16 @@ def inprocess_rate(seconds: float) -> float:
 
 
 @contextmanager
-def service(database_url: str, args: list[str]) -> Iterator[tuple[str, int, dict[str, str]]]:
-    """`govern serve --migrate` on a free port; yields its URL, pid and environment; stops it at the end."""
-    import socket
-
+def service(database_url: str, args: list[str], log: Path | None = None) -> Iterator[tuple[str, int, dict[str, str]]]:
+    """`govern serve --migrate` on a free port, its output appended to `log`; yields its URL, pid and
+    environment; stops it at the end."""
     env = {**os.environ, "GOVERN_DATABASE_URL": database_url}
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", *args], env=env,
-                              stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "wb"))
+    with open(log or os.devnull, "ab") as output:
+        server = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", *args], env=env,
+                                  stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -91,9 +92,9 @@ def service(database_url: str, args: list[str]) -> Iterator[tuple[str, int, dict
         server.wait(timeout=30)
 
 
-def prepare(base: str, env: dict[str, str], folder: Path) -> tuple[str, Path, list[Path], Path]:
-    """An IBM vendor and 8 approved, well-funded sandboxes; returns a submitter's token and the request bodies
-    (a check, submissions over the 8 sandboxes, submissions on one)."""
+def prepare(base: str, env: dict[str, str], folder: Path) -> tuple[str, list[Path]]:
+    """An IBM vendor and 8 approved, well-funded sandboxes; returns a submitter's token and one request body
+    per sandbox (the first serves for checks and for submissions all on one sandbox)."""
     def token(role: str, team: str) -> str:
         out = subprocess.run([sys.executable, "-m", "govern", "token", "create", "--role", role, "--team", team],
                              env=env, capture_output=True, text=True, check=True)
@@ -118,7 +119,7 @@ def prepare(base: str, env: dict[str, str], folder: Path) -> tuple[str, Path, li
         bodies[-1].write_text(json.dumps({"manifest": manifest, "circuit": circuit}))
     warm = httpx.post(f"{base}/v1/check", content=bodies[0].read_bytes(), headers={**as_submitter, "Content-Type": "application/json"}, timeout=30)
     assert warm.status_code == 200 and warm.json()["outcome"] in {"allowed", "warned"}, warm.text
-    return submitter, bodies[0], bodies, bodies[0]
+    return submitter, bodies
 
 
 def measured(pid: int, run: Callable[[], Load]) -> tuple[Load, float, float]:
@@ -162,11 +163,11 @@ def endpoint(binary: str, base: str, pid: int, path: str, token: str, bodies: li
 def postgres_run(binary: str, options: argparse.Namespace) -> dict[str, Any]:
     workers = ["--workers", str(options.workers)] if options.workers else []
     with scratch_database(options.database_url) as database_url, tempfile.TemporaryDirectory() as folder, \
-            service(database_url, workers) as (base, pid, env):
-        token, check_body, spread, one = prepare(base, env, Path(folder))
-        check = endpoint(binary, base, pid, "/v1/check", token, [check_body], options, idempotent=False, half_load=True)
-        submit = endpoint(binary, base, pid, "/v1/submissions", token, spread, options, idempotent=True, half_load=False)
-        single = endpoint(binary, base, pid, "/v1/submissions", token, [one], replace(options, profile_seconds=0), idempotent=True, half_load=False)
+            service(database_url, workers, options.server_log) as (base, pid, env):
+        token, bodies = prepare(base, env, Path(folder))
+        check = endpoint(binary, base, pid, "/v1/check", token, bodies[:1], options, idempotent=False, half_load=True)
+        submit = endpoint(binary, base, pid, "/v1/submissions", token, bodies, options, idempotent=True, half_load=False)
+        single = endpoint(binary, base, pid, "/v1/submissions", token, bodies[:1], replace(options, profile_seconds=0), idempotent=True, half_load=False)
         verified = subprocess.run([sys.executable, "-m", "govern", "audit", "verify"], env=env, capture_output=True).returncode == 0
     return {"check": check, "submit": submit, "submit_one_sandbox": single, "log_verified": verified}
 
@@ -174,10 +175,10 @@ def postgres_run(binary: str, options: argparse.Namespace) -> dict[str, Any]:
 def sqlite_run(binary: str, options: argparse.Namespace) -> dict[str, Any]:
     """The embedded default: one process on a SQLite file, the same load, half the time."""
     short = replace(options, seconds=max(2.0, options.seconds / 2), profile_seconds=0)
-    with tempfile.TemporaryDirectory() as folder, service(f"sqlite:///{folder}/govern.db", ["--workers", "1"]) as (base, pid, env):
-        token, check_body, spread, _ = prepare(base, env, Path(folder))
-        check = endpoint(binary, base, pid, "/v1/check", token, [check_body], short, idempotent=False, half_load=False)
-        submit = endpoint(binary, base, pid, "/v1/submissions", token, spread, short, idempotent=True, half_load=False)
+    with tempfile.TemporaryDirectory() as folder, service(f"sqlite:///{folder}/govern.db", ["--workers", "1"], options.server_log) as (base, pid, env):
+        token, bodies = prepare(base, env, Path(folder))
+        check = endpoint(binary, base, pid, "/v1/check", token, bodies[:1], short, idempotent=False, half_load=False)
+        submit = endpoint(binary, base, pid, "/v1/submissions", token, bodies, short, idempotent=True, half_load=False)
         verified = subprocess.run([sys.executable, "-m", "govern", "audit", "verify"], env=env, capture_output=True).returncode == 0
     return {"check": check, "submit": submit, "log_verified": verified}
 
@@ -192,6 +193,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent connections at saturation (default 32)")
     parser.add_argument("--workers", type=int, default=0, help="govern serve processes on PostgreSQL (default: govern serve's own)")
     parser.add_argument("--profile-seconds", type=float, default=4.0, help="seconds of profiled load per endpoint (0: no profile)")
+    parser.add_argument("--server-log", type=Path, help="append the servers' output to this file (default: discard it)")
     parser.add_argument("--no-sqlite", action="store_true", help="skip the embedded SQLite run")
     parser.add_argument("--database-url", default=os.environ.get("GOVERN_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
     options = parser.parse_args()
