@@ -4,7 +4,9 @@ Re-running a finished simulator job can spend a sandbox's money (an `ibm/<device
 billed what its price model says the device would have cost), so a reproduction is decided like a
 submission: the original decision's input, with the live context and the time of now, on the bundle of
 now. The decision is appended to the decision log (kind `reproduce`, actor the token) in the transaction
-that queues the job and reserves its estimate, so nothing is queued unrecorded. Each token may ask for
+that queues the job and reserves its estimate, so nothing is queued unrecorded. Like a submission's, it is
+made without the sandbox's row lock and its estimate held with one conditional update, decided again under
+the lock when the sandbox changed underneath (govern.admission.reservations). Each token may ask for
 `limit` reproductions per `window_s`, counted from those records, so the limit survives restarts and holds
 across service processes.
 """
@@ -21,7 +23,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from govern.admission.reservations import reserve
+from govern.admission.reservations import Evaluation, decide_and_hold, record_reservation
 from govern.audit import log as decision_log
 from govern.db.public import JobPublic
 from govern.db.tables import DecisionRecord, SubmissionRecord, utcnow
@@ -62,16 +64,22 @@ def reproduce(
     submission = control.submission_row(session, submission_id)
     hold_rate(session, actor, limit, window_s)
     original = control.reproducible_run(session, submission_id, settings)
-    policy_input = _policy_input(session, submission, may_see)
-    decision = engine.evaluate(policy_input)
+    recorded = _recorded_input(session, submission)
+    cost = actual_cost(original.price_model, original.shots, None).amount
+
+    def evaluate(lock_sandbox: bool) -> Evaluation:
+        policy_input, revision = _on_live_context(session, submission, recorded, lock_sandbox=lock_sandbox, may_see=may_see)
+        return Evaluation(engine.evaluate(policy_input), policy_input, revision)
+
+    evaluation, held = decide_and_hold(session, submission.sandbox, evaluate, lambda _: cost)
+    decision = evaluation.decision
     job = None
     if decision.allow:
-        cost = actual_cost(original.price_model, original.shots, None).amount
         job = control.queue_reproduction(session, original, cost, decision)
-        if submission.sandbox and cost > 0:
-            reserve(session, submission.sandbox, submission.id, cost, original.currency,
-                    note=f"estimated cost reserved for reproduction job {job.id} of job {original.id}")
-    decision_log.append(session, decision, policy_input, actor=actor, kind=KIND)  # last: it holds the chain's lock
+        if submission.sandbox and held:
+            record_reservation(session, submission.sandbox, submission.id, held, original.currency,
+                               note=f"estimated cost reserved for reproduction job {job.id} of job {original.id}")
+    decision_log.append(session, decision, evaluation.policy_input, actor=actor, kind=KIND)  # last: it holds the chain's lock
     return Reproduced(decision, job)
 
 
@@ -99,19 +107,26 @@ def hold_rate(session: Session, actor: str, limit: int, window_s: float) -> None
         )
 
 
-def _policy_input(session: Session, submission: SubmissionRecord, may_see: Callable[[str], bool] | None) -> dict[str, Any]:
-    """The original decision's input (manifest, circuit profile, secrets found, all as recorded) on the live
-    context and the clock of now; the run's sandbox row stays locked until the caller commits."""
+def _recorded_input(session: Session, submission: SubmissionRecord) -> dict[str, Any]:
+    """The original decision's input: manifest, circuit profile, secrets found, all as recorded."""
     record = session.exec(select(DecisionRecord.record).where(DecisionRecord.decision_id == submission.decision_id)).first()
     recorded = json.loads(record).get("input") if record else None
     if not isinstance(recorded, dict):
         raise RecordError(f"submission {submission.id} has no recorded decision input to decide a reproduction on", 409)
+    return recorded
+
+
+def _on_live_context(
+    session: Session, submission: SubmissionRecord, recorded: dict[str, Any], *, lock_sandbox: bool,
+    may_see: Callable[[str], bool] | None,
+) -> tuple[dict[str, Any], int | None]:
+    """The recorded input on the live context and the clock of now, with the sandbox revision it read."""
     spec = recorded.get("experiment", {}).get("spec", {})
     try:
         live = context_for(
             session, team=submission.team, vendor=spec.get("backend", {}).get("vendor", ""), sandbox_id=submission.sandbox,
-            lock_sandbox=True, may_see=may_see,
+            lock_sandbox=lock_sandbox, may_see=may_see,
         )
     except InvalidVendorRecord as exc:  # fail closed: no reproduction on prices nobody can read
         raise RecordError(f"the vendor's stored price model is unreadable, so no reproduction is decided: {exc}", 409) from None
-    return {**recorded, "context": context_input(live), "now_ns": epoch_ns(utcnow())}
+    return {**recorded, "context": context_input(live.context), "now_ns": epoch_ns(utcnow())}, live.sandbox_revision

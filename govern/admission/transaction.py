@@ -1,6 +1,9 @@
 """The admission transaction: validate a submission, profile it, decide on the live context, record the decision, and for an allowed one
 reserve its estimated cost on the sandbox and queue its dispatch job; the lineage event (START, or ABORT
-for a denial) goes to the outbox. All in one transaction."""
+for a denial) goes to the outbox. All in one transaction. The decision is made without the sandbox's row
+lock and the cost held with one conditional update, decided again under the lock only when the sandbox
+changed underneath (govern.admission.reservations), so submissions against one sandbox do not queue behind
+each other's evaluation."""
 
 from __future__ import annotations
 
@@ -8,12 +11,13 @@ import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, select
 
 from govern.admission.queries import decision_of, submission_public
-from govern.admission.reservations import recordable_cost, reserve
+from govern.admission.reservations import Evaluation, decide_and_hold, record_reservation, recordable_cost
 from govern.audit import log as decision_log
 from govern.canonical import canonical_json
 from govern.check.checker import Checker
@@ -58,18 +62,34 @@ def decide_on_live_context(
     transaction) and commits before it answers. `may_see` says which other teams' sandboxes the caller may
     read (govern.records.procurement.context_for)."""
     profile = checker.profile(submission)
+    evaluation = evaluate_on_live_context(session, checker, engine, submission, profile, lock_sandbox=lock_sandbox, may_see=may_see)
+    return evaluation.decision, profile, evaluation.policy_input
+
+
+def evaluate_on_live_context(
+    session: Session, checker: Checker, engine: PolicyEngine, submission: Submission, profile: CircuitProfile, *,
+    lock_sandbox: bool, may_see: Callable[[str], bool] | None = None,
+) -> Evaluation:
+    """Decide the profiled submission on the live context, with the sandbox revision that context was read at."""
     experiment = submission.experiment
     try:
-        live_context = context_for(
+        live = context_for(
             session, team=experiment.metadata.team, vendor=experiment.spec.backend.vendor, sandbox_id=experiment.spec.sandbox,
             lock_sandbox=lock_sandbox, may_see=may_see,
         )
     except InvalidVendorRecord as exc:  # fail closed: a decision on prices nobody can read is a deny
         policy_input = checker.policy_input(submission, profile, Context.empty())
         digest = "sha256:" + hashlib.sha256(canonical_json(policy_input)).hexdigest()
-        return Decision.failed_closed(str(exc), input_hash=digest, bundle_revision=engine.bundle_revision, engine=engine.name), profile, policy_input
-    policy_input = checker.policy_input(submission, profile, live_context)
-    return engine.evaluate(policy_input), profile, policy_input
+        failed = Decision.failed_closed(str(exc), input_hash=digest, bundle_revision=engine.bundle_revision, engine=engine.name)
+        return Evaluation(failed, policy_input, None)
+    policy_input = checker.policy_input(submission, profile, live.context)
+    return Evaluation(engine.evaluate(policy_input), policy_input, live.sandbox_revision)
+
+
+def reservable_cost(evaluation: Evaluation) -> Decimal:
+    """What an allowed decision holds on its sandbox: the recordable estimate of a paid run, else nothing."""
+    cost = recordable_cost(evaluation.decision.estimate.get("cost", 0))
+    return cost if evaluation.decision.estimate.get("paid") else Decimal("0")
 
 
 def submit(
@@ -92,7 +112,13 @@ def submit(
             return replay(session, earlier, digest)
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
-    decision, profile, policy_input = decide_on_live_context(session, checker, engine, submission, lock_sandbox=True, may_see=may_see)
+    profile = checker.profile(submission)
+    evaluation, held = decide_and_hold(
+        session, experiment.spec.sandbox,
+        lambda lock_sandbox: evaluate_on_live_context(session, checker, engine, submission, profile, lock_sandbox=lock_sandbox, may_see=may_see),
+        reservable_cost,
+    )
+    decision, policy_input = evaluation.decision, evaluation.policy_input
     cost = recordable_cost(decision.estimate.get("cost", 0))
     row = SubmissionRecord(
         id=str(uuid.uuid4()), team=experiment.metadata.team, name=experiment.metadata.name, created_by=actor,
@@ -111,8 +137,8 @@ def submit(
         ))
         announce(session)
         job_status = "queued"
-        if experiment.spec.sandbox and decision.estimate.get("paid") and cost > 0:
-            reserve(session, experiment.spec.sandbox, row.id, cost, row.currency)
+        if experiment.spec.sandbox and held:
+            record_reservation(session, experiment.spec.sandbox, row.id, held, row.currency)
     outbox.enqueue(session, submission_event(
         run_id=row.run_id, experiment=experiment, decision=decision, profile=profile,
         event_time=decision.evaluated_at, producer=PRODUCER,

@@ -102,6 +102,10 @@ class SandboxRecord(SQLModel, table=True):
     allows_confidential: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revision: int = 0
+    """Bumped by every change to what a decision reads of the sandbox other than money (status, approver,
+    window, devices, budget, team, vendor, confidentiality), never by a reservation, release or charge: a
+    reservation on the revision its decision read proves the decision still holds."""
 
 
 class WaiverRecord(SQLModel, table=True):

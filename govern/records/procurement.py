@@ -4,6 +4,7 @@ the policies. Pilots are time-boxed: a sandbox window longer than 12 weeks is re
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -91,7 +92,7 @@ def decide_sandbox(session: Session, sandbox_id: str, action: str, decided_by: s
     required, new_status = TRANSITIONS[action]
     if (required and row.status != required) or row.status in {"rejected", "revoked"}:
         raise RecordError(f"sandbox {sandbox_id!r} is {row.status}; it cannot be {new_status}")
-    row.status, row.decided_at = new_status, utcnow()
+    row.status, row.decided_at, row.revision = new_status, utcnow(), row.revision + 1
     if action == "approve":
         row.approved_by = decided_by
     session.add(row)
@@ -115,20 +116,30 @@ def _public(row: SandboxRecord) -> SandboxPublic:
     return SandboxPublic.model_validate({**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end)})
 
 
+@dataclass(frozen=True)
+class LiveContext:
+    """The context a decision is made on, and the revision of the sandbox row it read (None without one):
+    what a reservation must find unchanged for the decision to stand."""
+
+    context: Context
+    sandbox_revision: int | None
+
+
 def context_for(
     session: Session, *, team: str, vendor: str, sandbox_id: str | None, lock_sandbox: bool = False,
     may_see: Callable[[str], bool] | None = None,
-) -> Context:
+) -> LiveContext:
     """The live facts one decision can depend on: its sandbox, its vendor, its team's waivers.
 
-    The sandbox's spend includes what accepted submissions have reserved. A submission locks the sandbox row
-    (`lock_sandbox`) until it commits, so two concurrent submissions cannot both fit in the same remainder.
-    Another team's sandbox is left out unless `may_see(its team)` says the caller may read it, so that a
-    check against it answers exactly as for a sandbox that does not exist: its id cannot be probed for its
+    The sandbox's spend includes what accepted submissions have reserved. Decisions read it without a lock
+    and reserve on the revision they read (govern.admission.reservations); `lock_sandbox` holds the row until
+    commit, for the second decision of a submission whose reservation found the sandbox changed. Another
+    team's sandbox is left out unless `may_see(its team)` says the caller may read it, so that a check
+    against it answers exactly as for a sandbox that does not exist: its id cannot be probed for its
     existence, status, owner or budget. Rows are read as plain rows, not ORM objects: every check and
     submission pays for these reads. A vendor row the models refuse raises InvalidVendorRecord.
     """
-    vendors, sandboxes = [], []
+    vendors, sandboxes, revision = [], [], None
     vendor_table, sandbox_table = table_of(VendorRecord), table_of(SandboxRecord)
     row = session.execute(vendor_table.select().where(vendor_table.c.name == vendor)).first()
     if row is not None:
@@ -137,6 +148,7 @@ def context_for(
     if sandbox_id:
         query = sandbox_table.select().where(sandbox_table.c.id == sandbox_id)
         row = session.execute(query.with_for_update() if lock_sandbox else query).first()
+        revision = row.revision if row is not None else None
         if row is not None and (row.team == team or (may_see is not None and may_see(row.team))):
             sandboxes.append(
                 Sandbox(
@@ -147,4 +159,5 @@ def context_for(
                 )
             )
     waivers = team_waivers(session, team)
-    return Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(vendors=vendors, sandboxes=sandboxes, waivers=waivers))
+    context = Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(vendors=vendors, sandboxes=sandboxes, waivers=waivers))
+    return LiveContext(context, revision)
