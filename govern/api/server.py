@@ -60,6 +60,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+WORKER_HEALTHCHECK_S = 30
+"""How long uvicorn's supervisor waits for a server process to answer its health check before it kills and
+replaces it. A new process answers only once it has imported govern (seconds on a busy machine); at
+uvicorn's default of 5 s a loaded host kills every process before it starts, over and over."""
+
+
 def serve(app: Any, *, host: str, port: int, workers: int, max_header_bytes: int) -> None:
     """uvicorn with the bounded protocol; an app given as an import string runs in `workers` processes."""
     import uvicorn
@@ -67,4 +73,5 @@ def serve(app: Any, *, host: str, port: int, workers: int, max_header_bytes: int
     uvicorn.run(
         app, factory=isinstance(app, str), host=host, port=port, workers=workers if isinstance(app, str) else None,
         log_level="info", http=BoundedHttpToolsProtocol, h11_max_incomplete_event_size=max_header_bytes,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
