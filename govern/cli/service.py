@@ -28,8 +28,8 @@ def serve(
     migrate: Annotated[bool, typer.Option("--migrate", help="Apply database migrations before serving.")] = False,
     workers: Annotated[
         Optional[int],
-        typer.Option("--workers", min=1, help="Server processes; default: one per core on PostgreSQL, one on SQLite (its one writer "
-                     "takes one process, and several are refused)."),
+        typer.Option("--workers", min=1, help="Server processes; default: one per core on PostgreSQL, one on SQLite (a single "
+                     "writer: more are refused)."),
     ] = None,
     with_worker: Annotated[
         bool, typer.Option("--with-worker", help="Also run a dispatch worker in each server process.")
