@@ -58,8 +58,9 @@ class LineageReceiver(ThreadingHTTPServer):
 class Service:
     """The launched `govern serve`, its database and tokens, and a way to reach each of its processes."""
 
-    def __init__(self, url: str, launcher: psutil.Process, database, secrets: dict[str, str]):
+    def __init__(self, url: str, launcher: psutil.Process, database, secrets: dict[str, str], bundle, receiver: LineageReceiver):
         self.url, self.launcher, self.database, self.secrets = url, launcher, database, secrets
+        self.bundle, self.receiver = bundle, receiver
         self.port = int(url.rsplit(":", 1)[1])
 
     def auth(self, who: str) -> dict[str, str]:
@@ -113,8 +114,7 @@ def service(postgres_admin, tmp_path_factory):
                 with session_scope(database) as session:
                     secrets = {role: create_token(session, TokenCreate(role=role, team=team, name=role))[1]
                                for role, team in (("admin", "ops"), ("submitter", "platform-qa"))}
-                live = Service(url, psutil.Process(launcher.pid), database, secrets)
-                live.bundle, live.receiver = bundle, receiver
+                live = Service(url, psutil.Process(launcher.pid), database, secrets, bundle, receiver)
                 live.ask_each_process(lambda client: client.get("/readyz"))  # both processes are up
                 yield live
                 database.dispose()
