@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from govern.api import access_log
 from govern.api.bodies import BoundedBodies, located_in_body
-from govern.api.live_policy import install_bundle
+from govern.api.live_policy import PolicyFollower, install_bundle
 from govern.api.metrics import HttpLatency, ServiceMetrics, multiprocess_dir
 from govern.api.refusals import document_refusals
 from govern.api.routes import (
@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
         app.state.schema = SchemaGate(app.state.db)
         with suppress(SQLAlchemyError):  # a database that does not answer yet is each request's 503
             app.state.schema.problem()  # logs why the service is not ready, once
+        app.state.policy_follower = PolicyFollower(app, app.state.db)
+        app.state.policy_follower.note_current()  # before the bundle loads, so no reload falls between the two
         try:
             install_bundle(app, load_configured_bundle(settings))
         except (BundleError, EngineError) as exc:
@@ -73,7 +75,11 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
             app.state.engine = UnavailableEngine(str(exc))
             app.state.checker = Checker(app.state.engine, circuit_limits=settings.circuit_limits, **profiling_options(settings))
         app.state.deliverer = Deliverer(app.state.db, lineage_client(app.state.db), max_attempts=settings.lineage_max_attempts)
-        with _delivering(app.state.deliverer, app.state.schema, settings), _working(app.state.db, app.state.schema, settings, with_worker) as worker:
+        with (
+            app.state.policy_follower.following(app.state.schema),
+            _delivering(app.state.deliverer, app.state.schema, settings),
+            _working(app.state.db, app.state.schema, settings, with_worker) as worker,
+        ):
             app.state.worker = worker
             yield
         app.state.engine.close()
@@ -99,6 +105,12 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.add_exception_handler(OperationalError, _database_unavailable)  # type: ignore[arg-type]
     document_refusals(app)
     return app
+
+
+def create_app_with_worker() -> FastAPI:
+    """`create_app(with_worker=True)` as an import string names it: each server process of `govern serve
+    --workers N --with-worker` runs a dispatch worker of its own (uvicorn builds the app in each process)."""
+    return create_app(with_worker=True)
 
 
 @contextmanager

@@ -14,9 +14,6 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_MAX_HEADER_BYTES = 65_536
-WORKER_HEALTHCHECK_S = 60
-"""How long uvicorn's supervisor waits for a server process to answer before killing it as hung: its 5 s
-default kills processes that are still importing the service on a loaded 2-core machine, over and over."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -61,6 +58,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             + b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
         )
         self.transport.close()
+
+
+WORKER_HEALTHCHECK_S = 30
+"""How long uvicorn's supervisor waits for a server process to answer its health check before it kills and
+replaces it. A new process answers only once it has imported govern (seconds on a busy machine); at
+uvicorn's default of 5 s a loaded host kills every process before it starts, over and over."""
 
 
 def serve(app: Any, *, host: str, port: int, workers: int, max_header_bytes: int) -> None:

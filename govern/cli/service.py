@@ -26,9 +26,13 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8080,
     migrate: Annotated[bool, typer.Option("--migrate", help="Apply database migrations before serving.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes (each evaluates policies on its own).")] = 1,
+    workers: Annotated[
+        Optional[int],
+        typer.Option("--workers", min=1, help="Server processes; default: one per core on PostgreSQL, one on SQLite (a single "
+                     "writer: more are refused)."),
+    ] = None,
     with_worker: Annotated[
-        bool, typer.Option("--with-worker", help="Also run a dispatch worker in the service process (the embedded SQLite setup).")
+        bool, typer.Option("--with-worker", help="Also run a dispatch worker in each server process.")
     ] = False,
 ) -> None:
     """Run the governance service (HTTP API under /v1, OpenAPI docs at /docs)."""
@@ -39,21 +43,37 @@ def serve(
 
     settings = settings_or_exit()
     database = database_or_exit()  # an unusable URL is refused here, before any server process starts
+    processes = workers or default_server_processes(database.dialect.name)
+    if processes > 1 and database.dialect.name == "sqlite":
+        raise fail(f"--workers {processes}: SQLite takes one server process (it has one writer, and lineage delivery and dispatch "
+                   "keep to one process at a time only on PostgreSQL); use PostgreSQL for several")
     if migrate or settings.migrate_on_start:
         upgrade(database)
     else:
         refuse_missing_sqlite_file(database)
     database.dispose()
     shown = database.url.render_as_string(hide_password=True)
-    stderr_console().print(f"govern service on http://{host}:{port} (database {shown})", markup=False)
-    if with_worker and workers > 1:
-        raise fail("--with-worker runs one worker inside a single server process; with --workers, run `govern worker` beside it")
-    if workers == 1:
+    stderr_console().print(f"govern service on http://{host}:{port} (database {shown}, {processes} server processes)", markup=False)
+    if processes == 1:
         bounded_server(create_app(settings, with_worker=with_worker), host=host, port=port, workers=1,
                        max_header_bytes=settings.max_header_bytes)
         return
+    factory = "govern.api:create_app_with_worker" if with_worker else "govern.api:create_app"
     with shared_metrics_dir():
-        bounded_server("govern.api:create_app", host=host, port=port, workers=workers, max_header_bytes=settings.max_header_bytes)
+        bounded_server(factory, host=host, port=port, workers=processes, max_header_bytes=settings.max_header_bytes)
+
+
+def default_server_processes(dialect: str) -> int:
+    """One server process per core this process may run on, on PostgreSQL; one on SQLite, whose single
+    writer makes more processes only queue behind its write lock."""
+    if dialect == "sqlite":
+        return 1
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13: the cores this process may use
+    if counted is not None:
+        return int(counted() or 1)
+    if hasattr(os, "sched_getaffinity"):  # the same count before 3.13, where the platform has it
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 @contextmanager

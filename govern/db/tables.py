@@ -314,3 +314,15 @@ class LineageRunRecord(SQLModel, table=True):
     parent_run_id: str | None = Field(default=None, max_length=36)
     decision_id: str | None = Field(default=None, max_length=64)
     allow: bool | None = None
+
+
+class PolicyReloadRecord(SQLModel, table=True):
+    """The latest `POST /v1/policy/reload`, one row: each server process loaded its bundle itself, so each
+    polls `generation` and loads the configured bundle again when it has grown (a reload reaches all)."""
+
+    __tablename__ = "policy_reloads"
+
+    id: int = Field(default=1, primary_key=True)
+    generation: int = 0
+    bundle_revision: str | None = Field(default=None, max_length=200)
+    reloaded_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

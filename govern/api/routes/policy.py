@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
+from pydantic import Field
 
-from govern.api.deps import PolicyEngineDep, TokenDep, require
-from govern.api.live_policy import install_bundle
+from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, require
+from govern.api.live_policy import RELOAD_POLL_S
 from govern.api.refusals import refusals
 from govern.api.schemas import PolicyInfo
-from govern.policy.bundle import BundleError, load_configured_bundle
+from govern.policy.bundle import BundleError
 from govern.policy.engines import EngineError
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
+
+
+class PolicyReloaded(PolicyInfo):
+    """The bundle now in use here, and the reload's generation, which the other server processes follow."""
+
+    generation: int = Field(
+        description=f"This reload's number: every server process loads the bundle again within about {RELOAD_POLL_S:g} s of it."
+    )
 
 
 def _info(request: Request) -> PolicyInfo:
@@ -28,12 +37,13 @@ def policy(request: Request, token: TokenDep) -> PolicyInfo:
 
 
 @router.post("/reload", responses=refusals(403, 422, 503))
-def reload(request: Request, token: TokenDep, engine: PolicyEngineDep) -> PolicyInfo:
-    """Load the configured bundle again and swap it in atomically; a bundle that fails `govern policy check`
-    is refused with 422 and the running one stays."""
+def reload(request: Request, session: SessionDep, token: TokenDep, engine: PolicyEngineDep) -> PolicyReloaded:
+    """Load the configured bundle again and swap it in atomically, in this server process at once and in the
+    others within about a second; a bundle that fails `govern policy check` is refused with 422 and the
+    running one stays."""
     require(engine, token, "policy.reload", {})
     try:
-        install_bundle(request.app, load_configured_bundle(request.app.state.settings))
+        generation = request.app.state.policy_follower.reload(session)
     except (BundleError, EngineError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"bundle refused, the running one stays: {exc}") from None
-    return _info(request)
+    return PolicyReloaded(**_info(request).model_dump(), generation=generation)
