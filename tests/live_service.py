@@ -37,8 +37,12 @@ def serving(
     database_url: str, *, port: int | None = None, env: Mapping[str, str] | None = None, log: IO[bytes] | None = None,
     args: tuple[str, ...] = (),
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`running_service`, also yielding the process (its pid, for memory readings)."""
+    """`running_service`, also yielding the process (its pid, for memory readings). One server process unless
+    `args` name `--workers`: the tests of several processes ask for them, and the rest stay fast and read
+    the memory of the process that serves."""
     port = port or free_port()
+    if "--workers" not in args:
+        args = ("--workers", "1", *args)
     environment = {**os.environ, "GOVERN_DATABASE_URL": database_url, **(env or {})}
     process = subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--migrate", *args], env=environment,
                                stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)

@@ -104,20 +104,30 @@ def submit(
     max_circuit_bytes: int,
     bundle_data: Mapping[str, Any],
     may_see: Callable[[str], bool] | None = None,
+    reader: Session | None = None,
 ) -> Submitted:
+    """Decide and record a submission. The idempotency lookup and the first, unlocked decision read through
+    `reader` when given (a read-only session, govern.db.database.reading), so on SQLite a submission takes the
+    write lock only once it has been decided; the records, and a decision made again under the sandbox's row
+    lock, go through `session`."""
+    reads = reader or session
     digest = request_hash(manifest, circuit)
     if idempotency_key:
-        earlier = find_by_key(session, actor, idempotency_key)
+        earlier = find_by_key(reads, actor, idempotency_key)
         if earlier is not None:
-            return replay(session, earlier, digest)
+            return replay(reads, earlier, digest)
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
     profile = checker.profile(submission)
-    evaluation, held = decide_and_hold(
-        session, experiment.spec.sandbox,
-        lambda lock_sandbox: evaluate_on_live_context(session, checker, engine, submission, profile, lock_sandbox=lock_sandbox, may_see=may_see),
-        reservable_cost,
-    )
+
+    def decide(lock_sandbox: bool) -> Evaluation:
+        through = session if lock_sandbox else reads
+        evaluation = evaluate_on_live_context(through, checker, engine, submission, profile, lock_sandbox=lock_sandbox, may_see=may_see)
+        if through is not session:
+            through.close()  # the read is over: on SQLite its snapshot must not outlive it
+        return evaluation
+
+    evaluation, held = decide_and_hold(session, experiment.spec.sandbox, decide, reservable_cost)
     decision, policy_input = evaluation.decision, evaluation.policy_input
     cost = recordable_cost(decision.estimate.get("cost", 0))
     row = SubmissionRecord(

@@ -22,7 +22,7 @@ def serve_without_migrating(database_url: str, log_path, port: int) -> subproces
     environment = {**os.environ, "GOVERN_DATABASE_URL": database_url, "GOVERN_LINEAGE_POLL_S": "0.1", "GOVERN_WORKER_POLL_S": "0.1"}
     environment.pop("GOVERN_MIGRATE_ON_START", None)
     with open(log_path, "wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--with-worker"],
+        return subprocess.Popen([sys.executable, "-m", "govern", "serve", "--port", str(port), "--workers", "1", "--with-worker"],
                                 env=environment, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -10,7 +10,16 @@ from sqlalchemy.exc import IntegrityError
 
 from govern.admission.queries import decision_of, get_submission, list_submissions
 from govern.admission.transaction import Submitted, find_by_key, replay, request_hash, submit
-from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, listed_team, require, sandbox_reader
+from govern.api.deps import (
+    PolicyEngineDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    TokenDep,
+    listed_team,
+    require,
+    sandbox_reader,
+)
 from govern.api.params import Cursor, Since, TeamFilter, Until
 from govern.api.refusals import refusals
 from govern.api.schemas import CheckRequest, DeniedSubmission, ErrorPublic, SubmissionPage, SubmissionResponse
@@ -21,8 +30,8 @@ router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionResponse,
              responses=refusals(403, 409, 422, models={403: DeniedSubmission | ErrorPublic}))
 def post_submission(
-    body: CheckRequest, request: Request, token: TokenDep, engine: PolicyEngineDep, session: SessionDep, settings: SettingsDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    body: CheckRequest, request: Request, token: TokenDep, engine: PolicyEngineDep, session: SessionDep, reader: ReadSessionDep,
+    settings: SettingsDep, idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     """Decide and record a submission; an allowed one gets a queued dispatch job and a budget reservation."""
     require(engine, token, "submission.create", {"team": body.team})
@@ -32,7 +41,7 @@ def post_submission(
             session, request.app.state.checker, engine, body.manifest, body.circuit,
             actor=actor, idempotency_key=idempotency_key, max_circuit_bytes=settings.max_circuit_bytes,
             bundle_data=request.app.state.bundle.data if request.app.state.bundle else {},
-            may_see=sandbox_reader(engine, token),
+            may_see=sandbox_reader(engine, token), reader=reader,
         )
         session.commit()
     except IntegrityError:
