@@ -34,7 +34,8 @@ from govern.policy.decision import Decision
 from govern.policy.engines import PolicyEngine
 from govern.policy.input import context_input
 from govern.records.errors import RecordError, as_utc
-from govern.records.procurement import InvalidVendorRecord, context_for
+from govern.records.live_context import context_for
+from govern.records.procurement import InvalidVendorRecord
 from govern.settings import Settings
 
 KIND = "reproduce"

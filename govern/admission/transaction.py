@@ -34,7 +34,8 @@ from govern.manifest.schema import Context
 from govern.policy.decision import Decision
 from govern.policy.engines import PolicyEngine
 from govern.records.errors import RecordError
-from govern.records.procurement import InvalidVendorRecord, context_for
+from govern.records.live_context import context_for
+from govern.records.procurement import InvalidVendorRecord
 from govern.secrets import redacted, redacted_circuit
 from govern.submission import Submission, submission_from_request
 
@@ -60,7 +61,7 @@ def decide_on_live_context(
     """Profile and decide on the live context: what checks and submissions share. Returns the policy input
     too, since the caller appends the decision to the log (a check in a batch of its own, a submission in its
     transaction) and commits before it answers. `may_see` says which other teams' sandboxes the caller may
-    read (govern.records.procurement.context_for)."""
+    read (govern.records.live_context.context_for)."""
     profile = checker.profile(submission)
     evaluation = evaluate_on_live_context(session, checker, engine, submission, profile, lock_sandbox=lock_sandbox, may_see=may_see)
     return evaluation.decision, profile, evaluation.policy_input

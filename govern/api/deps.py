@@ -113,7 +113,7 @@ def listed_team(engine: PolicyEngine, token: TokenPublic, action: str, team: str
 
 def sandbox_reader(engine: PolicyEngine, token: TokenPublic) -> Callable[[str], bool]:
     """Whether the token may read a team's sandboxes: what a decision's live context may show it of
-    another team's sandbox (govern.records.procurement.context_for)."""
+    another team's sandbox (govern.records.live_context.context_for)."""
     return lambda team: authorization(engine, token, "sandbox.read", {"team": team}).allow
 
 

@@ -3,18 +3,15 @@ the policies. Pilots are time-boxed: a sandbox window longer than 12 weeks is re
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, VendorPublic, VendorUpsert
-from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, table_of, utcnow
-from govern.manifest.schema import API_VERSION, Context, ContextSpec, PriceModel, Sandbox, Vendor
+from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, utcnow
+from govern.manifest.schema import PriceModel
 from govern.records.errors import RecordError, as_utc
-from govern.records.waivers import team_waivers
 
 
 class InvalidVendorRecord(Exception):
@@ -114,50 +111,3 @@ def list_sandboxes(session: Session, team: str | None = None) -> list[SandboxPub
 
 def _public(row: SandboxRecord) -> SandboxPublic:
     return SandboxPublic.model_validate({**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end)})
-
-
-@dataclass(frozen=True)
-class LiveContext:
-    """The context a decision is made on, and the revision of the sandbox row it read (None without one):
-    what a reservation must find unchanged for the decision to stand."""
-
-    context: Context
-    sandbox_revision: int | None
-
-
-def context_for(
-    session: Session, *, team: str, vendor: str, sandbox_id: str | None, lock_sandbox: bool = False,
-    may_see: Callable[[str], bool] | None = None,
-) -> LiveContext:
-    """The live facts one decision can depend on: its sandbox, its vendor, its team's waivers.
-
-    The sandbox's spend includes what accepted submissions have reserved. Decisions read it without a lock
-    and reserve on the revision they read (govern.admission.reservations); `lock_sandbox` holds the row until
-    commit, for the second decision of a submission whose reservation found the sandbox changed. Another
-    team's sandbox is left out unless `may_see(its team)` says the caller may read it, so that a check
-    against it answers exactly as for a sandbox that does not exist: its id cannot be probed for its
-    existence, status, owner or budget. Rows are read as plain rows, not ORM objects: every check and
-    submission pays for these reads. A vendor row the models refuse raises InvalidVendorRecord.
-    """
-    vendors, sandboxes, revision = [], [], None
-    vendor_table, sandbox_table = table_of(VendorRecord), table_of(SandboxRecord)
-    row = session.execute(vendor_table.select().where(vendor_table.c.name == vendor)).first()
-    if row is not None:
-        vendors.append(Vendor(name=row.name, approved=row.approved, data_processing_agreement=row.data_processing_agreement,
-                              regions=row.regions, price_model=stored_price_model(row.name, row.price_model)))
-    if sandbox_id:
-        query = sandbox_table.select().where(sandbox_table.c.id == sandbox_id)
-        row = session.execute(query.with_for_update() if lock_sandbox else query).first()
-        revision = row.revision if row is not None else None
-        if row is not None and (row.team == team or (may_see is not None and may_see(row.team))):
-            sandboxes.append(
-                Sandbox(
-                    id=row.id, team=row.team, vendor=row.vendor, devices=row.devices, status=row.status,
-                    requested_by=row.requested_by, approved_by=row.approved_by, start=as_utc(row.start), end=as_utc(row.end),
-                    budget=float(row.budget), spent=float(row.spent + row.reserved), currency=row.currency,
-                    allows_confidential=row.allows_confidential,
-                )
-            )
-    waivers = team_waivers(session, team)
-    context = Context(api_version=API_VERSION, kind="Context", spec=ContextSpec(vendors=vendors, sandboxes=sandboxes, waivers=waivers))
-    return LiveContext(context, revision)

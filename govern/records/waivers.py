@@ -10,8 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from govern.db.public import WaiverPublic, WaiverRequest
-from govern.db.tables import WaiverRecord, table_of, utcnow
-from govern.manifest.schema import Waiver, WaiverScope
+from govern.db.tables import WaiverRecord, utcnow
 from govern.records.errors import RecordError, as_utc
 
 
@@ -65,18 +64,3 @@ def list_waivers(session: Session, team: str | None = None) -> list[WaiverPublic
     if team:
         query = query.where(WaiverRecord.team == team)
     return [_public(row) for row in session.exec(query)]
-
-
-def team_waivers(session: Session, team: str) -> list[Waiver]:
-    """The team's approved waivers, as the policies read them (the policy itself ignores expired ones); plain
-    rows, since every decision reads them."""
-    table = table_of(WaiverRecord)
-    rows = session.execute(table.select().where(table.c.team == team, table.c.status == "approved"))
-    return [
-        Waiver(
-            id=row.id, rule=row.rule, scope=WaiverScope(team=row.team, experiment=row.experiment, sandbox=row.sandbox),
-            status="approved", requested_by=row.requested_by, approver=row.approver or "", reason=row.reason,
-            expires=as_utc(row.expires),
-        )
-        for row in rows
-    ]

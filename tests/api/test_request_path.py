@@ -3,6 +3,7 @@ the requests it works on at once."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import anyio.to_thread
@@ -19,7 +20,7 @@ from tests.admission.test_submissions_api import funded, vqe_body
 
 pytestmark = pytest.mark.slow
 
-CONTEXT_TABLES = ("FROM vendors", "FROM sandboxes", "FROM waivers", "FROM api_tokens")
+CONTEXT_TABLES = ("vendors", "sandboxes", "waivers", "api_tokens")
 
 
 def reads_by_transaction_kind(client: TestClient, path: str, body: dict, headers: dict) -> dict[str, set[bool]]:
@@ -28,7 +29,7 @@ def reads_by_transaction_kind(client: TestClient, path: str, body: dict, headers
 
     def record(connection, _cursor, statement: str, *_args) -> None:
         for table in CONTEXT_TABLES:
-            if table in statement and statement.lstrip().upper().startswith("SELECT"):
+            if re.search(rf"\b(FROM|JOIN) {table}\b", statement) and statement.lstrip().upper().startswith("SELECT"):
                 options = connection.get_execution_options()
                 read_only = options.get("postgresql_readonly", False) and options.get("sqlite_begin") == "DEFERRED"
                 seen.setdefault(table, set()).add(read_only)
