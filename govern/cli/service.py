@@ -78,7 +78,8 @@ def default_server_processes(dialect: str) -> int:
 
 @contextmanager
 def shared_metrics_dir() -> Iterator[None]:
-    """A fresh Prometheus multiprocess directory for this run's server processes, removed when it ends.
+    """A fresh Prometheus multiprocess directory for this run's server processes, removed (and the variable
+    unset) when it ends.
 
     The launcher sets the variable in its own environment because uvicorn's worker processes inherit it and
     prometheus_client reads nothing else; a directory the operator named is used, emptied first, as the
@@ -96,6 +97,7 @@ def shared_metrics_dir() -> Iterator[None]:
         yield
     finally:
         if not given:
+            os.environ.pop(MULTIPROCESS_DIR_VARIABLE, None)  # the launcher's own environment is as it was
             shutil.rmtree(path, ignore_errors=True)
 
 

@@ -54,3 +54,15 @@ def test_serve_on_sqlite_starts_one_process_and_refuses_several(cli, monkeypatch
     assert refused.exit_code == 2 and "SQLite takes one server process" in flat(refused) and not database.exists()
     assert cli("serve", "--migrate", "--with-worker").exit_code == 0
     assert [workers for _, workers in started] == [1]
+
+
+def test_the_metrics_directory_variable_is_unset_again_when_serving_ends(monkeypatch):
+    """The launcher sets PROMETHEUS_MULTIPROC_DIR for its server processes only: left set, every later app in
+    the process would run in multiprocess mode, without its process metrics."""
+    from govern.api.metrics import MULTIPROCESS_DIR_VARIABLE
+    from govern.cli.service import shared_metrics_dir
+
+    monkeypatch.delenv(MULTIPROCESS_DIR_VARIABLE, raising=False)
+    with shared_metrics_dir():
+        assert os.path.isdir(os.environ[MULTIPROCESS_DIR_VARIABLE])
+    assert MULTIPROCESS_DIR_VARIABLE not in os.environ
