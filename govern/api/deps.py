@@ -84,13 +84,23 @@ async def get_current_token(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a bearer token is required", {"WWW-Authenticate": "Bearer"})
     tokens: TokenCache = request.app.state.tokens
-    token = tokens.remembered(credentials.credentials) or await run_in_threadpool(tokens.authenticate, session, credentials.credentials)
+    token = tokens.remembered(credentials.credentials) or await run_in_threadpool(_look_up, tokens, session, credentials.credentials)
     if token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", {"WWW-Authenticate": "Bearer"})
     return token
 
 
 TokenDep = Annotated[TokenPublic, Depends(get_current_token)]
+
+
+def _look_up(tokens: TokenCache, session: Session, secret: str) -> TokenPublic | None:
+    """Look the token up and give the connection back at once: a request holding one while it waits for a
+    thread to run its route could hold them all, with every thread waiting for a connection (a deadlock
+    that needs only more clients than threads and a token cache that just expired)."""
+    try:
+        return tokens.authenticate(session, secret)
+    finally:
+        session.close()
 
 
 def require(engine: PolicyEngine, token: TokenPublic, action: str, resource: dict[str, Any]) -> None:

@@ -3,10 +3,16 @@ the requests it works on at once."""
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio.to_thread
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text
@@ -17,6 +23,7 @@ from govern.api import create_app
 from govern.db.database import create_db_engine, reading, upgrade
 from govern.settings import Settings
 from tests.admission.test_submissions_api import funded, vqe_body
+from tests.live_service import running_service
 
 pytestmark = pytest.mark.slow
 
@@ -88,3 +95,24 @@ def test_each_process_works_on_at_most_request_threads_requests_at_once(tmp_path
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'govern.db'}", migrate_on_start=True, request_threads=3)
     with TestClient(create_app(settings)) as client:
         assert client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens) == 3
+
+
+def test_more_clients_than_threads_and_connections_all_get_answers(tmp_path):
+    """Every request looks its token up (no cache) and 24 arrive at once at a process with 2 threads and 15
+    database connections: a lookup that kept its connection while its request waited for a thread would
+    leave every thread waiting for a connection until the pool timed out (500s after 30 s)."""
+    env = {"GOVERN_REQUEST_THREADS": "2", "GOVERN_TOKEN_CACHE_S": "0"}
+    database_url = f"sqlite:///{tmp_path / 'govern.db'}"
+    with running_service(database_url, env=env) as url:
+        created = subprocess.run([sys.executable, "-m", "govern", "token", "create", "--role", "submitter", "--team", "materials-rnd"],
+                                 env={**os.environ, "GOVERN_DATABASE_URL": database_url}, capture_output=True, text=True, check=True)
+        headers, body = {"Authorization": f"Bearer {created.stdout.strip()}"}, vqe_body()
+        barrier = threading.Barrier(24)
+
+        def check(_: int) -> int:
+            barrier.wait()
+            return httpx.post(f"{url}/v1/check", json=body, headers=headers, timeout=60).status_code
+
+        with ThreadPoolExecutor(24) as pool:
+            statuses = list(pool.map(check, range(24)))
+    assert statuses == [200] * 24
