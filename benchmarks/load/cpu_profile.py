@@ -2,7 +2,8 @@
 the component its innermost recognised frame belongs to; psutil's CPU times turn the shares into milliseconds.
 
 py-spy rather than an in-process profiler: it attaches from outside, so the server runs unchanged code, and it
-samples every process of `govern serve --workers N`.
+samples every process of `govern serve --workers N`. Only samples of threads holding the GIL count: a thread
+waiting for it, or for the database, is not using the CPU.
 """
 
 from __future__ import annotations
@@ -19,8 +20,17 @@ from pathlib import Path
 
 import psutil
 
-# The innermost frame whose file path contains one of these decides a sample's component; frames of the
-# standard library and of unlisted packages are skipped, so their time goes to whoever called them.
+# Work a background thread of the service does for everyone, wherever its time goes: charged to the thread.
+BACKGROUND: tuple[tuple[str, str], ...] = (
+    ("govern/lineage/delivery", "lineage_delivery"),
+    ("govern/dispatch/worker", "dispatch_worker"),
+    ("govern/api/live_policy", "policy_reload_poll"),
+)
+
+# Otherwise the innermost frame whose file path contains one of these decides a sample's component; frames of
+# the standard library, of unlisted packages and of the process pool (which carries the engine's and the
+# profiler's requests) are skipped, so their time goes to whoever called them.
+TRANSPARENT = ("govern/process_pool",)
 COMPONENTS: tuple[tuple[str, str], ...] = (
     ("govern/api/metrics", "metrics"),
     ("prometheus_client/", "metrics"),
@@ -32,6 +42,9 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
     ("govern/check/", "circuit_profile"),
     ("govern/records/tokens", "auth"),
     ("govern/api/deps", "auth"),
+    ("govern/api/bodies", "http"),
+    ("govern/api/server", "http"),
+    ("govern/records/", "database"),
     ("sqlalchemy/", "database"),
     ("sqlmodel/", "database"),
     ("psycopg", "database"),
@@ -55,8 +68,15 @@ COMPONENTS: tuple[tuple[str, str], ...] = (
 
 
 def component_of(stack: str) -> str:
-    """The component of one collapsed py-spy stack ("root;...;leaf"): its innermost recognised frame's."""
-    for frame in reversed(stack.split(";")):
+    """The component of one collapsed py-spy stack ("root;...;leaf"): its background thread's, else its
+    innermost recognised frame's."""
+    frames = stack.split(";")
+    for marker, component in BACKGROUND:
+        if any(marker in frame for frame in frames):
+            return component
+    for frame in reversed(frames):
+        if any(marker in frame for marker in TRANSPARENT):
+            continue
         for marker, component in COMPONENTS:
             if marker in frame:
                 return component
@@ -109,7 +129,7 @@ def sampled(server_pid: int, rate: int = 250) -> Iterator[dict[str, float]]:
     with tempfile.TemporaryDirectory(prefix="govern-profile-") as folder:
         raw = Path(folder) / "samples.txt"
         sampler = subprocess.Popen([py_spy, "record", "--pid", str(server_pid), "--subprocesses", "--rate", str(rate), "--format", "raw",
-                                    "--nonblocking", "--output", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    "--gil", "--nonblocking", "--output", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             yield found
         finally:
