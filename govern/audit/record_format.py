@@ -9,6 +9,7 @@ format (tests/audit/test_audit_tamper.py fails while a column of the table is ou
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -103,6 +104,26 @@ def column_differing(row: Any, content: Mapping[str, Any]) -> str | None:
     expected = columns_from_content(content)
     stored = fields(row, tuple(expected))
     return next((name for name, value in expected.items() if stored[name] != value), None)
+
+
+EXACT_INTEGERS_KEY = "integers_as_strings"
+"""Format 3 (RFC 8785 JSON) carries integers beyond ±(2**53 - 1), the epoch nanoseconds the policies read,
+as decimal strings, and lists where it did so under this key, as RFC 6901 JSON Pointers into the content."""
+
+
+def policy_input_of(content: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy input exactly as the engine was given it: integers a format-3 record carries as strings
+    (at the pointers it lists) are integers again, so a replay decides on the same input."""
+    restored = copy.deepcopy(dict(content))
+    for pointer in content.get(EXACT_INTEGERS_KEY, ()):
+        *path, last = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+        parent: Any = restored
+        for part in path:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        key: Any = int(last) if isinstance(parent, list) else last
+        parent[key] = int(parent[key])
+    policy_input: dict[str, Any] = restored.get("input", {})
+    return policy_input
 
 
 def content_rule_ids(content: Mapping[str, Any]) -> list[str]:

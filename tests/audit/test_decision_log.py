@@ -143,3 +143,17 @@ def test_signed_checkpoints_anchor_the_log(cli, database_url, engine, example_in
     result = cli("audit", "verify", "--checkpoint", str(checkpoint), "--public-key", str(public))
     assert result.exit_code == 1 and "record 3" in result.output and "rewritten" in result.output
     db.dispose()
+
+
+def test_policy_input_of_restores_the_integers_a_record_carries_as_strings() -> None:
+    from govern.audit.record_format import EXACT_INTEGERS_KEY, policy_input_of
+
+    content = {
+        "input": {"now_ns": "1790000000000000000000", "context": {"sandboxes": [{"endNs": "9007199254740993"}]}, "n": "7"},
+        EXACT_INTEGERS_KEY: ["/input/now_ns", "/input/context/sandboxes/0/endNs"],
+    }
+    assert policy_input_of(content) == {
+        "now_ns": 1790000000000000000000, "context": {"sandboxes": [{"endNs": 9007199254740993}]}, "n": "7",
+    }
+    assert content["input"]["now_ns"] == "1790000000000000000000"  # the record itself is left as it was
+    assert policy_input_of({"input": {"now_ns": 5}}) == {"now_ns": 5}
