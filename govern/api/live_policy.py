@@ -27,6 +27,7 @@ from govern.db.tables import PolicyReloadRecord, table_of
 from govern.policy.bundle import BundleError, PolicyBundle, load_configured_bundle
 from govern.policy.engines import EngineError, PolicyEngine
 from govern.policy.engines.factory import build_engine
+from govern.records.policy_revisions import store_revision
 from govern.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class PolicyFollower:
             engine = build_engine(settings, bundle)
             try:
                 generation = record_reload(session, bundle.revision)
+                store_revision(session, bundle)
                 session.commit()
             except BaseException:
                 engine.close()
@@ -117,10 +119,19 @@ class PolicyFollower:
             except (BundleError, EngineError) as exc:
                 log.error("policy reload %d refused in this process; its running bundle stays: %s", generation, exc)
             else:
+                self.keep_revision()
                 if self.app.state.bundle.revision != wanted:
                     log.warning("policy reload %d: this process loaded bundle %s, the reload loaded %s (the bundle changed since)",
                                 generation, self.app.state.bundle.revision, wanted)
             self.generation = generation
+
+    def keep_revision(self) -> None:
+        """Keep the bundle this process decides with among the stored revisions, so its decisions can be replayed."""
+        bundle: PolicyBundle | None = self.app.state.bundle
+        if bundle is not None:
+            with Session(self.database) as session:
+                store_revision(session, bundle)
+                session.commit()
 
     @contextmanager
     def following(self, schema: SchemaGate) -> Iterator[None]:
@@ -130,6 +141,14 @@ class PolicyFollower:
         def poll() -> None:
             if not schema.wait(stop, self.poll_s):
                 return
+            kept = False
+            while not kept and not stop.is_set():
+                try:
+                    self.keep_revision()
+                    kept = True
+                except SQLAlchemyError as exc:  # the database is away: try again
+                    log.warning("the policy revision is not stored yet: %s", exc)
+                    stop.wait(self.poll_s)
             while not stop.wait(self.poll_s):
                 try:
                     self.follow()

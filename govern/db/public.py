@@ -216,3 +216,15 @@ class ResultPublic(BaseModel):
     actual_cost: Decimal
     currency: str
     created_at: datetime
+
+
+class PolicyRevisionPublic(BaseModel):
+    """A kept bundle revision and when it decided: first and last started deciding in a server process."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    revision: str = Field(description="The digest of the files loaded, as every decision names it.")
+    manifest_revision: str = Field(description="The `.manifest`'s own revision string.")
+    first_active_at: datetime
+    last_active_at: datetime
+    active: bool = Field(default=False, description="Whether this server process decides with it now.")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Numeric, Table, Text
+from sqlalchemy import JSON, DateTime, LargeBinary, Numeric, Table, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -326,3 +326,36 @@ class PolicyReloadRecord(SQLModel, table=True):
     generation: int = 0
     bundle_revision: str | None = Field(default=None, max_length=200)
     reloaded_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class PolicyBlobRecord(SQLModel, table=True):
+    """A policy file's content, stored once by its SHA-256 however many revisions hold it (content-addressed)."""
+
+    __tablename__ = "policy_blobs"
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    content: bytes = Field(sa_type=LargeBinary)
+
+
+class PolicyRevisionRecord(SQLModel, table=True):
+    """A bundle revision that decided something: kept for good, so any decision can be replayed on it."""
+
+    __tablename__ = "policy_revisions"
+
+    revision: str = Field(primary_key=True, max_length=200)
+    manifest_revision: str = Field(max_length=200)
+    first_active_at: datetime = Field(sa_type=DateTime(timezone=True))
+    last_active_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class PolicyRevisionFileRecord(SQLModel, table=True):
+    """One file of a revision (see govern.policy.bundle.BundleFile), its content in policy_blobs."""
+
+    __tablename__ = "policy_revision_files"
+
+    revision: str = Field(primary_key=True, foreign_key="policy_revisions.revision", max_length=200)
+    kind: str = Field(primary_key=True, max_length=16)
+    name: str = Field(primary_key=True, max_length=1000)
+    module_path: str = Field(default="", sa_type=Text)
+    origin: str = Field(default="", sa_type=Text)
+    sha256: str = Field(foreign_key="policy_blobs.sha256", max_length=64)

@@ -71,12 +71,26 @@ class Module:
 
 
 @dataclass(frozen=True)
+class BundleFile:
+    """One file a revision is the digest of: the bundle's own (`kind` "bundle", named by its bundle path) or a
+    team policy folder's (`kind` "custom", named by its path in the folder; `module_path` and `origin` are
+    the module's name and folder as loaded). Kept so a revision can be stored and loaded again exactly."""
+
+    kind: str
+    name: str
+    content: bytes = field(repr=False)
+    module_path: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
 class PolicyBundle:
     root: Path
     manifest: dict[str, Any]
     modules: tuple[Module, ...]
     data: dict[str, Any] = field(repr=False)
     revision: str
+    files: tuple[BundleFile, ...] = field(default=(), repr=False)
 
     @property
     def manifest_revision(self) -> str:
@@ -157,12 +171,27 @@ def load_bundle(source: Path | str | None = None, *, policy_dirs: Sequence[Path 
     contents = read_bundle_files(root)
     signatures = contents.pop(SIGNATURES_FILE, None)
     verify_bundle(contents, signatures, verification, str(root), str(root) if root.is_dir() else "")
-    bundle = assemble(root, contents)
-    team = team_modules(policy_dirs)
+    return with_team_modules(assemble(root, contents), team_modules(policy_dirs))
+
+
+def with_team_modules(bundle: PolicyBundle, team: list[tuple[str, Module]]) -> PolicyBundle:
+    """The bundle with a team's modules added, and the revision of both together."""
     if not team:
         return bundle
-    entries = _loaded(contents, bundle.modules) + [("custom", rel, module.source.encode()) for rel, module in team]
-    return replace(bundle, modules=bundle.modules + tuple(module for _, module in team), revision=_digest(entries))
+    files = bundle.files + tuple(BundleFile("custom", rel, m.source.encode(), m.path, m.origin) for rel, m in team)
+    return replace(bundle, modules=bundle.modules + tuple(module for _, module in team), revision=_digest(files), files=files)
+
+
+def rebuild_bundle(revision: str, files: Iterable[BundleFile]) -> PolicyBundle:
+    """The bundle a stored revision's files make, read as when it was first loaded; BundleError unless they
+    digest to `revision` (a stored file was changed)."""
+    files = list(files)
+    contents = {f.name: f.content for f in files if f.kind == "bundle"}
+    team = [(f.name, Module(f.module_path, utf8(f.content, f.module_path), f.origin)) for f in files if f.kind == "custom"]
+    bundle = with_team_modules(assemble(Path(f"revision {revision}"), contents), team)
+    if bundle.revision != revision:
+        raise BundleError(f"the stored files of revision {revision} digest to {bundle.revision}: they were changed")
+    return bundle
 
 
 def assemble(root: Path, contents: Mapping[str, bytes]) -> PolicyBundle:
@@ -188,7 +217,8 @@ def assemble(root: Path, contents: Mapping[str, bytes]) -> PolicyBundle:
         raise BundleError(f"{where}: manifest roots {roots} do not permit data at /{'/'.join(outside)}")
     if not modules:
         raise BundleError(f"policy bundle {where} holds no Rego modules")
-    return PolicyBundle(root, manifest, tuple(modules), data, _digest(_loaded(contents, modules)))
+    files = _loaded(contents, modules)
+    return PolicyBundle(root, manifest, tuple(modules), data, _digest(files), files)
 
 
 def _manifest(value: Any, where: str) -> tuple[dict[str, Any], list[str]]:
@@ -314,17 +344,17 @@ def team_modules(policy_dirs: Iterable[Path | str]) -> list[tuple[str, Module]]:
     return found
 
 
-def _loaded(contents: Mapping[str, bytes], modules: Iterable[Module]) -> list[tuple[str, str, bytes]]:
+def _loaded(contents: Mapping[str, bytes], modules: Iterable[Module]) -> tuple[BundleFile, ...]:
     """The bundle files that were loaded (manifest, modules, data documents), not the ones ignored."""
     paths = {module.path for module in modules}
-    return [("bundle", name, content) for name, content in contents.items()
-            if name == MANIFEST or name in paths or posixpath.basename(name) in DATA_FILES]
+    return tuple(BundleFile("bundle", name, content) for name, content in contents.items()
+                 if name == MANIFEST or name in paths or posixpath.basename(name) in DATA_FILES)
 
 
-def _digest(entries: list[tuple[str, str, bytes]]) -> str:
-    """sha256 over (kind, name, length, content) of each entry in order: unambiguous, and independent of
+def _digest(files: Iterable[BundleFile]) -> str:
+    """sha256 over (kind, name, length, content) of each file in order: unambiguous, and independent of
     where the files came from (a folder or an archive, this machine or another)."""
     digest = hashlib.sha256()
-    for kind, name, content in sorted(entries):
+    for kind, name, content in sorted((f.kind, f.name, f.content) for f in files):
         digest.update(f"{kind}\0{name}\0{len(content)}\0".encode() + content)
     return f"sha256:{digest.hexdigest()}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -267,3 +269,11 @@ def test_policy_reload_swaps_bundles_and_refuses_broken_ones(database_url, tmp_p
         manifest_json, circuit = example("bell-local")
         checked = client.post("/v1/check", json={"manifest": manifest_json, "circuit": circuit}, headers=auth(token_for(client, "submitter", "platform-qa")))
         assert checked.json()["decision"]["bundle_revision"] == after["bundle_revision"]
+
+        compliance = auth(token_for(client, "compliance", "audit"))
+        assert client.get("/v1/policy/revisions", headers=auth(token_for(client, "submitter", "t"))).status_code == 403
+        deadline = time.monotonic() + 30  # the revision a process starts with is stored by its follower thread
+        while len(kept := client.get("/v1/policy/revisions", headers=compliance).json()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [(k["revision"], k["active"]) for k in kept] == [(after["bundle_revision"], True), (before["bundle_revision"], False)]
+        assert kept[0]["manifest_revision"] == "2026.12.1"

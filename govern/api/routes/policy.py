@@ -1,16 +1,19 @@
-"""`GET /v1/policy` (the active bundle and its rule catalogue) and `POST /v1/policy/reload` (admin)."""
+"""`GET /v1/policy` (the active bundle and its rule catalogue), `GET /v1/policy/revisions` (every kept revision,
+compliance) and `POST /v1/policy/reload` (admin)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import Field
 
-from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, require
+from govern.api.deps import PolicyEngineDep, ReadSessionDep, SessionDep, TokenDep, require
 from govern.api.live_policy import RELOAD_POLL_S
 from govern.api.refusals import refusals
 from govern.api.schemas import PolicyInfo
+from govern.db.public import PolicyRevisionPublic
 from govern.policy.bundle import BundleError
 from govern.policy.engines import EngineError
+from govern.records.policy_revisions import revisions
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
@@ -34,6 +37,15 @@ def _info(request: Request) -> PolicyInfo:
 def policy(request: Request, token: TokenDep) -> PolicyInfo:
     """The active bundle's revision and rule catalogue (any valid token)."""
     return _info(request)
+
+
+@router.get("/revisions", responses=refusals(403))
+def policy_revisions(request: Request, token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep) -> list[PolicyRevisionPublic]:
+    """Every bundle revision that has decided here, kept so any decision can be replayed on it, the most
+    recently active first (compliance and admin)."""
+    require(engine, token, "audit.read", {})
+    current = engine.bundle_revision
+    return [PolicyRevisionPublic.model_validate(row).model_copy(update={"active": row.revision == current}) for row in revisions(session)]
 
 
 @router.post("/reload", responses=refusals(403, 422, 503))
