@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     audit_signing_key: Path | None = Field(
         default=None, description="Ed25519 private key (PEM) that signs decision-log checkpoints."
     )
+    audit_log_origin: str = Field(
+        default="govern/decision-log", min_length=1, max_length=256, pattern=r"^[^\s+]+$",
+        description="The decision log's name in its signed checkpoints (C2SP tlog-checkpoint origin): a schema-less URL, unique per log, e.g. govern.example.com/decision-log.",
+    )
     server: str | None = Field(default=None, description="URL of the govern service the CLI client talks to.")
     token: SecretStr | None = Field(default=None, description="API token the CLI client sends to the service.")
     migrate_on_start: bool = Field(default=False, description="Apply database migrations when `govern serve` starts.")

@@ -10,6 +10,7 @@ import abc
 import functools
 import hashlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -94,6 +95,11 @@ class PolicyEngine(abc.ABC):
         except BaseException as exc:  # fail closed on anything the engine library throws, panics included
             return Decision.failed_closed(panic_reason(exc), evaluation_ms=_since(started), **facts)
         return Decision.from_result(result, evaluation_ms=_since(started), provenance=provenance, **facts)
+
+    def evaluate_many(self, policy_inputs: Sequence[dict[str, Any]]) -> list[Decision]:
+        """Decide each input, in order, as `evaluate` would; for replaying history (impact analysis), where an
+        engine may send inputs to its evaluators in batches."""
+        return [self.evaluate(policy_input) for policy_input in policy_inputs]
 
     def authorize(self, request: dict[str, Any]) -> Authorization:
         """Ask the bundle's `authz` policy; any failure to answer is a deny that says why.
