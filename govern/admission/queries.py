@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy
 from sqlmodel import Session, col, select
 
-from govern.audit.record_format import content_rule_ids
+from govern.audit.record_format import content_rule_ids, restored_content
 from govern.db.public import SubmissionPublic
 from govern.db.tables import DecisionRecord, SubmissionRecord
 from govern.dispatch.control import dispatch_status
@@ -24,7 +24,7 @@ RULE_SCAN_BATCH = 200
 def decision_of(session: Session, decision_id: str) -> Decision:
     """A recorded decision, read back from the decision log (its one source of truth)."""
     record = session.exec(select(DecisionRecord).where(DecisionRecord.decision_id == decision_id)).one()
-    return Decision.model_validate(json.loads(record.record)["decision"])
+    return Decision.model_validate(restored_content(json.loads(record.record))["decision"])
 
 
 def submission_public(row: SubmissionRecord, job_status: str | None) -> SubmissionPublic:

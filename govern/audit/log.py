@@ -3,8 +3,8 @@ reordered row is found by walking the chain (`govern audit verify`).
 
 A record's content is the canonical JSON of the decision (with every rule that fired), the policy input it was
 made on (secret values are already redacted there, see govern.secrets), bundle revision, actor and time. Its
-hash covers every column of the row, the content and the previous record's hash among them (record format 2;
-govern.audit.record_format keeps format 1, for records written before, verifiable).
+hash covers every column of the row, the content and the previous record's hash among them, as RFC 8785 JSON
+(record format 3; govern.audit.record_format keeps formats 1 and 2, for records written before, verifiable).
 """
 
 from __future__ import annotations
@@ -23,14 +23,16 @@ from sqlmodel import Session, col, select
 
 from govern.audit.record_format import (
     CURRENT_FORMAT,
-    FORMAT_2_COLUMNS,
+    HASHED_COLUMNS,
+    RECORD_FORMATS,
     column_differing,
     content_of,
+    exact_content,
     fields,
+    record_text,
     row_hash,
     team_of,
 )
-from govern.canonical import canonical_json
 from govern.db.tables import DecisionRecord, table_of
 from govern.policy.decision import Decision
 
@@ -155,12 +157,12 @@ def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
         bundle_revision=decision.bundle_revision,
         input_hash=decision.input_hash,
         recorded_at=recorded_at,
-        record=canonical_json(content).decode(),
+        record=record_text(exact_content(content), CURRENT_FORMAT),
         prev_hash=prev_hash,
         format=CURRENT_FORMAT,
         hash="",  # computed next, from the other columns
     )
-    row.hash = row_hash(fields(row, FORMAT_2_COLUMNS))
+    row.hash = row_hash(fields(row, HASHED_COLUMNS))
     return row
 
 
@@ -234,18 +236,19 @@ def _check(row: DecisionRecord, expected_seq: int, prev_hash: str, newest_format
         return f"record {expected_seq} is missing (the next record is {row.seq})"
     if row.prev_hash != prev_hash:
         return f"record {row.seq} does not follow record {row.seq - 1} (its previous hash differs): a record was removed, reordered or edited"
-    if row.format not in (1, 2):
+    if row.format not in RECORD_FORMATS:
         return f"record {row.seq} was edited: its format {row.format} is not a record format"
-    content = content_of(row.record)
-    if content is None:
-        return f"record {row.seq} was edited: its content is not canonical JSON"
-    column = column_differing(row, content)
-    values = fields(row, FORMAT_2_COLUMNS)
+    values = fields(row, HASHED_COLUMNS)
+    content = content_of(row.record, row.format)
+    column = column_differing(row, content) if content is not None else None
     if row_hash(values) != row.hash:
-        if row.format == 1 and row_hash({**values, "format": 2}) == row.hash:
-            return f"record {row.seq} was relabelled: it is a format-2 record marked format 1"
+        relabelled = next((v for v in RECORD_FORMATS if v != row.format and row_hash({**values, "format": v}) == row.hash), None)
+        if relabelled is not None:
+            return f"record {row.seq} was relabelled: it is a format-{relabelled} record marked format {row.format}"
         where = f"column {column} differs from its content" if column else "its columns no longer match its hash"
         return f"record {row.seq} was edited: {where}"
+    if content is None:
+        return f"record {row.seq} was edited: its content is not in format {row.format}'s canonical JSON"
     if column:
         return f"record {row.seq} was edited: column {column} differs from the hashed record"
     if row.format < newest_format:

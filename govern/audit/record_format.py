@@ -2,9 +2,12 @@
 
 Format 1 (records written before migration 0011) hashes the previous hash and the record's JSON content; its
 columns are checked against that content. Format 2 hashes every column of the row, the previous hash and the
-format itself included, so no column can change without breaking the chain. A format's column list is
-frozen: a record keeps verifying under the rules it was written with, so a new table column needs a new
-format (tests/audit/test_audit_tamper.py fails while a column of the table is outside the current format).
+format itself included, so no column can change without breaking the chain. Format 3 hashes the same columns
+as RFC 8785 (JCS) JSON, and its content is JCS text, so that a verifier in any language reproduces every hash
+with an off-the-shelf JCS library; integers beyond JSON's exact range travel as strings (EXACT_INTEGERS_KEY).
+A format's column list is frozen: a record keeps verifying under the rules it was written with, so a new table
+column needs a new format (tests/audit/test_audit_tamper.py fails while a column of the table is outside the
+current format).
 """
 
 from __future__ import annotations
@@ -16,15 +19,23 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import rfc8785
+
 from govern.canonical import canonical_json
 
-CURRENT_FORMAT = 2
-FORMAT_2_COLUMNS = (
+CURRENT_FORMAT = 3
+RECORD_FORMATS = (1, 2, 3)
+HASHED_COLUMNS = (
     "seq", "decision_id", "kind", "actor", "team", "outcome", "bundle_revision", "input_hash", "recorded_at",
     "record", "prev_hash", "format",
 )
-FORMAT_2_DOMAIN = b"govern decision record, format 2\n"
-"""Prefixed to what format 2 hashes, so its digest can never equal a format-1 one."""
+"""The columns formats 2 and 3 hash: every column of the table but the hash itself."""
+FORMAT_DOMAINS = {2: b"govern decision record, format 2\n", 3: b"govern decision record, format 3\n"}
+"""Prefixed to what a format hashes, so its digest can never equal another format's."""
+EXACT_INTEGERS_KEY = "integers_as_strings"
+"""Format 3 carries integers beyond ±(2**53 - 1), the epoch nanoseconds the policies read, as decimal strings,
+and lists where it did so under this key, as RFC 6901 JSON Pointers into the content."""
+_EXACT_RANGE = 2**53 - 1
 
 
 def as_utc(value: datetime) -> datetime:
@@ -59,22 +70,71 @@ def fields(row: Any, columns: tuple[str, ...]) -> dict[str, Any]:
 
 def row_hash(values: Mapping[str, Any]) -> str:
     """The hash a record of `values["format"]` carries; `values` holds the column values as `fields` gives them."""
-    if values["format"] == 1:
+    version = values["format"]
+    if version == 1:
         return hashlib.sha256(values["prev_hash"].encode() + b"\n" + values["record"].encode()).hexdigest()
-    if values["format"] == 2:
-        return hashlib.sha256(FORMAT_2_DOMAIN + canonical_json({c: values[c] for c in FORMAT_2_COLUMNS})).hexdigest()
-    raise ValueError(f"unknown record format {values['format']!r}")
+    if version == 2:
+        return hashlib.sha256(FORMAT_DOMAINS[2] + canonical_json({c: values[c] for c in HASHED_COLUMNS})).hexdigest()
+    if version == 3:
+        return hashlib.sha256(FORMAT_DOMAINS[3] + rfc8785.dumps({c: values[c] for c in HASHED_COLUMNS})).hexdigest()
+    raise ValueError(f"unknown record format {version!r}")
 
 
-def content_of(record: str) -> dict[str, Any] | None:
-    """The record's JSON content, or None when it is not a JSON object in canonical form."""
+def record_text(content: Mapping[str, Any], version: int) -> str:
+    """The record column holding `content` (as `exact_content` gives it, from format 3): canonical JSON before
+    format 3, RFC 8785 from it."""
+    return rfc8785.dumps(content).decode() if version >= 3 else canonical_json(content).decode()
+
+
+def content_of(record: str, version: int) -> dict[str, Any] | None:
+    """The record's JSON content, or None when it is not a JSON object in its format's canonical form."""
     try:
         content = json.loads(record)
-    except ValueError:
-        return None
-    if not isinstance(content, dict) or canonical_json(content).decode() != record:
+        if not isinstance(content, dict) or record_text(content, version) != record:
+            return None
+    except (ValueError, RecursionError, rfc8785.CanonicalizationError):
         return None
     return content
+
+
+def exact_content(content: Mapping[str, Any]) -> dict[str, Any]:
+    """The content as format 3 holds it: each integer JSON cannot carry exactly becomes its decimal string, and
+    its pointer is listed under EXACT_INTEGERS_KEY (absent when there is none)."""
+    pointers: list[str] = []
+
+    def convert(value: Any, pointer: str) -> Any:
+        if isinstance(value, dict):
+            return {k: convert(v, f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}") for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v, f"{pointer}/{i}") for i, v in enumerate(value)]
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_RANGE:
+            pointers.append(pointer)
+            return str(value)
+        return value
+
+    converted: dict[str, Any] = convert(dict(content), "")
+    if pointers:
+        converted[EXACT_INTEGERS_KEY] = pointers
+    return converted
+
+
+def restored_content(content: Mapping[str, Any]) -> dict[str, Any]:
+    """The content with the integers format 3 carries as strings (at the pointers it lists) integers again."""
+    restored = copy.deepcopy(dict(content))
+    for pointer in restored.pop(EXACT_INTEGERS_KEY, ()):
+        *path, last = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+        parent: Any = restored
+        for part in path:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        key: Any = int(last) if isinstance(parent, list) else last
+        parent[key] = int(parent[key])
+    return restored
+
+
+def policy_input_of(content: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy input exactly as the engine was given it, so a replay decides on the same input."""
+    policy_input: dict[str, Any] = restored_content(content).get("input", {})
+    return policy_input
 
 
 def columns_from_content(content: Mapping[str, Any]) -> dict[str, Any]:
@@ -105,25 +165,6 @@ def column_differing(row: Any, content: Mapping[str, Any]) -> str | None:
     stored = fields(row, tuple(expected))
     return next((name for name, value in expected.items() if stored[name] != value), None)
 
-
-EXACT_INTEGERS_KEY = "integers_as_strings"
-"""Format 3 (RFC 8785 JSON) carries integers beyond ±(2**53 - 1), the epoch nanoseconds the policies read,
-as decimal strings, and lists where it did so under this key, as RFC 6901 JSON Pointers into the content."""
-
-
-def policy_input_of(content: Mapping[str, Any]) -> dict[str, Any]:
-    """The policy input exactly as the engine was given it: integers a format-3 record carries as strings
-    (at the pointers it lists) are integers again, so a replay decides on the same input."""
-    restored = copy.deepcopy(dict(content))
-    for pointer in content.get(EXACT_INTEGERS_KEY, ()):
-        *path, last = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
-        parent: Any = restored
-        for part in path:
-            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
-        key: Any = int(last) if isinstance(parent, list) else last
-        parent[key] = int(parent[key])
-    policy_input: dict[str, Any] = restored.get("input", {})
-    return policy_input
 
 
 def content_rule_ids(content: Mapping[str, Any]) -> list[str]:

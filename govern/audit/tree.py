@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from govern.audit import merkle
 from govern.audit.note import CheckpointNote, open_note, sign_note
-from govern.audit.record_format import FORMAT_2_COLUMNS, fields, row_hash
+from govern.audit.record_format import HASHED_COLUMNS, fields, row_hash
 from govern.db.tables import DecisionRecord, table_of
 
 PROOF_VERSION = 1
@@ -57,7 +57,7 @@ class RecordProof:
 
 def record_columns(row: DecisionRecord) -> dict[str, Any]:
     """The record's columns as hashed, and its hash: enough to recompute the hash without the database."""
-    return {**fields(row, FORMAT_2_COLUMNS), "hash": row.hash}
+    return {**fields(row, HASHED_COLUMNS), "hash": row.hash}
 
 
 def prove(session: Session, decision_id: str, origin: str, key: Ed25519PrivateKey) -> RecordProof | None:

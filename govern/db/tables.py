@@ -49,7 +49,7 @@ class ApiToken(SQLModel, table=True):
 
 class DecisionRecord(SQLModel, table=True):
     """One entry of the append-only decision log: each hashes its columns and the previous entry's hash
-    (format 2; format-1 records hash their content, see govern.audit.record_format)."""
+    (format 3, as RFC 8785 JSON; earlier formats, see govern.audit.record_format)."""
 
     __tablename__ = "decision_log"
 

@@ -195,8 +195,7 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     import io
     import json
 
-    from govern.audit.record_format import row_hash
-    from govern.canonical import canonical_json
+    from govern.audit.record_format import record_text, row_hash
 
     secret = token_for(client, "submitter", "platform-qa")
     for name in ("bell-local", "unknown-backend", "bell-local"):
@@ -209,8 +208,8 @@ def test_audit_export_streams_filtered_jsonl_and_csv(client):
     assert [r["seq"] for r in records] == [1, 2, 3]
     prev = "0" * 64
     for r in records:  # an export verifies without the database
-        assert r["prev_hash"] == prev and row_hash({**r, "record": canonical_json(r["record"]).decode()}) == r["hash"]
-        assert r["recorded_at"].endswith("+00:00") and r["actor_name"] == "test" and r["format"] == 2
+        assert r["prev_hash"] == prev and row_hash({**r, "record": record_text(r["record"], r["format"])}) == r["hash"]
+        assert r["recorded_at"].endswith("+00:00") and r["actor_name"] == "test" and r["format"] == 3
         prev = r["hash"]
     denied = client.get("/v1/audit/decisions", params={"outcome": "denied"}, headers=auditor).text.splitlines()
     assert [json.loads(line)["seq"] for line in denied] == [2]

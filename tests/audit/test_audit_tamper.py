@@ -12,10 +12,19 @@ import sys
 from datetime import timedelta
 
 import pytest
+import rfc8785
 from sqlalchemy import delete, select, update
 
 from govern.audit.log import Entry, Pin, _record, append, verify
-from govern.audit.record_format import CURRENT_FORMAT, FORMAT_2_COLUMNS, fields, row_hash
+from govern.audit.record_format import (
+    CURRENT_FORMAT,
+    HASHED_COLUMNS,
+    fields,
+    policy_input_of,
+    record_text,
+    restored_content,
+    row_hash,
+)
 from govern.canonical import canonical_json
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.db.tables import DecisionRecord
@@ -33,7 +42,7 @@ def fill(db, engine, example_inputs, count, start=0):
 
 @pytest.fixture
 def log(database_url, engine, example_inputs):
-    """A log of five format-2 records."""
+    """A log of five records in the current format."""
     db = create_db_engine(database_url)
     upgrade(db)
     fill(db, engine, example_inputs, 5)
@@ -59,7 +68,7 @@ def rehash_from(db, seq: int, keep_prev: bool = False) -> None:
         column = TABLE.c.prev_hash if keep_prev else TABLE.c.hash
         prev = connection.execute(select(column).where(TABLE.c.seq == (seq if keep_prev else seq - 1))).scalar() or "0" * 64
         for row in connection.execute(select(TABLE).where(TABLE.c.seq >= seq).order_by(TABLE.c.seq)).all():
-            values = {**fields(row, FORMAT_2_COLUMNS), "prev_hash": prev}
+            values = {**fields(row, HASHED_COLUMNS), "prev_hash": prev}
             prev = row_hash(values)
             connection.execute(update(TABLE).where(TABLE.c.seq == row.seq).values(prev_hash=values["prev_hash"], hash=prev))
 
@@ -72,7 +81,7 @@ def edited(name: str, value):
     if name == "recorded_at":
         return value + timedelta(seconds=1)
     if name == "record":
-        return canonical_json({**json.loads(value), "note": "edited"}).decode()
+        return record_text({**json.loads(value), "note": "edited"}, CURRENT_FORMAT)
     return value[:-1] + ("0" if value[-1] != "0" else "1")
 
 
@@ -87,8 +96,8 @@ EXPECTED = {
 
 def test_every_column_is_inside_the_hash():
     """A new column must join a new record format: until it does, it could be edited unseen."""
-    assert CURRENT_FORMAT == 2
-    assert sorted(FORMAT_2_COLUMNS) == sorted(set(COLUMNS) - {"hash"})
+    assert CURRENT_FORMAT == 3
+    assert sorted(HASHED_COLUMNS) == sorted(set(COLUMNS) - {"hash"})
 
 
 @pytest.mark.slow
@@ -166,29 +175,42 @@ def test_a_record_past_the_checkpoint_must_chain_to_it(log):
 def test_a_relabelled_and_rehashed_record_is_caught_without_a_checkpoint(log):
     with log.begin() as connection:
         row = connection.execute(select(TABLE).where(TABLE.c.seq == 3)).one()
-        values = {**fields(row, FORMAT_2_COLUMNS), "format": 1}
+        values = {**fields(row, HASHED_COLUMNS), "format": 1}
         connection.execute(update(TABLE).where(TABLE.c.seq == 3).values(format=1, hash=row_hash(values)))
     rehash_from(log, 4)
     result = verified(log)
-    assert not result.ok and "record 3 was relabelled: format 1 after a format-2 record" in result.problem
+    assert not result.ok and "record 3 was relabelled: format 1 after a format-3 record" in result.problem
+
+
+def _write_as(db, version: int, entries, prev: str) -> str:
+    """Append records as govern wrote them in an earlier format (1: before migration 0011, 2: before format 3)."""
+    for seq, entry in entries:
+        row = _record(entry, seq, prev)
+        row.record = canonical_json(restored_content(json.loads(row.record))).decode()
+        values = {**row.model_dump(), "format": version}
+        values["hash"] = prev = row_hash(fields(DecisionRecord(**values), HASHED_COLUMNS))
+        if version == 1:
+            del values["format"]
+        with db.begin() as connection:
+            connection.execute(TABLE.insert().values(values))
+    return prev
 
 
 @pytest.mark.slow
-def test_records_written_before_format_2_still_verify_and_their_columns_are_checked(database_url, engine, example_inputs):
+def test_records_written_in_earlier_formats_still_verify_and_their_columns_are_checked(database_url, engine, example_inputs):
     db = create_db_engine(database_url)
     upgrade(db, "0009")
-    prev = "0" * 64
-    for seq, (_, policy_input) in enumerate(example_inputs[:3], start=1):  # as govern wrote them before 0011
-        row = _record(Entry(engine.evaluate(policy_input), policy_input, "legacy", "check"), seq, prev)
-        values = row.model_dump(exclude={"format"})
-        values["hash"] = prev = hashlib.sha256(prev.encode() + b"\n" + row.record.encode()).hexdigest()
-        with db.begin() as connection:
-            connection.execute(TABLE.insert().values(values))  # names no format column: 0009 has none
+
+    def entries(start, inputs):
+        return [(seq, Entry(engine.evaluate(i), i, "legacy", "check")) for seq, (_, i) in enumerate(inputs, start=start)]
+
+    prev = _write_as(db, 1, entries(1, example_inputs[:3]), "0" * 64)  # names no format column: 0009 has none
     upgrade(db)
+    _write_as(db, 2, entries(4, example_inputs[3:5]), prev)
     fill(db, engine, example_inputs, 2)
     with db.connect() as connection:
-        assert connection.execute(select(TABLE.c.format).order_by(TABLE.c.seq)).scalars().all() == [1, 1, 1, 2, 2]
-    assert verified(db).ok and verified(db).records == 5
+        assert connection.execute(select(TABLE.c.format).order_by(TABLE.c.seq)).scalars().all() == [1, 1, 1, 2, 2, 3, 3]
+    assert verified(db).ok and verified(db).records == 7
     for column, value in (("team", "someone-else"), ("recorded_at", None)):
         with db.begin() as connection:
             old = connection.execute(select(TABLE.c[column]).where(TABLE.c.seq == 2)).scalar_one()
@@ -196,10 +218,26 @@ def test_records_written_before_format_2_still_verify_and_their_columns_are_chec
         assert f"record 2 was edited: column {column} differs from the hashed record" in verified(db).problem
         with db.begin() as connection:
             connection.execute(update(TABLE).where(TABLE.c.seq == 2).values({column: old}))
-    with db.begin() as connection:
-        connection.execute(update(TABLE).where(TABLE.c.seq == 4).values(format=1))
-    assert "record 4 was relabelled: it is a format-2 record marked format 1" in verified(db).problem
+    for seq, relabel, message in ((4, 1, "it is a format-2 record marked format 1"), (6, 2, "it is a format-3 record marked format 2")):
+        with db.begin() as connection:
+            connection.execute(update(TABLE).where(TABLE.c.seq == seq).values(format=relabel))
+        assert f"record {seq} was relabelled: {message}" in verified(db).problem
+        with db.begin() as connection:
+            connection.execute(update(TABLE).where(TABLE.c.seq == seq).values(format=relabel + 1))
     db.dispose()
+
+
+def test_format_3_carries_big_integers_as_strings_and_restores_them(engine, example_inputs):
+    """JCS (RFC 8785) admits only integers JSON carries exactly; the epoch nanoseconds travel as strings, listed."""
+    _, policy_input = example_inputs[0]
+    row = _record(Entry(engine.evaluate(policy_input), policy_input, "token-1", "check"), 1, "0" * 64)
+    content = json.loads(row.record)
+    assert row.record == rfc8785.dumps(content).decode()
+    assert "/input/now_ns" in content["integers_as_strings"] and content["input"]["now_ns"] == str(policy_input["now_ns"])
+    assert policy_input_of(content) == policy_input
+    assert row_hash(fields(row, HASHED_COLUMNS)) == hashlib.sha256(
+        b"govern decision record, format 3\n" + rfc8785.dumps({c: fields(row, HASHED_COLUMNS)[c] for c in HASHED_COLUMNS})
+    ).hexdigest()
 
 
 @pytest.fixture

@@ -104,8 +104,7 @@ def test_the_audit_export_matches_the_log(cli, service, monkeypatch):
     import csv
     import io
 
-    from govern.audit.record_format import row_hash
-    from govern.canonical import canonical_json
+    from govern.audit.record_format import record_text, row_hash
     from tests.api.test_api import example
 
     alice = cli("token", "create", "--role", "submitter", "--team", "platform-qa", "--name", "alice").stdout.strip().splitlines()[-1]
@@ -119,12 +118,12 @@ def test_the_audit_export_matches_the_log(cli, service, monkeypatch):
     rows = [json.loads(line) for line in exported.stdout.splitlines()]
     prev = "0" * 64
     for row in rows:
-        assert row["prev_hash"] == prev and row_hash({**row, "record": canonical_json(row["record"]).decode()}) == row["hash"]
+        assert row["prev_hash"] == prev and row_hash({**row, "record": record_text(row["record"], row["format"])}) == row["hash"]
         assert row["recorded_at"].endswith("+00:00") and row["actor_name"] == "alice" and row["team"] == "platform-qa"
         prev = row["hash"]
     assert [row["seq"] for row in rows] == [1, 2]
     denied = list(csv.DictReader(io.StringIO(cli("audit", "export", "--format", "csv", "--outcome", "denied").stdout)))
-    assert [(r["seq"], r["actor_name"], r["format"]) for r in denied] == [("2", "alice", "2")]
+    assert [(r["seq"], r["actor_name"], r["format"]) for r in denied] == [("2", "alice", "3")]
     assert denied[0]["recorded_at"].endswith("+00:00")
     monkeypatch.setenv("GOVERN_TOKEN", alice)
     refused = cli("audit", "export")
