@@ -88,13 +88,14 @@ class Checker:
             return CheckResult(document.source, name, error=document.error)
         try:
             submission = submission_from_document(document, self._limits.max_bytes, root=self._root)
-            decision = self.decide(submission)
+            policy_input = self.policy_input(submission, self.profile(submission))
+            decision = self.engine.evaluate(policy_input)
         except InputError as exc:
             return CheckResult(document.source, name, error=exc, locations=document.locations)
         except Exception as exc:  # odd input that slipped past validation: this document cannot be checked
             error = InputError(document.source, f"this document could not be checked ({type(exc).__name__}); nothing was decided")
             return CheckResult(document.source, name, error=error, locations=document.locations)
-        return CheckResult(document.source, name, decision=decision, locations=document.locations)
+        return CheckResult(document.source, name, decision=decision, locations=document.locations, policy_input=policy_input)
 
     def documents_of(self, target: Target) -> list[Document] | CheckResult:
         """The Experiment documents of one file (or the input error that stands in for them)."""

@@ -21,6 +21,8 @@ class CheckResult:
     decision: Decision | None = None
     error: InputError | None = None
     locations: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    policy_input: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """What the engine decided on (secret values redacted), for `govern check --record`; None from the service."""
 
     @property
     def status(self) -> str:

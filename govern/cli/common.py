@@ -90,6 +90,12 @@ def _setting_problem(error: Any) -> str:
 
 def policy_engine(settings: Settings) -> PolicyEngine:
     """The configured engine, or one that denies everything with the reason it could not be built."""
+    return policy_engine_and_bundle(settings)[0]
+
+
+def policy_engine_and_bundle(settings: Settings) -> tuple[PolicyEngine, PolicyBundle | None]:
+    """The configured engine and the bundle it decides with (None when the bundle refused to load: the engine
+    then denies everything, saying why)."""
     # lazy: start-up time (the bundle loader and the engines)
     from govern.policy.bundle import BundleError, load_configured_bundle
     from govern.policy.engines import EngineError, UnavailableEngine
@@ -100,9 +106,13 @@ def policy_engine(settings: Settings) -> PolicyEngine:
     if settings.bundle is not None and not Path(settings.bundle).exists():
         raise fail(f"no policy bundle at {settings.bundle}: give a bundle folder or bundle.tar.gz")
     try:
-        return build_engine(settings, load_configured_bundle(settings))
+        bundle = load_configured_bundle(settings)
+    except BundleError as exc:
+        return UnavailableEngine(str(exc)), None
+    try:
+        return build_engine(settings, bundle), bundle
     except (BundleError, EngineError) as exc:
-        return UnavailableEngine(str(exc))
+        return UnavailableEngine(str(exc)), bundle
 
 
 def bundle_or_exit(path: Path | None, policy_dirs: list[Path] | None) -> PolicyBundle:

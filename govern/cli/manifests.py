@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from govern.cli.common import (
+    DATABASE_HINT,
     BundleOption,
     PolicyOption,
     client_or_exit,
+    database_errors,
+    database_or_exit,
     fail,
-    policy_engine,
+    policy_engine_and_bundle,
     settings_or_exit,
     stderr_console,
     write_json,
@@ -29,6 +32,7 @@ from govern.manifest.scaffold import copy_examples, write_scaffold
 if TYPE_CHECKING:
     from govern.check.checker import Checker
     from govern.check.report import CheckReport
+    from govern.policy.bundle import PolicyBundle
 
 PROGRESS_THRESHOLD = 20
 """Checks of fewer manifests finish before a progress bar would be worth drawing."""
@@ -66,6 +70,9 @@ def check(
     root: Annotated[
         Optional[Path], typer.Option("--root", help="Folder tree circuits and includes may be read from (default: each manifest's folder).")
     ] = None,
+    record: Annotated[
+        bool, typer.Option("--record", help="Append the decisions to the decision log (GOVERN_DATABASE_URL) and keep the bundle's revision, so they can be replayed.")
+    ] = False,
 ) -> None:
     """Check experiment manifests against the policies: exit 0 allowed, 1 denied, 2 bad input."""
     # lazy: start-up time (the checker, the schemas, the output formats)
@@ -88,9 +95,12 @@ def check(
     except InputError as exc:
         raise fail(exc.describe()) from None
     server = server or settings.server
+    bundle_to_keep = None
     if server:
         if live_context is not None or now is not None:
             raise fail("--context and --now are for local checks; the service uses its live context and clock")
+        if record:
+            raise fail("--record is for local checks; the service records every decision it makes")
         from govern.client import ServerChecker  # lazy: a local check never loads httpx
 
         client = client_or_exit(settings, server)
@@ -98,8 +108,9 @@ def check(
     else:
         from govern.circuit.profiling import profiling_options  # lazy: start-up time (qiskit)
 
+        local_engine, bundle_to_keep = policy_engine_and_bundle(settings)
         checker = Checker(
-            policy_engine(settings),
+            local_engine,
             live_context,
             circuit_limits=settings.circuit_limits,
             max_manifest_bytes=settings.max_manifest_bytes,
@@ -115,11 +126,34 @@ def check(
         if skip_other_kinds:
             raise typer.Exit(EXIT_OK)
         raise fail("no Experiment manifests found under the given paths")
+    if record:
+        _record(report, bundle_to_keep)
     try:
         write(report, chosen, os.environ)
     except OSError as exc:
         raise fail(f"cannot write the report: {exc}") from None
     raise typer.Exit(report.exit_code())
+
+
+def _record(report: CheckReport, bundle: PolicyBundle | None) -> None:
+    """Append each decision to the decision log with the bundle revision it names, in one transaction,
+    before the report tells anyone what was decided."""
+    # lazy: start-up time (sqlalchemy)
+    import getpass
+
+    from govern.audit.log import append
+    from govern.db.database import session_scope
+    from govern.records.policy_revisions import store_revision
+
+    decided = [(r.decision, r.policy_input) for r in report.results if r.decision is not None and r.policy_input is not None]
+    actor = f"cli:{getpass.getuser()}"[:64]
+    with database_errors(hint=DATABASE_HINT):
+        with session_scope(database_or_exit()) as session:
+            if bundle is not None:
+                store_revision(session, bundle)
+            rows = [append(session, decision, policy_input, actor=actor, kind="check") for decision, policy_input in decided]
+    if rows:
+        stderr_console().print(f"recorded {len(rows)} decision{'' if len(rows) == 1 else 's'} in the decision log (records {rows[0].seq} to {rows[-1].seq})", markup=False)
 
 
 def _run_with_progress(checker: Checker, paths: list[str], fail_on_warn: bool, workers: int | None, skip_other_kinds: bool) -> CheckReport:
