@@ -13,7 +13,22 @@ from govern.policy.bundle import load_bundle
 from govern.policy.decision import ENGINE_FAILURE_RULE
 from govern.policy.engines import embedded, evaluator
 from govern.policy.engines.embedded import RegorusEngine
-from tests.policy.test_engine import GOOD_POLICY, make_bundle, restricted, with_condition
+from tests.policy.test_engine import (
+    GOOD_POLICY,
+    foreign_engine,
+    make_bundle,
+    restricted,
+    unsendable_engines_leak_by_design,
+    with_condition,
+)
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
 
 VARIED_POLICY = GOOD_POLICY.replace(
     'decision := {"allow"', 'decision := {"allow": true} if input.malformed\n\nelse := {"allow"'
@@ -28,6 +43,7 @@ VARIED_INPUTS = [
     {"datasets": [], "bad": float("nan")},
     {"datasets": [], "n": 2**64 - 1},
     {"datasets": [{"name": 'q"\\\n\u00e9', "classification": "restricted"}]},
+    {"datasets": [], "deep": nested(200)},
 ]
 
 RUNAWAY_POLICY = with_condition("count([n | some n in numbers.range(1, input.size); n % 7 == 0]) > 0")
@@ -48,9 +64,17 @@ def test_each_batched_decision_is_the_one_evaluate_gives(tmp_path):
     reasons = [d.deny[0].message if d.deny else "" for d in batched[: len(VARIED_INPUTS)]]
     assert "undefined" in reasons[2] and "could not parse string as number" in reasons[3]
     assert "malformed result" in reasons[4] and "not JSON" in reasons[5]
+    assert batched[8].rule_ids == [ENGINE_FAILURE_RULE]
     assert batched[0].allow and batched[0].estimate["n"] == 1 and batched[6].estimate["n"] == 2**64 - 1
     assert all(d.evaluation_ms >= 0 for d in batched) and len({d.decision_id for d in batched}) == len(inputs)
     engine.close()
+
+
+def test_the_examples_batched_are_decided_as_one_by_one(engine, example_inputs):
+    inputs = [policy_input for _, policy_input in example_inputs] * 3
+    batched = engine.evaluate_many(inputs)
+    assert [comparable(d) for d in batched] == [comparable(engine.evaluate(x)) for x in inputs]
+    assert {d.outcome.value for d in batched} == {"allowed", "warned", "denied"}
 
 
 def test_no_inputs_no_decisions(tmp_path):
@@ -106,16 +130,32 @@ def test_a_batch_whose_evaluator_dies_is_decided_again_one_at_a_time(tmp_path):
     engine.close()
 
 
+@unsendable_engines_leak_by_design
+def test_a_panic_on_one_input_of_a_batch_is_its_error_and_the_next_inputs_are_answered(tmp_path, monkeypatch):
+    """The evaluator's own loop on a real regorus panic (an engine from another thread) mid-batch."""
+    bundle = load_bundle(make_bundle(tmp_path))
+    real_load = evaluator.load
+    engines = iter([foreign_engine(bundle)])
+    monkeypatch.setattr(evaluator, "load", lambda modules, data: next(engines, None) or real_load(modules, data))
+    replies = serve_in_memory(bundle, evaluator.batch_request("govern/decision", [canonical_json({"datasets": []})] * 2))
+    first, second = evaluator.split_frames(replies[1][1:])
+    assert first.startswith(evaluator.ERROR + b"the engine crashed (PanicException")
+    assert second.startswith(evaluator.RESULT) and json.loads(second[1:])["allow"] is True
+
+
+def serve_in_memory(bundle, *requests: bytes) -> list[bytes]:
+    """The evaluator's loop over in-memory streams: the setup's reply, then one per request."""
+    setup = json.dumps({"modules": [[m.path, m.source] for m in bundle.policy_modules], "data": bundle.data_json, "memory_bytes": 0})
+    replies = io.BytesIO()
+    evaluator.serve(io.BytesIO(b"".join(evaluator.frame(x) for x in (setup.encode(), *requests))), replies)
+    replies.seek(0)
+    return [evaluator.read_frame(replies) for _ in range(len(requests) + 1)]
+
+
 @pytest.mark.parametrize("inputs", [b"\x00\x00\x00\x09{}", b"\x00\x00"])
 def test_a_batch_request_that_is_not_frames_is_answered_as_an_error(tmp_path, inputs):
-    bundle = load_bundle(make_bundle(tmp_path))
-    setup = json.dumps({"modules": [[m.path, m.source] for m in bundle.policy_modules], "data": bundle.data_json, "memory_bytes": 0})
     good = evaluator.batch_request("govern/decision", [canonical_json({"datasets": []}), canonical_json(restricted())])
-    replies = io.BytesIO()
-    requests = (setup.encode(), evaluator.BATCH + b"govern/decision\n" + inputs, good)
-    evaluator.serve(io.BytesIO(b"".join(evaluator.frame(x) for x in requests)), replies)
-    replies.seek(0)
-    frames = [evaluator.read_frame(replies) for _ in range(3)]
+    frames = serve_in_memory(load_bundle(make_bundle(tmp_path)), evaluator.BATCH + b"govern/decision\n" + inputs, good)
     assert frames[1] == evaluator.ERROR + b"the batch request is not a sequence of frames"
     assert frames[2][:1] == evaluator.RESULT
     answers = evaluator.split_frames(frames[2][1:])

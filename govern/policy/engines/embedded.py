@@ -120,7 +120,10 @@ class RegorusEngine(PolicyEngine):
         with ThreadPoolExecutor(self._workers, thread_name_prefix="evaluate-many") as threads:
             for running in [threads.submit(work) for _ in range(self._workers)]:
                 running.result()
-        return [decision for decision in decisions if decision is not None]
+        decided = [decision for decision in decisions if decision is not None]
+        if len(decided) != len(decisions):  # every batch's work decided all of its inputs or raised above
+            raise RuntimeError("an input of the batch was left undecided")
+        return decided
 
     def _chunks(self, policy_inputs: Sequence[dict[str, Any]], size: int) -> Iterator[Chunk]:
         """The inputs, prepared as `evaluate` prepares them, in batches of at most `size` and BATCH_BYTES."""
