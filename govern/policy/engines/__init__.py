@@ -10,7 +10,7 @@ import abc
 import functools
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -70,6 +70,15 @@ class PolicyEngine(abc.ABC):
     def evaluate(self, policy_input: dict[str, Any]) -> Decision:
         """Decide, failing closed on any error or malformed result."""
         started = time.perf_counter()
+        prepared = self._prepare(policy_input)
+        if isinstance(prepared, Decision):
+            return prepared
+        canonical, facts = prepared
+        return self._decide(lambda: self.query_with_provenance(ENTRYPOINT, policy_input, canonical), facts,
+                            lambda: _since(started))
+
+    def _prepare(self, policy_input: dict[str, Any]) -> tuple[bytes, dict[str, Any]] | Decision:
+        """The input's canonical JSON and the facts its decision carries, or the deny for an input that is not JSON."""
         try:
             canonical = canonical_json(policy_input)
         except (TypeError, ValueError) as exc:
@@ -79,22 +88,27 @@ class PolicyEngine(abc.ABC):
                 bundle_revision=self.bundle_revision,
                 engine=self.name,
             )
-        facts: dict[str, Any] = {
+        return canonical, {
             "input_hash": "sha256:" + hashlib.sha256(canonical).hexdigest(),
             "bundle_revision": self.bundle_revision,
             "engine": self.name,
         }
+
+    def _decide(self, answer: Callable[[], tuple[Any, dict[str, Any] | None]], facts: dict[str, Any],
+                evaluation_ms: Callable[[], float]) -> Decision:
+        """The decision on what the engine answered (the raw result and its provenance), failing closed on any
+        error or malformed result; one path for single and batched evaluations, so both decide alike."""
         try:
-            raw, provenance = self.query_with_provenance(ENTRYPOINT, policy_input, canonical)
+            raw, provenance = answer()
             result = PolicyResult.model_validate(raw)
         except EngineError as exc:
-            return Decision.failed_closed(str(exc), evaluation_ms=_since(started), **facts)
+            return Decision.failed_closed(str(exc), evaluation_ms=evaluation_ms(), **facts)
         except ValidationError as exc:
             reason = f"the policy returned a malformed result ({exc.error_count()} problems, first: {exc.errors()[0]['msg']})"
-            return Decision.failed_closed(reason, evaluation_ms=_since(started), **facts)
+            return Decision.failed_closed(reason, evaluation_ms=evaluation_ms(), **facts)
         except BaseException as exc:  # fail closed on anything the engine library throws, panics included
-            return Decision.failed_closed(panic_reason(exc), evaluation_ms=_since(started), **facts)
-        return Decision.from_result(result, evaluation_ms=_since(started), provenance=provenance, **facts)
+            return Decision.failed_closed(panic_reason(exc), evaluation_ms=evaluation_ms(), **facts)
+        return Decision.from_result(result, evaluation_ms=evaluation_ms(), provenance=provenance, **facts)
 
     def evaluate_many(self, policy_inputs: Sequence[dict[str, Any]]) -> list[Decision]:
         """Decide each input, in order, as `evaluate` would; for replaying history (impact analysis), where an

@@ -8,12 +8,15 @@ here and is denied there.
 Frames on stdin/stdout are a 4-byte big-endian length and a payload. The first request carries the bundle
 (`{"modules": [[path, source], …], "data": "<json>", "memory_bytes": n}`); each later one an entrypoint, a
 newline and the canonical JSON input. Replies start with a status byte: `R` and the result's JSON, `U` for an
-undefined result, `E` and a message (`govern.process_pool` runs the loop and the limits). Only the standard
+undefined result, `E` and a message (`govern.process_pool` runs the loop and the limits). A batch request is
+`*`, the entrypoint, a newline and one frame per canonical input; it is answered `R` and one frame per input,
+in order, each the reply that input alone would get (replaying history costs one round trip per batch). Only the standard
 library, regorus and that module are imported here, so the process starts in a few tens of milliseconds.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -24,6 +27,7 @@ from govern import process_pool
 from govern.process_pool import StartRefused, frame, read_frame  # noqa: F401 - the protocol, as tests and the pool speak it
 
 RESULT, UNDEFINED, ERROR = process_pool.ANSWERED, b"U", process_pool.CRASHED
+BATCH = b"*"
 _BACKTRACE = "\n\nStack backtrace:"
 _UNDEFINED_JSON = '"<undefined>"'
 """What `eval_rule_as_json` answers for an undefined rule."""
@@ -61,6 +65,20 @@ def evaluate(base: regorus.Engine, canonical: bytes, entrypoint: str) -> str | N
     return None if text == _UNDEFINED_JSON else text
 
 
+def batch_request(entrypoint: str, canonicals: list[bytes]) -> bytes:
+    """One request that asks for the entrypoint's value for each input, answered in one reply."""
+    return BATCH + entrypoint.encode() + b"\n" + b"".join(frame(canonical) for canonical in canonicals)
+
+
+def split_frames(payload: bytes) -> list[bytes] | None:
+    """The frames a batch request or reply holds, or None where they do not add up exactly."""
+    stream, frames = io.BytesIO(payload), []
+    while stream.tell() < len(payload):
+        if (part := read_frame(stream)) is None:
+            return None
+        frames.append(part)
+    return frames
+
 
 def _answer(base: regorus.Engine, request: bytes) -> bytes:
     entrypoint, _, canonical = request.partition(b"\n")
@@ -84,6 +102,15 @@ def _start(bundle: dict[str, Any]) -> Callable[[bytes], bytes]:
         raise StartRefused(f"the policy bundle does not load:\n{regorus_message(exc)}") from None
 
     def answer(request: bytes) -> bytes:
+        if request[:1] != BATCH:
+            return answer_one(request)
+        entrypoint, _, inputs = request[1:].partition(b"\n")
+        canonicals = split_frames(inputs)
+        if canonicals is None:
+            return ERROR + b"the batch request is not a sequence of frames"
+        return RESULT + b"".join(frame(answer_one(entrypoint + b"\n" + canonical)) for canonical in canonicals)
+
+    def answer_one(request: bytes) -> bytes:
         try:
             return _answer(engine["base"], request)
         except MemoryError:
