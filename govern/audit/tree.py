@@ -22,6 +22,8 @@ from govern.audit.record_format import FORMAT_2_COLUMNS, fields, row_hash
 from govern.db.tables import DecisionRecord, table_of
 
 PROOF_VERSION = 1
+MAX_TREE_SIZE = 2**31 - 1
+"""Records are numbered by an INTEGER column: no tree is larger, and a larger size is refused before the query."""
 
 
 def log_leaves(session: Session, size: int | None = None) -> list[bytes]:
@@ -29,7 +31,7 @@ def log_leaves(session: Session, size: int | None = None) -> list[bytes]:
     table = table_of(DecisionRecord)
     query = select(table.c.hash).order_by(table.c.seq)
     if size is not None:
-        query = query.where(table.c.seq <= size)
+        query = query.where(table.c.seq <= min(size, MAX_TREE_SIZE))
     return [merkle.leaf_hash(bytes.fromhex(value)) for (value,) in session.execute(query)]
 
 

@@ -21,7 +21,7 @@ from govern.api.refusals import refusals
 from govern.api.schemas import ErrorPublic
 from govern.audit.checkpoint import CheckpointError, load_private_key
 from govern.audit.merkle import ProofError
-from govern.audit.tree import prove, prove_consistency, signed_checkpoint
+from govern.audit.tree import MAX_TREE_SIZE, prove, prove_consistency, signed_checkpoint
 from govern.settings import Settings
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -90,8 +90,8 @@ def record_proof(
 @router.get("/consistency", responses=refusals(403, 422))
 def consistency(
     token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep,
-    first: Annotated[int, Query(alias="from", ge=0, lt=2**63, description="The older checkpoint's tree size.")],
-    second: Annotated[int, Query(alias="to", ge=0, lt=2**63, description="The newer checkpoint's tree size.")],
+    first: Annotated[int, Query(alias="from", ge=0, le=MAX_TREE_SIZE, description="The older checkpoint's tree size.")],
+    second: Annotated[int, Query(alias="to", ge=0, le=MAX_TREE_SIZE, description="The newer checkpoint's tree size.")],
 ) -> ConsistencyProofPublic:
     """The consistency proof from the tree of `from` records to that of `to` (compliance and admin); needs no key."""
     require(engine, token, "audit.read", {})
