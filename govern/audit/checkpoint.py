@@ -1,10 +1,12 @@
-"""Signed checkpoints of the decision log's head, to anchor it outside the database, and the auditor's state.
+"""The audit keys, the legacy JSON checkpoints of the decision log's head, and the auditor's state.
 
 Someone able to rewrite the whole table could rebuild a consistent chain; a checkpoint kept elsewhere
-(signed with Ed25519, key from configuration) pins the hash the log had at a given length, so such a
-rewrite, or a truncation, no longer verifies. Verifying needs only the public key (`PATH.pub` beside the
-private key), so whoever verifies cannot forge. The auditor's state file remembers the newest checkpoint
-accepted, so an older one (presented after the log was cut back to it) is refused.
+(signed with Ed25519, key from configuration) pins the log at a given length, so such a rewrite, or a
+truncation, no longer verifies. Checkpoints are now signed notes of the log's Merkle tree
+(govern.audit.note, govern.audit.tree); the JSON ones written before, which pin the head record's hash, keep
+verifying. Verifying needs only the public key (`PATH.pub` beside the private key), so whoever verifies
+cannot forge. The auditor's state file remembers the newest checkpoint accepted, so an older one (presented
+after the log was cut back to it) is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import errno
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,20 +57,21 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         file.write(data)
 
 
-def _read_small(path: Path, what: str) -> bytes:
+def read_small(path: Path, what: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes, refused unread beyond `limit`: an auditor's input is hostile until bounded."""
     try:
         with path.open("rb") as file:
-            data = file.read(MAX_FILE_BYTES + 1)
+            data = file.read(limit + 1)
     except OSError as exc:
         raise CheckpointError(f"cannot read the {what} {path}: {exc.strerror or exc.__class__.__name__}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise CheckpointError(f"{path} is over {MAX_FILE_BYTES} bytes: not a {what}")
+    if len(data) > limit:
+        raise CheckpointError(f"{path} is over {limit} bytes: not a {what}")
     return data
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(_read_small(path, "signing key"), password=None)
+        key = serialization.load_pem_private_key(read_small(path, "signing key"), password=None)
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"cannot read the signing key {path}: {exc.__class__.__name__}") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -80,12 +82,16 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """The public key (PEM, as `govern audit keygen` writes it at PATH.pub)."""
     try:
-        key = serialization.load_pem_public_key(_read_small(path, "public key"))
+        key = serialization.load_pem_public_key(read_small(path, "public key"))
     except (ValueError, TypeError):
         raise CheckpointError(f"{path} is not a PEM public key (give the .pub file `govern audit keygen` wrote)") from None
     if not isinstance(key, Ed25519PublicKey):
         raise CheckpointError(f"{path} is not an Ed25519 public key")
     return key
+
+
+def is_sha256_hex(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:
@@ -94,6 +100,8 @@ def public_key_text(key: Ed25519PublicKey) -> str:
 
 @dataclass(frozen=True)
 class Checkpoint:
+    """A checkpoint as `govern audit checkpoint` wrote them before signed notes: the head record's hash."""
+
     records: int
     head_hash: str
     created_at: str
@@ -122,7 +130,7 @@ class Checkpoint:
     @classmethod
     def load(cls, path: Path) -> Checkpoint:
         try:
-            return cls.from_json(_read_small(path, "checkpoint").decode())
+            return cls.from_json(read_small(path, "checkpoint").decode())
         except UnicodeDecodeError:
             raise CheckpointError(f"{path} is not a checkpoint: not UTF-8") from None
 
@@ -136,20 +144,15 @@ class Checkpoint:
             raise CheckpointError("its signature does not verify: it was altered or forged") from None
 
 
-def sign(key: Ed25519PrivateKey, records: int, head_hash: str) -> Checkpoint:
-    created_at = datetime.now(UTC).isoformat()
-    unsigned = Checkpoint(records, head_hash, created_at, public_key_text(key.public_key()), "")
-    signature = base64.b64encode(key.sign(unsigned.signed_content())).decode()
-    return Checkpoint(records, head_hash, created_at, unsigned.public_key, signature)
-
-
 @dataclass(frozen=True)
 class AuditorState:
-    """The newest checkpoint an auditor accepted: its count and head hash (kept by the auditor, not the service)."""
+    """The newest checkpoint an auditor accepted (kept by the auditor, not the service): its tree size, the
+    head record's hash and the tree's root hash (hex; empty in state files written before signed notes)."""
 
     records: int
     head_hash: str
     created_at: str
+    root_hash: str = ""
 
     @classmethod
     def load(cls, path: Path) -> AuditorState | None:
@@ -157,12 +160,14 @@ class AuditorState:
         if not path.exists():
             return None
         try:
-            data = json.loads(_read_small(path, "state file"))
-            state = cls(int(data["records"]), str(data["head_hash"]), str(data["created_at"]))
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            data = json.loads(read_small(path, "state file"))
+            state = cls(int(data["records"]), str(data["head_hash"]), str(data["created_at"]), str(data.get("root_hash", "")))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise CheckpointError(f"{path} is not a state file: {exc.__class__.__name__}") from None
         if state.records < 0:
             raise CheckpointError(f"{path} is not a state file: records is negative")
+        if state.root_hash and not is_sha256_hex(state.root_hash):
+            raise CheckpointError(f"{path} is not a state file: root_hash is not a SHA-256 hash in hex")
         return state
 
     def save(self, path: Path) -> None:

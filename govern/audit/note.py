@@ -31,6 +31,10 @@ class NoteError(Exception):
     """The note is malformed, or the trusted key did not sign it."""
 
 
+class NoteRefused(NoteError):
+    """A well-formed note the trusted key did not sign (altered, forged, another key), or of another log."""
+
+
 @dataclass(frozen=True)
 class CheckpointNote:
     origin: str
@@ -78,8 +82,12 @@ def sign_text(body: str, name: str, key: Ed25519PrivateKey) -> str:
 
 
 def open_note(text: str, name: str, trusted: Ed25519PublicKey) -> CheckpointNote:
-    """The checkpoint a note holds, once a signature by `trusted` under `name` verifies; NoteError otherwise."""
-    return parse_checkpoint(verify_note(text, name, trusted))
+    """The checkpoint a note holds, once a signature by `trusted` under `name` (the log's origin) verifies and
+    the checkpoint names that origin; NoteRefused when not, NoteError when it is no checkpoint."""
+    checkpoint = parse_checkpoint(verify_note(text, name, trusted))
+    if checkpoint.origin != name:
+        raise NoteRefused(f"it is a checkpoint of the log {checkpoint.origin[:200]!r}, not of {name!r}")
+    return checkpoint
 
 
 def verify_note(text: str, name: str, trusted: Ed25519PublicKey) -> str:
@@ -109,9 +117,9 @@ def verify_note(text: str, name: str, trusted: Ed25519PublicKey) -> str:
         try:
             trusted.verify(signature[4:], body.encode())
         except InvalidSignature:
-            raise NoteError("its signature does not verify: it was altered or forged") from None
+            raise NoteRefused("its signature does not verify: it was altered or forged") from None
         return body
-    raise NoteError(f"no signature by the trusted key ({verifier_key(name, trusted)})")
+    raise NoteRefused(f"no signature by the trusted key ({verifier_key(name, trusted)})")
 
 
 def parse_checkpoint(body: str) -> CheckpointNote:

@@ -16,11 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlmodel import Session, col, select
 
 from govern.audit import merkle
-from govern.audit.note import CheckpointNote, open_note, sign_note
+from govern.audit.checkpoint import is_sha256_hex
+from govern.audit.note import CheckpointNote, NoteError, open_note, sign_note
 from govern.audit.record_format import HASHED_COLUMNS, fields, row_hash
 from govern.db.tables import DecisionRecord, table_of
 
 PROOF_VERSION = 1
+MAX_TREE_SIZE = 2**31 - 1
+"""Records are numbered by an INTEGER column: no tree is larger, and a larger size is refused before the query."""
 
 
 def log_leaves(session: Session, size: int | None = None) -> list[bytes]:
@@ -28,7 +31,7 @@ def log_leaves(session: Session, size: int | None = None) -> list[bytes]:
     table = table_of(DecisionRecord)
     query = select(table.c.hash).order_by(table.c.seq)
     if size is not None:
-        query = query.where(table.c.seq <= size)
+        query = query.where(table.c.seq <= min(size, MAX_TREE_SIZE))
     return [merkle.leaf_hash(bytes.fromhex(value)) for (value,) in session.execute(query)]
 
 
@@ -70,22 +73,96 @@ def prove(session: Session, decision_id: str, origin: str, key: Ed25519PrivateKe
     return RecordProof(record_columns(row), row.seq - 1, len(leaves), [h.hex() for h in path], note)
 
 
+class ProofUnreadable(merkle.ProofError):
+    """Not a proof at all (wrong shape, types or sizes), as opposed to a proof that fails."""
+
+
+MAX_PATH = 64
+"""An audit path has one hash per level of the tree: a log of 2**64 records is beyond any."""
+
+
+def _hashes(value: Any, what: str) -> list[bytes]:
+    if not isinstance(value, list) or len(value) > MAX_PATH:
+        raise ProofUnreadable(f"not a proof: {what} is not a list of at most {MAX_PATH} hashes")
+    if not all(isinstance(h, str) and is_sha256_hex(h) for h in value):
+        raise ProofUnreadable(f"not a proof: {what} holds something other than SHA-256 hashes in hex")
+    return [bytes.fromhex(h) for h in value]
+
+
+def _count(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+        raise ProofUnreadable(f"not a proof: {what} is not a count")
+    return value
+
+
 def check_proof(proof: dict[str, Any], origin: str, trusted: Ed25519PublicKey) -> CheckpointNote:
     """Verify a proof with no database: the record's hash from its columns, its path to the root, and the
-    checkpoint's signature. Raises ProofError or NoteError naming what failed; returns the checkpoint."""
+    checkpoint's signature. Raises ProofError (ProofUnreadable when it is no proof) or NoteError naming what
+    failed; returns the checkpoint."""
+    if not isinstance(proof, dict) or proof.get("version") not in (None, PROOF_VERSION):
+        raise ProofUnreadable(f"not a record proof of version {PROOF_VERSION}")
+    record, note = proof.get("record"), proof.get("checkpoint")
+    if not isinstance(record, dict) or not isinstance(note, str):
+        raise ProofUnreadable("not a record proof: it needs a record (an object) and a checkpoint (a signed note)")
+    index, size = _count(proof.get("leaf_index"), "leaf_index"), _count(proof.get("tree_size"), "tree_size")
+    path = _hashes(proof.get("inclusion_proof"), "inclusion_proof")
     try:
-        record, index, size = proof["record"], proof["leaf_index"], proof["tree_size"]
-        path = [bytes.fromhex(h) for h in proof["inclusion_proof"]]
-        note = proof["checkpoint"]
         recomputed = row_hash(record)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise merkle.ProofError(f"not a record proof: {exc.__class__.__name__}: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ProofUnreadable(f"not a record proof: its record lacks a column ({exc.__class__.__name__}: {exc})") from None
     if recomputed != record.get("hash"):
         raise merkle.ProofError(f"record {record.get('seq')}: its columns do not match its hash (it was edited)")
-    if not isinstance(index, int) or record.get("seq") != index + 1:
+    if record.get("seq") != index + 1:
         raise merkle.ProofError("the proof's leaf index is not the record's place in the log")
-    checkpoint = open_note(note, origin, trusted)
+    checkpoint = _opened(note, "its", origin, trusted)
     if checkpoint.size != size:
         raise merkle.ProofError(f"the proof is for a tree of {size} records, the checkpoint has {checkpoint.size}")
     merkle.verify_inclusion(merkle.leaf_hash(bytes.fromhex(recomputed)), index, size, path, checkpoint.root_hash)
     return checkpoint
+
+
+def _opened(note: str, which: str, origin: str, trusted: Ed25519PublicKey) -> CheckpointNote:
+    try:
+        return open_note(note, origin, trusted)
+    except NoteError as exc:
+        raise exc.__class__(f"{which} checkpoint: {exc}") from None
+
+
+def prove_consistency(session: Session, old_size: int, new_size: int) -> dict[str, Any]:
+    """The consistency proof (RFC 9162 2.1.4) from the tree of the first `old_size` records to that of the
+    first `new_size`, as JSON; ProofError when the log has fewer records or the sizes are the wrong way round."""
+    leaves = log_leaves(session, new_size)
+    if not 0 <= old_size <= new_size <= len(leaves):
+        raise merkle.ProofError(f"the log has {len(leaves)} records: no consistency proof from {old_size} to {new_size}")
+    path = merkle.consistency_proof(old_size, leaves) if 0 < old_size < new_size else []
+    return {"version": PROOF_VERSION, "tree_size_1": old_size, "tree_size_2": new_size, "consistency_proof": [h.hex() for h in path]}
+
+
+def check_consistency(
+    old_note: str, new_note: str, proof: dict[str, Any] | None, origin: str, trusted: Ed25519PublicKey
+) -> tuple[CheckpointNote, CheckpointNote]:
+    """Verify with no database that the newer checkpoint's tree extends the older one's: both signed by
+    `trusted`, and `proof` (prove_consistency's JSON; none needed between equal sizes or from an empty tree)
+    leading to both roots. Raises NoteError or ProofError naming what failed; two roots for one size is a fork."""
+    old, new = _opened(old_note, "the older", origin, trusted), _opened(new_note, "the newer", origin, trusted)
+    if old.size > new.size:
+        raise merkle.ProofError(f"the older checkpoint has {old.size} records, more than the newer one ({new.size}): give them oldest first")
+    if old.size == new.size:
+        if old.root_hash != new.root_hash:
+            raise merkle.ProofError(f"the log forked: two checkpoints of {old.size} records have different root hashes")
+        return old, new
+    if old.size == 0:
+        return old, new
+    if proof is None:
+        raise ProofUnreadable(f"a consistency proof from {old.size} to {new.size} records is needed")
+    if not isinstance(proof, dict):
+        raise ProofUnreadable("not a consistency proof: not a JSON object")
+    sizes = (_count(proof.get("tree_size_1"), "tree_size_1"), _count(proof.get("tree_size_2"), "tree_size_2"))
+    if sizes != (old.size, new.size):
+        raise merkle.ProofError(f"the proof is from {sizes[0]} to {sizes[1]} records, the checkpoints have {old.size} and {new.size}")
+    path = _hashes(proof.get("consistency_proof"), "consistency_proof")
+    try:
+        merkle.verify_consistency(old.size, new.size, path, old.root_hash, new.root_hash)
+    except merkle.ProofError as exc:
+        raise merkle.ProofError(f"the newer checkpoint does not extend the older one (the log was rewritten or forked): {exc}") from None
+    return old, new
