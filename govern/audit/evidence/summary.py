@@ -146,10 +146,15 @@ def summary_html(evidence: Evidence, created_at: str) -> str:
 
 
 def latin1(text: str) -> str:
-    """What fpdf2's core fonts can draw: accents dropped where that keeps the letter, anything else '?'."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("…", "...").replace("—", "-"))
-    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return kept.encode("latin-1", "replace").decode("latin-1")
+    """What fpdf2's core fonts can draw: Latin-1 as it is, other letters without their accents, anything else '?'."""
+    return "".join(_latin1_char(c) for c in text.replace("…", "...").replace("—", "-"))
+
+
+def _latin1_char(char: str) -> str:
+    if ord(char) < 256:
+        return char
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return base if base and all(ord(c) < 256 for c in base) else "?"
 
 
 def summary_pdf(evidence: Evidence, created_at: str) -> bytes:
