@@ -74,3 +74,5 @@ def audit_verify_pack(
         f"pack verifies: submission {verified.submission_id}, {verified.members} files, {verified.decisions} decision "
         f"record{'' if verified.decisions == 1 else 's'} proven in a log of {verified.tree_size} under origin {verified.origin}"
     )
+    for revision in verified.unkept_revisions:
+        typer.echo(f"note: bundle revision {revision} was never kept by the log's database, so its files are not in the pack")

@@ -54,6 +54,8 @@ class Verified:
     members: int
     decisions: int
     tree_size: int
+    unkept_revisions: tuple[str, ...] = ()
+    """Bundle revisions a decision was made on that the log's database never kept, so the pack cannot hold them."""
 
 
 def read_members(data: bytes) -> dict[str, bytes]:
@@ -113,11 +115,11 @@ def verify_pack(data: bytes, trusted: Ed25519PublicKey, origin: str | None = Non
         at = next((i for i, (a, b) in enumerate(zip(expected, data, strict=False)) if a != b), min(len(expected), len(data)))
         raise PackError("the zip file", f"its bytes differ from the canonical zip of its members at byte {at} (altered between members)")
     try:
-        tree_size = _check_records(index, members, origin, trusted)
-        _check_contents(index, members)
+        tree_size, revisions = _check_records(index, members, origin, trusted)
+        unkept = _check_contents(index, members, revisions)
     except (AttributeError, TypeError, KeyError, ValueError) as exc:
         raise PackError(INDEX, f"signed, yet what it lists is malformed ({exc.__class__.__name__}: {exc})") from None
-    return Verified(str(index["submission_id"]), origin, len(members), len(index["decisions"]), tree_size)
+    return Verified(str(index["submission_id"]), origin, len(members), len(revisions), tree_size, unkept)
 
 
 def _signed_index(members: dict[str, bytes], trusted: Ed25519PublicKey, origin: str | None) -> tuple[dict[str, Any], str]:
@@ -181,8 +183,9 @@ def _json(members: dict[str, bytes], name: str) -> Any:
         raise PackError(name, f"not JSON: {exc}") from None
 
 
-def _check_records(index: dict[str, Any], members: dict[str, bytes], origin: str, trusted: Ed25519PublicKey) -> int:
-    """Each decision's proof under the pack's checkpoint; the tree size it proves them in."""
+def _check_records(index: dict[str, Any], members: dict[str, bytes], origin: str, trusted: Ed25519PublicKey) -> tuple[int, list[str]]:
+    """Each decision's proof under the pack's checkpoint; the tree size it proves them in, and each decision's
+    bundle revision."""
     try:
         note = members[CHECKPOINT].decode()
         checkpoint = open_note(note, origin, trusted)
@@ -190,7 +193,8 @@ def _check_records(index: dict[str, Any], members: dict[str, bytes], origin: str
         raise PackError(CHECKPOINT, "missing") from None
     except (UnicodeError, NoteError) as exc:
         raise PackError(CHECKPOINT, f"not a checkpoint signed by the trusted key: {exc}") from None
-    for entry in index.get("decisions", []):
+    revisions = []
+    for entry in index["decisions"]:
         name = str(entry.get("member")) if isinstance(entry, dict) else "?"
         proof = _json(members, name)
         if not isinstance(proof, dict) or proof.get("checkpoint") != note:
@@ -201,14 +205,20 @@ def _check_records(index: dict[str, Any], members: dict[str, bytes], origin: str
             raise PackError(name, f"its inclusion proof fails: {exc}") from None
         if proof["record"].get("decision_id") != entry.get("decision_id"):
             raise PackError(name, "it proves a different decision than the index names")
-    return checkpoint.size
+        revisions.append(proof["record"]["bundle_revision"])
+    return checkpoint.size, revisions
 
 
-def _check_contents(index: dict[str, Any], members: dict[str, bytes]) -> None:
-    """The bundle revisions against their digests, the circuit and the results against their hashes."""
-    for bundle in index.get("bundles", []):
-        name = bundle.get("member") if isinstance(bundle, dict) else None
-        if not name:
+def _check_contents(index: dict[str, Any], members: dict[str, bytes], revisions: list[str]) -> tuple[str, ...]:
+    """The bundle revisions against their digests, the circuit and the results against their hashes; returns
+    the revisions the index says were never kept."""
+    listed = {bundle["revision"]: bundle["member"] for bundle in index["bundles"]}
+    for revision in revisions:
+        if revision not in listed:
+            raise PackError(INDEX, f"a decision was made on bundle revision {revision}, which the index does not list")
+    for bundle in index["bundles"]:
+        name = bundle["member"]
+        if name is None:
             continue
         listing = _json(members, name)
         try:
@@ -216,7 +226,7 @@ def _check_contents(index: dict[str, Any], members: dict[str, bytes]) -> None:
             rebuild_bundle(bundle["revision"], files)
         except (KeyError, TypeError) as exc:
             raise PackError(name, f"it lists a file the pack does not hold, or is unreadable: {exc}") from None
-        except BundleError as exc:
+        except (BundleError, ValueError, RuntimeError) as exc:
             raise PackError(name, f"its files are not bundle revision {bundle['revision']}: {exc}") from None
     submission = _json(members, "submission.json")
     if "circuit.qasm" in members and hashlib.sha256(members["circuit.qasm"]).hexdigest() != submission.get("circuit_sha256"):
@@ -232,3 +242,4 @@ def _check_contents(index: dict[str, Any], members: dict[str, bytes]) -> None:
             raise PackError("results.json", f"a result or its job is unreadable: {exc}") from None
         if recomputed != result["result_hash"]:
             raise PackError("results.json", f"the result of job {result.get('job_id')} does not match its result_hash")
+    return tuple(revision for revision, member in listed.items() if member is None)
