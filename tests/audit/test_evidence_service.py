@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from govern.audit.checkpoint import generate_key, load_public_key
 from govern.audit.evidence.collect import Evidence
+from govern.audit.evidence.layout import name_part, safe_name
 from govern.audit.evidence.summary import latin1, summary_html, summary_pdf
 from govern.audit.evidence.verify import verify_pack
 from govern.db.database import create_db_engine
@@ -109,3 +110,17 @@ def test_the_summary_escapes_hostile_text_and_draws_it_in_latin1():
     assert pdf.startswith(b"%PDF-") and len(re.findall(rb"/Type\s*/Page(?![a-z])", pdf)) == 1  # one page
     assert latin1(HOSTILE) == '<script>alert("x")</script> Zoë - ??'
     assert latin1("Erdős") == "Erdos"
+
+
+@pytest.mark.parametrize(("name", "safe"), [
+    ("pack.json", True), ("bundles/sha256_ab/bundle/.manifest", True), ("bundles/r/custom/team/x.rego", True),
+    ("../x", False), ("a/../b", False), ("/etc/passwd", False), ("a\\b", False), ("a//b", False), ("a b", False),
+    (".", False), ("", False), ("x" * 600, False), ("naïve", False),
+])
+def test_member_names_are_plain_relative_paths(name, safe):
+    assert safe_name(name) is safe
+
+
+def test_a_revision_or_id_becomes_one_safe_part():
+    assert name_part("sha256:ab/../c") == "sha256_ab_.._c" and safe_name(name_part("sha256:ab/../c"))
+    assert safe_name(name_part("..")) and safe_name(name_part(".")) and safe_name(name_part(""))
