@@ -121,7 +121,7 @@ def _cost(evidence: Evidence) -> Section:
         rows.append((f"Ledger {entry['kind']}", _short(f"{entry['amount']} {entry['currency']} on {entry['sandbox_id']}: {entry['note']}")))
     if len(evidence.ledger) > MAX_LEDGER_ROWS:
         rows.append(("More", f"{len(evidence.ledger) - MAX_LEDGER_ROWS} more entries in ledger.json"))
-    rows += [(f"Charged for job {r['job_id']}", f"{r['actual_cost']} {r['currency']}") for r in evidence.results]
+    rows += [("Charged", f"{r['actual_cost']} {r['currency']} for job {r['job_id']}") for r in evidence.results]
     return Section("What it cost", rows)
 
 
@@ -130,7 +130,7 @@ def _produced(evidence: Evidence) -> Section:
     for result in evidence.results:
         counts = result["counts"] if isinstance(result["counts"], dict) else {}
         top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:MAX_OUTCOMES_SHOWN]
-        rows.append((f"Result of job {result['job_id']}", _short(result["result_hash"])))
+        rows.append(("Result", _short(f"{result['result_hash']} (job {result['job_id']})")))
         rows.append(("Counts", _short(f"{sum(counts.values())} shots on {result['device']}; most frequent "
                                       + ", ".join(f"{bits}: {n}" for bits, n in top))))
     return Section("What it produced", rows or [("Result", "none")])
