@@ -106,7 +106,7 @@ class Settings(BaseSettings):
         default=65_536, description="Most bytes of request line and headers `govern serve` reads before it answers 431 and closes."
     )
     audit_signing_key: Path | None = Field(
-        default=None, description="Ed25519 private key (PEM) that signs decision-log checkpoints."
+        default=None, description="Ed25519 private key (PEM) that signs decision-log checkpoints, record proofs and evidence packs."
     )
     audit_log_origin: str = Field(
         default="govern/decision-log", min_length=1, max_length=256, pattern=r"^[^\s+]+$",

@@ -60,10 +60,10 @@ OPERATIONS = {result.ok().label: result.ok() for result in SCHEMA.get_all_operat
 def service(request, tmp_path_factory) -> Iterator[tuple[str, dict[str | None, dict[str, str]], dict[str, str]]]:
     """A live service on a fresh database: its URL, headers for each role (None: no token), and the ids of
     records made through it, so that operations on one resource also meet one that exists."""
-    keys = tmp_path_factory.mktemp("keys")
-    generate_key(keys / "audit.pem")  # so that the checkpoint and proof routes answer, not 503
-    signing = {"GOVERN_AUDIT_SIGNING_KEY": str(keys / "audit.pem")}
-    with fresh_database(request, tmp_path_factory.mktemp("schemathesis")) as database_url, running_service(database_url, env=signing) as url:
+    folder = tmp_path_factory.mktemp("schemathesis")
+    generate_key(folder / "audit.pem")  # a service that signs evidence packs, checkpoints and proofs, so they are fuzzed past their 503
+    signing = {"GOVERN_AUDIT_SIGNING_KEY": str(folder / "audit.pem")}
+    with fresh_database(request, folder) as database_url, running_service(database_url, env=signing) as url:
         engine = create_db_engine(database_url)
         with session_scope(engine) as session:
             headers = {

@@ -54,6 +54,7 @@ def test_wheel_carries_policies_lineage_and_examples(wheel):
     assert "govern/_packaged/policies/govern/main.rego" in names
     assert "govern/_packaged/lineage/README.md" in names
     assert "govern/_packaged/examples/context.yaml" in names
+    assert "govern/audit/evidence/templates/summary.html.j2" in names  # the evidence pack's summary
     assert "govern/migrations/versions/0001_api_tokens.py" in names
     assert "govern/migrations/script.py.mako" in names
     assert any(n.endswith("entry_points.txt") for n in names)

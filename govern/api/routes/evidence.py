@@ -1,0 +1,43 @@
+"""`GET /v1/submissions/{id}/evidence`: a submission's evidence pack (govern.audit.evidence), for compliance
+and admin, signed with the service's GOVERN_AUDIT_SIGNING_KEY; without one the service refuses (503)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response, status
+from sqlmodel import select
+
+from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, require
+from govern.api.refusals import refusals
+from govern.audit.checkpoint import CheckpointError, load_private_key
+from govern.audit.evidence.layout import name_part
+from govern.audit.evidence.pack import PackTooLarge, build_pack
+from govern.db.tables import SubmissionRecord
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+
+@router.get(
+    "/submissions/{submission_id}/evidence", response_class=Response,
+    responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}, **refusals(403, 404, 409, 503)},
+)
+def get_evidence(submission_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """The submission's evidence pack as a zip (compliance and admin); verify it offline with
+    `govern audit verify-pack FILE.zip --public-key PATH.pub`. 503 when the service has no signing key."""
+    team = session.exec(select(SubmissionRecord.team).where(SubmissionRecord.id == submission_id)).first()
+    require(engine, token, "audit.read", {"team": team or ""})
+    if team is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission {submission_id!r}")
+    if settings.audit_signing_key is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this service has no GOVERN_AUDIT_SIGNING_KEY, so it signs no evidence packs")
+    try:
+        key = load_private_key(settings.audit_signing_key)
+    except CheckpointError:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this service cannot read its GOVERN_AUDIT_SIGNING_KEY") from None
+    try:
+        data = build_pack(session, submission_id, settings.audit_log_origin, key)
+    except PackTooLarge as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission {submission_id!r}")
+    filename = f"evidence-{name_part(submission_id)}.zip"
+    return Response(data, media_type="application/zip", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
