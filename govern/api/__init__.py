@@ -27,11 +27,13 @@ from govern.api.routes import (
     dispatch,
     facets,
     health,
+    impact,
     lineage,
     marquez,
     outbox,
     policy,
     procurement,
+    replay,
     submissions,
     waivers,
 )
@@ -97,7 +99,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.tokens = TokenCache(settings.token_cache_s)
     app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes, encoded_paths=lineage.ENCODED_PATHS)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
-    for routes in (health, check, outbox, facets, audit, policy, procurement, waivers, submissions, dispatch, lineage, marquez):
+    for routes in (health, check, outbox, facets, audit, replay, policy, impact, procurement, waivers, submissions, dispatch, lineage, marquez):
         app.include_router(routes.router)
     # Starlette types each handler as taking any Exception, though it passes only the class registered.
     app.add_exception_handler(InputError, _input_error)  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from govern.cli import manifests, service, submissions
+from govern.cli import impact, manifests, replay, service, submissions  # noqa: F401 - they register `policy impact` and `audit replay`
 from govern.cli.audit import audit_app
 from govern.cli.common import fail, stderr_console
 from govern.cli.db import db_app

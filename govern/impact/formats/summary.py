@@ -1,0 +1,18 @@
+"""What the formats for people share: the window in words."""
+
+from __future__ import annotations
+
+from govern.impact.analysis import Window
+
+
+def window_text(window: Window) -> str:
+    parts = []
+    if window.since is not None:
+        parts.append(f"from {window.since.isoformat()}")
+    if window.until is not None:
+        parts.append(f"until {window.until.isoformat()}")
+    if window.team is not None:
+        parts.append(f"team {window.team}")
+    if window.outcome is not None:
+        parts.append(f"recorded {window.outcome}")
+    return ", ".join(parts) or "every recorded decision"
