@@ -123,7 +123,7 @@ def _in_service(settings: Settings, server: str | None, candidate: PolicyBundle,
     with client_errors():
         _, body = client_or_exit(settings, server).request(
             "POST", "/v1/policy/impact", params=params, content=candidate_archive(candidate),
-            headers={"Content-Type": "application/gzip"}, timeout=SERVER_TIMEOUT_S,
+            headers={"Content-Type": "application/octet-stream"}, timeout=SERVER_TIMEOUT_S,
         )
     return ImpactReport.model_validate(body)
 

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1/policy", tags=["policy"])
 ARCHIVE_BODY = {
     "required": True,
     "description": "The candidate bundle as a gzip-compressed tar archive (`opa build`'s layout; team modules under `.custom/N/`).",
-    "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}},
+    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
 }
 _RUNNING = threading.Lock()
 
