@@ -85,10 +85,15 @@ def recorded_decision(session: Session, decision_id: str) -> DecisionRecord:
 def replay_decision(session: Session, decision_id: str, make_engine: EngineFactory) -> Replay:
     """Replay the recorded decision on its own revision, with an engine `make_engine` builds (and this closes)."""
     row = recorded_decision(session, decision_id)
-    content = json.loads(row.record)
-    recorded = content.get("decision", {})
-    revision = recorded.get("bundle_revision", row.bundle_revision)
-    facts = {"decision_id": row.decision_id, "seq": row.seq, "kind": row.kind, "bundle_revision": revision,
+    try:
+        content = json.loads(row.record)
+        recorded = content["decision"]
+        revision = str(recorded["bundle_revision"])
+        policy_input = policy_input_of(content)
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        return Replay(row.decision_id, row.seq, row.kind, row.bundle_revision, row.outcome, None,
+                      (Difference("record", "a decision and its input", f"unreadable ({exc.__class__.__name__}): the record was edited"),))
+    facts: dict[str, Any] = {"decision_id": row.decision_id, "seq": row.seq, "kind": row.kind, "bundle_revision": revision,
              "recorded_outcome": outcome_of(recorded)}
     try:
         bundle = load_revision(session, revision)
@@ -102,7 +107,7 @@ def replay_decision(session: Session, decision_id: str, make_engine: EngineFacto
     except (BundleError, EngineError) as exc:
         return Replay(**facts, replayed_outcome=None, differences=(Difference("engine", "a decision", f"no engine: {exc}"),))
     try:
-        replayed = engine.evaluate(policy_input_of(content))
+        replayed = engine.evaluate(policy_input)
     finally:
         engine.close()
     return Replay(**facts, replayed_outcome=replayed.outcome.value, differences=tuple(differences(recorded, replayed)))

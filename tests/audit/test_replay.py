@@ -11,8 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from govern.audit.log import append
+from govern.audit.replay import differences
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.db.public import TokenCreate
+from govern.policy.decision import Decision
 from govern.records.tokens import create_token
 from tests.api.test_api import example
 from tests.conftest import ROOT
@@ -114,3 +117,26 @@ def test_a_past_decision_replays_identically_after_the_bundle_changed_twice(data
     db.dispose()
     result = cli("audit", "replay", first["decision_id"])
     assert result.exit_code == 1 and "DIFFERS" in result.stdout and "they were changed" in result.stdout, result.output
+
+
+def test_a_revision_not_kept_cannot_be_replayed(database_url, engine, example_inputs, cli, monkeypatch):
+    db = create_db_engine(database_url)
+    upgrade(db)
+    _, policy_input = example_inputs[0]
+    decision = engine.evaluate(policy_input)
+    with session_scope(db) as session:  # recorded without its revision, as before revisions were kept
+        append(session, decision, policy_input, actor="test", kind="check")
+    db.dispose()
+    monkeypatch.setenv("GOVERN_DATABASE_URL", database_url)
+    result = cli("audit", "replay", decision.decision_id)
+    assert result.exit_code == 2 and "was not kept" in result.output
+
+
+def test_an_engine_failure_is_never_identical(engine, example_inputs):
+    failed = Decision.failed_closed("evaluation did not finish within 5s", input_hash="h", bundle_revision="r", engine="embedded")
+    recorded = failed.model_dump(mode="json")
+    assert [d.what for d in differences(recorded, failed)] == ["engine"]
+    decision = engine.evaluate(example_inputs[0][1])
+    assert differences(decision.model_dump(mode="json"), decision) == []
+    edited = {**decision.model_dump(mode="json"), "allow": not decision.allow}
+    assert "outcome" in [d.what for d in differences(edited, decision)]

@@ -23,6 +23,7 @@ from govern.impact.candidate import candidate_from_archive
 from govern.policy.bundle import BundleError
 from govern.policy.engines import EngineError
 from govern.policy.engines.embedded import RegorusEngine
+from govern.settings import Settings
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
@@ -57,7 +58,7 @@ def impact(
         _RUNNING.release()
 
 
-def _run(request: Request, settings: SettingsDep, window: Window) -> ImpactReport:
+def _run(request: Request, settings: Settings, window: Window) -> ImpactReport:
     try:
         candidate = candidate_from_archive(request.scope.get(RAW_BODY, b""))
         candidate_engine = RegorusEngine(candidate, timeout_s=settings.evaluation_timeout_s, workers=settings.workers,
