@@ -10,7 +10,9 @@ seeding short, `--distinct` inputs are decided and each is recorded `decisions /
 decision id; the impact run evaluates every record, so repetition saves it nothing.
 
 Run: python benchmarks/bench_impact.py [--decisions N] [--distinct N] [--workers N] [--database URL]
-Default database: a SQLite file in a temporary folder. Progress is shown when stderr is a terminal.
+Default database: a SQLite file in a temporary folder; a `--database` that already holds `--decisions` records
+is replayed as it is (seed once, measure again; replayed then counts every record it holds), one that holds
+fewer is topped up. Progress is shown when stderr is a terminal.
 The last line printed is one JSON object: decisions, replayed, changed, allow_to_deny, deny_to_allow, seconds,
 decisions_per_s, seed_seconds, distinct, workers, cpus.
 """
@@ -31,11 +33,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from govern.audit.log import append
 from govern.check.checker import Checker
 from govern.db.database import create_db_engine, session_scope, upgrade
+from govern.db.tables import DecisionRecord
 from govern.impact.analysis import Progress, Window, analyse
 from govern.manifest.documents import Document, load_documents, load_one
 from govern.manifest.schema import Context
@@ -93,6 +98,11 @@ def varied_inputs(count: int, engine: RegorusEngine, rng: random.Random) -> list
     return inputs
 
 
+def recorded_count(db: Engine) -> int:
+    with Session(db) as session:
+        return session.execute(select(func.count()).select_from(DecisionRecord)).scalar_one()
+
+
 def seed(db: Engine, decisions: int, distinct: int, workers: int, progress: Progress | None) -> None:
     shipped = RegorusEngine(load_bundle(), workers=workers)
     try:
@@ -100,8 +110,7 @@ def seed(db: Engine, decisions: int, distinct: int, workers: int, progress: Prog
         decided = shipped.evaluate_many(inputs)
     finally:
         shipped.close()
-    upgrade(db)
-    done = 0
+    done = recorded_count(db)
     while done < decisions:
         with session_scope(db) as session:
             for index in range(done, min(done + 1000, decisions)):
@@ -132,13 +141,15 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=100_000)
     parser.add_argument("--distinct", type=int, default=2_000, help="distinct policy inputs among the decisions")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="evaluator processes")
-    parser.add_argument("--database", help="database URL (default: a SQLite file in a temporary folder)")
+    parser.add_argument("--database", help="database URL (default: a SQLite file in a temporary folder); reused when already seeded")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="govern-bench-impact-") as folder:
         db = create_db_engine(args.database or f"sqlite:///{Path(folder) / 'govern.db'}")
         started = time.perf_counter()
-        with shown("seeding recorded decisions") as progress:
-            seed(db, args.decisions, min(args.distinct, args.decisions), args.workers, progress)
+        upgrade(db)
+        if recorded_count(db) < args.decisions:  # a database seeded by an earlier run is used as it is
+            with shown("seeding recorded decisions") as progress:
+                seed(db, args.decisions, min(args.distinct, args.decisions), args.workers, progress)
         seed_seconds = time.perf_counter() - started
         team = Path(folder) / "team"
         team.mkdir()
