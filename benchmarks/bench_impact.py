@@ -46,6 +46,7 @@ from govern.manifest.documents import Document, load_documents, load_one
 from govern.manifest.schema import Context
 from govern.policy.bundle import load_bundle
 from govern.policy.engines.embedded import RegorusEngine
+from govern.records.policy_revisions import store_revision
 from govern.submission import submission_from_request
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,12 +105,15 @@ def recorded_count(db: Engine) -> int:
 
 
 def seed(db: Engine, decisions: int, distinct: int, workers: int, progress: Progress | None) -> None:
-    shipped = RegorusEngine(load_bundle(), workers=workers)
+    bundle = load_bundle()
+    shipped = RegorusEngine(bundle, workers=workers)
     try:
         inputs = varied_inputs(distinct, shipped, random.Random(15))
         decided = shipped.evaluate_many(inputs)
     finally:
         shipped.close()
+    with session_scope(db) as session:  # kept, as the service keeps it, so each record can be replayed
+        store_revision(session, bundle)
     done = recorded_count(db)
     while done < decisions:
         with session_scope(db) as session:

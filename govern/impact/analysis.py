@@ -4,7 +4,8 @@ what it decided). Each input carries its own `now_ns`, so it is judged by the ca
 
 Memory stays flat on a long log: records stream in chunks; the next chunk is read and parsed on a thread
 while the engine decides the current one (`evaluate_many`, which an engine may spread over its evaluators);
-the counts are exact, the list of changed decisions is capped (`ImpactReport.listed_limit`).
+the counts are exact, the list of changed decisions is capped (`ImpactReport.listed_limit`), keeping
+those whose outcome changed before those where only the rules did.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class ImpactReport(BaseModel):
     engine_failures: int = Field(0, description="Decisions the candidate could not evaluate (each denied, fail closed).")
     unreadable: int = Field(0, description="Records whose content could not be read as a decision; not replayed.")
     listed_limit: int = LISTED_LIMIT
-    changed_decisions: list[ChangedDecision] = Field(default_factory=list, description="The first `listed_limit` changed decisions.")
+    changed_decisions: list[ChangedDecision] = Field(default_factory=list, description="Up to `listed_limit` changed decisions in log order, those whose outcome changed first.")
 
     @property
     def truncated(self) -> bool:
@@ -145,6 +146,8 @@ class _Tally:
         self.removed: Counter[str] = Counter()
         self.teams: Counter[str] = Counter()
         self.sandboxes: Counter[str] = Counter()
+        self.flips: list[ChangedDecision] = []
+        self.others: list[ChangedDecision] = []
 
     def add(self, past: Past, decision: Decision) -> None:
         report = self.report
@@ -166,18 +169,28 @@ class _Tally:
         self.teams[past.team] += 1
         if sandbox:
             self.sandboxes[sandbox] += 1
-        if len(report.changed_decisions) < report.listed_limit:
-            report.changed_decisions.append(ChangedDecision(
-                decision_id=past.decision_id, seq=past.seq, kind=past.kind, team=past.team, sandbox=sandbox,
-                recorded_at=past.recorded_at, recorded_outcome=past.outcome, new_outcome=outcome,
-                rules_added=added, rules_removed=removed,
-                link=self.link_base + DECISION_LINK.format(decision_id=past.decision_id),
-            ))
+        self._list(ChangedDecision(
+            decision_id=past.decision_id, seq=past.seq, kind=past.kind, team=past.team, sandbox=sandbox,
+            recorded_at=past.recorded_at, recorded_outcome=past.outcome, new_outcome=outcome,
+            rules_added=added, rules_removed=removed,
+            link=self.link_base + DECISION_LINK.format(decision_id=past.decision_id),
+        ))
+
+    def _list(self, item: ChangedDecision) -> None:
+        """Keep at most `listed_limit`, outcome changes first: one pushes out the latest of the others."""
+        limit = self.report.listed_limit
+        flipped = item.recorded_outcome != item.new_outcome
+        if len(self.flips) + len(self.others) < limit:
+            (self.flips if flipped else self.others).append(item)
+        elif flipped and self.others:
+            self.others.pop()
+            self.flips.append(item)
 
     def finished(self) -> ImpactReport:
         return self.report.model_copy(update={
             "rules_added": dict(sorted(self.added.items())), "rules_removed": dict(sorted(self.removed.items())),
             "teams": dict(sorted(self.teams.items())), "sandboxes": dict(sorted(self.sandboxes.items())),
+            "changed_decisions": sorted(self.flips + self.others, key=lambda item: item.seq),
         })
 
 

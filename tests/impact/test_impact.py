@@ -103,6 +103,7 @@ def test_the_window_and_the_cap(recorded, team_folder):
     hit, _ = tightened(decisions)
     capped = run(url, bundle, listed_limit=1, chunk=3)
     assert capped.changed == len(hit) and len(capped.changed_decisions) == 1 and capped.truncated
+    assert capped.changed_decisions[0].new_outcome != capped.changed_decisions[0].recorded_outcome  # outcome changes kept first
     denied = run(url, bundle, window=Window(outcome="denied"))
     assert denied.replayed == sum(d.outcome.value == "denied" for d, _ in decisions) and denied.allow_to_deny == 0
     team = decisions[0][1]["experiment"]["metadata"]["team"]

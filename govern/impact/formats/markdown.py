@@ -4,7 +4,7 @@ the changed decisions, at most ROWS of them, each linking to its record in the s
 from __future__ import annotations
 
 from govern.impact.analysis import ImpactReport
-from govern.impact.formats.summary import window_text
+from govern.impact.formats.summary import flips_first, window_text
 
 ROWS = 50
 
@@ -15,7 +15,7 @@ def render(report: ImpactReport) -> str:
         "### Policy impact",
         "",
         f"Bundle `{_cell(report.candidate_manifest_revision or '(no revision)')}` ({_code(report.candidate_revision)}) {verdict} "
-        f"({_cell(window_text(report.window))}).",
+        f"(window: {_cell(window_text(report.window))}).",
         "",
         "| replayed | changed | allow → deny | deny → allow | engine failures |",
         "|---:|---:|---:|---:|---:|",
@@ -27,7 +27,7 @@ def render(report: ImpactReport) -> str:
         lines += [f"| {_code(r)} | {report.rules_added.get(r, 0)} | {report.rules_removed.get(r, 0)} |" for r in rules]
     if report.teams or report.sandboxes:
         lines += ["", f"Teams affected: {_names(report.teams)}. Sandboxes affected: {_names(report.sandboxes)}."]
-    shown = report.changed_decisions[:ROWS]
+    shown = flips_first(report)[:ROWS]
     if shown:
         lines += ["", "| decision | team | sandbox | recorded → now | rules |", "|---|---|---|---|---|"]
     for item in shown:
@@ -35,7 +35,7 @@ def render(report: ImpactReport) -> str:
         target = f"[{_cell(item.decision_id)}]({item.link})" if item.link else _cell(item.decision_id)
         lines.append(f"| {target} | {_cell(item.team)} | {_cell(item.sandbox)} | {item.recorded_outcome} → {item.new_outcome} | {rules_cell} |")
     if report.changed > len(shown):
-        lines += ["", f"_{report.changed - len(shown)} more changed decisions not shown; the JSON report lists the first {len(report.changed_decisions)}._"]
+        lines += ["", f"_{report.changed - len(shown)} more changed decisions not shown; the JSON report lists {len(report.changed_decisions)} of them, outcome changes first._"]
     return "\n".join(lines) + "\n"
 
 

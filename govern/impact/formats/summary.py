@@ -1,8 +1,8 @@
-"""What the formats for people share: the window in words."""
+"""What the formats for people share: the window in words, and which changed decisions to show first."""
 
 from __future__ import annotations
 
-from govern.impact.analysis import Window
+from govern.impact.analysis import ChangedDecision, ImpactReport, Window
 
 
 def window_text(window: Window) -> str:
@@ -16,3 +16,8 @@ def window_text(window: Window) -> str:
     if window.outcome is not None:
         parts.append(f"recorded {window.outcome}")
     return ", ".join(parts) or "every recorded decision"
+
+
+def flips_first(report: ImpactReport) -> list[ChangedDecision]:
+    """The listed changed decisions, those whose outcome changed first (each group in log order)."""
+    return sorted(report.changed_decisions, key=lambda item: item.recorded_outcome == item.new_outcome)

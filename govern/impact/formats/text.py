@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from govern.impact.analysis import ImpactReport
-from govern.impact.formats.summary import window_text
+from govern.impact.formats.summary import flips_first, window_text
 
 SHOWN = 50
 
@@ -22,7 +22,7 @@ def render(report: ImpactReport) -> str:
                           ("teams affected", report.teams), ("sandboxes affected", report.sandboxes)):
         if counts:
             lines.append(f"{title}: " + ", ".join(f"{name or '(none)'} {n}" for name, n in counts.items()))
-    shown = report.changed_decisions[:SHOWN]
+    shown = flips_first(report)[:SHOWN]
     if shown:
         lines.append("changed decisions:")
     for item in shown:
@@ -30,5 +30,5 @@ def render(report: ImpactReport) -> str:
         lines.append(f"  {item.decision_id} (record {item.seq}, {item.team or '-'}/{item.sandbox or '-'}): "
                      f"{item.recorded_outcome} -> {item.new_outcome} {rules}".rstrip())
     if report.changed > len(shown):
-        lines.append(f"  ... {report.changed - len(shown)} more changed decisions (the JSON report lists the first {len(report.changed_decisions)})")
+        lines.append(f"  ... {report.changed - len(shown)} more changed decisions (the JSON report lists {len(report.changed_decisions)}, outcome changes first)")
     return "\n".join(lines) + "\n"
