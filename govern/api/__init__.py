@@ -28,12 +28,14 @@ from govern.api.routes import (
     evidence,
     facets,
     health,
+    impact,
     lineage,
     marquez,
     outbox,
     policy,
     procurement,
     proofs,
+    replay,
     submissions,
     waivers,
 )
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.tokens = TokenCache(settings.token_cache_s)
     app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes, encoded_paths=lineage.ENCODED_PATHS)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
-    for routes in (health, check, outbox, facets, audit, proofs, policy, procurement, waivers, submissions, dispatch, evidence, lineage, marquez):
+    for routes in (health, check, outbox, facets, audit, proofs, replay, policy, impact, procurement, waivers, submissions, dispatch, evidence, lineage, marquez):
         app.include_router(routes.router)
     # Starlette types each handler as taking any Exception, though it passes only the class registered.
     app.add_exception_handler(InputError, _input_error)  # type: ignore[arg-type]

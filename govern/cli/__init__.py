@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from govern.cli import evidence, manifests, service, submissions  # noqa: F401  (evidence registers on audit_app)
+from govern.cli import evidence, impact, manifests, replay, service, submissions  # noqa: F401 - they register `audit pack`, `policy impact` and `audit replay`
 from govern.cli.audit import audit_app
 from govern.cli.common import fail, stderr_console
 from govern.cli.db import db_app
