@@ -14,7 +14,7 @@ Default database: a SQLite file in a temporary folder; a `--database` that alrea
 is replayed as it is (seed once, measure again; replayed then counts every record it holds), one that holds
 fewer is topped up. Progress is shown when stderr is a terminal.
 The last line printed is one JSON object: decisions, replayed, changed, allow_to_deny, deny_to_allow, seconds,
-decisions_per_s, seed_seconds, distinct, workers, cpus.
+decisions_per_s, seed_seconds, distinct, workers, cpus, calibration_s (ten million additions: how fast the machine was).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from measure import calibration_seconds
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -175,7 +176,7 @@ def main() -> None:
         "allow_to_deny": report.allow_to_deny, "deny_to_allow": report.deny_to_allow,
         "seconds": round(seconds, 2), "decisions_per_s": round(report.replayed / seconds, 1) if seconds else None,
         "seed_seconds": round(seed_seconds, 2), "distinct": min(args.distinct, args.decisions), "workers": args.workers,
-        "cpus": os.cpu_count(),
+        "cpus": os.cpu_count(), "calibration_s": calibration_seconds(),
     }))
 
 

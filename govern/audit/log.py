@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +26,10 @@ from govern.audit.record_format import (
     HASHED_COLUMNS,
     RECORD_FORMATS,
     column_differing,
+    content_members,
     content_of,
-    exact_content,
+    content_text,
     fields,
-    record_text,
     row_hash,
     team_of,
 )
@@ -43,7 +43,8 @@ CHAIN_LOCK_KEY = 0x676F7665726E  # "govern": the PostgreSQL advisory lock that o
 
 @dataclass
 class Entry:
-    """A decision waiting for its place in the chain."""
+    """A decision waiting for its place in the chain, its record's content serialised already: the chain's
+    lock is held only while the entries are numbered and linked."""
 
     decision: Decision
     policy_input: dict[str, Any]
@@ -51,6 +52,10 @@ class Entry:
     kind: str
     done: bool = False
     error: BaseException | None = None
+    content: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.content = content_members(self.kind, self.actor, self.decision.model_dump(mode="json"), self.policy_input)
 
 
 def append(
@@ -139,14 +144,6 @@ def _chain(session: Session, entries: list[Entry]) -> list[DecisionRecord]:
 def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
     decision = entry.decision
     recorded_at = datetime.now(UTC)
-    content = {
-        "seq": seq,
-        "kind": entry.kind,
-        "actor": entry.actor,
-        "recorded_at": recorded_at.isoformat(),
-        "decision": decision.model_dump(mode="json"),
-        "input": entry.policy_input,
-    }
     row = DecisionRecord(
         seq=seq,
         decision_id=decision.decision_id,
@@ -157,7 +154,7 @@ def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
         bundle_revision=decision.bundle_revision,
         input_hash=decision.input_hash,
         recorded_at=recorded_at,
-        record=record_text(exact_content(content), CURRENT_FORMAT),
+        record=content_text(entry.content, seq, recorded_at.isoformat()),
         prev_hash=prev_hash,
         format=CURRENT_FORMAT,
         hash="",  # computed next, from the other columns

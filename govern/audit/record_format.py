@@ -12,7 +12,6 @@ current format).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Mapping
@@ -33,9 +32,12 @@ HASHED_COLUMNS = (
 FORMAT_DOMAINS = {2: b"govern decision record, format 2\n", 3: b"govern decision record, format 3\n"}
 """Prefixed to what a format hashes, so its digest can never equal another format's."""
 EXACT_INTEGERS_KEY = "integers_as_strings"
-"""Format 3 carries integers beyond ±(2**53 - 1), the epoch nanoseconds the policies read, as decimal strings,
-and lists where it did so under this key, as RFC 6901 JSON Pointers into the content."""
+"""Format 3 carries integers beyond ±(2**53 - 1), the epoch nanoseconds the policies read (and floats so large
+they are integers, which JCS writes as such), as decimal strings, and lists where it did so under this key, as
+RFC 6901 JSON Pointers into the content; they read back as integers."""
 _EXACT_RANGE = 2**53 - 1
+_JCS_EXPONENT_FROM = 1e21
+"""From here on JCS writes a number with an exponent, so it reads back as a float."""
 
 
 def as_utc(value: datetime) -> datetime:
@@ -76,13 +78,31 @@ def row_hash(values: Mapping[str, Any]) -> str:
     if version == 2:
         return hashlib.sha256(FORMAT_DOMAINS[2] + canonical_json({c: values[c] for c in HASHED_COLUMNS})).hexdigest()
     if version == 3:
-        return hashlib.sha256(FORMAT_DOMAINS[3] + rfc8785.dumps({c: values[c] for c in HASHED_COLUMNS})).hexdigest()
+        columns = jcs_members({c: jcs_scalar(values[c]) for c in HASHED_COLUMNS})
+        return hashlib.sha256(FORMAT_DOMAINS[3] + columns.encode()).hexdigest()
     raise ValueError(f"unknown record format {version!r}")
 
 
+def jcs_scalar(value: Any) -> str:
+    """A value as RFC 8785 text. For text, null and integers in JSON's exact range that is what `json.dumps`
+    writes (its escapes are JCS's), at a fraction of the JCS library's cost; anything else goes to the library."""
+    if value is None or isinstance(value, str) or (type(value) is int and abs(value) <= _EXACT_RANGE):
+        return json.dumps(value, ensure_ascii=False)
+    return rfc8785.dumps(value).decode()
+
+
+def jcs_members(members: Mapping[str, str]) -> str:
+    """The RFC 8785 text of an object from its members' RFC 8785 texts, keyed by ASCII names. JCS is
+    compositional, and ASCII names sort the same by UTF-16 code unit as by code point, so the bulk of a record
+    can be serialised before the appender takes the chain's lock (tests check this against the library)."""
+    if not all(name.isascii() for name in members):
+        raise ValueError("member names must be ASCII")
+    return "{" + ",".join(f"{json.dumps(name, ensure_ascii=False)}:{members[name]}" for name in sorted(members)) + "}"
+
+
 def record_text(content: Mapping[str, Any], version: int) -> str:
-    """The record column holding `content` (as `exact_content` gives it, from format 3): canonical JSON before
-    format 3, RFC 8785 from it."""
+    """The record column holding `content` (integers beyond the exact range already strings, from format 3):
+    canonical JSON before format 3, RFC 8785 from it."""
     return rfc8785.dumps(content).decode() if version >= 3 else canonical_json(content).decode()
 
 
@@ -97,36 +117,54 @@ def content_of(record: str, version: int) -> dict[str, Any] | None:
     return content
 
 
-def exact_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    """The content as format 3 holds it: each integer JSON cannot carry exactly becomes its decimal string, and
-    its pointer is listed under EXACT_INTEGERS_KEY (absent when there is none)."""
+def content_members(kind: str, actor: str, decision: Mapping[str, Any], policy_input: Mapping[str, Any]) -> dict[str, str]:
+    """A format-3 record's content but its place and time, as RFC 8785 member texts: each integer JSON cannot
+    carry exactly becomes its decimal string, its pointer listed under EXACT_INTEGERS_KEY (absent when none)."""
+    exact_decision, decision_pointers = _exact(decision, "/decision")
+    exact_input, input_pointers = _exact(policy_input, "/input")
+    members = {"kind": jcs_scalar(kind), "actor": jcs_scalar(actor),
+               "decision": rfc8785.dumps(exact_decision).decode(), "input": rfc8785.dumps(exact_input).decode()}
+    if decision_pointers or input_pointers:
+        members[EXACT_INTEGERS_KEY] = rfc8785.dumps(decision_pointers + input_pointers).decode()
+    return members
+
+
+def content_text(members: Mapping[str, str], seq: int, recorded_at: str) -> str:
+    """The record column of a format-3 record: its content members with its place and time."""
+    return jcs_members({**members, "seq": jcs_scalar(seq), "recorded_at": jcs_scalar(recorded_at)})
+
+
+def _exact(value: Any, at: str) -> tuple[Any, list[str]]:
     pointers: list[str] = []
 
-    def convert(value: Any, pointer: str) -> Any:
-        if isinstance(value, dict):
-            return {k: convert(v, f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}") for k, v in value.items()}
-        if isinstance(value, list):
-            return [convert(v, f"{pointer}/{i}") for i, v in enumerate(value)]
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _EXACT_RANGE:
+    def convert(item: Any, pointer: str) -> Any:
+        if isinstance(item, dict):
+            return {k: convert(v, f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}") for k, v in item.items()}
+        if isinstance(item, list):
+            return [convert(v, f"{pointer}/{i}") for i, v in enumerate(item)]
+        if isinstance(item, int) and not isinstance(item, bool) and abs(item) > _EXACT_RANGE:
             pointers.append(pointer)
-            return str(value)
-        return value
+            return str(item)
+        if isinstance(item, float) and _EXACT_RANGE < abs(item) < _JCS_EXPONENT_FROM:
+            pointers.append(pointer)  # JCS writes it as an integer, which would read back beyond the exact range
+            return str(int(item))
+        return item
 
-    converted: dict[str, Any] = convert(dict(content), "")
-    if pointers:
-        converted[EXACT_INTEGERS_KEY] = pointers
-    return converted
+    return convert(value, at), pointers
 
 
 def restored_content(content: Mapping[str, Any]) -> dict[str, Any]:
-    """The content with the integers format 3 carries as strings (at the pointers it lists) integers again."""
-    restored = copy.deepcopy(dict(content))
+    """The content with the integers format 3 carries as strings (at the pointers it lists) integers again.
+    Only the containers on those pointers' paths are copied: the rest is shared with `content`."""
+    restored = dict(content)
     for pointer in restored.pop(EXACT_INTEGERS_KEY, ()):
         *path, last = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
         parent: Any = restored
         for part in path:
-            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
-        key: Any = int(last) if isinstance(parent, list) else last
+            key: Any = int(part) if isinstance(parent, list) else part
+            parent[key] = list(parent[key]) if isinstance(parent[key], list) else dict(parent[key])
+            parent = parent[key]
+        key = int(last) if isinstance(parent, list) else last
         parent[key] = int(parent[key])
     return restored
 

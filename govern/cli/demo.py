@@ -73,9 +73,10 @@ def run_demo(database: Path, console: Console, timeout_s: float = 300.0) -> None
         _lineage(clients["compliance"], console, timeout_s)
         _reproduce(clients, submissions, results, console, timeout_s)
         _audit(database_engine, console)
+        pack = _evidence(database_engine, settings, submissions["noisy"], database.parent, console)
     database_engine.dispose()
     console.print("demo complete: every step turned out as expected", markup=False)
-    _keep_exploring(settings.resolved_database_url(), tokens["compliance"], submissions["noisy"]["id"], console)
+    _keep_exploring(settings.resolved_database_url(), tokens["compliance"], submissions["noisy"]["id"], pack, console)
 
 
 def _tokens(database_engine: Engine) -> dict[str, str]:
@@ -222,7 +223,34 @@ def _audit(database_engine: Engine, console: Console) -> None:
     console.print(f"audit: {verification.records} decisions in the log, hash chain intact (head {verification.head_hash[:16]}…)", markup=False)
 
 
-def _keep_exploring(database_url: str, compliance_token: str, submission_id: str, console: Console) -> None:
+def _evidence(database_engine: Engine, settings: Settings, submission: JsonObject, folder: Path, console: Console) -> Path:
+    """Compliance's questions: replay the noisy run's decision on its kept revision, then pack the run's
+    evidence and verify the pack as a regulator would, with the public key alone. Returns the pack's path."""
+    # lazy: only the demo's last step needs them
+    from govern.audit.checkpoint import generate_key, load_private_key, load_public_key, public_key_path
+    from govern.audit.evidence.pack import build_pack
+    from govern.audit.evidence.verify import verify_pack
+    from govern.audit.replay import embedded_engines, replay_decision
+
+    key = folder / "demo-audit.pem"
+    for stale in (key, public_key_path(key)):
+        stale.unlink(missing_ok=True)
+    generate_key(key)
+    with session_scope(database_engine) as session:
+        replayed = replay_decision(session, submission["decision_id"], embedded_engines(settings))
+        pack = build_pack(session, submission["id"], settings.audit_log_origin, load_private_key(key))
+    if not replayed.identical or pack is None:
+        raise DemoFailed(f"decision {submission['decision_id']} did not replay identically: {[d.describe() for d in replayed.differences]}")
+    console.print(f"evidence: decision {replayed.decision_id} replayed on its kept revision: identical ({replayed.replayed_outcome})", markup=False)
+    path = folder / f"evidence-{submission['id']}.zip"
+    path.write_bytes(pack)
+    verified = verify_pack(pack, load_public_key(public_key_path(key)))
+    console.print(f"evidence: pack {path} verifies with the public key alone ({verified.members} files, "
+                  f"{verified.decisions} decision proven under a signed checkpoint of {verified.tree_size} records)", markup=False)
+    return path
+
+
+def _keep_exploring(database_url: str, compliance_token: str, submission_id: str, pack: Path, console: Console) -> None:
     """How to go on with what the demo made: serve its database, with a token that reads every team's records."""
     console.print("keep exploring what the demo made (the database stays until you delete it or run the demo again):", markup=False)
     for line in (
@@ -230,6 +258,7 @@ def _keep_exploring(database_url: str, compliance_token: str, submission_id: str
         "govern serve --with-worker --port 8080 &",
         f"export GOVERN_SERVER=http://127.0.0.1:8080 GOVERN_TOKEN={compliance_token}  # the demo's compliance token",
         f"govern jobs {submission_id}; govern result {submission_id}; govern audit verify",
+        f"govern audit verify-pack {shlex.quote(str(pack))} --public-key {shlex.quote(str(pack.parent / 'demo-audit.pem.pub'))}",
         'curl -s -H "Authorization: Bearer $GOVERN_TOKEN" "$GOVERN_SERVER/v1/submissions"',
     ):
         console.print(f"  {line}", markup=False)

@@ -17,7 +17,7 @@ from tests.live_service import free_port, wait_for
 pytestmark = pytest.mark.slow
 
 STEP_PREFIXES = ("database:", "service:", "sandbox ", "allowed/", "denied/", "ideal run", "noisy run", "lineage:", "reproduce ",
-                 "audit:", "demo complete", "keep exploring", "  ")
+                 "audit:", "evidence:", "demo complete", "keep exploring", "  ")
 
 
 def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
@@ -31,7 +31,8 @@ def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert f"database: {database}" in output
     for step in ("check allowed, submission", "denied (decision", "ideal run on local/aer_simulator", "noisy run on ibm/ibm_brisbane",
-                 "calibration fake_brisbane@", "-> run", "ABORT", "reproduce noisy: same circuit", "hash chain intact", "demo complete"):
+                 "calibration fake_brisbane@", "-> run", "ABORT", "reproduce noisy: same circuit", "hash chain intact",
+                 "replayed on its kept revision: identical", "verifies with the public key alone", "demo complete"):
         assert step in output, step
     assert Path(database).is_file()
     lines = finished.stdout.splitlines()
@@ -45,6 +46,10 @@ def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
     commands = lines[next(i for i, line in enumerate(lines) if line.startswith("keep exploring")) + 1:]
     exports = dict(re.findall(r"(GOVERN_[A-Z_]+)=(\S+)", " ".join(line for line in commands if line.lstrip().startswith("export "))))
     assert shlex.split(exports["GOVERN_DATABASE_URL"]) == [f"sqlite:///{database}"]
+    (verify_pack,) = [shlex.split(line) for line in commands if line.lstrip().startswith("govern audit verify-pack")]
+    offline = {key: value for key, value in os.environ.items() if not key.startswith("GOVERN_")}
+    verified = subprocess.run([sys.executable, "-m", *verify_pack], cwd=folder, env=offline, capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0 and "pack verifies" in verified.stdout, verified.stdout + verified.stderr
     (serve,) = [shlex.split(line.split("&")[0]) for line in commands if line.lstrip().startswith("govern serve")]
     port = free_port()
     serve = [sys.executable, "-m", *serve[:serve.index("--port") + 1], str(port), *serve[serve.index("--port") + 2:]]
