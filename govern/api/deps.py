@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 import anyio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from govern.audit.checkpoint import CheckpointError, load_private_key
 from govern.db.public import TokenPublic
 from govern.db.readiness import SchemaGate
 from govern.policy.decision import Authorization
@@ -154,3 +156,14 @@ def decide_on(
     changed = change()
     session.commit()
     return changed
+
+
+def audit_signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The key that signs checkpoints, proofs and evidence packs, read per request (a rotated key takes effect at
+    once, and the key is never kept where a crash report could show it); 503 when there is none to read."""
+    if settings.audit_signing_key is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this service has no GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints, proofs or evidence packs")
+    try:
+        return load_private_key(settings.audit_signing_key)
+    except CheckpointError:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this service cannot read its GOVERN_AUDIT_SIGNING_KEY") from None

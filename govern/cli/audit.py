@@ -112,7 +112,7 @@ def audit_checkpoint(
     from govern.audit.tree import signed_checkpoint
     from govern.db.database import reading, session_scope
 
-    key, origin = _signing_key(), _origin(None)
+    key, origin = signing_key_or_exit(), _origin(None)
     with database_errors(hint=DATABASE_HINT):
         with session_scope(reading(database_or_exit())) as session:
             result = verify(session)
@@ -133,7 +133,7 @@ def audit_prove(
     from govern.audit.tree import prove
     from govern.db.database import reading, session_scope
 
-    key, origin = _signing_key(), _origin(None)
+    key, origin = signing_key_or_exit(), _origin(None)
     with database_errors(hint=DATABASE_HINT):
         with session_scope(reading(database_or_exit())) as session:
             proof = prove(session, decision_id, origin, key)
@@ -319,7 +319,7 @@ def _origin(given: str | None) -> str:
     return given or settings_or_exit().audit_log_origin
 
 
-def _signing_key() -> Ed25519PrivateKey:
+def signing_key_or_exit() -> Ed25519PrivateKey:
     from govern.audit.checkpoint import CheckpointError, load_private_key  # lazy: start-up time (cryptography)
 
     settings = settings_or_exit()

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from govern.cli.audit import _signing_key, audit_app
+from govern.cli.audit import audit_app, signing_key_or_exit
 from govern.cli.common import DATABASE_HINT, database_errors, database_or_exit, fail, settings_or_exit, stderr_console
 from govern.exit_codes import EXIT_DENIED
 
@@ -23,7 +23,7 @@ def audit_pack(
     from govern.audit.evidence.pack import PackTooLarge, build_pack
     from govern.db.database import reading, session_scope
 
-    key = _signing_key()
+    key = signing_key_or_exit()
     origin = settings_or_exit().audit_log_origin
     with database_errors(hint=DATABASE_HINT):
         with session_scope(reading(database_or_exit())) as session:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 from sqlmodel import select
 
-from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, require
+from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, audit_signing_key, require
 from govern.api.refusals import refusals
-from govern.audit.checkpoint import CheckpointError, load_private_key
 from govern.audit.evidence.layout import name_part
 from govern.audit.evidence.pack import PackTooLarge, build_pack
 from govern.db.tables import SubmissionRecord
@@ -27,12 +26,7 @@ def get_evidence(submission_id: str, token: TokenDep, engine: PolicyEngineDep, s
     require(engine, token, "audit.read", {"team": team or ""})
     if team is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission {submission_id!r}")
-    if settings.audit_signing_key is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this service has no GOVERN_AUDIT_SIGNING_KEY, so it signs no evidence packs")
-    try:
-        key = load_private_key(settings.audit_signing_key)
-    except CheckpointError:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "this service cannot read its GOVERN_AUDIT_SIGNING_KEY") from None
+    key = audit_signing_key(settings)
     try:
         data = build_pack(session, submission_id, settings.audit_log_origin, key)
     except PackTooLarge as exc:

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from govern.api.deps import PolicyEngineDep, ReadSessionDep, SettingsDep, TokenDep, require
+from govern.api.deps import PolicyEngineDep, ReadSessionDep, SettingsDep, TokenDep, audit_signing_key, require
 from govern.api.refusals import refusals
 from govern.api.schemas import ErrorPublic
-from govern.audit.checkpoint import CheckpointError, load_private_key
 from govern.audit.merkle import ProofError
 from govern.audit.tree import MAX_TREE_SIZE, prove, prove_consistency, signed_checkpoint
-from govern.settings import Settings
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -54,15 +51,6 @@ class ConsistencyProofPublic(BaseModel):
     consistency_proof: list[str]
 
 
-def _signing_key(settings: Settings) -> Ed25519PrivateKey:
-    if settings.audit_signing_key is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no audit signing key is configured (GOVERN_AUDIT_SIGNING_KEY)")
-    try:
-        return load_private_key(settings.audit_signing_key)
-    except CheckpointError:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the audit signing key cannot be read") from None
-
-
 @router.get(
     "/checkpoint", response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **refusals(403), **NO_SIGNING_KEY},
@@ -70,7 +58,7 @@ def _signing_key(settings: Settings) -> Ed25519PrivateKey:
 def checkpoint(token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep, settings: SettingsDep) -> PlainTextResponse:
     """A checkpoint of the log as it stands, signed now (a C2SP signed note, text; compliance and admin)."""
     require(engine, token, "audit.read", {})
-    note, _ = signed_checkpoint(session, settings.audit_log_origin, _signing_key(settings))
+    note, _ = signed_checkpoint(session, settings.audit_log_origin, audit_signing_key(settings))
     return PlainTextResponse(note)
 
 
@@ -81,7 +69,7 @@ def record_proof(
 ) -> RecordProofPublic:
     """The proof that the decision's record is in the log, under a checkpoint signed now (compliance and admin)."""
     require(engine, token, "audit.read", {})
-    proof = prove(session, decision_id, settings.audit_log_origin, _signing_key(settings))
+    proof = prove(session, decision_id, settings.audit_log_origin, audit_signing_key(settings))
     if proof is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no record of this decision in the decision log")
     return RecordProofPublic.model_validate(proof.to_json())
