@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     token_cache_s: NonNegativeFloat = Field(
         default=5.0, description="Seconds the service remembers an authenticated token (a revoked one works that long at most; 0: never)."
     )
+    console_idle_s: PositiveInt = Field(
+        default=1800, le=86_400, description="Seconds a console session may sit idle before it must sign in again."
+    )
+    console_session_s: PositiveInt = Field(
+        default=43_200, le=604_800, description="Seconds a console session lasts at most, however active, before it must sign in again."
+    )
     lineage_poll_s: PositiveFloat = Field(default=2.0, description="Seconds between lineage delivery passes when nothing wakes the deliverer.")
     lineage_max_attempts: PositiveInt = Field(
         default=10, description="Delivery attempts of a lineage event before it is parked with its error and stops holding back its run."

@@ -42,6 +42,7 @@ from govern.api.routes import (
 from govern.audit.log import GroupCommit
 from govern.check.checker import Checker
 from govern.circuit.profiling import profiling_options
+from govern.console.app import install_console
 from govern.db.database import create_db_engine, reading, upgrade
 from govern.db.readiness import SchemaGate
 from govern.dispatch.worker import Worker, worker_options
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
     for routes in (health, check, outbox, facets, audit, proofs, replay, policy, impact, procurement, waivers, submissions, dispatch, evidence, lineage, marquez):
         app.include_router(routes.router)
+    install_console(app)
     # Starlette types each handler as taking any Exception, though it passes only the class registered.
     app.add_exception_handler(InputError, _input_error)  # type: ignore[arg-type]
     app.add_exception_handler(RecordError, _record_refused)  # type: ignore[arg-type]

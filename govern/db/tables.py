@@ -359,3 +359,17 @@ class PolicyRevisionFileRecord(SQLModel, table=True):
     module_path: str = Field(default="", sa_type=Text)
     origin: str = Field(default="", sa_type=Text)
     sha256: str = Field(foreign_key="policy_blobs.sha256", max_length=64)
+
+
+class ConsoleSessionRecord(SQLModel, table=True):
+    """A signed-in console session: the cookie holds a random id, only its SHA-256 is stored, with the API
+    token it stands for (never the token's secret) and the CSRF token its forms carry."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    token_id: uuid.UUID = Field(foreign_key="api_tokens.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True), index=True)
