@@ -4,7 +4,7 @@ approved (its `decided_at` moves on when it is revoked). Existing records are in
 before this migration is known only while the sandbox is still approved.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
