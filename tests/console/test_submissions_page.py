@@ -122,7 +122,8 @@ def test_a_denied_submission_names_its_rule_and_links_to_its_decision(client):
     sign_in(client, submitter)
     page = client.get(f"/ui/submissions/{denied['submission']['id']}").text
     assert "SEC-008" in page and f'href="/ui/decisions/{denied["decision"]["decision_id"]}"' in page
-    assert "a denied submission is not dispatched" in page and "none, it was denied" in page
+    assert "a denied submission is not dispatched" in page and "the submission was denied, so nothing ran" in page
+    assert "Cancel unfinished work" not in page and "Reproduce the run" not in page  # nothing ran to cancel or repeat
 
 
 def test_the_evidence_pack_is_for_audit_readers(client):
