@@ -124,3 +124,12 @@ def service(tmp_path) -> Iterator[Service]:
     database_url = f"sqlite:///{tmp_path / 'govern.db'}"
     with running_service(database_url) as url:
         yield Service(url, database_url)
+
+
+def sign_in(page, url: str, token: str, next_path: str = "") -> None:
+    """Sign in through /ui/login's form by keyboard, as a person would: type the token, press Enter."""
+    page.goto(f"{url}/ui/login" + (f"?next={next_path}" if next_path else ""))
+    page.get_by_label("API token").fill(token)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "/ui/login" not in page.url, page.locator("main").inner_text()
