@@ -4,13 +4,16 @@ and admin, signed with the service's GOVERN_AUDIT_SIGNING_KEY; without one the s
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from govern.api.deps import KeptTreeDep, PolicyEngineDep, SessionDep, SettingsDep, TokenDep, audit_signing_key, require
 from govern.api.refusals import refusals
 from govern.audit.evidence.layout import name_part
 from govern.audit.evidence.pack import PackTooLarge, build_pack
+from govern.db.public import TokenPublic
 from govern.db.tables import SubmissionRecord
+from govern.policy.engines import PolicyEngine
+from govern.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
@@ -24,6 +27,12 @@ def get_evidence(
 ) -> Response:
     """The submission's evidence pack as a zip (compliance and admin); verify it offline with
     `govern audit verify-pack FILE.zip --public-key PATH.pub`. 503 when the service has no signing key."""
+    return evidence_pack(session, engine, token, settings, submission_id)
+
+
+def evidence_pack(session: Session, engine: PolicyEngine, token: TokenPublic, settings: Settings, submission_id: str) -> Response:
+    """The pack as a zip download, for a token allowed `audit.read` on the submission's team (the API's and
+    the console's one path)."""
     team = session.exec(select(SubmissionRecord.team).where(SubmissionRecord.id == submission_id)).first()
     require(engine, token, "audit.read", {"team": team or ""})
     if team is None:
