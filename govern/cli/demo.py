@@ -76,15 +76,18 @@ def run_demo(database: Path, console: Console, timeout_s: float = 300.0) -> None
         pack = _evidence(database_engine, settings, submissions["noisy"], database.parent, console)
     database_engine.dispose()
     console.print("demo complete: every step turned out as expected", markup=False)
-    _keep_exploring(settings.resolved_database_url(), tokens["compliance"], submissions["noisy"]["id"], pack, console)
+    _keep_exploring(settings.resolved_database_url(), tokens, submissions["noisy"]["id"], pack, console)
+
+
+DEMO_USERS = {"qa": ("submitter", "platform-qa"), "rnd": ("submitter", "materials-rnd"),
+              "procurement": ("procurement", "procurement"), "compliance": ("compliance", "compliance")}
+"""The demo's tokens: key → (role, team)."""
 
 
 def _tokens(database_engine: Engine) -> dict[str, str]:
-    roles = {"qa": ("submitter", "platform-qa"), "rnd": ("submitter", "materials-rnd"),
-             "procurement": ("procurement", "procurement"), "compliance": ("compliance", "compliance")}
     with session_scope(database_engine) as session:
         return {key: create_token(session, TokenCreate(role=role, team=team, name=f"demo-{key}"))[1]
-                for key, (role, team) in roles.items()}
+                for key, (role, team) in DEMO_USERS.items()}
 
 
 @contextmanager
@@ -250,8 +253,10 @@ def _evidence(database_engine: Engine, settings: Settings, submission: JsonObjec
     return path
 
 
-def _keep_exploring(database_url: str, compliance_token: str, submission_id: str, pack: Path, console: Console) -> None:
-    """How to go on with what the demo made: serve its database, with a token that reads every team's records."""
+def _keep_exploring(database_url: str, tokens: dict[str, str], submission_id: str, pack: Path, console: Console) -> None:
+    """How to go on with what the demo made: serve its database, with a token that reads every team's records,
+    and open the web console, signed in with the demo's tokens of each kind of user."""
+    compliance_token = tokens["compliance"]
     console.print("keep exploring what the demo made (the database stays until you delete it or run the demo again):", markup=False)
     for line in (
         f"export GOVERN_DATABASE_URL={shlex.quote(database_url)}",
@@ -260,5 +265,7 @@ def _keep_exploring(database_url: str, compliance_token: str, submission_id: str
         f"govern jobs {submission_id}; govern result {submission_id}; govern audit verify",
         f"govern audit verify-pack {shlex.quote(str(pack))} --public-key {shlex.quote(str(pack.parent / 'demo-audit.pem.pub'))}",
         'curl -s -H "Authorization: Bearer $GOVERN_TOKEN" "$GOVERN_SERVER/v1/submissions"',
+        "# the web console: open http://127.0.0.1:8080/ui/ and sign in with one of the demo's tokens:",
+        *(f"#   {DEMO_USERS[key][0]:<11} {DEMO_USERS[key][1]:<15} {secret}" for key, secret in tokens.items()),
     ):
         console.print(f"  {line}", markup=False)

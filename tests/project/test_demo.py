@@ -41,6 +41,21 @@ def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
     keep_exploring(lines, database, tmp_path)
 
 
+def signs_in_to_the_console(url: str, commands: list[str]) -> None:
+    """The printed console address and each printed token sign in, and compliance sees every decision."""
+    (address,) = re.findall(r"open (http://\S+/ui/)", " ".join(commands))
+    assert address == "http://127.0.0.1:8080/ui/"
+    tokens = dict(re.findall(r"^\s+#\s+(\w+)\s+\S+\s+(gov_\S+)$", "\n".join(commands), re.MULTILINE))
+    assert set(tokens) == {"submitter", "procurement", "compliance"}
+    with httpx.Client(base_url=url, timeout=10) as browser:
+        form = browser.get("/ui/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        signed = browser.post("/ui/login", data={"token": tokens["compliance"], "csrf_token": csrf})
+        assert signed.status_code == 303 and signed.headers["location"] == "/ui/decisions"
+        page = browser.get("/ui/decisions")
+        assert page.status_code == 200 and page.text.count("/ui/decisions/") >= 5
+
+
 def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
     """The end message's commands serve the demo's database, and its token reads what the demo recorded."""
     commands = lines[next(i for i, line in enumerate(lines) if line.startswith("keep exploring")) + 1:]
@@ -67,6 +82,7 @@ def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
         wait_for(ready, what="the demo's database served")
         listed = httpx.get(f"{url}/v1/submissions", headers={"Authorization": f"Bearer {exports['GOVERN_TOKEN']}"}, timeout=10)
         assert listed.status_code == 200 and len(listed.json()["items"]) == 3, listed.text
+        signs_in_to_the_console(url, commands)
     finally:
         process.terminate()
         process.wait(timeout=30)

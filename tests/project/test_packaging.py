@@ -55,6 +55,9 @@ def test_wheel_carries_policies_lineage_and_examples(wheel):
     assert "govern/_packaged/lineage/README.md" in names
     assert "govern/_packaged/examples/context.yaml" in names
     assert "govern/audit/evidence/templates/summary.html.j2" in names  # the evidence pack's summary
+    for vendored in ("cytoscape/cytoscape.min.js", "cytoscape-dagre/cytoscape-dagre.min.js", "chart.js/chart.umd.min.js",
+                     "VENDORED.md"):
+        assert f"govern/console/static/vendor/{vendored}" in names  # the console's JavaScript, served offline
     assert "govern/migrations/versions/0001_api_tokens.py" in names
     assert "govern/migrations/script.py.mako" in names
     assert any(n.endswith("entry_points.txt") for n in names)

@@ -22,6 +22,7 @@ from govern.audit.search import DecisionFilters, experiment_of, rules_of, search
 from govern.audit.tree import check_proof, prove
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep
 from govern.console.params import (
+    Blank,
     CursorQuery,
     NameQuery,
     OutcomeQuery,
@@ -45,7 +46,7 @@ DecisionId = Annotated[str, Path(min_length=1, max_length=64)]
 def decisions(
     request: Request, signed_in: SignedInDep, session: ReadSessionDep,
     team: TeamQuery = None, outcome: OutcomeQuery = None, rule: RuleQuery = None, experiment: NameQuery = None,
-    kind: Annotated[Literal["check", "submission"] | None, Query()] = None,
+    kind: Annotated[Literal["check", "submission"] | None, Blank, Query()] = None,
     since: SinceQuery = None, until: UntilQuery = None, cursor: CursorQuery = None, limit: PageSize = 50,
 ) -> HTMLResponse:
     engine: PolicyEngine = request.app.state.engine
