@@ -106,6 +106,7 @@ def test_submitters_see_and_request_only_for_their_team_and_decide_nothing(clien
     assert client.get("/ui/sandboxes/SBX-THEIRS").status_code == 404  # as the API: no probing another team's ids
     mine = client.get("/ui/sandboxes/SBX-MINE")
     assert re.search(r'id="approve"[^>]* disabled', mine.text) and "role &#39;submitter&#39; may not sandbox.approve" in mine.text
+    assert "You requested this sandbox" not in mine.text
     assert client.post("/ui/sandboxes/SBX-MINE/approve", data={"csrf_token": csrf_of(mine.text)}).status_code == 403
     assert client.post("/ui/sandboxes/SBX-THEIRS/revoke", data={"csrf_token": csrf_of(mine.text)}).status_code == 404
     today = datetime.now(UTC).date()
