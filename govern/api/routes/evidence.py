@@ -10,6 +10,7 @@ from govern.api.deps import KeptTreeDep, PolicyEngineDep, SessionDep, SettingsDe
 from govern.api.refusals import refusals
 from govern.audit.evidence.layout import name_part
 from govern.audit.evidence.pack import PackTooLarge, build_pack
+from govern.audit.kept_tree import KeptTree
 from govern.db.public import TokenPublic
 from govern.db.tables import SubmissionRecord
 from govern.policy.engines import PolicyEngine
@@ -27,10 +28,12 @@ def get_evidence(
 ) -> Response:
     """The submission's evidence pack as a zip (compliance and admin); verify it offline with
     `govern audit verify-pack FILE.zip --public-key PATH.pub`. 503 when the service has no signing key."""
-    return evidence_pack(session, engine, token, settings, submission_id)
+    return evidence_pack(session, engine, token, settings, submission_id, kept)
 
 
-def evidence_pack(session: Session, engine: PolicyEngine, token: TokenPublic, settings: Settings, submission_id: str) -> Response:
+def evidence_pack(
+    session: Session, engine: PolicyEngine, token: TokenPublic, settings: Settings, submission_id: str, kept: KeptTree | None = None,
+) -> Response:
     """The pack as a zip download, for a token allowed `audit.read` on the submission's team (the API's and
     the console's one path)."""
     team = session.exec(select(SubmissionRecord.team).where(SubmissionRecord.id == submission_id)).first()

@@ -143,4 +143,4 @@ def reproduce(request: Request, submission_id: SubmissionId, signed_in: SignedIn
 @router.get("/{submission_id}/evidence", include_in_schema=False)
 def evidence(request: Request, submission_id: SubmissionId, signed_in: SignedInDep, session: SessionDep) -> Response:
     """The evidence pack as `GET /v1/submissions/{id}/evidence` answers it, for `audit.read`."""
-    return evidence_pack(session, request.app.state.engine, signed_in.token, request.app.state.settings, submission_id)
+    return evidence_pack(session, request.app.state.engine, signed_in.token, request.app.state.settings, submission_id, request.app.state.log_tree)
