@@ -23,16 +23,24 @@ def log(database_url, engine, example_inputs):
         for index in range(40):
             decision, policy_input = (denied, inputs["no-sandbox"]) if index == 3 else (allowed, inputs["bell-local"])
             append(session, decision.model_copy(update={"decision_id": f"search-{index}"}), policy_input, actor="t", kind="check")
-    yield db, denied.deny[0].rule
+    yield db, denied.deny[0].rule, inputs["no-sandbox"]["experiment"]["metadata"]["name"]
     db.dispose()
 
 
-def test_a_rare_rule_is_found_a_window_at_a_time(log):
-    db, rule = log
+def test_a_rare_rule_is_found_through_the_rule_index_at_once(log):
+    db, rule, _ = log
+    with session_scope(db) as session:
+        page = search_decisions(session, DecisionFilters(rule=rule), limit=5, scan_limit=10)
+    assert [item.decision_id for item in page.items] == ["search-3"] and rule in page.items[0].rules
+    assert page.scanned_to is None and page.next_cursor is None
+
+
+def test_a_rare_experiment_is_found_a_window_at_a_time(log):
+    db, rule, experiment = log
     pages, cursor = [], None
     with session_scope(db) as session:
         while True:
-            page = search_decisions(session, DecisionFilters(rule=rule), before=cursor, limit=5, scan_limit=10)
+            page = search_decisions(session, DecisionFilters(experiment=experiment), before=cursor, limit=5, scan_limit=10)
             pages.append(page)
             if page.items or page.next_cursor is None:
                 break
@@ -42,7 +50,7 @@ def test_a_rare_rule_is_found_a_window_at_a_time(log):
 
 
 def test_a_common_match_fills_the_page_and_pages_on(log):
-    db, _ = log
+    db, _, _ = log
     with session_scope(db) as session:
         first = search_decisions(session, DecisionFilters(experiment="bell-calibration"), limit=5, scan_limit=10)
         second = search_decisions(session, DecisionFilters(experiment="bell-calibration"), before=first.next_cursor, limit=5, scan_limit=10)
