@@ -12,6 +12,7 @@
   const list = document.getElementById('node-list');
   const panel = document.getElementById('facets');
   const KIND_NAMES = {dataset: 'dataset', run: 'experiment run', result: 'result'};
+  const READABLE_ZOOM = 0.75;  // below it labels are unreadable: a wide graph is panned instead
   const buttons = new Map();
   let graph = null;
   let cy = null;
@@ -124,6 +125,10 @@
     ];
     cy = cytoscape({container, elements, style: STYLE, layout: {name: 'dagre', rankDir: 'LR', nodeSep: 24, rankSep: 70},
                     boxSelectionEnabled: false, autoungrabify: true, maxZoom: 2});
+    if (cy.zoom() < READABLE_ZOOM) {
+      cy.zoom(READABLE_ZOOM);
+      cy.center(cy.getElementById(graph.start));
+    }
     cy.on('tap', 'node', (event) => select(event.target.id()));
     listNodes();
     const counted = `${graph.nodes.length} nodes, ${graph.edges.length} edges, ${graph.direction} ${graph.depth} hops from the start.`;
@@ -132,6 +137,7 @@
     } else {
       say(counted, 'muted');
     }
+    container.cytoscape = cy;  // for scripts driving the page, such as its browser test
     container.dataset.drawn = 'true';
     select(graph.start);
   };
