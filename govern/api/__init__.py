@@ -29,6 +29,7 @@ from govern.api.routes import (
     facets,
     health,
     impact,
+    kpis,
     lineage,
     marquez,
     outbox,
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.tokens = TokenCache(settings.token_cache_s)
     app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes, encoded_paths=lineage.ENCODED_PATHS)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
-    for routes in (health, check, outbox, facets, audit, proofs, replay, policy, impact, procurement, waivers, submissions, dispatch, evidence, lineage, marquez):
+    for routes in (health, check, outbox, facets, audit, proofs, replay, policy, impact, procurement, waivers, submissions, dispatch, evidence, kpis, lineage, marquez):
         app.include_router(routes.router)
     install_console(app)
     # Starlette types each handler as taking any Exception, though it passes only the class registered.

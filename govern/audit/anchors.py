@@ -58,7 +58,12 @@ def load_checkpoint(path: Path, origin: str, trusted: Ed25519PublicKey) -> Ancho
         text = read_small(path, "checkpoint").decode()
     except UnicodeDecodeError:
         raise CheckpointError(f"{path} is not a checkpoint: not UTF-8") from None
-    label = f"checkpoint {path}"
+    return read_checkpoint(text, f"checkpoint {path}", str(path), origin, trusted)
+
+
+def read_checkpoint(text: str, label: str, source: str, origin: str, trusted: Ed25519PublicKey) -> Anchor:
+    """A checkpoint's text (from a file, or pasted into the console), labelled for what the log says of it;
+    CheckpointError (naming `source`) when it is none, AnchorRefused when the trusted key did not sign it."""
     if text.lstrip()[:1] in ("{", "["):
         legacy = Checkpoint.from_json(text)
         try:
@@ -71,7 +76,7 @@ def load_checkpoint(path: Path, origin: str, trusted: Ed25519PublicKey) -> Ancho
     except NoteRefused as exc:
         raise AnchorRefused(f"{label} is NOT valid: {exc}") from None
     except NoteError as exc:
-        raise CheckpointError(f"{path} is not a checkpoint: {exc}") from None
+        raise CheckpointError(f"{source} is not a checkpoint: {exc}") from None
     return Anchor(label, label, note.size, root_hash=note.root_hash)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -33,12 +34,14 @@ from govern.audit.record_format import (
     row_hash,
     team_of,
 )
-from govern.db.tables import DecisionRecord, table_of
+from govern.db.tables import DecisionRecord, DecisionRuleRecord, table_of
 from govern.policy.decision import Decision
 
 GENESIS = "0" * 64
 APPEND_ATTEMPTS = 20
 CHAIN_LOCK_KEY = 0x676F7665726E  # "govern": the PostgreSQL advisory lock that orders appends
+RULE_ID_CHARS = 200
+"""decision_rules.rule's length."""
 
 
 @dataclass
@@ -72,7 +75,7 @@ def append(
     entry = Entry(decision, policy_input, actor, kind)
     for _ in range(APPEND_ATTEMPTS):
         (row,) = _chain(session, [entry])
-        if _insert(session, [row]):
+        if _insert(session, [row], [entry]):
             return row
     raise RuntimeError("could not append to the decision log: too much contention")
 
@@ -111,7 +114,7 @@ class GroupCommit:
         try:
             for _ in range(APPEND_ATTEMPTS):
                 with Session(self._db) as session:
-                    if _insert(session, _chain(session, batch)):
+                    if _insert(session, _chain(session, batch), batch):
                         session.commit()
                         return
                     session.rollback()
@@ -163,13 +166,27 @@ def _record(entry: Entry, seq: int, prev_hash: str) -> DecisionRecord:
     return row
 
 
-def _insert(session: Session, rows: list[DecisionRecord]) -> bool:
-    """Insert the rows in one statement; False when a row's place was taken (those rows insert nothing).
-    The rows go as parameters, not as values in the statement, so its compiled form is cached."""
+def _insert(session: Session, rows: list[DecisionRecord], entries: list[Entry]) -> bool:
+    """Insert the rows in one statement, then the rules they fired; False when a row's place was taken (those
+    rows insert nothing). The rows go as parameters, not as values in the statement, so its compiled form is
+    cached."""
     table = table_of(DecisionRecord)
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(table).on_conflict_do_nothing().returning(table.c.seq)
-    return len(session.execute(statement, [row.model_dump() for row in rows]).all()) == len(rows)
+    if len(session.execute(statement, [row.model_dump() for row in rows]).all()) != len(rows):
+        return False
+    fired = [rule for row, entry in zip(rows, entries, strict=True) for rule in fired_rules(row, entry.decision)]
+    if fired:
+        session.execute(sqlalchemy_insert(table_of(DecisionRuleRecord)), fired)
+    return True
+
+
+def fired_rules(row: DecisionRecord, decision: Decision) -> list[dict[str, Any]]:
+    """The record's rows of decision_rules: each rule once per effect, however many findings it made (an id
+    beyond the column's length, which no shipped rule comes near, indexed by its start)."""
+    found = {(effect, finding.rule[:RULE_ID_CHARS]) for effect in ("deny", "warn", "waived") for finding in getattr(decision, effect)}
+    return [{"seq": row.seq, "effect": effect, "rule": rule, "team": row.team, "recorded_at": row.recorded_at}
+            for effect, rule in sorted(found)]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Finding decisions in the log for people: filtered, newest first, a page at a time by cursor (a seq).
 
-Team, outcome, kind and time are columns, answered by their indexes. A rule id or an experiment name lives in
-the record's content: the text search narrows the rows read and each candidate's content confirms it (a
-record also holds its policy input, which may name rules that never fired). Those scans are bounded: a page
+Team, outcome, kind and time are columns, answered by their indexes; a rule id by the rule index beside the
+log (decision_rules). An experiment name lives only in the record's content: a text search narrows the rows
+read. Either way each candidate's content, which the chain hashes, confirms the match. Those scans are bounded: a page
 reads at most `scan_limit` candidate records, and when it stops early its cursor resumes where it stopped,
 so no page costs more than that however rare the match.
 """
@@ -19,7 +19,7 @@ import sqlalchemy
 from sqlmodel import Session, col
 
 from govern.audit.record_format import as_utc, content_rule_ids
-from govern.db.tables import DecisionRecord
+from govern.db.tables import DecisionRecord, DecisionRuleRecord
 
 SCAN_LIMIT = 2000
 LISTED_COLUMNS = (
@@ -49,8 +49,8 @@ class DecisionFilters:
             found.append(col(DecisionRecord.recorded_at) >= as_utc(self.since))
         if self.until is not None:
             found.append(col(DecisionRecord.recorded_at) < as_utc(self.until))
-        if self.rule is not None:
-            found.append(col(DecisionRecord.record).contains(json.dumps({"rule": self.rule}, separators=(",", ":"))[1:-1]))
+        if self.rule is not None:  # narrowed by the rule index beside the log (its rows are written with each record)
+            found.append(col(DecisionRecord.seq).in_(sqlalchemy.select(col(DecisionRuleRecord.seq)).where(col(DecisionRuleRecord.rule) == self.rule)))
         if self.experiment is not None:
             found.append(col(DecisionRecord.record).contains(json.dumps({"name": self.experiment}, separators=(",", ":"))[1:-1]))
         return found

@@ -7,10 +7,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from govern.console.headers import ConsoleHeaders
-from govern.console.routes import decisions, lineage, login
+from govern.console.routes import audit, decisions, lineage, login, waivers
 from govern.console.templating import templates
 
-PAGES = (login, decisions, lineage)
+PAGES = (login, decisions, lineage, waivers, audit)
 
 
 def install_console(app: FastAPI) -> None:

@@ -153,8 +153,8 @@ class WaiverRequest(BaseModel):
 
     rule: Annotated[str, Field(pattern=r"^[A-Z]+-\d+$")]
     team: DnsLabel
-    experiment: str = "*"
-    sandbox: str | None = None
+    experiment: Annotated[str, Field(min_length=1, max_length=63)] = "*"  # the columns' bounds: longer is a 422, not a database error
+    sandbox: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     reason: Annotated[str, Field(min_length=10, max_length=4000)]
     expires: AwareDatetime
 

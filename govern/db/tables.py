@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, LargeBinary, Numeric, Table, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Index, SQLModel
 
 
 def utcnow() -> datetime:
@@ -68,6 +68,22 @@ class DecisionRecord(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 
 
+class DecisionRuleRecord(SQLModel, table=True):
+    """A rule a recorded decision fired (denied, warned or waived), written with the record: the KPIs and
+    rule filters count these rows instead of parsing every record. An index beside the log, not evidence:
+    the record's content, which the chain hashes, stays the source of truth (so no foreign key either: a
+    record removed by tampering is for `govern audit verify` to find)."""
+
+    __tablename__ = "decision_rules"
+    __table_args__ = (Index("ix_decision_rules_effect_time", "effect", "recorded_at"), Index("ix_decision_rules_rule", "rule", "seq"))
+
+    seq: int = Field(primary_key=True)
+    effect: str = Field(primary_key=True, max_length=8)
+    rule: str = Field(primary_key=True, max_length=200)
+    team: str = Field(max_length=63)
+    recorded_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
 class VendorRecord(SQLModel, table=True):
     """A vendor procurement has onboarded (or not), with its data-processing agreement and regions."""
 
@@ -102,6 +118,8 @@ class SandboxRecord(SQLModel, table=True):
     allows_confidential: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
     decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    approved_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    """When it was approved: `decided_at` moves on to the revocation, this stays (procurement lead time)."""
     revision: int = 0
     """Bumped by every change to what a decision reads of the sandbox other than money (status, approver,
     window, devices, budget, team, vendor, confidentiality), never by a reservation, release or charge: a
@@ -252,8 +270,6 @@ class LineageOutboxEntry(SQLModel, table=True):
     parked_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     """Set when delivery gave up after GOVERN_LINEAGE_MAX_ATTEMPTS; a parked event no longer holds back its run."""
 
-
-from sqlmodel import Index  # noqa: E402  (kept beside the lineage tables that need it)
 
 
 class LineageEventRecord(SQLModel, table=True):

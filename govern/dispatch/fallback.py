@@ -8,6 +8,8 @@ A fallback is taken before submitting, when the device is unavailable or its que
 
 from __future__ import annotations
 
+import re
+
 from govern.backends.base import Availability, Backend, BackendError
 from govern.db.tables import JobRecord
 from govern.dispatch.costs import actual_cost
@@ -36,6 +38,22 @@ def fallback_trigger(job: JobRecord, backend: Backend, deadline_s: float) -> str
         if pending is not None and availability.pending_jobs is not None and availability.pending_jobs > pending:
             return f"{backend.key} has {availability.pending_jobs} pending jobs, over the threshold of {pending}"
     return None
+
+
+FALLBACK_CAUSES = (
+    ("unavailable", re.compile(r"\S+ is unavailable: ")),
+    ("queue_minutes", re.compile(r"\S+ queue is \S+ min, over the ")),
+    ("pending_jobs", re.compile(r"\S+ has \d+ pending jobs, over the threshold ")),
+    ("error", re.compile(r"\S+ failed: ")),
+)
+"""Why a job fell back, read from the start of its recorded reason (`jobs.error`), which the wording here and
+in the worker's `_fall_back_or_fail` writes; kept beside that wording so the two change together."""
+
+
+def fallback_cause(reason: str | None) -> str:
+    """The cause a fallen-back job's reason names (`unavailable`, `queue_minutes`, `pending_jobs`, `error`),
+    else `other`."""
+    return next((cause for cause, pattern in FALLBACK_CAUSES if pattern.match(reason or "")), "other")
 
 
 def falls_back_on(job: JobRecord, trigger: str) -> bool:

@@ -91,7 +91,7 @@ def decide_sandbox(session: Session, sandbox_id: str, action: str, decided_by: s
         raise RecordError(f"sandbox {sandbox_id!r} is {row.status}; it cannot be {new_status}")
     row.status, row.decided_at, row.revision = new_status, utcnow(), row.revision + 1
     if action == "approve":
-        row.approved_by = decided_by
+        row.approved_by, row.approved_at = decided_by, row.decided_at
     session.add(row)
     session.flush()
     return _public(row)

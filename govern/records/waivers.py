@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from govern.db.public import WaiverPublic, WaiverRequest
@@ -30,8 +33,9 @@ def request_waiver(
         raise RecordError(f"rule {request.rule!r} is not waivable: its METADATA says custom.waivable is false", 422)
     if request.expires <= utcnow():
         raise RecordError("a waiver must expire in the future", 422)
-    row = WaiverRecord(
-        id=f"WVR-{uuid.uuid4().hex[:12]}", status="requested", requested_by=requested_by, **request.model_dump()
+    row = WaiverRecord(  # stored in UTC: SQLite keeps the wall time and drops the offset
+        id=f"WVR-{uuid.uuid4().hex[:12]}", status="requested", requested_by=requested_by,
+        **{**request.model_dump(), "expires": request.expires.astimezone(UTC)},
     )
     session.add(row)
     session.flush()
@@ -64,3 +68,45 @@ def list_waivers(session: Session, team: str | None = None) -> list[WaiverPublic
     if team:
         query = query.where(WaiverRecord.team == team)
     return [_public(row) for row in session.exec(query)]
+
+
+WaiverState = Literal["requested", "approved", "revoked", "expired"]
+
+
+def state_of(waiver: WaiverPublic, now: datetime) -> WaiverState:
+    """What a waiver is now: revoked stays revoked; a requested or approved one past its expiry is expired
+    (the policies ignore it), whatever its stored status."""
+    if waiver.status == "revoked":
+        return "revoked"
+    return "expired" if waiver.expires <= now else "approved" if waiver.status == "approved" else "requested"
+
+
+@dataclass(frozen=True)
+class WaiverPage:
+    items: list[WaiverPublic]
+    next_cursor: str | None
+
+
+def waiver_page(
+    session: Session, *, team: str | None, state: WaiverState | None, now: datetime, before: str | None = None, limit: int = 50
+) -> WaiverPage:
+    """Newest first, a page at a time: `before` is the last waiver id of the page before (a 404 when unknown),
+    and the order is (created_at, id), so a page never repeats or skips a waiver however many share a time."""
+    query = select(WaiverRecord)
+    if team:
+        query = query.where(WaiverRecord.team == team)
+    if state == "revoked":
+        query = query.where(WaiverRecord.status == "revoked")
+    elif state == "expired":
+        query = query.where(WaiverRecord.status != "revoked", col(WaiverRecord.expires) <= now)
+    elif state is not None:
+        query = query.where(WaiverRecord.status == state, col(WaiverRecord.expires) > now)
+    if before is not None:
+        last = session.get(WaiverRecord, before)
+        if last is None:
+            raise RecordError(f"no waiver {before!r} to page on from", 404)
+        query = query.where(or_(col(WaiverRecord.created_at) < last.created_at,
+                                and_(col(WaiverRecord.created_at) == last.created_at, col(WaiverRecord.id) < last.id)))
+    rows = session.exec(query.order_by(col(WaiverRecord.created_at).desc(), col(WaiverRecord.id).desc()).limit(limit + 1)).all()
+    items = [_public(row) for row in rows[:limit]]
+    return WaiverPage(items, items[-1].id if len(rows) > limit else None)

@@ -143,6 +143,8 @@ def test_waivers_turn_denies_into_recorded_waived_entries(client):
     assert client.post(f"/v1/waivers/{waiver_id}/approve", headers=compliance).status_code == 409
     past = dict(request, expires=(datetime.now(UTC) - timedelta(days=1)).isoformat())
     assert client.post("/v1/waivers", json=past, headers=submitter).status_code == 422
+    for too_long in ({"experiment": "x" * 64}, {"sandbox": "S" * 201}):
+        assert client.post("/v1/waivers", json=dict(request, **too_long), headers=submitter).status_code == 422
     assert len(client.get("/v1/waivers", params={"team": "materials-rnd"}, headers=submitter).json()) == 1
 
 

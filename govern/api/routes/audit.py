@@ -12,10 +12,12 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from govern.api.deps import PolicyEngineDep, SessionDep, TokenDep, require
@@ -55,6 +57,15 @@ def export_decisions(
     """Stream decisions (compliance and admin only); filters: team, outcome, rule id, time range."""
     require(engine, token, "audit.read", {"team": team or ""})
     session.commit()  # end the request's transaction: the export reads on its own snapshot
+    return exported_decisions(request.app.state.db, export_format, team=team, outcome=outcome, rule=rule, since=since, until=until)
+
+
+def exported_decisions(
+    db: Engine, export_format: Literal["jsonl", "csv"], *, team: str | None, outcome: str | None, rule: str | None,
+    since: datetime | None, until: datetime | None,
+) -> StreamingResponse:
+    """The filtered log streamed as CSV or JSON Lines, read on a snapshot of its own (the API's export and the
+    console's share it); the caller has checked `audit.read`."""
     conditions = []
     if team is not None:
         conditions.append(DecisionRecord.team == team)
@@ -66,7 +77,7 @@ def export_decisions(
         conditions.append(DecisionRecord.recorded_at < as_utc(until))
 
     def rows() -> Iterator[dict[str, Any]]:
-        with Session(reading(request.app.state.db)) as reader:
+        with Session(reading(db)) as reader:
             names = ActorNames(reader)
             for row in walk(reader, 500, *conditions):
                 exported = export_row(row, names)

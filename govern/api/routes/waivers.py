@@ -21,6 +21,11 @@ def post_waiver(
 ) -> WaiverPublic:
     """Request a waiver of one waivable rule of the active bundle for a team (and optionally one experiment or
     sandbox) until it expires."""
+    return file_waiver(request, body, token, engine, session)
+
+
+def file_waiver(request: Request, body: WaiverRequest, token: TokenPublic, engine: PolicyEngine, session: Session) -> WaiverPublic:
+    """The request as the API and the console file it: the policy, the bundle's catalogue, the record, a commit."""
     require(engine, token, "waiver.request", {"team": body.team})
     bundle = request.app.state.bundle
     if bundle is None:
@@ -36,7 +41,8 @@ def get_waivers(token: TokenDep, engine: PolicyEngineDep, session: SessionDep, t
     return list_waivers(session, listed_team(engine, token, "waiver.read", team))
 
 
-def _change(waiver_id: str, new_status: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> WaiverPublic:
+def decide_waiver(waiver_id: str, new_status: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> WaiverPublic:
+    """Approve or revoke as the API and the console do it (govern.api.deps.decide_on: separation of duties)."""
     return decide_on(
         get_waiver(session, waiver_id), f"waiver {waiver_id!r}", "waiver.approve", engine, token, session,
         lambda: change_waiver(session, waiver_id, new_status, by=str(token.id)),
@@ -45,9 +51,9 @@ def _change(waiver_id: str, new_status: str, token: TokenPublic, engine: PolicyE
 
 @router.post("/{waiver_id}/approve", responses=refusals(403, 404, 409))
 def approve_waiver(waiver_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> WaiverPublic:
-    return _change(waiver_id, "approved", token, engine, session)
+    return decide_waiver(waiver_id, "approved", token, engine, session)
 
 
 @router.post("/{waiver_id}/revoke", responses=refusals(403, 404, 409))
 def revoke_waiver(waiver_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> WaiverPublic:
-    return _change(waiver_id, "revoked", token, engine, session)
+    return decide_waiver(waiver_id, "revoked", token, engine, session)
