@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, quote
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -141,6 +141,13 @@ class ConsoleRoute(APIRoute):
     """A refusal is a page: sign-in redirects, HTTP and record errors and invalid parameters render the
     error page with their status; an unreachable database is a 503 page."""
 
+    def signed_out(self, request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status.HTTP_303_SEE_OTHER)
+
+    def refused(self, request: Request, status_code: int, message: Any) -> Response:
+        return render(request, "error.html", status_code, message=message)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
@@ -148,18 +155,28 @@ class ConsoleRoute(APIRoute):
             try:
                 return await handle(request)
             except SignInRequired:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status.HTTP_303_SEE_OTHER)
+                return self.signed_out(request)
             except HTTPException as exc:
-                return render(request, "error.html", exc.status_code, message=exc.detail)
+                return self.refused(request, exc.status_code, exc.detail)
             except RecordError as exc:
-                return render(request, "error.html", exc.status, message=str(exc))
+                return self.refused(request, exc.status, str(exc))
             except RequestValidationError as exc:
-                return render(request, "error.html", status.HTTP_422_UNPROCESSABLE_CONTENT, message=_invalid(exc))
+                return self.refused(request, status.HTTP_422_UNPROCESSABLE_CONTENT, _invalid(exc))
             except OperationalError:
-                return render(request, "error.html", status.HTTP_503_SERVICE_UNAVAILABLE, message="the database is unavailable; nothing was recorded")
+                return self.refused(request, status.HTTP_503_SERVICE_UNAVAILABLE, "the database is unavailable; nothing was recorded")
 
         return handler
+
+
+class ConsoleJsonRoute(ConsoleRoute):
+    """A page's script asking for data: the same refusals, as JSON `{"detail": ...}` with their status, and a
+    session that has ended is a 401 (a redirect to sign in would be followed by `fetch` and read as data)."""
+
+    def signed_out(self, request: Request) -> Response:
+        return JSONResponse({"detail": "the session has ended: sign in again"}, status.HTTP_401_UNAUTHORIZED)
+
+    def refused(self, request: Request, status_code: int, message: Any) -> Response:
+        return JSONResponse({"detail": message}, status_code)
 
 
 def _invalid(exc: RequestValidationError) -> str:

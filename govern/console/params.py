@@ -9,6 +9,8 @@ from fastapi import Query
 from pydantic import BeforeValidator, Field
 
 from govern.api.params import Moment
+from govern.lineage.limits import NAME_MAX_BYTES
+from govern.lineage.store.query import MAX_DEPTH, Direction
 
 
 def _blank_is_none(value: Any) -> Any:
@@ -31,3 +33,8 @@ SinceQuery = Annotated[Moment | None, Blank, Query()]
 UntilQuery = Annotated[Moment | None, Blank, Query()]
 CursorQuery = Annotated[Annotated[int, Field(ge=0, le=2**63 - 1)] | None, Blank, Query()]
 PageSize = Annotated[int, Blank, Query(ge=1, le=200)]
+NodeQuery = text(2000)
+"""A lineage node id, `dataset:` or `job:<namespace>:<name>`, as long as the API's `nodeId` may be."""
+SearchQuery = text(NAME_MAX_BYTES)
+DepthQuery = Annotated[Annotated[int, Field(ge=0, le=MAX_DEPTH)] | None, Blank, Query()]
+DirectionQuery = Annotated[Direction | None, Blank, Query()]

@@ -204,6 +204,24 @@ def test_graph_shape_and_depth(client, loaded):
     assert client.get("/api/v1/lineage", params={"nodeId": node_id("dataset", CLEAN), "depth": 21}, headers=compliance).status_code == 422
 
 
+def test_the_graph_follows_one_direction_and_stops_at_a_node_cap(client, loaded):
+    vqe, qaoa, airflow, dbt = ("job:govern.materials-rnd:vqe-h2", "job:govern.quantum-finance:qaoa", "job:airflow-prod:etl.curate",
+                               "job:dbt://analytics:models.measurements")
+    with session_scope(client.app.state.db) as session:
+        upstream = query.graph(session, node_id("dataset", RESULTS), 5, None, direction="upstream")
+        assert ids(upstream) == {node_id("dataset", RESULTS), vqe, node_id("dataset", CLEAN), airflow, node_id("dataset", RAW), dbt}
+        downstream = query.graph(session, node_id("dataset", RAW), 5, None, direction="downstream")
+        assert ids(downstream) == {node_id("dataset", RAW), airflow, node_id("dataset", CLEAN), vqe, qaoa, node_id("dataset", RESULTS)}
+        assert "truncated" not in downstream
+        capped = query.graph(session, node_id("dataset", CLEAN), 5, None, max_nodes=3)
+        assert capped["truncated"] is True and len(capped["graph"]) == 3
+        links = [(e["origin"], e["destination"]) for node in capped["graph"] for e in node["inEdges"] + node["outEdges"]]
+        assert links and all(origin in ids(capped) and destination in ids(capped) for origin, destination in links)
+        assert query.graph(session, node_id("dataset", CLEAN), 5, None, max_nodes=7)["truncated"] is False
+        with pytest.raises(RecordError, match="direction must be one of"):
+            query.graph(session, node_id("dataset", CLEAN), 1, None, direction="sideways")
+
+
 def test_submitters_do_not_see_other_teams_jobs(client, loaded):
     finance = auth(token_for(client, "submitter", "quantum-finance"))
     graph = client.get("/api/v1/lineage", params={"nodeId": node_id("dataset", CLEAN), "depth": 4}, headers=finance).json()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlmodel import Session
@@ -24,24 +24,38 @@ from govern.lineage.store.write import EDGES, EVENTS, RUNS
 from govern.records.errors import RecordError, as_utc
 
 MAX_DEPTH = 20
+Direction = Literal["both", "upstream", "downstream"]
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
 EXPORT_PAGE = 1000
 _IN_CHUNK = 500  # parameters per IN (...) list, well under SQLite's limit
 
 
-def graph(session: Session, node_id: str, depth: int, visible_teams: set[str] | None) -> dict[str, Any]:
+def graph(
+    session: Session, node_id: str, depth: int, visible_teams: set[str] | None, *,
+    direction: Direction = "both", max_nodes: int | None = None,
+) -> dict[str, Any]:
     """The lineage graph around a node in Marquez's shape, `depth` job↔dataset hops out (breadth first). A
-    job reading a dataset is the edge dataset→job, a job writing one job→dataset."""
+    job reading a dataset is the edge dataset→job, a job writing one job→dataset. `direction` "upstream"
+    follows only the edges into each node (what it came from), "downstream" only those out of it; with
+    `max_nodes` the walk stops there and the answer says whether it was `truncated`."""
     if not 0 <= depth <= MAX_DEPTH:
         raise RecordError(f"depth must be between 0 and {MAX_DEPTH}", 422)
+    if direction not in DIRECTIONS:
+        raise RecordError(f"direction must be one of {', '.join(DIRECTIONS)}", 422)
     start = find_node(session, node_id, visible_teams)
-    order, seen, frontier = [start], {start}, [start]
+    order, seen, frontier, truncated = [start], {start}, [start], False
     edges: set[tuple[Node, Node]] = set()
     for _ in range(depth):
         reached = []
         for node in frontier:
             for edge in _edges_of(session, node, visible_teams):
-                edges.add(edge)
+                if (direction == "upstream" and edge[1] != node) or (direction == "downstream" and edge[0] != node):
+                    continue
                 other = edge[1] if edge[0] == node else edge[0]
+                if other not in seen and max_nodes is not None and len(seen) >= max_nodes:
+                    truncated = True
+                    continue
+                edges.add(edge)
                 if other not in seen:
                     seen.add(other)
                     reached.append(other)
@@ -53,11 +67,14 @@ def graph(session: Session, node_id: str, depth: int, visible_teams: set[str] | 
         link = {"origin": origin.id, "destination": destination.id}
         outgoing[origin].append(link)
         incoming[destination].append(link)
-    return {"graph": [
+    answer: dict[str, Any] = {"graph": [
         {"id": node.id, "type": node.kind.upper(), "data": _node_data(session, node),
          "inEdges": incoming[node], "outEdges": outgoing[node]}
         for node in order
     ]}
+    if max_nodes is not None:
+        answer["truncated"] = truncated
+    return answer
 
 
 def dataset_runs(
