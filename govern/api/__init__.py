@@ -40,6 +40,7 @@ from govern.api.routes import (
     submissions,
     waivers,
 )
+from govern.audit.kept_tree import KeptTree
 from govern.audit.log import GroupCommit
 from govern.check.checker import Checker
 from govern.circuit.profiling import profiling_options
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.settings = settings
     app.state.metrics = ServiceMetrics(multiprocess_dir())
     app.state.tokens = TokenCache(settings.token_cache_s)
+    app.state.log_tree = KeptTree()
     app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes, encoded_paths=lineage.ENCODED_PATHS)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
     for routes in (health, check, outbox, facets, audit, proofs, replay, policy, impact, procurement, waivers, submissions, dispatch, evidence, kpis, lineage, marquez):

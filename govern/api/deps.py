@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from govern.audit.checkpoint import CheckpointError, load_private_key
+from govern.audit.kept_tree import KeptTree
 from govern.db.public import TokenPublic
 from govern.db.readiness import SchemaGate
 from govern.policy.decision import Authorization
@@ -79,7 +80,13 @@ async def _refuse_until_ready(request: Request) -> None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, problem)
 
 
+async def get_kept_tree(request: Request) -> KeptTree:
+    kept: KeptTree = request.app.state.log_tree
+    return kept
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeptTreeDep = Annotated[KeptTree, Depends(get_kept_tree)]
 PolicyEngineDep = Annotated[PolicyEngine, Depends(get_policy_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]

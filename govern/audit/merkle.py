@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Protocol
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -47,26 +48,53 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+class Subtrees(Protocol):
+    """A tree that answers the root of any range of its leaves (how the proofs below read it)."""
+
+    def __len__(self) -> int: ...
+
+    def range_root(self, low: int, high: int) -> bytes: ...
+
+
+class LeafList:
+    """Subtrees over a plain list of leaf hashes: each range's root worked out from its leaves."""
+
+    def __init__(self, leaves: Sequence[bytes]):
+        self.leaves = leaves
+
+    def __len__(self) -> int:
+        return len(self.leaves)
+
+    def range_root(self, low: int, high: int) -> bytes:
+        return root(self.leaves[low:high])
+
+
+def _subtrees(leaves: Sequence[bytes] | Subtrees) -> Subtrees:
+    return LeafList(leaves) if isinstance(leaves, Sequence) else leaves
+
+
+def inclusion_proof(index: int, leaves: Sequence[bytes] | Subtrees) -> list[bytes]:
     """PATH(m, D[n]): the audit path of leaf `index` in the tree of `leaves`."""
-    if not 0 <= index < len(leaves):
-        raise ProofError(f"leaf {index} is not in a tree of {len(leaves)} leaves")
+    tree = _subtrees(leaves)
+    if not 0 <= index < len(tree):
+        raise ProofError(f"leaf {index} is not in a tree of {len(tree)} leaves")
     path: list[bytes] = []
-    low, high = 0, len(leaves)
+    low, high = 0, len(tree)
     while high - low > 1:
         k = _split(high - low)
         if index - low < k:
-            path.append(root(leaves[low + k:high]))
+            path.append(tree.range_root(low + k, high))
             high = low + k
         else:
-            path.append(root(leaves[low:low + k]))
+            path.append(tree.range_root(low, low + k))
             low += k
     return path[::-1]
 
 
-def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
+def consistency_proof(old_size: int, leaves: Sequence[bytes] | Subtrees) -> list[bytes]:
     """PROOF(m, D[n]): what shows the tree of the first `old_size` leaves is a prefix of the tree of `leaves`."""
-    size = len(leaves)
+    tree = _subtrees(leaves)
+    size = len(tree)
     if not 0 < old_size <= size:
         raise ProofError(f"no consistency proof from {old_size} to {size} leaves")
     proof: list[bytes] = []
@@ -74,13 +102,13 @@ def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
     while old_size - low != high - low:
         k = _split(high - low)
         if old_size - low <= k:
-            proof.append(root(leaves[low + k:high]))
+            proof.append(tree.range_root(low + k, high))
             high = low + k
         else:
-            proof.append(root(leaves[low:low + k]))
+            proof.append(tree.range_root(low, low + k))
             low, complete = low + k, False
     if not complete:
-        proof.append(root(leaves[low:high]))
+        proof.append(tree.range_root(low, high))
     return proof[::-1]
 
 

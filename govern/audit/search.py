@@ -1,10 +1,12 @@
 """Finding decisions in the log for people: filtered, newest first, a page at a time by cursor (a seq).
 
-Team, outcome, kind and time are columns, answered by their indexes. A rule id or an experiment name lives in
-the record's content: the text search narrows the rows read and each candidate's content confirms it (a
-record also holds its policy input, which may name rules that never fired). Those scans are bounded: a page
-reads at most `scan_limit` candidate records, and when it stops early its cursor resumes where it stopped,
-so no page costs more than that however rare the match.
+Team, outcome, kind and time are columns, answered by their indexes; a rule id by the rule index beside the
+log (decision_rules, written with each record). An experiment name lives only in the record's content: a text
+search narrows the rows read. Either way each candidate's content, which the chain hashes, confirms the match.
+Content scans are bounded: a page reads the content of at most `scan_limit` records (the newest that match
+the columns), and when it stops early its cursor resumes below them, so no page costs more than that however
+rare the match. The bound is on records read, not on matches found: a text condition alone would have the
+database read every record of a rare search (3 s at 100,000 records, benchmarks/bench_console.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import sqlalchemy
 from sqlmodel import Session, col
 
 from govern.audit.record_format import as_utc, content_rule_ids
-from govern.db.tables import DecisionRecord
+from govern.db.tables import DecisionRecord, DecisionRuleRecord
 
 SCAN_LIMIT = 2000
 LISTED_COLUMNS = (
@@ -41,6 +43,9 @@ class DecisionFilters:
     until: datetime | None = None
 
     def conditions(self) -> list[Any]:
+        return [*self.column_conditions(), *self.content_conditions()]
+
+    def column_conditions(self) -> list[Any]:
         found: list[Any] = []
         for wanted, column in ((self.team, DecisionRecord.team), (self.outcome, DecisionRecord.outcome), (self.kind, DecisionRecord.kind)):
             if wanted is not None:
@@ -50,14 +55,20 @@ class DecisionFilters:
         if self.until is not None:
             found.append(col(DecisionRecord.recorded_at) < as_utc(self.until))
         if self.rule is not None:
-            found.append(col(DecisionRecord.record).contains(json.dumps({"rule": self.rule}, separators=(",", ":"))[1:-1]))
+            found.append(col(DecisionRecord.seq).in_(sqlalchemy.select(col(DecisionRuleRecord.seq)).where(col(DecisionRuleRecord.rule) == self.rule)))
+        return found
+
+    def content_conditions(self, record: Any = None) -> list[Any]:
+        """Text conditions on `record` (the table's column unless given another, such as a subquery's)."""
+        record = col(DecisionRecord.record) if record is None else record
+        found: list[Any] = []
         if self.experiment is not None:
-            found.append(col(DecisionRecord.record).contains(json.dumps({"name": self.experiment}, separators=(",", ":"))[1:-1]))
+            found.append(record.contains(json.dumps({"name": self.experiment}, separators=(",", ":"))[1:-1]))
         return found
 
     @property
     def reads_content(self) -> bool:
-        return self.rule is not None or self.experiment is not None
+        return self.experiment is not None
 
 
 @dataclass(frozen=True)
@@ -100,14 +111,19 @@ def search_decisions(
     session: Session, filters: DecisionFilters, *, before: int | None = None, limit: int = 50, scan_limit: int = SCAN_LIMIT,
 ) -> DecisionPage:
     """Up to `limit` decisions matching the filters with seq below `before`, newest first."""
-    query = sqlalchemy.select(*LISTED_COLUMNS).where(*filters.conditions()).order_by(col(DecisionRecord.seq).desc())
-    if before is not None:
-        query = query.where(col(DecisionRecord.seq) < before)
+    seq = col(DecisionRecord.seq)
+    columns = [*filters.column_conditions(), *([seq < before] if before is not None else [])]
+    query = sqlalchemy.select(*LISTED_COLUMNS).where(*columns).order_by(seq.desc())
+    lowest = None
+    if filters.reads_content:
+        # The text conditions apply to the window's records only: neither PostgreSQL nor SQLite moves a
+        # condition into a subquery with a LIMIT, and PostgreSQL, which does not count what reading a
+        # record's content costs, would otherwise run the text search over the whole log first.
+        window = query.limit(scan_limit).subquery("window")
+        query = sqlalchemy.select(*window.c).where(*filters.content_conditions(window.c.record)).order_by(window.c.seq.desc())
+        lowest = _window_end(session, columns, scan_limit)
     page = DecisionPage()
-    read, last_seq = 0, None
-    rows = session.execute(query.limit(limit + 1 if not filters.reads_content else scan_limit))
-    for seq, decision_id, kind, team, outcome, recorded_at, record in rows:
-        read, last_seq = read + 1, seq
+    for row_seq, decision_id, kind, team, outcome, recorded_at, record in session.execute(query.limit(limit + 1 if not filters.reads_content else scan_limit)):
         try:
             content = json.loads(record)
         except ValueError:
@@ -120,7 +136,16 @@ def search_decisions(
         if len(page.items) == limit:
             page.next_cursor = page.items[-1].seq
             return page
-        page.items.append(ListedDecision(seq, decision_id, kind, team, outcome, as_utc(recorded_at), experiment, rules))
-    if filters.reads_content and read == scan_limit and last_seq is not None:
-        page.scanned_to, page.next_cursor = last_seq, last_seq
+        page.items.append(ListedDecision(row_seq, decision_id, kind, team, outcome, as_utc(recorded_at), experiment, rules))
+    if lowest is not None:  # the window is read: the next page goes on below it
+        page.next_cursor = lowest
+        page.scanned_to = lowest if len(page.items) < limit else None
     return page
+
+
+def _window_end(session: Session, conditions: list[Any], scan_limit: int) -> int | None:
+    """The lowest seq of the `scan_limit` newest records meeting the column conditions (read from the
+    indexes, no content), or None when fewer meet them: the records a content search may read."""
+    query = sqlalchemy.select(col(DecisionRecord.seq)).where(*conditions).order_by(col(DecisionRecord.seq).desc())
+    found: int | None = session.execute(query.offset(scan_limit - 1).limit(1)).scalar()
+    return found

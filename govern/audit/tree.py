@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from govern.audit import merkle
 from govern.audit.checkpoint import is_sha256_hex
+from govern.audit.kept_tree import KeptTree, TreeView
 from govern.audit.note import CheckpointNote, NoteError, open_note, sign_note
 from govern.audit.record_format import HASHED_COLUMNS, fields, row_hash
 from govern.db.tables import DecisionRecord, table_of
@@ -35,11 +36,17 @@ def log_leaves(session: Session, size: int | None = None) -> list[bytes]:
     return [merkle.leaf_hash(bytes.fromhex(value)) for (value,) in session.execute(query)]
 
 
-def signed_checkpoint(session: Session, origin: str, key: Ed25519PrivateKey) -> tuple[str, list[bytes]]:
-    """A signed note of the tree as it stands, and its leaves (for the proofs that go with it)."""
-    leaves = log_leaves(session)
-    note = sign_note(CheckpointNote(origin, len(leaves), merkle.root(leaves)), origin, key)
-    return note, leaves
+def log_tree(session: Session, kept: KeptTree | None = None) -> merkle.Subtrees:
+    """The tree of the log as it stands: from the process's kept tree when there is one (the service), else
+    read whole (a command runs once)."""
+    return kept.synced(session) if kept is not None else merkle.LeafList(log_leaves(session))
+
+
+def signed_checkpoint(session: Session, origin: str, key: Ed25519PrivateKey, kept: KeptTree | None = None) -> tuple[str, merkle.Subtrees]:
+    """A signed note of the tree as it stands, and the tree (for the proofs that go with it)."""
+    tree = log_tree(session, kept)
+    note = sign_note(CheckpointNote(origin, len(tree), tree.range_root(0, len(tree))), origin, key)
+    return note, tree
 
 
 @dataclass(frozen=True)
@@ -63,14 +70,14 @@ def record_columns(row: DecisionRecord) -> dict[str, Any]:
     return {**fields(row, HASHED_COLUMNS), "hash": row.hash}
 
 
-def prove(session: Session, decision_id: str, origin: str, key: Ed25519PrivateKey) -> RecordProof | None:
+def prove(session: Session, decision_id: str, origin: str, key: Ed25519PrivateKey, kept: KeptTree | None = None) -> RecordProof | None:
     """The proof of the record of `decision_id` under a checkpoint signed now; None when no record has it."""
     row = session.exec(select(DecisionRecord).where(col(DecisionRecord.decision_id) == decision_id)).first()
     if row is None:
         return None
-    note, leaves = signed_checkpoint(session, origin, key)
-    path = merkle.inclusion_proof(row.seq - 1, leaves)
-    return RecordProof(record_columns(row), row.seq - 1, len(leaves), [h.hex() for h in path], note)
+    note, tree = signed_checkpoint(session, origin, key, kept)
+    path = merkle.inclusion_proof(row.seq - 1, tree)
+    return RecordProof(record_columns(row), row.seq - 1, len(tree), [h.hex() for h in path], note)
 
 
 class ProofUnreadable(merkle.ProofError):
@@ -128,13 +135,15 @@ def _opened(note: str, which: str, origin: str, trusted: Ed25519PublicKey) -> Ch
         raise exc.__class__(f"{which} checkpoint: {exc}") from None
 
 
-def prove_consistency(session: Session, old_size: int, new_size: int) -> dict[str, Any]:
+def prove_consistency(session: Session, old_size: int, new_size: int, kept: KeptTree | None = None) -> dict[str, Any]:
     """The consistency proof (RFC 9162 2.1.4) from the tree of the first `old_size` records to that of the
     first `new_size`, as JSON; ProofError when the log has fewer records or the sizes are the wrong way round."""
-    leaves = log_leaves(session, new_size)
-    if not 0 <= old_size <= new_size <= len(leaves):
-        raise merkle.ProofError(f"the log has {len(leaves)} records: no consistency proof from {old_size} to {new_size}")
-    path = merkle.consistency_proof(old_size, leaves) if 0 < old_size < new_size else []
+    tree = log_tree(session, kept) if kept is not None else merkle.LeafList(log_leaves(session, new_size))
+    if not 0 <= old_size <= new_size <= len(tree):
+        raise merkle.ProofError(f"the log has {len(tree)} records: no consistency proof from {old_size} to {new_size}")
+    if isinstance(tree, TreeView):
+        tree = tree.at(new_size)
+    path = merkle.consistency_proof(old_size, tree) if 0 < old_size < new_size else []
     return {"version": PROOF_VERSION, "tree_size_1": old_size, "tree_size_2": new_size, "consistency_proof": [h.hex() for h in path]}
 
 

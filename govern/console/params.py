@@ -24,6 +24,7 @@ def text(max_length: int) -> Any:
 
 TeamQuery = text(63)
 RuleQuery = text(80)
+RuleIdQuery = Annotated[Annotated[str, Field(pattern=r"^[A-Z]+-\d+$", max_length=80)] | None, Blank, Query()]
 NameQuery = text(200)
 OutcomeQuery = Annotated[Literal["allowed", "warned", "denied"] | None, Blank, Query()]
 SinceQuery = Annotated[Moment | None, Blank, Query()]

@@ -120,6 +120,8 @@ class SandboxPublic(BaseModel):
     reserved: Decimal
     currency: str
     allows_confidential: bool
+    created_at: AwareDatetime = Field(description="When it was requested.")
+    decided_at: AwareDatetime | None = Field(default=None, description="When it was last approved, rejected or revoked.")
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form, which mypy does not model
     @property

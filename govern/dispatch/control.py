@@ -43,8 +43,12 @@ def submission_row(session: Session, submission_id: str) -> SubmissionRecord:
     return row
 
 
-def jobs_of(session: Session, submission_id: str) -> list[JobPublic]:
-    jobs = session.exec(select(JobRecord).where(JobRecord.submission_id == submission_id).order_by(col(JobRecord.created_at))).all()
+def jobs_of(session: Session, submission_id: str, limit: int | None = None) -> list[JobPublic]:
+    """The submission's jobs, oldest first (the primary, then its fallback and reproductions); the first
+    `limit` of them when given."""
+    jobs = session.exec(
+        select(JobRecord).where(JobRecord.submission_id == submission_id).order_by(col(JobRecord.created_at)).limit(limit)
+    ).all()
     return [job_public(job) for job in jobs]
 
 

@@ -3,10 +3,14 @@ the policies. Pilots are time-boxed: a sandbox window longer than 12 weeks is re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import ColumnElement, and_, not_, or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, VendorPublic, VendorUpsert
 from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, utcnow
@@ -35,10 +39,22 @@ def stored_price_model(name: str, raw: dict[str, Any] | None) -> PriceModel | No
 
 
 TRANSITIONS = {"approve": ("requested", "approved"), "reject": ("requested", "rejected"), "revoke": (None, "revoked")}
+LIFECYCLES = ("requested", "approved", "active", "expired", "exhausted", "rejected", "revoked")
 
 
-def ledger(session: Session, sandbox_id: str) -> list[LedgerEntryPublic]:
-    rows = session.exec(select(LedgerEntry).where(LedgerEntry.sandbox_id == sandbox_id).order_by(col(LedgerEntry.id))).all()
+def may_become(status: str, action: str) -> bool:
+    """Whether a sandbox whose stored status is `status` can be approved, rejected or revoked (`action`):
+    approve and reject a requested one, revoke one that is requested or approved."""
+    required, _ = TRANSITIONS[action]
+    return (required is None or status == required) and status not in {"rejected", "revoked"}
+
+
+def ledger(session: Session, sandbox_id: str, *, after: int | None = None, limit: int | None = None) -> list[LedgerEntryPublic]:
+    """The sandbox's ledger, oldest first: all of it, or (for a page) `limit` entries after the entry `after`."""
+    query = select(LedgerEntry).where(LedgerEntry.sandbox_id == sandbox_id).order_by(col(LedgerEntry.id))
+    if after is not None:
+        query = query.where(col(LedgerEntry.id) > after)
+    rows = session.exec(query.limit(limit) if limit is not None else query).all()
     return [LedgerEntryPublic.model_validate({**row.model_dump(), "created_at": as_utc(row.created_at)}) for row in rows]
 
 
@@ -86,8 +102,8 @@ def decide_sandbox(session: Session, sandbox_id: str, action: str, decided_by: s
     row = session.get(SandboxRecord, sandbox_id, with_for_update=True)
     if row is None:
         raise RecordError(f"no sandbox {sandbox_id!r}", 404)
-    required, new_status = TRANSITIONS[action]
-    if (required and row.status != required) or row.status in {"rejected", "revoked"}:
+    new_status = TRANSITIONS[action][1]
+    if not may_become(row.status, action):
         raise RecordError(f"sandbox {sandbox_id!r} is {row.status}; it cannot be {new_status}")
     row.status, row.decided_at, row.revision = new_status, utcnow(), row.revision + 1
     if action == "approve":
@@ -103,11 +119,68 @@ def get_sandbox(session: Session, sandbox_id: str) -> SandboxPublic | None:
 
 
 def list_sandboxes(session: Session, team: str | None = None) -> list[SandboxPublic]:
-    query = select(SandboxRecord).order_by(col(SandboxRecord.created_at))
-    if team:
-        query = query.where(SandboxRecord.team == team)
+    query = _filtered(SandboxFilters(team=team)).order_by(col(SandboxRecord.created_at))
     return [_public(row) for row in session.exec(query)]
 
 
+@dataclass(frozen=True)
+class SandboxFilters:
+    """What a sandbox listing is narrowed to; None is no filter. `lifecycle` is one of LIFECYCLES."""
+
+    team: str | None = None
+    vendor: str | None = None
+    lifecycle: str | None = None
+
+
+@dataclass(frozen=True)
+class SandboxPage:
+    items: list[SandboxPublic]
+    next_cursor: str | None
+    """The id of the last sandbox shown, when older ones match too."""
+
+
+def page_of_sandboxes(session: Session, filters: SandboxFilters, now: datetime, *, before: str | None, limit: int) -> SandboxPage:
+    """The sandboxes matching `filters`, newest request first, `limit` at a time: the next page starts after
+    the sandbox `before` (a cursor naming a sandbox that does not exist is a 422)."""
+    created, sandbox_id = col(SandboxRecord.created_at), col(SandboxRecord.id)
+    query = _filtered(filters, now).order_by(created.desc(), sandbox_id.desc())
+    if before is not None:
+        mark = session.get(SandboxRecord, before)
+        if mark is None:
+            raise RecordError(f"no sandbox {before!r} to page on from", 422)
+        query = query.where(or_(created < mark.created_at, and_(created == mark.created_at, sandbox_id < mark.id)))
+    rows = session.exec(query.limit(limit + 1)).all()
+    return SandboxPage([_public(row) for row in rows[:limit]], rows[limit - 1].id if len(rows) > limit else None)
+
+
+def _filtered(filters: SandboxFilters, now: datetime | None = None) -> SelectOfScalar[SandboxRecord]:
+    query = select(SandboxRecord)
+    if filters.team:
+        query = query.where(SandboxRecord.team == filters.team)
+    if filters.vendor:
+        query = query.where(SandboxRecord.vendor == filters.vendor)
+    if filters.lifecycle:
+        query = query.where(_in_lifecycle(filters.lifecycle, now or utcnow()))
+    return query
+
+
+def _in_lifecycle(lifecycle: str, now: datetime) -> ColumnElement[bool]:
+    """SandboxPublic.lifecycle as SQL, so a filter matches what each row shows: the same tests, in its order."""
+    status, start, end = col(SandboxRecord.status), col(SandboxRecord.start), col(SandboxRecord.end)
+    if lifecycle not in {"approved", "active", "expired", "exhausted"}:
+        return status == lifecycle
+    used_up = col(SandboxRecord.spent) + col(SandboxRecord.reserved) >= col(SandboxRecord.budget)
+    open_ended = and_(status == "approved", end > now)
+    return {
+        "expired": and_(status == "approved", end <= now),
+        "exhausted": and_(open_ended, used_up),
+        "active": and_(open_ended, not_(used_up), start <= now),
+        "approved": and_(open_ended, not_(used_up), start > now),
+    }[lifecycle]
+
+
 def _public(row: SandboxRecord) -> SandboxPublic:
-    return SandboxPublic.model_validate({**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end)})
+    decided = as_utc(row.decided_at) if row.decided_at else None
+    return SandboxPublic.model_validate(
+        {**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end), "created_at": as_utc(row.created_at), "decided_at": decided}
+    )

@@ -64,8 +64,9 @@ def test_a_later_checkpoint_extends_an_earlier_one(database_url, engine, example
         with session_scope(db) as session:
             append(session, engine.evaluate(policy_input), policy_input, actor="later", kind="check")
     with session_scope(db) as session:
-        new_note, leaves = signed_checkpoint(session, ORIGIN, key)
-        assert log_leaves(session, 3) == leaves[:3]
+        new_note, tree = signed_checkpoint(session, ORIGIN, key)
+        leaves = log_leaves(session)
+        assert log_leaves(session, 3) == leaves[:3] and tree.range_root(0, 7) == merkle.root(leaves)
     db.dispose()
     old, new = open_note(old_note, ORIGIN, key.public_key()), open_note(new_note, ORIGIN, key.public_key())
     assert (old.size, new.size) == (3, 7)

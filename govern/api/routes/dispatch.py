@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
-from govern.admission.reproductions import RateLimited, reproduce
+from govern.admission.reproductions import RateLimited, Reproduced, reproduce
 from govern.api.deps import PolicyEngineDep, SessionDep, SettingsDep, TokenDep, require, sandbox_reader
 from govern.api.refusals import refusals
 from govern.api.schemas import JobList
-from govern.db.public import JobPublic, ResultPublic
+from govern.db.public import JobPublic, ResultPublic, TokenPublic
 from govern.dispatch import control, results
+from govern.policy.engines import PolicyEngine
+from govern.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["dispatch"])
 
 
-def _authorize(session: SessionDep, engine: PolicyEngineDep, token: TokenDep, submission_id: str, action: str) -> None:
+def _authorize(session: Session, engine: PolicyEngine, token: TokenPublic, submission_id: str, action: str) -> None:
     """404 for an unknown submission, then the authorization policy on its team."""
     submission = control.submission_row(session, submission_id)
     require(engine, token, action, {"team": submission.team})
@@ -38,10 +41,15 @@ def get_result(submission_id: str, token: TokenDep, engine: PolicyEngineDep, ses
 @router.post("/submissions/{submission_id}/cancel", status_code=status.HTTP_202_ACCEPTED, responses=refusals(403, 404, 409))
 def post_cancel(submission_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> JobList:
     """Cancel the submission's unfinished work: a queued job at once, a running one by its worker."""
+    return JobList(items=cancel_work(session, engine, token, submission_id))
+
+
+def cancel_work(session: Session, engine: PolicyEngine, token: TokenPublic, submission_id: str) -> list[JobPublic]:
+    """Cancel the submission's unfinished jobs for the token, committed (the API's and the console's one path)."""
     _authorize(session, engine, token, submission_id, "submission.cancel")
     jobs = control.cancel(session, submission_id)
     session.commit()
-    return JobList(items=jobs)
+    return jobs
 
 
 @router.post(
@@ -54,6 +62,17 @@ def post_reproduce(
     """Decide, record and queue a re-run of the finished simulator job with the same circuit, seeds and noise
     snapshot, billed to the run's sandbox as the original was; the job's `reproduced` says whether the
     result hash matched once it ends."""
+    done = ask_reproduction(request, session, engine, token, settings, submission_id)
+    if done.job is None:
+        return JSONResponse({"detail": "denied by policy", "decision": done.decision.model_dump(mode="json")}, status.HTTP_403_FORBIDDEN)
+    return done.job
+
+
+def ask_reproduction(
+    request: Request, session: Session, engine: PolicyEngine, token: TokenPublic, settings: Settings, submission_id: str
+) -> Reproduced:
+    """Decide, record and commit a reproduction for the token, waking the deliverer and (when queued) the
+    worker; a 429 past the token's rate (the API's and the console's one path)."""
     _authorize(session, engine, token, submission_id, "submission.reproduce")
     try:
         done = reproduce(
@@ -65,11 +84,9 @@ def post_reproduce(
     session.commit()
     request.app.state.metrics.observe_decision(done.decision, "reproduce")
     request.app.state.deliverer.wake()
-    if done.job is None:
-        return JSONResponse({"detail": "denied by policy", "decision": done.decision.model_dump(mode="json")}, status.HTTP_403_FORBIDDEN)
-    if request.app.state.worker is not None:
+    if done.job is not None and request.app.state.worker is not None:
         request.app.state.worker.wake()
-    return done.job
+    return done
 
 
 @router.get("/jobs/{job_id}", responses=refusals(403, 404))

@@ -70,7 +70,8 @@ def get_ledger(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, sessio
     return ledger(session, sandbox.id)
 
 
-def _decide(sandbox_id: str, action: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> SandboxPublic:
+def decide(sandbox_id: str, action: str, token: TokenPublic, engine: PolicyEngine, session: Session) -> SandboxPublic:
+    """Approve, reject or revoke as the token (the console's buttons take this path too)."""
     return decide_on(
         get_sandbox(session, sandbox_id), f"sandbox {sandbox_id!r}", "sandbox.approve", engine, token, session,
         lambda: decide_sandbox(session, sandbox_id, action, decided_by=str(token.id)),
@@ -79,15 +80,15 @@ def _decide(sandbox_id: str, action: str, token: TokenPublic, engine: PolicyEngi
 
 @router.post("/sandboxes/{sandbox_id}/approve", responses=refusals(403, 404, 409))
 def approve_sandbox(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
-    return _decide(sandbox_id, "approve", token, engine, session)
+    return decide(sandbox_id, "approve", token, engine, session)
 
 
 @router.post("/sandboxes/{sandbox_id}/reject", responses=refusals(403, 404, 409))
 def reject_sandbox(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
-    return _decide(sandbox_id, "reject", token, engine, session)
+    return decide(sandbox_id, "reject", token, engine, session)
 
 
 @router.post("/sandboxes/{sandbox_id}/revoke", responses=refusals(403, 404, 409))
 def revoke_sandbox(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, session: SessionDep) -> SandboxPublic:
     """Revoke a sandbox: submissions billed to it are denied from now on."""
-    return _decide(sandbox_id, "revoke", token, engine, session)
+    return decide(sandbox_id, "revoke", token, engine, session)

@@ -15,7 +15,15 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from govern.api.deps import PolicyEngineDep, ReadSessionDep, SettingsDep, TokenDep, audit_signing_key, require
+from govern.api.deps import (
+    KeptTreeDep,
+    PolicyEngineDep,
+    ReadSessionDep,
+    SettingsDep,
+    TokenDep,
+    audit_signing_key,
+    require,
+)
 from govern.api.refusals import refusals
 from govern.api.schemas import ErrorPublic
 from govern.audit.merkle import ProofError
@@ -55,21 +63,21 @@ class ConsistencyProofPublic(BaseModel):
     "/checkpoint", response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **refusals(403), **NO_SIGNING_KEY},
 )
-def checkpoint(token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep, settings: SettingsDep) -> PlainTextResponse:
+def checkpoint(token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep, settings: SettingsDep, kept: KeptTreeDep) -> PlainTextResponse:
     """A checkpoint of the log as it stands, signed now (a C2SP signed note, text; compliance and admin)."""
     require(engine, token, "audit.read", {})
-    note, _ = signed_checkpoint(session, settings.audit_log_origin, audit_signing_key(settings))
+    note, _ = signed_checkpoint(session, settings.audit_log_origin, audit_signing_key(settings), kept)
     return PlainTextResponse(note)
 
 
 @router.get("/decisions/{decision_id}/proof", responses={**refusals(403, 404), **NO_SIGNING_KEY})
 def record_proof(
     decision_id: Annotated[str, Path(max_length=200)],
-    token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep, settings: SettingsDep,
+    token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep, settings: SettingsDep, kept: KeptTreeDep,
 ) -> RecordProofPublic:
     """The proof that the decision's record is in the log, under a checkpoint signed now (compliance and admin)."""
     require(engine, token, "audit.read", {})
-    proof = prove(session, decision_id, settings.audit_log_origin, audit_signing_key(settings))
+    proof = prove(session, decision_id, settings.audit_log_origin, audit_signing_key(settings), kept)
     if proof is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no record of this decision in the decision log")
     return RecordProofPublic.model_validate(proof.to_json())
@@ -77,13 +85,13 @@ def record_proof(
 
 @router.get("/consistency", responses=refusals(403, 422))
 def consistency(
-    token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep,
+    token: TokenDep, engine: PolicyEngineDep, session: ReadSessionDep, kept: KeptTreeDep,
     first: Annotated[int, Query(alias="from", ge=0, le=MAX_TREE_SIZE, description="The older checkpoint's tree size.")],
     second: Annotated[int, Query(alias="to", ge=0, le=MAX_TREE_SIZE, description="The newer checkpoint's tree size.")],
 ) -> ConsistencyProofPublic:
     """The consistency proof from the tree of `from` records to that of `to` (compliance and admin); needs no key."""
     require(engine, token, "audit.read", {})
     try:
-        return ConsistencyProofPublic.model_validate(prove_consistency(session, first, second))
+        return ConsistencyProofPublic.model_validate(prove_consistency(session, first, second, kept))
     except ProofError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None

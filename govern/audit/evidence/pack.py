@@ -31,6 +31,7 @@ from govern.audit.evidence.layout import (
     zip_bytes,
 )
 from govern.audit.evidence.summary import summary_html, summary_pdf
+from govern.audit.kept_tree import KeptTree
 from govern.audit.note import parse_checkpoint, sign_text
 from govern.audit.record_format import utc_text
 from govern.audit.tree import RecordProof, record_columns, signed_checkpoint
@@ -49,13 +50,14 @@ def jsonl_member(texts: list[str]) -> bytes:
 
 
 def build_pack(
-    session: Session, submission_id: str, origin: str, key: Ed25519PrivateKey, now: datetime | None = None
+    session: Session, submission_id: str, origin: str, key: Ed25519PrivateKey, now: datetime | None = None,
+    kept: KeptTree | None = None,
 ) -> bytes | None:
     """The pack's bytes; None when no submission has that id. Raises PackTooLarge past the layout's bounds."""
     evidence = collect(session, submission_id)
     if evidence is None:
         return None
-    note, leaves = signed_checkpoint(session, origin, key)
+    note, leaves = signed_checkpoint(session, origin, key, kept)
     created_at = utc_text(now or datetime.now(UTC))
     members, decisions, bundles = _members(evidence, note, leaves, created_at)
     checkpoint = parse_checkpoint(note.split("\n\n")[0] + "\n")
@@ -78,7 +80,7 @@ def build_pack(
 
 
 def _members(
-    evidence: Evidence, note: str, leaves: list[bytes], created_at: str
+    evidence: Evidence, note: str, leaves: merkle.Subtrees, created_at: str
 ) -> tuple[list[tuple[str, bytes]], list[dict[str, str]], list[dict[str, Any]]]:
     members: list[tuple[str, bytes]] = [
         ("summary.html", summary_html(evidence, created_at).encode()),

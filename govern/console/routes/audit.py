@@ -16,6 +16,7 @@ from govern.api.deps import ReadSessionDep, require
 from govern.api.routes.audit import exported_decisions
 from govern.audit.anchors import Anchor, AnchorRefused, check_log, read_checkpoint
 from govern.audit.checkpoint import MAX_FILE_BYTES, CheckpointError, load_private_key
+from govern.audit.kept_tree import KeptTree
 from govern.audit.note import open_note
 from govern.audit.tree import signed_checkpoint
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep
@@ -46,7 +47,7 @@ def audit(
 
 def _page(request: Request, session: Session, **outcome: Any) -> HTMLResponse:
     settings: Settings = request.app.state.settings
-    checkpoint: dict[str, Any] = outcome.pop("checkpoint", None) or _latest_checkpoint(session, settings)
+    checkpoint: dict[str, Any] = outcome.pop("checkpoint", None) or _latest_checkpoint(session, settings, request.app.state.log_tree)
     return render(request, "audit.html", asked=_filters(request), checkpoint=checkpoint, origin=settings.audit_log_origin, **outcome)
 
 
@@ -60,11 +61,11 @@ def _signing_key(settings: Settings) -> Ed25519PrivateKey | str:
         return "This service cannot read its GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints: the log is verified by its hash chain alone."
 
 
-def _latest_checkpoint(session: Session, settings: Settings) -> dict[str, Any]:
+def _latest_checkpoint(session: Session, settings: Settings, kept: KeptTree) -> dict[str, Any]:
     key = _signing_key(settings)
     if isinstance(key, str):
         return {"note": None, "message": key}
-    note, leaves = signed_checkpoint(session, settings.audit_log_origin, key)
+    note, leaves = signed_checkpoint(session, settings.audit_log_origin, key, kept)
     return {"note": note, "size": len(leaves)}
 
 
@@ -93,7 +94,7 @@ def _verified(request: Request, signed_in: Any, session: Session, kept: str) -> 
             return _page(request, session, verification=_refused(exc))
     checkpoint: dict[str, Any] | None = None
     if not isinstance(key, str):
-        note, leaves = signed_checkpoint(session, settings.audit_log_origin, key)
+        note, leaves = signed_checkpoint(session, settings.audit_log_origin, key, request.app.state.log_tree)
         opened = open_note(note, settings.audit_log_origin, key.public_key())
         anchors.append(Anchor(SIGNED_NOW, SIGNED_NOW, opened.size, root_hash=opened.root_hash))
         checkpoint = {"note": note, "size": len(leaves)}

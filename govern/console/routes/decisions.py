@@ -102,7 +102,7 @@ def _verified(request: Request, signed_in: Any, session: Session, decision_id: s
         return _detail(request, signed_in, session, decision_id, verification={"ok": False, "message": "This service has no GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints to verify against."})
     try:
         key = load_private_key(settings.audit_signing_key)
-        proof = prove(session, decision_id, settings.audit_log_origin, key)
+        proof = prove(session, decision_id, settings.audit_log_origin, key, request.app.state.log_tree)
         if proof is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no record of this decision in the decision log")
         note = check_proof(proof.to_json(), settings.audit_log_origin, key.public_key())
