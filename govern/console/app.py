@@ -7,10 +7,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from govern.console.headers import ConsoleHeaders
-from govern.console.routes import audit, decisions, lineage, login, sandboxes, submissions, vendors, waivers
+from govern.console.routes import audit, decisions, kpis, lineage, login, sandboxes, submissions, vendors, waivers
 from govern.console.templating import templates
 
-PAGES = (login, decisions, submissions, lineage, sandboxes, vendors, waivers, audit)
+PAGES = (login, decisions, submissions, lineage, sandboxes, vendors, waivers, audit, kpis)
 
 
 def install_console(app: FastAPI) -> None:
