@@ -8,18 +8,21 @@ database when missing), or `--database URL`; a database that already holds `--de
 as it is, so only the first run seeds (a few minutes) and later ones take about a minute.
 
 Then a real `govern serve` (one process, lineage delivery off, a signing key so verification pages work)
-serves it on loopback; the benchmark signs in to the console with a compliance token as a browser does and
-requests each page `--requests` times in turn, after one request to warm it: every GET route under /ui of the
+serves it on loopback; the benchmark signs in to the console with a compliance token (and a procurement one,
+for the pages only procurement opens) as a browser does and requests each page `--requests` times in turn, after one request to warm it: every GET route under /ui of the
 app that takes no path parameters (read from the app's routes, so new pages are covered), the decisions
 search with typical filters (team, outcome, a rule that fires, a rule that never does, which reads the most
 records a page may, an experiment, a page far down by cursor), and every page with path parameters whose
-parameter the seed can fill (a decision, a submission, a sandbox, a waiver, a job, a run, a vendor). A route
-that answers anything but a page (an export) is timed as a download, `--download-requests` times, apart from
-the target; one that answers a redirect or a refusal is listed under `skipped`.
+parameter the seed can fill (a decision, a submission, a sandbox, a waiver, a job, a run, a vendor), and the
+lineage page and the graph its script fetches around the dataset the most runs read. HTML is a page, held to
+the target; JSON a page's script fetches (the lineage graph) is a fetch, reported beside it; an attachment (an
+export, an evidence pack) is a download, timed `--download-requests` times, apart from the target. A route that
+answers a redirect or a refusal to both compliance and procurement is listed under `skipped`.
 
 Run: python benchmarks/bench_console.py [--decisions N] [--runs N] [--requests N] [--database URL]
 The last line printed is one JSON object: decisions, runs, pages (path -> p50_ms, p99_ms), worst_page,
-worst_p99_ms, target_ms, met, downloads, skipped, requests, seed_seconds, calibration_s. Progress goes to stderr.
+worst_p99_ms, target_ms, met, fetches, downloads, skipped, requests, seed_seconds, calibration_s. Progress goes
+to stderr.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from govern.audit.checkpoint import generate_key
 from govern.audit.search import DecisionFilters, search_decisions
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.db.public import TokenCreate
-from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, SubmissionRecord, WaiverRecord
+from govern.db.tables import DecisionRecord, JobRecord, LedgerEntry, LineageEdgeRecord, SubmissionRecord, WaiverRecord
 from govern.policy.bundle import load_bundle
 from govern.policy.engines.embedded import RegorusEngine
 from govern.records.tokens import create_token
@@ -85,8 +88,13 @@ def seed_ids(db: Engine) -> tuple[dict[str, str], str]:
         waiver = session.exec(select(WaiverRecord.id).order_by(WaiverRecord.id)).first()
         decision_id = denied.decision_id if denied else session.exec(select(DecisionRecord.decision_id).order_by(col(DecisionRecord.seq).desc())).first()
         rows = search_decisions(session, DecisionFilters(outcome="denied"), limit=1).items
+        dataset = session.exec(select(LineageEdgeRecord.dataset_namespace, LineageEdgeRecord.dataset_name)
+                               .where(LineageEdgeRecord.direction == "input")
+                               .group_by(LineageEdgeRecord.dataset_namespace, LineageEdgeRecord.dataset_name)
+                               .order_by(func.count().desc())).first()
     ids = {"decision_id": decision_id, "submission_id": job.submission_id if job else None, "job_id": job.id if job else None,
-           "run_id": job.run_id if job else None, "sandbox_id": sandbox, "waiver_id": waiver, "vendor": "ibm", "name": "ibm"}
+           "run_id": job.run_id if job else None, "sandbox_id": sandbox, "waiver_id": waiver, "vendor": "ibm", "name": "ibm",
+           "lineage_node": f"dataset:{dataset[0]}:{dataset[1]}" if dataset else None}
     return {key: value for key, value in ids.items() if value}, (rows[0].rules[0] if rows and rows[0].rules else "PR-001")
 
 
@@ -105,11 +113,14 @@ def console_paths(ids: dict[str, str], rule: str, cursor: int) -> tuple[list[str
         path = template
         for name in names:
             path = re.sub(r"{" + name + r"(?::\w+)?}", quote(ids[name], safe=""), path)
-        pages.append(path)
+        if template != "/ui/lineage/graph.json":  # it needs a node: timed below with one
+            pages.append(path)
         if template == "/ui/decisions":
             for query in ({"team": TEAMS[0]}, {"outcome": "denied"}, {"rule": rule}, {"rule": "NONE-999"},
                           {"experiment": "vqe-h2-ibm"}, {"cursor": str(cursor)}, {"team": TEAMS[1], "outcome": "allowed", "kind": "submission"}):
                 pages.append(f"{path}?{urlencode(query)}")
+        if template in ("/ui/lineage", "/ui/lineage/graph.json") and "lineage_node" in ids:  # the most-read dataset's graph
+            pages.append(f"{path}?{urlencode({'node': ids['lineage_node'], 'depth': 2})}")
     return pages, skipped
 
 
@@ -139,20 +150,28 @@ def figures(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(percentile(samples, 0.5), 1), "p99_ms": round(percentile(samples, 0.99), 1)}
 
 
-def measure(client: httpx.Client, paths: list[str], requests: int, download_requests: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+def measure(clients: list[httpx.Client], paths: list[str], requests: int, download_requests: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Each path with the first session the policy lets open it (compliance, else procurement): a page (HTML,
+    the target's), a fetch (the JSON a page's script asks for: the lineage graph) or a download (an attachment:
+    an export, a pack)."""
     pages: dict[str, Any] = {}
+    fetches: dict[str, Any] = {}
     downloads: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     for path in paths:
-        first = client.get(path, follow_redirects=False)  # warms the page; not counted
+        for client in clients:
+            first = client.get(path, follow_redirects=False)  # warms the page; not counted
+            if first.status_code != 403:
+                break
         if first.status_code != 200:
             skipped[path] = f"answered {first.status_code}"
             continue
-        page = first.headers.get("content-type", "").startswith("text/html")
-        result = figures(timed(client, path, requests if page else download_requests))
-        (pages if page else downloads)[path] = result
-        print(f"{path}: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms{'' if page else ' (download)'}", file=sys.stderr)
-    return pages, downloads, skipped
+        kind = "download" if "attachment" in first.headers.get("content-disposition", "") else (
+            "page" if first.headers.get("content-type", "").startswith("text/html") else "fetch")
+        result = figures(timed(client, path, download_requests if kind == "download" else requests))
+        {"page": pages, "fetch": fetches, "download": downloads}[kind][path] = result
+        print(f"{path}: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms{'' if kind == 'page' else f' ({kind})'}", file=sys.stderr)
+    return pages, fetches, downloads, skipped
 
 
 def main() -> None:
@@ -187,7 +206,8 @@ def main() -> None:
     decisions, runs = seeded_counts(db)
     ids, rule = seed_ids(db)
     with session_scope(db) as session:
-        _, secret = create_token(session, TokenCreate(role="compliance", team="audit", name="bench-console"))
+        secrets = [create_token(session, TokenCreate(role=role, team=team, name="bench-console"))[1]
+                   for role, team in (("compliance", "audit"), ("procurement", "procurement"))]
     db.dispose()
     paths, skipped = console_paths(ids, rule, cursor=decisions // 2)
     print(f"seeded in {seed_seconds:.0f} s: {decisions} decisions, {runs} runs; timing {len(paths)} pages", file=sys.stderr)
@@ -196,11 +216,12 @@ def main() -> None:
         generate_key(key)
         env = {"GOVERN_LINEAGE_DELIVERY": "false", "GOVERN_AUDIT_SIGNING_KEY": str(key)}
         with running_service(url, env=env, log=log) as base:
-            client = signed_in(base, secret)
+            clients = [signed_in(base, secret) for secret in secrets]
             try:
-                pages, downloads, refused = measure(client, paths, args.requests, args.download_requests)
+                pages, fetches, downloads, refused = measure(clients, paths, args.requests, args.download_requests)
             finally:
-                client.close()
+                for client in clients:
+                    client.close()
     skipped.update(refused)
     worst = max(pages, key=lambda path: pages[path]["p99_ms"]) if pages else None
     worst_ms = pages[worst]["p99_ms"] if worst else None
@@ -208,7 +229,7 @@ def main() -> None:
         print(f"skipped {path}: {why}", file=sys.stderr)
     print(json.dumps({
         "decisions": decisions, "runs": runs, "pages": pages, "worst_page": worst, "worst_p99_ms": worst_ms, "target_ms": TARGET_MS,
-        "met": worst_ms is not None and worst_ms < TARGET_MS, "downloads": downloads, "skipped": skipped, "requests": args.requests,
+        "met": worst_ms is not None and worst_ms < TARGET_MS, "fetches": fetches, "downloads": downloads, "skipped": skipped, "requests": args.requests,
         "seed_seconds": round(seed_seconds, 2), "calibration_s": calibration_seconds(),
     }))
 
