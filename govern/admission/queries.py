@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from govern.audit.record_format import content_rule_ids, restored_content
 from govern.db.public import SubmissionPublic
-from govern.db.tables import DecisionRecord, SubmissionRecord
+from govern.db.tables import DecisionRecord, DecisionRuleRecord, SubmissionRecord
 from govern.dispatch.control import dispatch_status
 from govern.policy.decision import Decision
 from govern.records.errors import as_utc
@@ -58,12 +58,13 @@ def list_submissions(
 
 def _fired(session: Session, query: Any, rule: str, wanted: int) -> list[SubmissionRecord]:
     """Up to `wanted` submissions whose decision fired `rule` (denied, warned or waived by it), matched as the
-    audit export matches. The text search only narrows the rows read: a record also holds its policy input,
-    whose context names rules that never fired (every live waiver, for one)."""
+    audit export matches. The rule index beside the log (decision_rules) only narrows the rows read; each
+    record's content, which the chain hashes, confirms the match."""
+    fired = sqlalchemy.select(col(DecisionRuleRecord.seq)).where(col(DecisionRuleRecord.rule) == rule)
     narrowed = (
         sqlalchemy.select(SubmissionRecord, col(DecisionRecord.record))  # rows of both: sqlmodel's select yields one entity
         .join(DecisionRecord, col(DecisionRecord.decision_id) == SubmissionRecord.decision_id)
-        .where(col(DecisionRecord.record).contains(f'"rule":"{rule}"'))
+        .where(col(DecisionRecord.seq).in_(fired))
         .order_by(col(SubmissionRecord.number).desc())
     )
     if query.whereclause is not None:
