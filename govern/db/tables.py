@@ -245,7 +245,7 @@ class LedgerEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     sandbox_id: str = Field(foreign_key="sandboxes.id", index=True, max_length=200)
-    submission_id: str = Field(max_length=36)
+    submission_id: str = Field(max_length=36, index=True)
     kind: str = Field(max_length=16)
     amount: Decimal = Field(sa_type=Numeric(14, 2))
     currency: str = Field(max_length=3)
