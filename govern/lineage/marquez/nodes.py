@@ -39,13 +39,13 @@ def nodes_data(session: Session, nodes: Iterable[tuple[str, str, str]]) -> dict[
     writers = _latest(session, EDGES.c.dataset_namespace, EDGES.c.dataset_name,
                       RUNS.join(EDGES, EDGES.c.run_id == RUNS.c.run_id), datasets, EDGES.c.direction == "output")
     job_events = {key: latest_runs[key].run_id if key in latest_runs else _static_key("job", key) for key in jobs}
-    by_run = _newest(session, [EVENTS.c.run_id], EVENTS.c.run_id.in_([*job_events.values(), *(_static_key("dataset", key) for key in datasets)]))
-    static_spans = {statics[run_id]: span for run_id, span in _spans(session, [EVENTS.c.run_id], EVENTS.c.run_id.in_(statics)).items()}
+    by_run, run_spans = _newest(session, [EVENTS.c.run_id], EVENTS.c.run_id.in_({*job_events.values(), *statics}))
+    static_spans = {statics[run_id]: span for run_id, span in run_spans.items() if run_id in statics}
     data: dict[tuple[str, str, str], dict[str, Any]] = {}
     if jobs:
         runs_of = select(RUNS.c.job_namespace.label("namespace"), RUNS.c.job_name.label("name"), RUNS.c.run_id).where(
             tuple_(RUNS.c.job_namespace, RUNS.c.job_name).in_(jobs)).subquery()
-        spans = _spans(session, [runs_of.c.namespace, runs_of.c.name], None, runs_of)
+        spans = _spans(session, runs_of)
         ids = _job_datasets(session, jobs)
         runs = _run_shapes(session, list(latest_runs.values()), by_run)
         for key in jobs:
@@ -56,8 +56,7 @@ def nodes_data(session: Session, nodes: Iterable[tuple[str, str, str]]) -> dict[
     if datasets:
         edges_of = select(EDGES.c.dataset_namespace.label("namespace"), EDGES.c.dataset_name.label("name"), EDGES.c.run_id).where(
             tuple_(EDGES.c.dataset_namespace, EDGES.c.dataset_name).in_(datasets)).distinct().subquery()
-        spans = _spans(session, [edges_of.c.namespace, edges_of.c.name], None, edges_of)
-        events = _newest(session, [edges_of.c.namespace, edges_of.c.name], None, edges_of)
+        events, spans = _newest(session, [edges_of.c.namespace, edges_of.c.name], None, edges_of)
         for key in datasets:
             found = events.get(key, {}) | by_run.get(_static_key("dataset", key), {})
             writer = writers.get(key)
@@ -89,20 +88,28 @@ def _owned(where: Any, keys: Subquery | None, query: Select[Any]) -> Select[Any]
     return query.where(where) if where is not None else query
 
 
-def _spans(session: Session, owner: Sequence[Any], where: Any, keys: Subquery | None = None) -> dict[Any, Span]:
-    """The first and last event time of each owner's events (an owner is a run id, or a node through `keys`)."""
-    query = _owned(where, keys, select(*owner, func.min(EVENTS.c.event_time), func.max(EVENTS.c.event_time)).select_from(EVENTS))
-    return {_owner(row[:-2]): (row[-2], row[-1]) for row in session.execute(query.group_by(*owner))}
+def _spans(session: Session, keys: Subquery) -> dict[Any, Span]:
+    """The first and last event time of each (namespace, name) owner of the run ids in `keys`."""
+    owner = (keys.c.namespace, keys.c.name)
+    query = _owned(None, keys, select(*owner, func.min(EVENTS.c.event_time), func.max(EVENTS.c.event_time)).select_from(EVENTS))
+    return {(namespace, name): (first, last) for namespace, name, first, last in session.execute(query.group_by(*owner))}
 
 
-def _newest(session: Session, owner: Sequence[Any], where: Any, keys: Subquery | None = None) -> dict[Any, dict[int, str]]:
-    """Each owner's `EVENTS_READ` newest events, id → payload."""
-    order = func.row_number().over(partition_by=owner, order_by=EVENTS.c.id.desc())
-    ranked = _owned(where, keys, select(*owner, EVENTS.c.id, EVENTS.c.payload, order.label("rank")).select_from(EVENTS)).subquery()
+def _newest(session: Session, owner: Sequence[Any], where: Any, keys: Subquery | None = None) -> tuple[dict[Any, dict[int, str]], dict[Any, Span]]:
+    """Each owner's `EVENTS_READ` newest events (id → payload) and the first and last time of all its
+    events; an owner is a run id, or a node through `keys`. Payloads are joined after ranking, so the sort
+    stays narrow."""
+    ranked = _owned(where, keys, select(
+        *owner, EVENTS.c.id, func.row_number().over(partition_by=owner, order_by=EVENTS.c.id.desc()).label("rank"),
+        func.min(EVENTS.c.event_time).over(partition_by=owner), func.max(EVENTS.c.event_time).over(partition_by=owner),
+    ).select_from(EVENTS)).subquery()
     found: dict[Any, dict[int, str]] = defaultdict(dict)
-    for row in session.execute(select(ranked).where(ranked.c.rank <= EVENTS_READ)):
-        found[_owner(row[:-3])][row.id] = row.payload
-    return found
+    spans: dict[Any, Span] = {}
+    newest = select(ranked, EVENTS.c.payload).join(EVENTS, EVENTS.c.id == ranked.c.id).where(ranked.c.rank <= EVENTS_READ)
+    for *key, event_id, _, first, last, payload in session.execute(newest):
+        found[_owner(key)][event_id] = payload
+        spans[_owner(key)] = (first, last)
+    return found, spans
 
 
 def _owner(columns: Sequence[Any]) -> Any:
