@@ -1,5 +1,5 @@
 """Marquez's node data for a whole lineage graph at once: the same JobData and DatasetData as
-`reads.job_data` and `datasets.dataset_data` give one node, read with nine queries for all the nodes (a
+`reads.job_data` and `datasets.dataset_data` give one node, read with seven queries for all the nodes (a
 window function picks each one's latest run and newest events) instead of about six queries per node.
 
 A static JobEvent's or DatasetEvent's events carry a run id derived from the node's name (`STATIC_LINEAGE`),
@@ -36,34 +36,48 @@ def nodes_data(session: Session, nodes: Iterable[tuple[str, str, str]]) -> dict[
     datasets = sorted({(namespace, name) for kind, namespace, name in nodes if kind == "dataset"})
     statics = {_static_key("job", key): key for key in jobs} | {_static_key("dataset", key): key for key in datasets}
     latest_runs = _latest(session, RUNS.c.job_namespace, RUNS.c.job_name, RUNS, jobs)
+    job_events = {key: latest_runs[key].run_id if key in latest_runs else _static_key("job", key) for key in jobs}
+    by_run, run_spans = _newest(session, [EVENTS.c.run_id], EVENTS.c.run_id.in_(sorted({*job_events.values(), *statics})))
+    static_spans = {statics[run_id]: span for run_id, span in run_spans.items() if run_id in statics}
+    data = {("job", *key): job for key, job in _jobs(session, jobs, latest_runs, job_events, by_run, static_spans).items()}
+    return data | {("dataset", *key): dataset for key, dataset in _datasets(session, datasets, by_run, static_spans).items()}
+
+
+def _jobs(session: Session, jobs: list[Key], latest_runs: dict[Key, Row[Any]], job_events: dict[Key, str],
+          by_run: dict[Any, dict[int, str]], static_spans: dict[Key, Span]) -> dict[Key, dict[str, Any]]:
+    """`reads.job_data` of each job: its latest run's events (its static JobEvent's without a run), its
+    span over all its runs' events and its static ones."""
+    if not jobs:
+        return {}
+    runs_of = select(RUNS.c.job_namespace.label("namespace"), RUNS.c.job_name.label("name"), RUNS.c.run_id).where(
+        tuple_(RUNS.c.job_namespace, RUNS.c.job_name).in_(jobs)).subquery()
+    spans = _spans(session, runs_of)
+    ids = _job_datasets(session, jobs)
+    runs = _run_shapes(session, list(latest_runs.values()), by_run)
+    return {key: shapes.job(key[0], key[1], team_of(key[0]), _merged(spans.get(key), static_spans.get(key)), ids[key]["input"],
+                            ids[key]["output"], _loads(by_run.get(job_events[key], {})),
+                            [runs[latest_runs[key].run_id]] if key in latest_runs else [])
+            for key in jobs}
+
+
+def _datasets(session: Session, datasets: list[Key], by_run: dict[Any, dict[int, str]],
+              static_spans: dict[Key, Span]) -> dict[Key, dict[str, Any]]:
+    """`datasets.dataset_data` of each dataset: the newest events of the runs that read or wrote it and of its
+    static DatasetEvents, and its latest writer."""
+    if not datasets:
+        return {}
     writers = _latest(session, EDGES.c.dataset_namespace, EDGES.c.dataset_name,
                       RUNS.join(EDGES, EDGES.c.run_id == RUNS.c.run_id), datasets, EDGES.c.direction == "output")
-    job_events = {key: latest_runs[key].run_id if key in latest_runs else _static_key("job", key) for key in jobs}
-    by_run, run_spans = _newest(session, [EVENTS.c.run_id], EVENTS.c.run_id.in_({*job_events.values(), *statics}))
-    static_spans = {statics[run_id]: span for run_id, span in run_spans.items() if run_id in statics}
-    data: dict[tuple[str, str, str], dict[str, Any]] = {}
-    if jobs:
-        runs_of = select(RUNS.c.job_namespace.label("namespace"), RUNS.c.job_name.label("name"), RUNS.c.run_id).where(
-            tuple_(RUNS.c.job_namespace, RUNS.c.job_name).in_(jobs)).subquery()
-        spans = _spans(session, runs_of)
-        ids = _job_datasets(session, jobs)
-        runs = _run_shapes(session, list(latest_runs.values()), by_run)
-        for key in jobs:
-            latest = [runs[latest_runs[key].run_id]] if key in latest_runs else []
-            span = _merged(spans.get(key), static_spans.get(key))
-            data[("job", *key)] = shapes.job(key[0], key[1], team_of(key[0]), span, ids[key]["input"], ids[key]["output"],
-                                             _loads(by_run.get(job_events[key], {})), latest)
-    if datasets:
-        edges_of = select(EDGES.c.dataset_namespace.label("namespace"), EDGES.c.dataset_name.label("name"), EDGES.c.run_id).where(
-            tuple_(EDGES.c.dataset_namespace, EDGES.c.dataset_name).in_(datasets)).distinct().subquery()
-        events, spans = _newest(session, [edges_of.c.namespace, edges_of.c.name], None, edges_of)
-        for key in datasets:
-            found = events.get(key, {}) | by_run.get(_static_key("dataset", key), {})
-            writer = writers.get(key)
-            current = shapes.dataset_version(key[0], key[1], writer.run_id) if writer is not None else None
-            modified = writer.ended_at if writer is not None and writer.state == "COMPLETE" else None
-            data[("dataset", *key)] = shapes.dataset(key[0], key[1], _merged(spans.get(key), static_spans.get(key)), _loads(found),
-                                                     current, modified)
+    edges_of = select(EDGES.c.dataset_namespace.label("namespace"), EDGES.c.dataset_name.label("name"), EDGES.c.run_id).where(
+        tuple_(EDGES.c.dataset_namespace, EDGES.c.dataset_name).in_(datasets)).distinct().subquery()
+    events, spans = _newest(session, [edges_of.c.namespace, edges_of.c.name], None, edges_of)
+    data = {}
+    for key in datasets:
+        found = events.get(key, {}) | by_run.get(_static_key("dataset", key), {})
+        writer = writers.get(key)
+        current = shapes.dataset_version(key[0], key[1], writer.run_id) if writer is not None else None
+        modified = writer.ended_at if writer is not None and writer.state == "COMPLETE" else None
+        data[key] = shapes.dataset(key[0], key[1], _merged(spans.get(key), static_spans.get(key)), _loads(found), current, modified)
     return data
 
 
