@@ -76,7 +76,7 @@ def _known_dataset(session: Session, namespace: str, name: str, teams: reads.Tea
 def _dataset(session: Session, namespace: str, name: str) -> tuple[dict[str, Any], Row[Any] | None]:
     """The dataset's shape and its latest writer run (None when no run wrote it)."""
     static_key = str(uuid.uuid5(STATIC_LINEAGE, f"dataset:{namespace}:{name}"))
-    latest = session.execute(_writers(namespace, name).order_by(RUNS.c.state_time.desc().nulls_last()).limit(1)).first()
+    latest = session.execute(_writers(namespace, name).order_by(RUNS.c.state_time.desc().nulls_last(), RUNS.c.run_id).limit(1)).first()
     keys = union(select(EDGES.c.run_id).where(EDGES.c.dataset_namespace == namespace, EDGES.c.dataset_name == name), select(literal(static_key)))
     newest = (select(EVENTS.c.payload).where(EVENTS.c.run_id.in_(select(keys.subquery())))
               .order_by(EVENTS.c.id.desc()).limit(reads.EVENTS_READ))

@@ -180,4 +180,4 @@ def producer(session: Session, namespace: str, name: str, consumer: Row[Any]) ->
     began = consumer.started_at or consumer.state_time
     if began is not None:
         query = query.where(activity <= as_utc(began))
-    return session.execute(query.order_by(activity.desc().nulls_last()).limit(1)).first()
+    return session.execute(query.order_by(activity.desc().nulls_last(), RUNS.c.run_id).limit(1)).first()
