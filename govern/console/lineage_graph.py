@@ -77,6 +77,8 @@ def _node(entry: dict[str, Any], depth: int) -> dict[str, Any]:
         links.append({"label": "Everything upstream of this", "href": page_of(node_id, query.MAX_DEPTH, "upstream")})
     if decision is not None:
         links.insert(0, {"label": f"Decision: {decision['outcome']}", "href": f"/ui/decisions/{quote(decision['id'], safe='')}"})
+    if kind == "run" and (sandbox := _sandbox(data.get("latestRun"))):
+        links.insert(1 if decision is not None else 0, {"label": f"Sandbox {sandbox}", "href": f"/ui/sandboxes/{quote(sandbox, safe='')}"})
     return {"id": node_id, "kind": kind, "name": _text(data.get("name")), "namespace": _text(data.get("namespace")),
             "team": _text(data.get("team")), "decision": decision, "sections": sections, "links": links}
 
@@ -106,6 +108,12 @@ def _decision(run: Any) -> dict[str, str] | None:
     facet = _object(run.get("facets")).get(GovernPolicyDecisionRunFacet.facet_key)
     outcome = _text(_object(facet).get("outcome"))
     return {"id": run["decisionId"][:MAX_TEXT], "outcome": outcome or ("allowed" if run.get("allow") else "denied")}
+
+
+def _sandbox(run: Any) -> str | None:
+    """The sandbox that paid for the run, from its procurement facet."""
+    facet = _object(_object(run).get("facets")).get(GovernProcurementRunFacet.facet_key)
+    return _text(_object(facet).get("sandbox"))
 
 
 def _section(title: str, source: Any, facts: Facts) -> dict[str, Any]:
