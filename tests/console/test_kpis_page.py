@@ -147,6 +147,10 @@ def test_compliance_sees_the_numbers_the_api_answers_for_the_window(client):
     assert charts["queue-wait"]["series"][1]["values"] == [76.0]
     link = unescape(re.search(r'id="kpi-json" href="([^"]+)"', page.text).group(1))
     assert client.get(link, headers={"Authorization": f"Bearer {compliance}"}).json() == api
+    denials = unescape(re.search(r'href="(/ui/decisions\?[^"]*rule=SEC-008[^"]*)"', page.text).group(1))
+    listed = client.get(denials)  # the window's denials by that rule, as many as the KPI counts
+    assert "since=" in denials and "until=" in denials and listed.status_code == 200
+    assert listed.text.count('<span class="outcome denied">') == 2
 
 
 def test_the_default_window_and_a_team_are_the_apis(client):

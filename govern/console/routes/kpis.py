@@ -4,6 +4,7 @@ JSON data (static/kpis.js draws them with the vendored Chart.js), the tables car
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,8 +39,13 @@ def kpi_page(
     pinned = {"since": window.since.isoformat(), "until": window.until.isoformat(), **({"team": shown_team} if shown_team else {})}
     return render(
         request, "kpis.html", report=report, asked=asked, listed_team=shown_team, rows=team_rows(report),
-        charts=charts(report), api_query=urlencode(pinned),
+        charts=charts(report), api_query=urlencode(pinned), decisions_window=_as_form_times(window),
     )
+
+
+def _as_form_times(window: kpis.Window) -> dict[str, str]:
+    """The window as the decisions page's time fields take it (UTC, to the second), for links into it."""
+    return {name: moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") for name, moment in (("since", window.since), ("until", window.until))}
 
 
 def team_rows(report: kpis.KpiReport) -> list[tuple[str, Measures]]:
