@@ -43,7 +43,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session that commits when the route succeeds and rolls back when it fails; routes that report a
     recorded fact commit it themselves before answering, and then nothing is left to do here. Until the
     schema is at the revision this version needs, every request is a 503 saying so."""
-    await _refuse_until_ready(request)
+    await refuse_until_ready(request)
     with Session(request.app.state.db) as session:
         try:
             yield session
@@ -66,14 +66,14 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A session for reads only (govern.db.database.reading): it takes no write lock on SQLite and is READ
     ONLY on PostgreSQL. Nothing is committed; the transaction ends with the request, or sooner when the route
     ends it to give the connection back."""
-    await _refuse_until_ready(request)
+    await refuse_until_ready(request)
     with Session(request.app.state.reader) as session:
         yield session
         if session.in_transaction():  # a read the route left open ends off the event loop, like a write
             await _outside_the_pool(session.rollback)
 
 
-async def _refuse_until_ready(request: Request) -> None:
+async def refuse_until_ready(request: Request) -> None:
     """A 503 naming why, until the schema is at the revision this version needs."""
     schema: SchemaGate = request.app.state.schema
     if not schema.ready and (problem := await run_in_threadpool(schema.problem)):

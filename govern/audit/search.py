@@ -42,9 +42,6 @@ class DecisionFilters:
     since: datetime | None = None
     until: datetime | None = None
 
-    def conditions(self) -> list[Any]:
-        return [*self.column_conditions(), *self.content_conditions()]
-
     def column_conditions(self) -> list[Any]:
         found: list[Any] = []
         for wanted, column in ((self.team, DecisionRecord.team), (self.outcome, DecisionRecord.outcome), (self.kind, DecisionRecord.kind)):

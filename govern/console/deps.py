@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -20,13 +21,14 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 from starlette.datastructures import ImmutableMultiDict
 
-from govern.api.deps import authorization
+from govern.api.deps import authorization, refuse_until_ready
+from govern.audit.checkpoint import CheckpointError, load_private_key
 from govern.console.sessions import COOKIE, SignedIn, resume
 from govern.console.templating import render
 from govern.db.public import TokenPublic
-from govern.db.readiness import SchemaGate
 from govern.policy.engines import PolicyEngine
 from govern.records.errors import RecordError
+from govern.settings import Settings
 
 MAX_FORM_BYTES = 65_536
 MAX_FORM_FIELDS = 100
@@ -69,14 +71,22 @@ def menu_for(request: Request, token: TokenPublic) -> tuple[MenuItem, ...]:
     return known[key]
 
 
+def signing_key_or_reason(settings: Settings) -> Ed25519PrivateKey | str:
+    """The audit signing key, read per request as the API reads it; or why the service has none to sign with."""
+    if settings.audit_signing_key is None:
+        return "This service has no GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints"
+    try:
+        return load_private_key(settings.audit_signing_key)
+    except CheckpointError:
+        return "This service cannot read its GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints"
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
 
 async def get_signed_in(request: Request) -> SignedIn:
-    schema: SchemaGate = request.app.state.schema
-    if not schema.ready and (problem := await run_in_threadpool(schema.problem)):
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, problem)
+    await refuse_until_ready(request)
     cookie = request.cookies.get(COOKIE, "")
     signed_in = await run_in_threadpool(_resume, request, cookie) if cookie else None
     if signed_in is None:

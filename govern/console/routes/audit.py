@@ -15,11 +15,11 @@ from sqlmodel import Session
 from govern.api.deps import ReadSessionDep, require
 from govern.api.routes.audit import exported_decisions
 from govern.audit.anchors import Anchor, AnchorRefused, check_log, read_checkpoint
-from govern.audit.checkpoint import MAX_FILE_BYTES, CheckpointError, load_private_key
+from govern.audit.checkpoint import MAX_FILE_BYTES, CheckpointError
 from govern.audit.kept_tree import KeptTree
 from govern.audit.note import open_note
 from govern.audit.tree import signed_checkpoint
-from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep
+from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, signing_key_or_reason
 from govern.console.params import OutcomeQuery, RuleQuery, SinceQuery, TeamQuery, UntilQuery
 from govern.console.templating import render
 from govern.settings import Settings
@@ -51,18 +51,13 @@ def _page(request: Request, session: Session, **outcome: Any) -> HTMLResponse:
     return render(request, "audit.html", asked=_filters(request), checkpoint=checkpoint, origin=settings.audit_log_origin, **outcome)
 
 
-def _signing_key(settings: Settings) -> Ed25519PrivateKey | str:
-    """The key, read per request as the API reads it; or why there is none."""
-    if settings.audit_signing_key is None:
-        return "This service has no GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints: the log is verified by its hash chain alone."
-    try:
-        return load_private_key(settings.audit_signing_key)
-    except CheckpointError:
-        return "This service cannot read its GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints: the log is verified by its hash chain alone."
+def _audit_key(settings: Settings) -> Ed25519PrivateKey | str:
+    key = signing_key_or_reason(settings)
+    return key if not isinstance(key, str) else key + ": the log is verified by its hash chain alone."
 
 
 def _latest_checkpoint(session: Session, settings: Settings, kept: KeptTree) -> dict[str, Any]:
-    key = _signing_key(settings)
+    key = _audit_key(settings)
     if isinstance(key, str):
         return {"note": None, "message": key}
     note, leaves = signed_checkpoint(session, settings.audit_log_origin, key, kept)
@@ -81,7 +76,7 @@ async def verify_log(request: Request, signed_in: SignedInDep, form: CheckedForm
 def _verified(request: Request, signed_in: Any, session: Session, kept: str) -> HTMLResponse:
     require(request.app.state.engine, signed_in.token, "audit.read", {"team": ""})
     settings: Settings = request.app.state.settings
-    key = _signing_key(settings)
+    key = _audit_key(settings)
     anchors: list[Anchor] = []
     if kept:
         if isinstance(key, str):

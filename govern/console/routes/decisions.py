@@ -15,12 +15,11 @@ from sqlmodel import Session, select
 
 from govern.api.deps import ReadSessionDep, authorization, listed_team, require
 from govern.api.routes.audit import ActorNames
-from govern.audit.checkpoint import CheckpointError, load_private_key
 from govern.audit.merkle import ProofError
-from govern.audit.replay import ReplayError, embedded_engines, replay_decision
+from govern.audit.replay import ReplayError, embedded_engines, recorded_decision, replay_decision
 from govern.audit.search import DecisionFilters, experiment_of, rules_of, search_decisions
 from govern.audit.tree import check_proof, prove
-from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep
+from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, signing_key_or_reason
 from govern.console.params import (
     Blank,
     CursorQuery,
@@ -59,10 +58,10 @@ def decisions(
 
 
 def _record(session: Session, decision_id: str) -> DecisionRecord:
-    row = session.exec(select(DecisionRecord).where(DecisionRecord.decision_id == decision_id)).first()
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decision {decision_id!r} in the decision log")
-    return row
+    try:
+        return recorded_decision(session, decision_id)
+    except ReplayError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
 def _detail(request: Request, signed_in: Any, session: Session, decision_id: str, **outcome: Any) -> HTMLResponse:
@@ -98,15 +97,15 @@ def _verified(request: Request, signed_in: Any, session: Session, decision_id: s
     row = _record(session, decision_id)
     require(request.app.state.engine, signed_in.token, "audit.read", {"team": row.team})
     settings: Settings = request.app.state.settings
-    if settings.audit_signing_key is None:
-        return _detail(request, signed_in, session, decision_id, verification={"ok": False, "message": "This service has no GOVERN_AUDIT_SIGNING_KEY, so it signs no checkpoints to verify against."})
+    key = signing_key_or_reason(settings)
+    if isinstance(key, str):
+        return _detail(request, signed_in, session, decision_id, verification={"ok": False, "message": key + " to verify against."})
     try:
-        key = load_private_key(settings.audit_signing_key)
         proof = prove(session, decision_id, settings.audit_log_origin, key, request.app.state.log_tree)
         if proof is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no record of this decision in the decision log")
         note = check_proof(proof.to_json(), settings.audit_log_origin, key.public_key())
-    except (CheckpointError, ProofError) as exc:
+    except ProofError as exc:
         return _detail(request, signed_in, session, decision_id, verification={"ok": False, "message": f"Verification failed: {exc}"})
     message = f"Record {row.seq} is in the log: its inclusion proof checks against a checkpoint of {note.size} records, signed now and verified with the public key."
     return _detail(request, signed_in, session, decision_id, verification={"ok": True, "message": message, "root": note.root_hash.hex()})
