@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 
 from govern.db.tables import Role, utcnow
 from govern.manifest.schema import DnsLabel, PriceModel
+from govern.pilots.terms import FailureRecord, PilotTerms
 
 
 class TokenCreate(BaseModel):
@@ -78,6 +79,7 @@ class SubmissionPublic(BaseModel):
     job_status: str | None = None
 
 
+MIN_PILOT = timedelta(weeks=6)
 MAX_PILOT = timedelta(weeks=12)
 
 
@@ -93,6 +95,7 @@ class SandboxRequest(BaseModel):
     budget: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
     allows_confidential: bool = False
+    pilot: PilotTerms | None = Field(default=None, description="The pilot's objective, success criteria and failure budget.")
 
     @model_validator(mode="after")
     def _time_boxed(self) -> SandboxRequest:
@@ -100,6 +103,8 @@ class SandboxRequest(BaseModel):
             raise ValueError("end must be after start")
         if self.end - self.start > MAX_PILOT:
             raise ValueError(f"a sandbox window is at most 12 weeks (pilots are time-boxed); this one is {(self.end - self.start).days} days")
+        if self.end - self.start < MIN_PILOT:
+            raise ValueError(f"a sandbox window is at least 6 weeks (a pilot needs time to show results); this one is {(self.end - self.start).days} days")
         return self
 
 
@@ -122,6 +127,8 @@ class SandboxPublic(BaseModel):
     allows_confidential: bool
     created_at: AwareDatetime = Field(description="When it was requested.")
     decided_at: AwareDatetime | None = Field(default=None, description="When it was last approved, rejected or revoked.")
+    pilot: PilotTerms | None = Field(default=None, description="The pilot terms approved with the sandbox, if it has any.")
+    failures: FailureRecord = Field(default_factory=FailureRecord, description="Its primary jobs that ended, by how.")
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form, which mypy does not model
     @property

@@ -122,8 +122,17 @@ class SandboxRecord(SQLModel, table=True):
     """When it was approved: `decided_at` moves on to the revocation, this stays (procurement lead time)."""
     revision: int = 0
     """Bumped by every change to what a decision reads of the sandbox other than money (status, approver,
-    window, devices, budget, team, vendor, confidentiality), never by a reservation, release or charge: a
-    reservation on the revision its decision read proves the decision still holds."""
+    window, devices, budget, team, vendor, confidentiality, pilot terms, a failure that counts), never by a
+    reservation, release or charge: a reservation on the revision its decision read proves the decision
+    still holds."""
+    pilot_terms: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    """govern.pilots.terms.PilotTerms as approved with the sandbox; None for a sandbox without pilot terms."""
+    jobs_ended: int = 0
+    jobs_failed: int = 0
+    jobs_cancelled: int = 0
+    jobs_fallen_back: int = 0
+    failed_spend: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+    cancelled_spend: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
 
 
 class WaiverRecord(SQLModel, table=True):

@@ -15,6 +15,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from govern.db.public import LedgerEntryPublic, SandboxPublic, SandboxRequest, VendorPublic, VendorUpsert
 from govern.db.tables import LedgerEntry, SandboxRecord, VendorRecord, utcnow
 from govern.manifest.schema import PriceModel
+from govern.pilots.terms import FailureRecord
 from govern.records.errors import RecordError, as_utc
 
 
@@ -88,8 +89,9 @@ def request_sandbox(session: Session, request: SandboxRequest, requested_by: str
     if session.get(SandboxRecord, request.id) is not None:
         raise RecordError(f"sandbox {request.id!r} already exists")
     row = SandboxRecord(
-        **request.model_dump(exclude={"start", "end"}), start=request.start, end=request.end,
+        **request.model_dump(exclude={"start", "end", "pilot"}), start=request.start, end=request.end,
         status="requested", requested_by=requested_by,
+        pilot_terms=request.pilot.model_dump(mode="json", by_alias=True) if request.pilot else None,
     )
     session.add(row)
     session.flush()
@@ -179,8 +181,14 @@ def _in_lifecycle(lifecycle: str, now: datetime) -> ColumnElement[bool]:
     }[lifecycle]
 
 
+def failure_record(row: SandboxRecord) -> FailureRecord:
+    return FailureRecord(ended=row.jobs_ended, failed=row.jobs_failed, cancelled=row.jobs_cancelled, fallen_back=row.jobs_fallen_back,
+                         failed_spend=row.failed_spend, cancelled_spend=row.cancelled_spend)
+
+
 def _public(row: SandboxRecord) -> SandboxPublic:
     decided = as_utc(row.decided_at) if row.decided_at else None
     return SandboxPublic.model_validate(
-        {**row.model_dump(), "start": as_utc(row.start), "end": as_utc(row.end), "created_at": as_utc(row.created_at), "decided_at": decided}
+        {**row.model_dump(exclude={"pilot_terms"}), "start": as_utc(row.start), "end": as_utc(row.end), "created_at": as_utc(row.created_at),
+         "decided_at": decided, "pilot": row.pilot_terms, "failures": failure_record(row)}
     )

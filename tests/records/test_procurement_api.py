@@ -156,7 +156,7 @@ def test_sandbox_lifecycle_and_revocation(client):
     approved = client.post("/v1/sandboxes/SBX-2026-014/approve", headers=procurement).json()
     assert approved["lifecycle"] == "active"
     future = datetime.now(UTC) + timedelta(days=3)
-    later = sandbox_request(id="SBX-LATER", start=future.isoformat(), end=(future + timedelta(weeks=2)).isoformat())
+    later = sandbox_request(id="SBX-LATER", start=future.isoformat(), end=(future + timedelta(weeks=7)).isoformat())
     client.post("/v1/sandboxes", json=later, headers=submitter)
     assert client.post("/v1/sandboxes/SBX-LATER/approve", headers=procurement).json()["lifecycle"] == "approved"
 
