@@ -18,7 +18,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
-from govern.lineage.facets import facet_schema_dir
+from govern.lineage.facets import facet_schemas
 from tests.conftest import ROOT
 
 SPEC_DIR = ROOT.parent / "shared" / "openlineage-spec"
@@ -34,11 +34,9 @@ def spec_dir() -> Path:
 @functools.cache
 def registry() -> Registry:
     """Every spec schema and every govern facet schema, by `$id`: facets reference the core absolutely."""
-    paths = [*sorted(spec_dir().rglob("*.json")), *sorted(facet_schema_dir().glob("*.json"))]
-    resources = []
-    for path in paths:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        resources.append((schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012)))
+    schemas = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(spec_dir().rglob("*.json"))]
+    resources = [(schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
+                 for schema in [*schemas, *facet_schemas().values()]]
     return Registry().with_resources(resources)
 
 

@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 import attr
 from openlineage.client.facet_v2 import DatasetFacet, RunFacet
 
-SCHEMA_BASE_URL = "https://govern.dev/spec/facets/1-0-0/"
+SCHEMA_ROOT_URL = "https://govern.dev/spec/facets/"
+SCHEMA_BASE_URL = f"{SCHEMA_ROOT_URL}1-0-0/"
 """Where the 1-0-0 schemas live; a changed facet gets a new version, never an edit in place."""
 
 
-def schema_url(class_name: str) -> str:
+def schema_url(class_name: str, version: str = "1-0-0") -> str:
     """The `_schemaURL` of a facet: its schema file plus the JSON Pointer to its definition."""
-    return f"{SCHEMA_BASE_URL}{class_name}.json#/$defs/{class_name}"
+    return f"{SCHEMA_ROOT_URL}{version}/{class_name}.json#/$defs/{class_name}"
 
 
 @attr.define
@@ -109,20 +110,57 @@ class GovernQuantumJobRunFacet(RunFacet):
 
 
 @attr.define
+class FailureLimit:
+    """One limit of a pilot's failure budget: failedJobs, failedShare or failedSpend."""
+
+    limit: str
+    used: float
+    allowed: float
+
+
+@attr.define
+class PilotFailureBudget:
+    state: str
+    """ok, warning (80% of a limit used) or spent (PR-008 denies new paid submissions)."""
+    limits: list[FailureLimit]
+
+
+@attr.define
+class PilotCriterion:
+    name: str
+    metric: str
+    direction: str
+    target: float
+    value: float | None = None
+    met: bool | None = None
+
+
+@attr.define
+class PilotState:
+    """Where a pilot stood when an event about one of its runs was written."""
+
+    id: str
+    failureBudget: PilotFailureBudget
+    criteria: list[PilotCriterion]
+
+
+@attr.define
 class GovernProcurementRunFacet(RunFacet):
-    """Who pays: the vendor, the sandbox billed, the estimate at submission and the actual cost once known."""
+    """Who pays: the vendor, the sandbox billed, the estimate at submission and the actual cost once known,
+    and the state of the sandbox's pilot (1-1-0 added `pilot`)."""
 
     vendor: str
     estimatedCost: float
     currency: str
     sandbox: str | None = None
     actualCost: float | None = None
+    pilot: PilotState | None = None
 
     facet_key: ClassVar[str] = "govern_procurement"
 
     @staticmethod
     def _get_schema() -> str:
-        return schema_url("GovernProcurementRunFacet")
+        return schema_url("GovernProcurementRunFacet", "1-1-0")
 
 
 def facet_schema_dir() -> Path:
@@ -134,6 +172,7 @@ def facet_schema_dir() -> Path:
 
 
 def facet_schemas() -> dict[str, dict[str, Any]]:
-    """Every facet schema by its `$id`, to register with a validator or serve to consumers."""
-    schemas = (json.loads(path.read_text(encoding="utf-8")) for path in sorted(facet_schema_dir().glob("*.json")))
+    """Every facet schema by its `$id`, every version of it (a version's folder holds the facets it changed),
+    to register with a validator or serve to consumers."""
+    schemas = (json.loads(path.read_text(encoding="utf-8")) for path in sorted(facet_schema_dir().glob("**/*.json")))
     return {schema["$id"]: schema for schema in schemas}

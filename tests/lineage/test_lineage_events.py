@@ -12,6 +12,7 @@ from openlineage.client.event_v2 import OutputDataset, RunState
 
 from govern.lineage.facets import (
     SCHEMA_BASE_URL,
+    SCHEMA_ROOT_URL,
     Circuit,
     GovernDataClassificationDatasetFacet,
     GovernPolicyDecisionRunFacet,
@@ -72,8 +73,10 @@ def test_facet_schemas_are_valid_and_named_as_their_files_and_classes():
     paths = sorted(facet_schema_dir().glob("*.json"))
     assert sorted(p.stem for p in paths) == sorted(cls.__name__ for cls in FACET_CLASSES)
     schemas = facet_schemas()
+    assert {f"{SCHEMA_BASE_URL}{cls.__name__}.json" for cls in FACET_CLASSES} <= set(schemas), "every 1-0-0 schema stays published"
     for cls in FACET_CLASSES:
-        schema_id = f"{SCHEMA_BASE_URL}{cls.__name__}.json"
+        schema_id = cls._get_schema().split("#")[0]
+        assert schema_id.startswith(SCHEMA_ROOT_URL) and schema_id.endswith(f"/{cls.__name__}.json")
         schema = schemas[schema_id]
         Draft202012Validator.check_schema(schema)
         assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
