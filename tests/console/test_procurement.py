@@ -216,3 +216,42 @@ def test_vendors_are_listed_for_all_and_edited_by_procurement(client):
     assert theirs.status_code == 200 and "quantinuum" in theirs.text and "/ui/vendors/edit" not in theirs.text
     assert client.get("/ui/vendors/edit").status_code == 403
     assert client.post("/ui/vendors/edit", data={**fields, "csrf_token": csrf_of(theirs.text)}).status_code == 403
+
+
+PILOT = {"objective": "Show <b>ibm_brisbane</b> is worth scaling", "failureBudget": {"maxFailedJobs": 3, "counts": ["failed", "cancelled"]},
+         "criteria": [{"name": "jobs-succeed", "metric": "success_rate", "direction": "at_least", "target": 0.9},
+                      {"name": "cheap", "metric": "cost_per_job", "direction": "at_most", "target": 20}]}
+
+
+def test_pilot_terms_are_requested_in_the_form_and_shown_with_the_failure_record(client):
+    import json
+
+    buyer = token_for(client, "procurement", "procurement")
+    vendor(client, buyer)
+    sign_in(client, buyer)
+    today = datetime.now(UTC).date()
+    form = client.get("/ui/sandboxes/-/new")
+    assert f'min="{(today + timedelta(weeks=6)).isoformat()}"' in form.text and 'data-min-days="42"' in form.text
+    csrf = csrf_of(form.text)
+
+    def send(**overrides):
+        return client.post("/ui/sandboxes/-/new", data={**request_form(today, **overrides), "csrf_token": csrf}, follow_redirects=False)
+
+    too_short = send(end=(today + timedelta(weeks=6, days=-1)).isoformat())
+    assert too_short.status_code == 422 and "a sandbox window is at least 6 weeks" in too_short.text
+    assert "pilot: not JSON" in send(pilot="{objective:").text
+    assert send(pilot="[" * 10_000).status_code == 422
+    unnamed = send(pilot=json.dumps({**PILOT, "failureBudget": {"counts": ["failed"]}}))
+    assert unnamed.status_code == 422 and "failure budget names at least one" in unnamed.text
+    sent = send(pilot=json.dumps(PILOT))
+    assert sent.status_code == 303
+    with session_scope(client.app.state.db) as session:
+        row = session.get(SandboxRecord, "SBX-UI-1")
+        row.jobs_ended, row.jobs_failed, row.jobs_fallen_back, row.failed_spend = 5, 2, 1, Decimal("3.20")
+        session.add(row)
+    shown = client.get("/ui/sandboxes/SBX-UI-1").text
+    assert "Show &lt;b&gt;ibm_brisbane&lt;/b&gt; is worth scaling" in shown  # escaped
+    assert "<code>success_rate</code>" in shown and "at most 20.0" in shown
+    assert "3 failed jobs; " in shown and "counting failed and cancelled jobs" in shown
+    assert "5: 2 failed, 0 cancelled, 1 fell back" in shown and "3.20 USD failed" in shown
+    assert "approved without pilot terms" not in shown

@@ -6,7 +6,8 @@ and change is the API's own function (govern.api.routes.procurement)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import json
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -26,7 +27,7 @@ from govern.console.forms import problems
 from govern.console.params import Blank, NameQuery, PageSize, TeamQuery
 from govern.console.sessions import SignedIn
 from govern.console.templating import render
-from govern.db.public import MAX_PILOT, SandboxPublic, SandboxRequest
+from govern.db.public import MAX_PILOT, MIN_PILOT, SandboxPublic, SandboxRequest
 from govern.policy.engines import PolicyEngine
 from govern.records.errors import RecordError
 from govern.records.procurement import LIFECYCLES, TRANSITIONS, SandboxFilters, ledger, may_become, page_of_sandboxes
@@ -44,6 +45,8 @@ LedgerCursor = Annotated[Annotated[int, Field(ge=0, le=ROW_ID_MAX)] | None, Blan
 SandboxCursor = Annotated[Annotated[str, Field(max_length=200)] | None, Blank, Query()]
 LEDGER_PAGE = 100
 MAX_DEVICES = 100
+PILOT_MAX_CHARS = 20_000
+"""Pilot terms as the form takes them: twenty criteria with descriptions fit in well under this."""
 
 
 def budget_bar(sandbox: SandboxPublic) -> dict[str, Any]:
@@ -74,20 +77,20 @@ def sandboxes(
 
 
 def _window(start: str) -> dict[str, str]:
-    """The dates the form's inputs offer: a start from today, an end after it and at most 12 weeks on."""
+    """The dates the form's inputs offer: a start from today, an end 6 to 12 weeks after it."""
     today = now().date()
     try:
         first = date.fromisoformat(start)
     except ValueError:
         first = today
-    return {"start_min": today.isoformat(), "end_min": (first + timedelta(days=1)).isoformat(),
-            "end_max": (first + MAX_PILOT).isoformat(), "max_days": str(MAX_PILOT.days)}
+    return {"start_min": today.isoformat(), "end_min": (first + MIN_PILOT).isoformat(),
+            "end_max": (first + MAX_PILOT).isoformat(), "max_days": str(MAX_PILOT.days), "min_days": str(MIN_PILOT.days)}
 
 
 def _request_form(request: Request, signed_in: SignedIn, session: Session, values: dict[str, str], status_code: int = 200, problem: str = "") -> HTMLResponse:
     vendors = get_vendors(signed_in.token, session)
     return render(request, "sandbox_new.html", status_code, values=values, window=_window(values["start"]),
-                  vendors=vendors, problem=problem)
+                  vendors=vendors, problem=problem, pilot_max=PILOT_MAX_CHARS)
 
 
 @router.get("/-/new", include_in_schema=False)
@@ -95,7 +98,7 @@ def request_form(request: Request, signed_in: SignedInDep, session: ReadSessionD
     require(request.app.state.engine, signed_in.token, "sandbox.request", {"team": signed_in.token.team})
     today = now().date()
     values = {"id": "", "team": signed_in.token.team, "vendor": "", "devices": "", "budget": "", "currency": "USD",
-              "start": today.isoformat(), "end": (today + MAX_PILOT).isoformat(), "allows_confidential": ""}
+              "start": today.isoformat(), "end": (today + MAX_PILOT).isoformat(), "allows_confidential": "", "pilot": ""}
     return _request_form(request, signed_in, session, values)
 
 
@@ -111,10 +114,14 @@ def submit_request(request: Request, signed_in: SignedInDep, form: CheckedFormDe
     if len(devices) > MAX_DEVICES:
         return _request_form(request, signed_in, session, values, status.HTTP_422_UNPROCESSABLE_CONTENT, f"devices: at most {MAX_DEVICES}")
     try:
+        pilot = json.loads(values["pilot"]) if values["pilot"].strip() else None
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
+        return _request_form(request, signed_in, session, values, status.HTTP_422_UNPROCESSABLE_CONTENT, f"pilot: not JSON ({exc})")
+    try:
         body = SandboxRequest.model_validate({
             "id": values["id"], "team": values["team"], "vendor": values["vendor"], "devices": devices,
             "budget": values["budget"], "currency": values["currency"], "allows_confidential": bool(values["allows_confidential"]),
-            "start": f"{values['start']}T00:00:00+00:00", "end": f"{values['end']}T00:00:00+00:00",
+            "start": f"{values['start']}T00:00:00+00:00", "end": f"{values['end']}T00:00:00+00:00", "pilot": pilot,
         })
     except ValidationError as exc:
         return _request_form(request, signed_in, session, values, status.HTTP_422_UNPROCESSABLE_CONTENT, problems(exc))
@@ -132,6 +139,7 @@ def _submitted(form: ImmutableMultiDict[str, str]) -> dict[str, str]:
     values["start"] = field(form, "start", max_length=10, required=False)
     values["end"] = field(form, "end", max_length=10, required=False)
     values["allows_confidential"] = "on" if form.get("allows_confidential") else ""
+    values["pilot"] = field(form, "pilot", max_length=PILOT_MAX_CHARS, required=False)
     return values
 
 
