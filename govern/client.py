@@ -48,6 +48,15 @@ class GovernClient:
             raise ClientError(f"HTTP {response.status_code}: {_reason(body)}", response.status_code, body)
         return response.status_code, body
 
+    def download(self, path: str, **options: Any) -> bytes:
+        """A GET answered with a file (a PDF, a page) as its bytes; any status but 200 raises ClientError."""
+        try:
+            response = self._http.get(path, **options)
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach the govern service: {exc.__class__.__name__}: {exc}") from None
+        if response.status_code != 200:
+            raise ClientError(f"HTTP {response.status_code}: {_reason(_json_or_text(response))}", response.status_code)
+        return response.content
 
     def stream_lines(self, path: str, **options: Any) -> Iterator[str]:
         """The lines of a streamed answer (JSON Lines exports), read as they arrive."""

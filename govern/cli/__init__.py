@@ -17,6 +17,7 @@ from govern.cli.audit import audit_app
 from govern.cli.common import fail, stderr_console
 from govern.cli.db import db_app
 from govern.cli.lineage import lineage_app
+from govern.cli.pilots import pilot_app
 from govern.cli.policy import policy_app
 from govern.cli.sandboxes import sandbox_app
 from govern.cli.tokens import token_app
@@ -53,6 +54,7 @@ for name, group in (
     ("token", token_app),
     ("audit", audit_app),
     ("sandbox", sandbox_app),
+    ("pilot", pilot_app),
     ("waiver", waiver_app),
     ("lineage", lineage_app),
 ):

@@ -25,7 +25,7 @@ class Metric(str, enum.Enum):
     AVAILABILITY = "availability"
     """Primary jobs that ran where asked (did not fall back), over the primary jobs that ended."""
     COST_PER_JOB = "cost_per_job"
-    """Charged spend (ledger `charge` entries) over the primary jobs that ran."""
+    """Charged spend (the sandbox's ledger `charge` entries) over the primary jobs that succeeded."""
     QUEUE_WAIT_P90_S = "queue_wait_p90_s"
     """90th percentile of queued → handed to the backend, in seconds."""
     REPRODUCIBILITY_RATE = "reproducibility_rate"
