@@ -28,6 +28,7 @@ from govern.dispatch.announcements import announce
 from govern.dispatch.control import dispatch_status
 from govern.dispatch.jobs import new_job
 from govern.lineage import outbox
+from govern.lineage.pilot_state import with_pilot
 from govern.lineage.submission_events import PRODUCER, submission_event
 from govern.manifest.documents import Document
 from govern.manifest.schema import Context
@@ -150,10 +151,10 @@ def submit(
         job_status = "queued"
         if experiment.spec.sandbox and held:
             record_reservation(session, experiment.spec.sandbox, row.id, held, row.currency)
-    outbox.enqueue(session, submission_event(
+    outbox.enqueue(session, with_pilot(session, submission_event(
         run_id=row.run_id, experiment=experiment, decision=decision, profile=profile,
         event_time=decision.evaluated_at, producer=PRODUCER,
-    ))
+    ), decision.evaluated_at))
     session.flush()
     decision_log.append(session, decision, policy_input, actor=actor, kind="submission")  # last: it holds the chain's lock
     public = submission_public(row, job_status)

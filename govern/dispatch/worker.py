@@ -44,7 +44,8 @@ from govern.dispatch.fallback import fallback_job, fallback_trigger, falls_back_
 from govern.dispatch.lease import Lease
 from govern.dispatch.queue import LeaseLost, cancel_requested, claim, transition
 from govern.dispatch.results import record_no_result, record_result
-from govern.lineage import run_events
+from govern.lineage import outbox, run_events
+from govern.lineage.pilot_state import with_pilot
 from govern.settings import Settings
 
 log = logging.getLogger("govern.worker")
@@ -226,12 +227,13 @@ class Worker:
     def _succeed(self, job: JobRecord, execution: Execution) -> None:
         start = self._start(job)
 
+        price = actual_cost(job.price_model, job.shots, execution.usage_seconds)
+
         def book(session: Session, stored: JobRecord) -> None:
             record_result(session, stored, execution, settle(session, stored, execution.usage_seconds, ran=True))
+            outbox.enqueue(session, with_pilot(session, run_events.complete(start, job, execution, float(price.amount)), utcnow()))
 
-        price = actual_cost(job.price_model, job.shots, execution.usage_seconds)
-        transition(self.database, job, self.worker_id, status=JobStatus.SUCCEEDED, error=None,
-                   events=[run_events.complete(start, job, execution, float(price.amount))], also=book)
+        transition(self.database, job, self.worker_id, status=JobStatus.SUCCEEDED, error=None, also=book)
         log.info("job %s succeeded (%s)", job.id, execution.result_hash)
 
     def _end(self, job: JobRecord, status: JobStatus, reason: str, *, ran: bool) -> None:
@@ -242,9 +244,9 @@ class Worker:
         def book(session: Session, stored: JobRecord) -> None:
             settle(session, stored, None, ran=ran and not self._simulated(stored))
             record_no_result(stored)
+            outbox.enqueue(session, with_pilot(session, run_events.ended(start, job, event_type, reason), utcnow()))
 
-        transition(self.database, job, self.worker_id, status=status, error=reason,
-                   events=[run_events.ended(start, job, event_type, reason)], also=book)
+        transition(self.database, job, self.worker_id, status=status, error=reason, also=book)
         log.info("job %s %s: %s", job.id, status.value, reason)
 
     @staticmethod

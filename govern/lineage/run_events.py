@@ -80,10 +80,13 @@ def complete(start: dict[str, Any], job: JobRecord, execution: Execution, actual
 
 
 def ended(start: dict[str, Any], job: JobRecord, event_type: RunState, reason: str) -> RunEvent:
-    """FAIL (the run failed) or ABORT (cancelled, or handed to a fallback), with the reason."""
+    """FAIL (the run failed) or ABORT (cancelled, or handed to a fallback), with the reason, and who pays as
+    START said (so the pilot's state can ride on it: govern.lineage.pilot_state)."""
     namespace, name = _job(start)
+    procurement = start["run"].get("facets", {}).get(GovernProcurementRunFacet.facet_key)
+    run_facets = {GovernProcurementRunFacet.facet_key: {**procurement, "_producer": PRODUCER}} if procurement else None
     return lifecycle_event(event_type=event_type, run_id=job.run_id, job_namespace=namespace, job_name=name,
-                           event_time=utcnow(), producer=PRODUCER, error_message=reason)
+                           event_time=utcnow(), producer=PRODUCER, error_message=reason, run_facets=run_facets)
 
 
 def child_start(original_start: dict[str, Any], original: JobRecord, child: JobRecord, decision: Decision | None = None) -> RunEvent:

@@ -123,3 +123,27 @@ def test_a_sandbox_without_pilot_terms_shows_spend_and_operations_only(client):
     progress = client.get("/v1/sandboxes/SBX-2026-014/pilot", headers=submitter).json()
     assert progress["terms"] is None and progress["criteria"] == [] and progress["failure_budget"] is None
     assert "approved without pilot terms" in client.get("/v1/sandboxes/SBX-2026-014/pilot/report", headers=submitter).text
+
+
+def test_each_run_event_carries_the_pilot_state_when_it_was_written(client):
+    import json
+
+    from sqlmodel import Session, col, select
+
+    from govern.db.tables import LineageOutboxEntry, SubmissionRecord
+    from tests.lineage_schemas import validate_event
+
+    _, submitter = pilot(client)
+    failed = submit(client, submitter, dynamic_circuit_body())
+    assert worker(client).run_until_idle() == 1
+    with Session(client.app.state.db) as session:
+        run_id = session.exec(select(SubmissionRecord.run_id).where(SubmissionRecord.id == failed)).one()
+        events = [json.loads(row.event) for row in session.exec(select(LineageOutboxEntry).where(LineageOutboxEntry.run_id == run_id)
+                                                                .order_by(col(LineageOutboxEntry.id)))]
+    assert [event["eventType"] for event in events] == ["START", "FAIL"]  # it failed before it ran
+    pilots = [event["run"]["facets"]["govern_procurement"]["pilot"] for event in (events[0], events[-1])]
+    assert [p["id"] for p in pilots] == ["SBX-2026-014"] * 2
+    assert [p["failureBudget"]["limits"][0]["used"] for p in pilots] == [0, 1]  # FAIL counts its own failure
+    assert [c["name"] for c in pilots[-1]["criteria"]] == [c["name"] for c in TERMS["criteria"]]
+    for event in events:
+        validate_event(event)
