@@ -15,6 +15,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from govern.db.tables import JobRecord, LedgerEntry, SandboxRecord, SubmissionRecord, utcnow
+from govern.dispatch.jobs import JobKind
+from govern.pilots.failures import record_ending
 from govern.records.errors import as_utc
 
 CENT = Decimal("0.01")
@@ -73,12 +75,14 @@ def sandbox_refusal(session: Session, job: JobRecord) -> str | None:
 
 
 def settle(session: Session, job: JobRecord, usage_seconds: float | None, ran: bool) -> Decimal:
-    """Release the job's reservation and charge what it cost (nothing when it never ran); returns the
-    charge. Runs in the transaction that ends the job, under the sandbox's row lock."""
+    """Release the job's reservation, charge what it cost (nothing when it never ran) and count how a primary
+    job ended in the sandbox's failure record (govern.pilots.failures); returns the charge. Runs in the
+    transaction that ends the job, under the sandbox's row lock, which a primary job takes even when it has
+    nothing to release or charge (a failed job that never ran still counts)."""
     sandbox_id = session.exec(select(SubmissionRecord.sandbox).where(SubmissionRecord.id == job.submission_id)).first()
     reserved = min(_reserved_for(session, job), job.estimated_cost) if sandbox_id else Decimal("0")
     charge = actual_cost(job.price_model, job.shots, usage_seconds) if ran else Charge(Decimal("0"), "the job never ran")
-    if sandbox_id is None or (reserved == 0 and charge.amount == 0):
+    if sandbox_id is None or (reserved == 0 and charge.amount == 0 and job.kind != JobKind.PRIMARY.value):
         return charge.amount
     sandbox = session.get(SandboxRecord, sandbox_id, with_for_update=True)
     if sandbox is None:
@@ -91,6 +95,7 @@ def settle(session: Session, job: JobRecord, usage_seconds: float | None, ran: b
         sandbox.spent += charge.amount
         session.add(LedgerEntry(sandbox_id=sandbox_id, submission_id=job.submission_id, kind="charge", amount=charge.amount,
                                 currency=job.currency, note=f"job {job.id} on {job.vendor}/{job.device}: {charge.explanation}"))
+    record_ending(sandbox, job, charge.amount)
     session.add(sandbox)
     return charge.amount
 

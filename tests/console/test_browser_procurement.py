@@ -90,7 +90,7 @@ def test_procurement_approves_a_sandbox_and_the_requester_is_refused(page, procu
 def test_the_procurement_pages_hold_at_a_phones_width(narrow_page, procurement, screenshot):
     sign_in(narrow_page, procurement.url, procurement.token("submitter", "materials-rnd"), "/ui/sandboxes/-/new")
     today = datetime.now(UTC).date()
-    fill_request(narrow_page, "SBX-NARROW", today, today + timedelta(weeks=4))
+    fill_request(narrow_page, "SBX-NARROW", today, today + timedelta(weeks=8))
     assert narrow_page.evaluate("document.documentElement.scrollWidth") <= 391
     screenshot(narrow_page, "request-form-narrow")
     with narrow_page.expect_navigation():
