@@ -111,7 +111,7 @@ class GovernQuantumJobRunFacet(RunFacet):
 
 @attr.define
 class FailureLimit:
-    """One limit of a pilot's failure budget: failedJobs, failedShare or failedSpend."""
+    """One limit of a pilot's failure budget: maxFailedJobs, maxFailedShare or maxFailedSpend."""
 
     limit: str
     used: float

@@ -19,6 +19,7 @@ from pydantic import (
     EmailStr,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveInt,
     StringConstraints,
     model_validator,
@@ -254,6 +255,35 @@ class SandboxStatus(str, enum.Enum):
     EXHAUSTED = "exhausted"
 
 
+class PilotFailureBudget(Strict):
+    """A pilot's failure budget as the policies read it (govern.pilots.terms.FailureBudget), money as a number."""
+
+    max_failed_jobs: NonNegativeInt | None = None
+    max_failed_share: NonNegativeFloat | None = None
+    share_after_jobs: NonNegativeInt = 10
+    max_failed_spend: NonNegativeFloat | None = None
+    counts: list[Literal["failed", "cancelled"]] = Field(default=["failed"], max_length=2)  # pydantic copies a mutable default
+
+
+class PilotFailures(Strict):
+    """The sandbox's primary jobs that ended, by how, and the spend on failed and cancelled runs (govern.pilots.failures)."""
+
+    ended: NonNegativeInt = 0
+    failed: NonNegativeInt = 0
+    cancelled: NonNegativeInt = 0
+    fallen_back: NonNegativeInt = 0
+    failed_spend: NonNegativeFloat = 0.0
+    cancelled_spend: NonNegativeFloat = 0.0
+
+
+class SandboxPilot(Strict):
+    """What rule PR-008 reads of a sandbox's pilot: its failure budget and its failure record so far."""
+
+    id: Identifier
+    failure_budget: PilotFailureBudget
+    failures: PilotFailures = Field(default_factory=PilotFailures)
+
+
 class Sandbox(Strict):
     id: Identifier
     team: DnsLabel
@@ -268,6 +298,7 @@ class Sandbox(Strict):
     spent: NonNegativeFloat = 0.0
     currency: str = "USD"
     allows_confidential: bool = False
+    pilot: SandboxPilot | None = None
 
 
 class WaiverScope(Strict):

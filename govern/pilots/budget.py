@@ -23,11 +23,11 @@ def limit_uses(budget: FailureBudget, record: FailureRecord) -> list[LimitUse]:
     failures = counted_failures(budget, record)
     uses: list[tuple[LimitName, float, float]] = []
     if budget.max_failed_jobs is not None:
-        uses.append(("failedJobs", float(failures), float(budget.max_failed_jobs)))
+        uses.append(("maxFailedJobs", float(failures), float(budget.max_failed_jobs)))
     if budget.max_failed_share is not None and record.ended >= budget.share_after_jobs:
-        uses.append(("failedShare", failures / record.ended, budget.max_failed_share))
+        uses.append(("maxFailedShare", failures / record.ended, budget.max_failed_share))
     if budget.max_failed_spend is not None:
-        uses.append(("failedSpend", counted_spend(budget, record), float(budget.max_failed_spend)))
+        uses.append(("maxFailedSpend", counted_spend(budget, record), float(budget.max_failed_spend)))
     return [LimitUse(limit=name, used=used, allowed=allowed, state=_state(used, allowed)) for name, used, allowed in uses]
 
 

@@ -39,7 +39,7 @@ class CriterionProgress(BaseModel):
     records: Records
 
 
-LimitName = Literal["failedJobs", "failedShare", "failedSpend"]
+LimitName = Literal["maxFailedJobs", "maxFailedShare", "maxFailedSpend"]
 BudgetState = Literal["ok", "warning", "spent"]
 
 

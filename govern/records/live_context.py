@@ -18,7 +18,18 @@ from sqlalchemy import Row, Select, and_, bindparam, literal_column, select
 from sqlmodel import Session
 
 from govern.db.tables import SandboxRecord, VendorRecord, WaiverRecord, table_of
-from govern.manifest.schema import API_VERSION, Context, ContextSpec, Sandbox, Vendor, Waiver, WaiverScope
+from govern.manifest.schema import (
+    API_VERSION,
+    Context,
+    ContextSpec,
+    PilotFailureBudget,
+    PilotFailures,
+    Sandbox,
+    SandboxPilot,
+    Vendor,
+    Waiver,
+    WaiverScope,
+)
 from govern.records.errors import as_utc
 from govern.records.procurement import stored_price_model
 
@@ -99,8 +110,19 @@ def _sandbox(row: dict[str, Any]) -> Sandbox:
         id=row["id"], team=row["team"], vendor=row["vendor"], devices=row["devices"], status=row["status"],
         requested_by=row["requested_by"], approved_by=row["approved_by"], start=as_utc(row["start"]), end=as_utc(row["end"]),
         budget=float(row["budget"]), spent=float(row["spent"] + row["reserved"]), currency=row["currency"],
-        allows_confidential=row["allows_confidential"],
+        allows_confidential=row["allows_confidential"], pilot=_pilot(row),
     )
+
+
+def _pilot(row: dict[str, Any]) -> SandboxPilot | None:
+    """The sandbox's failure budget and failure record, for rule PR-008; None without pilot terms."""
+    terms = row["pilot_terms"]
+    if not terms:
+        return None
+    failures = PilotFailures(ended=row["jobs_ended"], failed=row["jobs_failed"], cancelled=row["jobs_cancelled"],
+                             fallen_back=row["jobs_fallen_back"], failed_spend=float(row["failed_spend"]),
+                             cancelled_spend=float(row["cancelled_spend"]))
+    return SandboxPilot(id=row["id"], failure_budget=PilotFailureBudget.model_validate(terms["failureBudget"]), failures=failures)
 
 
 def _waiver(row: dict[str, Any]) -> Waiver:

@@ -238,6 +238,55 @@ deny contains finding if {
 }
 
 # METADATA
+# title: Pilot failure budget spent
+# description: >-
+#   A paid submission is denied once any limit of its sandbox's pilot failure budget is used up: the counted failures
+#   (the kinds in failureBudget.counts; a fallback never counts) reach maxFailedJobs, their share of the ended jobs
+#   reaches maxFailedShare once shareAfterJobs have ended, or their spend reaches maxFailedSpend.
+# custom:
+#   id: PR-008
+#   severity: high
+#   waivable: true
+#   remediation: Find out why the pilot's runs fail before spending more, or ask compliance for a waiver.
+deny contains finding if {
+	lib.paid
+	some limit, use in failure_budget_use
+	use.used >= use.allowed
+	finding := {
+		"rule": "PR-008",
+		"message": sprintf(
+			"sandbox '%s' has spent its failure budget: %s %v of %v allowed; %s",
+			[lib.sandbox.id, limit, use.used, use.allowed, "find out why its runs fail before spending more"],
+		),
+		"resource": "spec.sandbox",
+		"evidence": {"sandbox": lib.sandbox.id, "limit": limit, "used": use.used, "allowed": use.allowed},
+	}
+}
+
+# The pilot's failure budget and record, and the failures it counts.
+pilot := lib.sandbox.pilot
+
+counted_failures := sum([object.get(pilot.failures, kind, 0) | some kind in pilot.failureBudget.counts])
+
+counted_spend := sum([spend |
+	some kind in pilot.failureBudget.counts
+	spend := object.get(pilot.failures, sprintf("%sSpend", [kind]), 0)
+])
+
+# How much of each limit the pilot named is used, by limit (PR-008, PR-103).
+failure_budget_use.maxFailedJobs := {"used": counted_failures, "allowed": pilot.failureBudget.maxFailedJobs}
+
+failure_budget_use.maxFailedShare := {
+	"used": counted_failures / pilot.failures.ended,
+	"allowed": pilot.failureBudget.maxFailedShare,
+} if {
+	pilot.failures.ended >= object.get(pilot.failureBudget, "shareAfterJobs", 10)
+	pilot.failures.ended > 0
+}
+
+failure_budget_use.maxFailedSpend := {"used": counted_spend, "allowed": pilot.failureBudget.maxFailedSpend}
+
+# METADATA
 # title: Sandbox expires soon
 # description: Warns when the sandbox window closes within limits.sandboxExpiryWarnDays days.
 # custom:
@@ -285,5 +334,31 @@ warn contains finding if {
 		),
 		"resource": "spec.sandbox",
 		"evidence": {"sandbox": s.id, "remainingAfter": left, "budget": s.budget},
+	}
+}
+
+# METADATA
+# title: Pilot failure budget nearly spent
+# description: >-
+#   Warns when any limit of the sandbox's pilot failure budget is at least limits.failureBudgetWarnFraction (80%)
+#   used but not yet spent (then PR-008 denies).
+# custom:
+#   id: PR-103
+#   severity: low
+#   waivable: false
+#   remediation: Look into the pilot's failed runs before its failure budget denies new paid submissions.
+warn contains finding if {
+	lib.paid
+	some limit, use in failure_budget_use
+	use.used < use.allowed
+	use.used >= limits.failureBudgetWarnFraction * use.allowed
+	finding := {
+		"rule": "PR-103",
+		"message": sprintf(
+			"sandbox '%s' has used %s %v of %v allowed (over %v%% of its failure budget)",
+			[lib.sandbox.id, limit, use.used, use.allowed, limits.failureBudgetWarnFraction * 100],
+		),
+		"resource": "spec.sandbox",
+		"evidence": {"sandbox": lib.sandbox.id, "limit": limit, "used": use.used, "allowed": use.allowed},
 	}
 }

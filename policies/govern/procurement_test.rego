@@ -246,3 +246,83 @@ test_free_backends_pass_every_procurement_rule if {
 		sandbox_field("endNs", t.now + t.day),
 	])
 }
+
+# The paid submission on a pilot sandbox with this failure budget and failure record.
+pilot(budget, failures) := paid([t.add("/context/sandboxes/SBX-1/pilot", {
+	"id": "SBX-1", "failureBudget": object.union({"shareAfterJobs": 10, "counts": ["failed"]}, budget),
+	"failures": object.union(
+		{"ended": 0, "failed": 0, "cancelled": 0, "fallenBack": 0, "failedSpend": 0, "cancelledSpend": 0},
+		failures,
+	),
+})])
+
+test_pr_008_allow_under_budget if {
+	inp := pilot({"maxFailedJobs": 5}, {"ended": 10, "failed": 3})
+	not "PR-008" in t.rules(procurement.deny) with input as inp
+	not "PR-103" in t.rules(procurement.warn) with input as inp
+}
+
+test_pr_008_deny_at_max_failed_jobs if {
+	findings := procurement.deny with input as pilot({"maxFailedJobs": 5}, {"ended": 10, "failed": 5})
+	some finding in findings
+	finding.rule == "PR-008"
+	finding.evidence == {"sandbox": "SBX-1", "limit": "maxFailedJobs", "used": 5, "allowed": 5}
+}
+
+test_pr_008_deny_at_max_failed_share if {
+	findings := procurement.deny with input as pilot({"maxFailedShare": 0.5}, {"ended": 10, "failed": 5})
+	some finding in findings
+	finding.evidence == {"sandbox": "SBX-1", "limit": "maxFailedShare", "used": 0.5, "allowed": 0.5}
+}
+
+test_pr_008_share_not_applied_before_share_after_jobs if {
+	inp := pilot({"maxFailedShare": 0.5}, {"ended": 9, "failed": 9})
+	not "PR-008" in t.rules(procurement.deny) with input as inp
+	not "PR-103" in t.rules(procurement.warn) with input as inp
+}
+
+test_pr_008_deny_at_max_failed_spend if {
+	inp := pilot({"maxFailedSpend": 100}, {"ended": 2, "failed": 2, "failedSpend": 100.5})
+	findings := procurement.deny with input as inp
+	some finding in findings
+	finding.evidence == {"sandbox": "SBX-1", "limit": "maxFailedSpend", "used": 100.5, "allowed": 100}
+}
+
+test_pr_008_fallback_not_counted if {
+	inp := pilot({"maxFailedJobs": 2, "counts": ["failed", "cancelled"]}, {"ended": 9, "fallenBack": 9})
+	not "PR-008" in t.rules(procurement.deny) with input as inp
+}
+
+test_pr_008_kinds_not_counted_are_not_counted if {
+	inp := pilot({"maxFailedJobs": 2, "maxFailedSpend": 10}, {"ended": 9, "cancelled": 9, "cancelledSpend": 50})
+	not "PR-008" in t.rules(procurement.deny) with input as inp
+	findings := procurement.deny with input as pilot(
+		{"maxFailedJobs": 2, "counts": ["failed", "cancelled"]},
+		{"ended": 9, "failed": 1, "cancelled": 1},
+	)
+	"PR-008" in t.rules(findings)
+}
+
+test_pr_008_free_backends_unaffected if {
+	inp := json.patch(pilot({"maxFailedJobs": 1}, {"ended": 1, "failed": 1}), [t.put("/experiment", t.local_experiment)])
+	not "PR-008" in t.rules(procurement.deny) with input as inp
+}
+
+test_pr_103_deny_warns_at_80_percent if {
+	inp := pilot({"maxFailedJobs": 5}, {"ended": 10, "failed": 4})
+	findings := procurement.warn with input as inp
+	some finding in findings
+	finding.rule == "PR-103"
+	finding.evidence == {"sandbox": "SBX-1", "limit": "maxFailedJobs", "used": 4, "allowed": 5}
+	not "PR-008" in t.rules(procurement.deny) with input as inp
+}
+
+test_pr_103_allow_when_spent_it_is_pr_008s if {
+	findings := procurement.warn with input as pilot({"maxFailedJobs": 5}, {"ended": 10, "failed": 5})
+	not "PR-103" in t.rules(findings)
+}
+
+test_pr_103_allow_under_80_percent if {
+	findings := procurement.warn with input as pilot({"maxFailedJobs": 5}, {"ended": 10, "failed": 3})
+	not "PR-103" in t.rules(findings)
+}
