@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from govern.api import create_app
 from govern.audit.log import verify
+from govern.cli.demo_pilot import PILOT_TERMS, PilotSteps
 from govern.client import ClientError, GovernClient, request_body
 from govern.db.database import create_db_engine, session_scope, upgrade
 from govern.db.public import TokenCreate
@@ -72,6 +73,8 @@ def run_demo(database: Path, console: Console, timeout_s: float = 300.0) -> None
         results = _dispatch(clients, submissions, console, timeout_s)
         _lineage(clients["compliance"], console, timeout_s)
         _reproduce(clients, submissions, results, console, timeout_s)
+        waits = partial(_wait, timeout_s=timeout_s)
+        PilotSteps(clients, _example_body, waits, DemoFailed, console, SANDBOX).run(_body("noisy"), database.parent)
         _audit(database_engine, console)
         pack = _evidence(database_engine, settings, submissions["noisy"], database.parent, console)
     database_engine.dispose()
@@ -117,14 +120,20 @@ def _fund_sandbox(clients: dict[str, GovernClient], console: Console) -> None:
     clients["procurement"].request("PUT", "/v1/vendors/ibm", json={"dataProcessingAgreement": True, "regions": ["us-east"]})
     clients["rnd"].request("POST", "/v1/sandboxes", json={
         "id": SANDBOX, "team": "materials-rnd", "vendor": "ibm", "devices": ["ibm_brisbane"], "start": start.isoformat(),
-        "end": (start + timedelta(weeks=12)).isoformat(), "budget": "100.00", "currency": "USD",
+        "end": (start + timedelta(weeks=12)).isoformat(), "budget": "100.00", "currency": "USD", "pilot": PILOT_TERMS,
     }, accept=(201,))
     clients["procurement"].request("POST", f"/v1/sandboxes/{SANDBOX}/approve")
-    console.print(f"sandbox {SANDBOX}: requested by materials-rnd, approved by procurement, budget 100.00 USD", markup=False)
+    console.print(f"sandbox {SANDBOX}: requested by materials-rnd with pilot terms (2 criteria, a failure budget of 2 failed jobs), "
+                  "approved by procurement, budget 100.00 USD", markup=False)
 
 
 def _body(name: str) -> JsonObject:
-    (document,) = [d for d in load_documents(examples_dir() / EXPERIMENTS[name], 1_000_000) if d.kind == "Experiment"]
+    return _example_body(EXPERIMENTS[name])
+
+
+def _example_body(relative: str) -> JsonObject:
+    """The request body of the packaged example at `relative` (to the examples folder)."""
+    (document,) = [d for d in load_documents(examples_dir() / relative, 1_000_000) if d.kind == "Experiment"]
     return request_body(document, 1_000_000, examples_dir())
 
 
