@@ -272,6 +272,7 @@ def _keep_exploring(database_url: str, tokens: dict[str, str], submission_id: st
         "govern serve --with-worker --port 8080 &",
         f"export GOVERN_SERVER=http://127.0.0.1:8080 GOVERN_TOKEN={compliance_token}  # the demo's compliance token",
         f"govern jobs {submission_id}; govern result {submission_id}; govern audit verify",
+        f"govern pilot status {SANDBOX}; govern pilot report {SANDBOX} --format pdf --out pilot.pdf",
         f"govern audit verify-pack {shlex.quote(str(pack))} --public-key {shlex.quote(str(pack.parent / 'demo-audit.pem.pub'))}",
         'curl -s -H "Authorization: Bearer $GOVERN_TOKEN" "$GOVERN_SERVER/v1/submissions"',
         "# the web console: open http://127.0.0.1:8080/ui/ and sign in with one of the demo's tokens:",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -17,7 +18,7 @@ from tests.live_service import free_port, wait_for
 pytestmark = pytest.mark.slow
 
 STEP_PREFIXES = ("database:", "service:", "sandbox ", "allowed/", "denied/", "ideal run", "noisy run", "lineage:", "reproduce ",
-                 "audit:", "evidence:", "demo complete", "keep exploring", "  ")
+                 "pilot ", "audit:", "evidence:", "demo complete", "keep exploring", "  ")
 
 
 def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
@@ -32,7 +33,9 @@ def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
     assert f"database: {database}" in output
     for step in ("check allowed, submission", "denied (decision", "ideal run on local/aer_simulator", "noisy run on ibm/ibm_brisbane",
                  "calibration fake_brisbane@", "-> run", "ABORT", "reproduce noisy: same circuit", "hash chain intact",
-                 "replayed on its kept revision: identical", "verifies with the public key alone", "demo complete"):
+                 "replayed on its kept revision: identical", "verifies with the public key alone", "demo complete",
+                 "its job failed on ibm_brisbane", "denied by PR-008", "recorded as waived", "jobs-succeed measured 0.5 against at_least 0.9: not met",
+                 "cost-per-job measured", ": met", "report "):
         assert step in output, step
     assert Path(database).is_file()
     lines = finished.stdout.splitlines()
@@ -54,6 +57,17 @@ def signs_in_to_the_console(url: str, commands: list[str]) -> None:
         assert signed.status_code == 303 and signed.headers["location"] == "/ui/decisions"
         page = browser.get("/ui/decisions")
         assert page.status_code == 200 and page.text.count("/ui/decisions/") >= 5
+
+
+def reads_the_pilot(url: str, token: str, commands: list[str], folder: Path) -> None:
+    """The printed `govern pilot` commands answer from the served database: one criterion met, one not."""
+    (status, report) = [shlex.split(part.strip()) for line in commands if line.lstrip().startswith("govern pilot status") for part in line.split(";")]
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVERN_")}, "GOVERN_SERVER": url, "GOVERN_TOKEN": token}
+    shown = subprocess.run([sys.executable, "-m", *status, "--output", "json"], cwd=folder, env=environment, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert sorted(str(c["met"]) for c in json.loads(shown.stdout)["criteria"]) == ["False", "True"]
+    drawn = subprocess.run([sys.executable, "-m", *report], cwd=folder, env=environment, capture_output=True, text=True, timeout=120)
+    assert drawn.returncode == 0 and (folder / "pilot.pdf").read_bytes().startswith(b"%PDF"), drawn.stderr
 
 
 def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
@@ -81,8 +95,9 @@ def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
 
         wait_for(ready, what="the demo's database served")
         listed = httpx.get(f"{url}/v1/submissions", headers={"Authorization": f"Bearer {exports['GOVERN_TOKEN']}"}, timeout=10)
-        assert listed.status_code == 200 and len(listed.json()["items"]) == 3, listed.text
+        assert listed.status_code == 200 and len(listed.json()["items"]) == 7, listed.text
         signs_in_to_the_console(url, commands)
+        reads_the_pilot(url, exports["GOVERN_TOKEN"], commands, folder)
     finally:
         process.terminate()
         process.wait(timeout=30)
