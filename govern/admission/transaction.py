@@ -151,10 +151,11 @@ def submit(
         job_status = "queued"
         if experiment.spec.sandbox and held:
             record_reservation(session, experiment.spec.sandbox, row.id, held, row.currency)
-    outbox.enqueue(session, with_pilot(session, submission_event(
-        run_id=row.run_id, experiment=experiment, decision=decision, profile=profile,
-        event_time=decision.evaluated_at, producer=PRODUCER,
-    ), decision.evaluated_at))
+    event = submission_event(run_id=row.run_id, experiment=experiment, decision=decision, profile=profile,
+                             event_time=decision.evaluated_at, producer=PRODUCER)
+    if policy_input["context"]["sandboxes"].get(row.sandbox or "", {}).get("pilot"):  # only a pilot's START reads its progress
+        event = with_pilot(session, event, decision.evaluated_at)
+    outbox.enqueue(session, event)
     session.flush()
     decision_log.append(session, decision, policy_input, actor=actor, kind="submission")  # last: it holds the chain's lock
     public = submission_public(row, job_status)

@@ -57,7 +57,7 @@ def tamper_and_verify(database_url, engine, example_inputs, statement):
 
 
 def test_an_edited_record_is_named(database_url, engine, example_inputs):
-    result = tamper_and_verify(database_url, engine, example_inputs, "UPDATE decision_log SET record = replace(record, '\"allow\":false', '\"allow\":true') WHERE seq = 4")
+    result = tamper_and_verify(database_url, engine, example_inputs, "UPDATE decision_log SET record = replace(record, '\"allow\":true', '\"allow\":false') WHERE seq = 4")
     assert not result.ok and result.bad_seq == 4 and "edited" in result.problem
 
 

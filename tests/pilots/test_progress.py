@@ -87,7 +87,7 @@ def test_progress_is_measured_from_the_records_and_linked_to_them(client):
     assert criteria["repeatable"]["met"] is None  # no reproduction yet
 
     budget = progress["failure_budget"]
-    assert budget["record"] == {"ended": 3, "failed": 1, "cancelled": 0, "fallenBack": 1, "maxFailedSpend": "0.00", "cancelledSpend": "0.00"}
+    assert budget["record"] == {"ended": 3, "failed": 1, "cancelled": 0, "fallenBack": 1, "failedSpend": "0.00", "cancelledSpend": "0.00"}
     assert [(use["limit"], use["used"], use["allowed"], use["state"]) for use in budget["limits"]] == [
         ("maxFailedJobs", 1, 2, "ok"), ("maxFailedSpend", 0, 50, "ok")]
     assert budget["records"]["jobs"] == [jobs[failed][0]["id"]]
