@@ -4,6 +4,7 @@ that needs one value per row (a percentile, an outcome's share) reads the newest
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -70,7 +71,7 @@ def pilot_progress(session: Session, sandbox_id: str, now: datetime) -> PilotPro
         measured_at=now, terms=terms, criteria=[_progress(criterion, facts) for criterion in (terms.criteria if terms else [])],
         failure_budget=budget,
         spend=Spend(budget=sandbox.budget, spent=sandbox.spent, reserved=sandbox.reserved, currency=sandbox.currency, records=facts.charges()[1]),
-        reproducibility=facts.reproducibility(), queue_wait=durations(facts.queue_waits()[0]), availability=facts.availability(),
+        reproducibility=facts.reproducibility(), queue_wait=durations(facts.queue_waits()[0]), availability=facts.availability,
         decisions=facts.decisions(), waivers=facts.waivers(), sample_limit=SAMPLE_LIMIT,
     )
 
@@ -92,7 +93,9 @@ class _Facts:
         return (select().select_from(join(table_of(JobRecord), table_of(SubmissionRecord), col(JobRecord.submission_id) == col(SubmissionRecord.id)))
                 .where(col(SubmissionRecord.sandbox) == self.sandbox_id, col(JobRecord.kind) == kind.value))
 
+    @functools.cached_property
     def statuses(self) -> Counter[str]:
+        """Primary jobs by status: read once, though several measures ask."""
         rows = self.session.execute(self._jobs(JobKind.PRIMARY).add_columns(col(JobRecord.status), func.count()).group_by(col(JobRecord.status)))
         return Counter({status: count for status, count in rows})
 
@@ -123,8 +126,9 @@ class _Facts:
         ).one()
         return Reproducibility(attempted=attempted, matched=matched, rate=matched / attempted if attempted else None)
 
+    @functools.cached_property
     def availability(self) -> Availability:
-        statuses = self.statuses()
+        statuses = self.statuses
         ended = sum(statuses[s.value] for s in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.FALLBACK))
         reason = func.substr(col(JobRecord.error), 1, REASON_CHARS)
         causes: Counter[str] = Counter()
@@ -170,21 +174,21 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def _success_rate(facts: _Facts, _: Criterion) -> Measured:
-    statuses = facts.statuses()
+    statuses = facts.statuses
     ended = sum(statuses[s.value] for s in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.FALLBACK))
     records = facts.jobs_with(JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.FALLBACK)
     return _share(statuses[JobStatus.SUCCEEDED.value], ended), f"{statuses[JobStatus.SUCCEEDED.value]} of {ended} primary jobs succeeded where asked", records
 
 
 def _availability(facts: _Facts, _: Criterion) -> Measured:
-    availability = facts.availability()
+    availability = facts.availability
     records = facts.jobs_with(JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.FALLBACK)
     return availability.share, f"{availability.ran_where_asked} of {availability.jobs} primary jobs ran where asked", records
 
 
 def _cost_per_job(facts: _Facts, _: Criterion) -> Measured:
     total, records = facts.charges()
-    succeeded = facts.statuses()[JobStatus.SUCCEEDED.value]
+    succeeded = facts.statuses[JobStatus.SUCCEEDED.value]
     value = float(total) / succeeded if succeeded else None
     return value, f"{total} charged over {succeeded} succeeded primary jobs ({records.total} ledger charges)", records
 
