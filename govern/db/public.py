@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, computed_field, model_validator
 from pydantic.alias_generators import to_camel
 
 from govern.db.tables import Role, utcnow
@@ -127,7 +127,7 @@ class SandboxPublic(BaseModel):
     allows_confidential: bool
     created_at: AwareDatetime = Field(description="When it was requested.")
     decided_at: AwareDatetime | None = Field(default=None, description="When it was last approved, rejected or revoked.")
-    pilot: PilotTerms | None = Field(default=None, description="The pilot terms approved with the sandbox, if it has any.")
+    pilot: PilotTerms | None = Field(default=None, description="The pilot terms as approved, with the sandbox or by a later change (its pilot amendments), if it has any.")
     failures: FailureRecord = Field(default_factory=FailureRecord, description="Its primary jobs that ended, by how.")
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form, which mypy does not model
@@ -143,6 +143,34 @@ class SandboxPublic(BaseModel):
         if self.spent + self.reserved >= self.budget:
             return "exhausted"
         return "active" if now >= self.start else "approved"
+
+
+AmendmentReason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class PilotAmendmentRequest(BaseModel):
+    """A proposed change of a sandbox's pilot terms: the whole new terms, and why."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    terms: PilotTerms = Field(description="The terms as they would stand once approved (all of them, not a patch).")
+    reason: AmendmentReason = Field(description="Why the terms should change, for the procurement record.")
+
+
+class PilotAmendmentPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, alias_generator=to_camel, populate_by_name=True)
+
+    id: str
+    sandbox_id: str
+    team: str = Field(description="The sandbox's team.")
+    terms: PilotTerms
+    replaces: PilotTerms | None = Field(description="The sandbox's terms when this was proposed (null: it had none).")
+    reason: str
+    status: Literal["pending", "approved", "rejected"]
+    requested_by: str
+    requested_at: AwareDatetime
+    decided_by: str | None
+    decided_at: AwareDatetime | None
 
 
 class LedgerEntryPublic(BaseModel):

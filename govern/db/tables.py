@@ -126,13 +126,32 @@ class SandboxRecord(SQLModel, table=True):
     reservation, release or charge: a reservation on the revision its decision read proves the decision
     still holds."""
     pilot_terms: dict[str, Any] | None = Field(default=None, sa_type=JSON)
-    """govern.pilots.terms.PilotTerms as approved with the sandbox; None for a sandbox without pilot terms."""
+    """govern.pilots.terms.PilotTerms as approved, with the sandbox or by a pilot amendment since (PilotAmendmentRecord);
+    None for a sandbox without pilot terms."""
     jobs_ended: int = 0
     jobs_failed: int = 0
     jobs_cancelled: int = 0
     jobs_fallen_back: int = 0
     failed_spend: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
     cancelled_spend: Decimal = Field(default=Decimal("0"), sa_type=Numeric(14, 2))
+
+
+class PilotAmendmentRecord(SQLModel, table=True):
+    """A proposed change of a sandbox's pilot terms, with the terms it replaces: the terms change only when
+    someone other than the proposer approves it (govern.records.pilot_amendments)."""
+
+    __tablename__ = "pilot_amendments"
+
+    id: str = Field(primary_key=True, max_length=40)
+    sandbox_id: str = Field(foreign_key="sandboxes.id", index=True, max_length=200)
+    terms: dict[str, Any] = Field(sa_type=JSON)
+    replaces: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    reason: str = Field(sa_type=Text)
+    status: str = Field(max_length=16)
+    requested_by: str = Field(max_length=64)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class WaiverRecord(SQLModel, table=True):
