@@ -33,6 +33,7 @@ from govern.api.routes import (
     lineage,
     marquez,
     outbox,
+    pilot_amendments,
     pilots,
     policy,
     procurement,
@@ -106,7 +107,7 @@ def create_app(settings: Settings | None = None, *, with_worker: bool = False) -
     app.state.log_tree = KeptTree()
     app.add_middleware(BoundedBodies, max_bytes=settings.max_request_bytes, encoded_paths=lineage.ENCODED_PATHS)
     app.add_middleware(HttpLatency, metrics=app.state.metrics)
-    for routes in (health, check, outbox, facets, audit, proofs, replay, policy, impact, procurement, pilots, waivers, submissions, dispatch, evidence, kpis, lineage, marquez):
+    for routes in (health, check, outbox, facets, audit, proofs, replay, policy, impact, procurement, pilots, pilot_amendments, waivers, submissions, dispatch, evidence, kpis, lineage, marquez):
         app.include_router(routes.router)
     install_console(app)
     # Starlette types each handler as taking any Exception, though it passes only the class registered.
