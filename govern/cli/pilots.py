@@ -1,9 +1,11 @@
 """`govern pilot`, for procurement, compliance and teams, against the service: where a sandbox's pilot stands
-against its terms, and its one-page report."""
+against its terms, its one-page report, and changes of its terms (proposed, then approved or rejected by
+someone else)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 from urllib.parse import quote
@@ -11,9 +13,18 @@ from urllib.parse import quote
 import typer
 from rich.table import Table
 
-from govern.cli.common import ServerOption, client_errors, client_or_exit, command_group, settings_or_exit, write_json
+from govern.cli.common import (
+    ServerOption,
+    call_service,
+    client_errors,
+    client_or_exit,
+    command_group,
+    settings_or_exit,
+    write_json,
+)
+from govern.cli.sandboxes import read_pilot_terms
 
-pilot_app = command_group("Pilots on the service: progress against their terms, and the report for the people who fund them.")
+pilot_app = command_group("Pilots on the service: progress against their terms, the report for the people who fund them, changes of their terms.")
 
 SandboxArgument = Annotated[str, typer.Argument(help="The sandbox (the pilot's id), e.g. SBX-2026-014.")]
 
@@ -25,12 +36,7 @@ def pilot_status(
     server: ServerOption = None,
 ) -> None:
     """Each criterion measured against its target, and the failure budget used, from the records."""
-    with client_errors():
-        _, progress = client_or_exit(settings_or_exit(), server).request("GET", f"/v1/sandboxes/{quote(sandbox_id, safe='')}/pilot")
-    if output == "json":
-        write_json(progress)
-        return
-    _print_status(progress)
+    _show(server, _pilot_path(sandbox_id), output, _print_status)
 
 
 @pilot_app.command("report")
@@ -42,13 +48,76 @@ def pilot_report(
 ) -> None:
     """The pilot's one-page report: every figure with its verdict and the records it came from."""
     with client_errors():
-        report = client_or_exit(settings_or_exit(), server).download(
-            f"/v1/sandboxes/{quote(sandbox_id, safe='')}/pilot/report", params={"format": report_format})
+        report = client_or_exit(settings_or_exit(), server).download(_pilot_path(sandbox_id, "report"), params={"format": report_format})
     if out is not None:
         out.write_bytes(report)
     else:
         sys.stdout.buffer.write(report)
         sys.stdout.flush()
+
+
+@pilot_app.command("amend")
+def pilot_amend(
+    sandbox_id: SandboxArgument,
+    terms: Annotated[Path, typer.Option("--terms", help="The new pilot terms, a JSON file (all of them): objective, criteria, failureBudget.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the terms should change (at most 2,000 characters).")],
+    server: ServerOption = None,
+) -> None:
+    """Propose new pilot terms; they replace the current ones only once someone else approves."""
+    call_service(server, "POST", _pilot_path(sandbox_id, "amendments"), json={"terms": read_pilot_terms(terms), "reason": reason})
+
+
+@pilot_app.command("amendments")
+def pilot_amendments(
+    sandbox_id: SandboxArgument,
+    output: Annotated[Literal["table", "json"], typer.Option("--output", "-o", help="table (for people) or json (GET /v1/sandboxes/{id}/pilot/amendments).")] = "table",
+    server: ServerOption = None,
+) -> None:
+    """Every proposed change of the pilot's terms, oldest first, with what became of it."""
+    _show(server, _pilot_path(sandbox_id, "amendments"), output, _print_amendments)
+
+
+AmendmentArgument = Annotated[str, typer.Argument(help="The amendment's id, e.g. AMD-0123456789ab (`govern pilot amendments SBX`).")]
+
+
+@pilot_app.command("approve-amendment")
+def pilot_approve_amendment(sandbox_id: SandboxArgument, amendment_id: AmendmentArgument, server: ServerOption = None) -> None:
+    """Approve a pending change (procurement; never its proposer): the sandbox takes the new terms."""
+    call_service(server, "POST", _pilot_path(sandbox_id, "amendments", amendment_id, "approve"))
+
+
+@pilot_app.command("reject-amendment")
+def pilot_reject_amendment(sandbox_id: SandboxArgument, amendment_id: AmendmentArgument, server: ServerOption = None) -> None:
+    """Reject a pending change: the terms stay as they are."""
+    call_service(server, "POST", _pilot_path(sandbox_id, "amendments", amendment_id, "reject"))
+
+
+def _pilot_path(sandbox_id: str, *rest: str) -> str:
+    """`/v1/sandboxes/{id}/pilot` and the paths below it, each part quoted."""
+    return "/".join((f"/v1/sandboxes/{quote(sandbox_id, safe='')}/pilot", *(quote(part, safe="") for part in rest)))
+
+
+def _show(server: str | None, path: str, output: str, print_table: Callable[[Any], None]) -> None:
+    """The service's answer to GET `path`: as it came for `--output json`, else as a table for people."""
+    with client_errors():
+        _, answer = client_or_exit(settings_or_exit(), server).request("GET", path)
+    if output == "json":
+        write_json(answer)
+    else:
+        print_table(answer)
+
+
+def _print_amendments(amendments: list[dict[str, Any]]) -> None:
+    from rich.console import Console  # lazy: only the table needs it
+
+    table = Table(title="pilot term changes")
+    for column in ("id", "status", "proposed", "decided"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason")
+    for amendment in amendments:
+        decided = amendment["decidedAt"][:16] if amendment["decidedAt"] else "-"
+        table.add_row(amendment["id"], amendment["status"], amendment["requestedAt"][:16], decided, amendment["reason"])
+    Console().print(table)
 
 
 def _print_status(progress: dict[str, Any]) -> None:

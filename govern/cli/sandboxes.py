@@ -33,15 +33,16 @@ def sandbox_request(
     body = {"id": sandbox_id, "team": team, "vendor": vendor, "devices": devices, "start": start.isoformat(),
             "end": end.isoformat(), "budget": budget, "currency": currency, "allowsConfidential": allows_confidential}
     if pilot is not None:
-        body["pilot"] = _pilot_terms(pilot)
+        body["pilot"] = read_pilot_terms(pilot)
     call_service(server, "POST", "/v1/sandboxes", json=body)
 
 
 PILOT_FILE_MAX_BYTES = 64 * 1024
 
 
-def _pilot_terms(path: Path) -> Any:
-    """The terms file's JSON, read only when small enough; the service validates what it says."""
+def read_pilot_terms(path: Path) -> Any:
+    """The terms file's JSON, read only when small enough; the service validates what it says (`govern
+    sandbox request --pilot`, `govern pilot amend --terms`)."""
     try:
         with path.open("rb") as terms:
             raw = terms.read(PILOT_FILE_MAX_BYTES + 1)
