@@ -1,8 +1,9 @@
 """`/ui/sandboxes`: the sandboxes with their lifecycle, window, vendor, team and budget bar, filtered and
 newest first by cursor; `/ui/sandboxes/-/new`: the request form, whose dates the 12-week limit bounds;
-`/ui/sandboxes/{id}`: one sandbox, its approval history and ledger, and approve, reject and revoke as the
-authorization policy allows them, a refusal (separation of duties) shown on the disabled button. Every read
-and change is the API's own function (govern.api.routes.procurement)."""
+`/ui/sandboxes/{id}`: one sandbox, its approval history, changes of its pilot terms and ledger, and approve,
+reject and revoke (of the sandbox, and of a pending change of its terms) as the authorization policy allows
+them, a refusal (separation of duties) shown on the disabled button. Every read and change is the API's own
+function (govern.api.routes.procurement and .pilot_amendments)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from starlette.datastructures import ImmutableMultiDict
 from govern.api.deps import ReadSessionDep, SessionDep, authorization, listed_team, require
 from govern.api.params import ROW_ID_MAX
 from govern.api.routes.audit import ActorNames
+from govern.api.routes.pilot_amendments import decide as decide_amendment
 from govern.api.routes.procurement import decide, get_one_sandbox, get_vendors, post_sandbox
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, field, now
 from govern.console.forms import problems
@@ -30,6 +32,7 @@ from govern.console.templating import render
 from govern.db.public import MAX_PILOT, MIN_PILOT, SandboxPublic, SandboxRequest
 from govern.policy.engines import PolicyEngine
 from govern.records.errors import RecordError
+from govern.records.pilot_amendments import Decision, list_amendments
 from govern.records.procurement import LIFECYCLES, TRANSITIONS, SandboxFilters, ledger, may_become, page_of_sandboxes
 
 router = APIRouter(prefix="/ui/sandboxes", route_class=ConsoleRoute)
@@ -41,6 +44,8 @@ Action = Literal["approve", "reject", "revoke"]
 DONE = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}
 LifecycleQuery = Annotated[Literal["requested", "approved", "active", "expired", "exhausted", "rejected", "revoked"] | None, Blank, Query()]
 DoneQuery = Annotated[Literal["requested", "approved", "rejected", "revoked"] | None, Blank, Query()]
+TermChangeQuery = Annotated[Literal["approved", "rejected"] | None, Blank, Query(alias="term-change")]
+AmendmentId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^AMD-[0-9a-f]{12}$")]
 LedgerCursor = Annotated[Annotated[int, Field(ge=0, le=ROW_ID_MAX)] | None, Blank, Query()]
 SandboxCursor = Annotated[Annotated[str, Field(max_length=200)] | None, Blank, Query()]
 LEDGER_PAGE = 100
@@ -146,7 +151,7 @@ def _submitted(form: ImmutableMultiDict[str, str]) -> dict[str, str]:
 @router.get("/{sandbox_id}", include_in_schema=False)
 def sandbox(
     request: Request, sandbox_id: SandboxId, signed_in: SignedInDep, session: ReadSessionDep,
-    after: LedgerCursor = None, done: DoneQuery = None,
+    after: LedgerCursor = None, done: DoneQuery = None, term_change: TermChangeQuery = None,
 ) -> HTMLResponse:
     engine: PolicyEngine = request.app.state.engine
     shown = get_one_sandbox(sandbox_id, signed_in.token, engine, session)
@@ -156,12 +161,15 @@ def sandbox(
     own_request = not decider.allow and authorization(engine, signed_in.token, "sandbox.approve", {"team": shown.team}).allow
     actions = [action for action in TRANSITIONS if may_become(shown.status, action)]
     names = ActorNames(session)
+    amendments = list_amendments(session, shown.id)
     return render(
         request, "sandbox.html", sandbox=shown, bar=budget_bar(shown), entries=entries[:LEDGER_PAGE],
         later=entries[LEDGER_PAGE - 1].id if len(entries) > LEDGER_PAGE else None, after=after,
         decider=decider, actions=actions, done=done, requested_by=names(shown.requested_by),
         approved_by=names(shown.approved_by) if shown.approved_by else "",
-        own_request=own_request,
+        own_request=own_request, amendments=amendments, term_change=term_change, names=names,
+        amendment_deciders={amendment.id: authorization(engine, signed_in.token, "sandbox.approve", {
+            "team": shown.team, "requestedBy": amendment.requested_by}) for amendment in amendments if amendment.status == "pending"},
     )
 
 
@@ -172,3 +180,11 @@ def decide_on_sandbox(request: Request, sandbox_id: SandboxId, action: Action, s
     get_one_sandbox(sandbox_id, signed_in.token, engine, session)
     decide(sandbox_id, action, signed_in.token, engine, session)
     return RedirectResponse(f"/ui/sandboxes/{quote(sandbox_id)}?done={DONE[action]}", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/{sandbox_id}/amendments/{amendment_id}/{decision}", include_in_schema=False)
+def decide_on_amendment(request: Request, sandbox_id: SandboxId, amendment_id: AmendmentId, decision: Decision,
+                        signed_in: SignedInDep, _: CheckedFormDep, session: SessionDep) -> RedirectResponse:
+    """Approve or reject a change of the pilot's terms through the API's path (separation of duties there)."""
+    decided = decide_amendment(sandbox_id, amendment_id, decision, signed_in.token, request.app.state.engine, session)
+    return RedirectResponse(f"/ui/sandboxes/{quote(sandbox_id)}?term-change={decided.status}#terms", status.HTTP_303_SEE_OTHER)
