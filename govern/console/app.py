@@ -7,10 +7,21 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from govern.console.headers import ConsoleHeaders
-from govern.console.routes import audit, decisions, kpis, lineage, login, sandboxes, submissions, vendors, waivers
+from govern.console.routes import (
+    audit,
+    decisions,
+    kpis,
+    lineage,
+    login,
+    pilots,
+    sandboxes,
+    submissions,
+    vendors,
+    waivers,
+)
 from govern.console.templating import templates
 
-PAGES = (login, decisions, submissions, lineage, sandboxes, vendors, waivers, audit, kpis)
+PAGES = (login, decisions, submissions, lineage, sandboxes, pilots, vendors, waivers, audit, kpis)
 
 
 def install_console(app: FastAPI) -> None:

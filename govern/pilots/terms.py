@@ -8,12 +8,25 @@ import enum
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
+from govern.json_values import text_flaw
 from govern.manifest.schema import Identifier, Strict
 
 TARGET_BOUND = 1e12
-"""The largest target magnitude a criterion may name: beyond any cost, time or rate a pilot measures."""
+"""The largest target a criterion may name: beyond any cost or time a pilot measures."""
+
+
+def _storable(text: str) -> str:
+    """Terms typed into the console's form are parsed there (json.loads), not by the service's strict body
+    parser, so an escaped NUL reaches this model; the lineage store and PostgreSQL text refuse it. (A lone
+    surrogate never does: pydantic refuses it as a string.)"""
+    if (flaw := text_flaw(text, surrogates=False)) is not None:
+        raise ValueError(f"text with a {flaw.value} cannot be stored")
+    return text
+
+
+STORABLE = AfterValidator(_storable)
 
 
 class Metric(str, enum.Enum):
@@ -34,22 +47,30 @@ class Metric(str, enum.Enum):
     """A result field: the share of all shots, over the succeeded jobs' results, that gave `outcome`."""
 
 
+SHARES = frozenset({Metric.SUCCESS_RATE, Metric.AVAILABILITY, Metric.REPRODUCIBILITY_RATE, Metric.OUTCOME_PROBABILITY})
+"""The metrics that are a share, from 0 to 1; the others (a cost, a time) are from 0 to TARGET_BOUND."""
+
+
 class Criterion(Strict):
     """One measurable success criterion: `metric` compared with `target` in `direction`."""
 
-    name: Identifier
+    name: Annotated[Identifier, STORABLE]
     metric: Metric
     direction: Literal["at_least", "at_most"]
-    target: Annotated[float, Field(ge=-TARGET_BOUND, le=TARGET_BOUND)]
+    target: Annotated[float, Field(strict=True, ge=0, le=TARGET_BOUND)] = Field(
+        description="A number (not text, not a boolean): a share from 0 to 1, or a cost or time from 0."
+    )
     outcome: Annotated[str, StringConstraints(pattern=r"^[01]{1,64}$")] | None = Field(
         default=None, description="The bitstring an outcome_probability criterion counts (and only it)."
     )
-    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    description: Annotated[str, StringConstraints(max_length=500), STORABLE] = ""
 
     @model_validator(mode="after")
-    def _outcome_only_where_counted(self) -> Criterion:
+    def _fits_its_metric(self) -> Criterion:
         if (self.metric is Metric.OUTCOME_PROBABILITY) != (self.outcome is not None):
             raise ValueError("outcome is required by metric outcome_probability and taken by no other metric")
+        if self.metric in SHARES and self.target > 1:
+            raise ValueError(f"{self.metric.value} is a share from 0 to 1, so a target of {self.target:g} could never be measured")
         return self
 
 
@@ -86,7 +107,7 @@ class FailureBudget(Strict):
 class PilotTerms(Strict):
     """What a sandbox is approved to find out, and how much failure it may afford doing so."""
 
-    objective: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    objective: Annotated[str, StringConstraints(min_length=1, max_length=2000), STORABLE]
     criteria: list[Criterion] = Field(min_length=1, max_length=20)
     failure_budget: FailureBudget
 

@@ -345,6 +345,41 @@ def test_a_check_never_reveals_another_teams_sandbox(service):
     assert "materials-rnd" not in answers[0].text
 
 
+def sandbox_with_pilot(terms: str) -> str:
+    """A POST /v1/sandboxes body whose pilot terms are `terms` (raw JSON text, which json.dumps could not write)."""
+    body = {"id": "SBX-ADV-PILOT", "team": "platform-qa", "vendor": "ibm", "budget": "100.00", "devices": ["ibm_brisbane"],
+            "start": "2026-11-01T00:00:00Z", "end": "2027-01-15T00:00:00Z", "pilot": "PLACEHOLDER"}
+    return json.dumps(body).replace('"PLACEHOLDER"', terms)
+
+
+def pilot_terms(target: str = "0.9", metric: str = '"success_rate"', criteria: int = 1, objective: str = "Scale?") -> str:
+    criterion = '{"name": "c%d", "metric": %s, "direction": "at_least", "target": %s}'
+    listed = ", ".join(criterion % (number, metric, target) for number in range(criteria))
+    return f'{{"objective": "{objective}", "criteria": [{listed}], "failureBudget": {{"maxFailedJobs": 2}}}}'
+
+
+HOSTILE_PILOTS = {
+    "21 criteria": pilot_terms(criteria=21),
+    "a NaN target": pilot_terms(target="NaN"),
+    "an infinite target": pilot_terms(target="-Infinity"),
+    "a target of 1e400": pilot_terms(target="1e400"),
+    "a negative target": pilot_terms(target="-0.1"),
+    "a share target of 90": pilot_terms(target="90"),
+    "a target nested 900 deep": pilot_terms(target="[" * 900 + "]" * 900),
+    "an unknown metric": pilot_terms(metric='"vibes"'),
+    "outcome_probability with no outcome": pilot_terms(metric='"outcome_probability"'),
+    "a 10 MB objective": pilot_terms(objective="o" * 10 * 1024 * 1024),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_PILOTS))
+def test_service_refuses_hostile_pilot_terms_with_a_4xx_saying_why(service, case):
+    body, headers = sandbox_with_pilot(HOSTILE_PILOTS[case]).encode(), {"Content-Type": "application/json"}
+    response = refused_cleanly(service, lambda: call(service, "POST", "/v1/sandboxes", "procurement", content=body, headers=headers))
+    assert response.status_code in (413, 422) and response.json()["detail"][0]["msg"], response.text
+    assert call(service, "GET", "/v1/sandboxes/SBX-ADV-PILOT", "procurement").status_code == 404
+
+
 def test_the_access_log_never_records_a_token(service):
     call(service, "GET", "/healthz?access_token=SECRET-IN-QUERY-123")
     call(service, "GET", "/v1/submissions?token=SECRET-IN-QUERY-456")

@@ -30,3 +30,22 @@ def test_hostile_forms_cookies_and_parameters_are_4xx_pages(client):  # noqa: F8
         answer = client.get(path)
         assert 400 <= answer.status_code < 500 and "<html" in answer.text, (path, answer.status_code)
     assert client.post("/ui/logout", content=b"csrf_token=" + b"z" * 70_000, headers=form).status_code == 413
+
+
+@pytest.mark.parametrize(("objective", "says"), [("a\x00b", "text with a NUL cannot be stored"), ("a\ud800b", "Input should be a valid string")])
+def test_pilot_terms_the_form_parses_hold_no_text_the_pages_cannot_show(client, objective, says):  # noqa: F811 - the fixture
+    """The form's terms are parsed by json.loads, not the service's strict parser: escaped NULs and lone
+    surrogates reach the terms' own check, which refuses them."""
+    import json
+    from datetime import UTC, datetime
+
+    from tests.console.test_procurement import PILOT, request_form, vendor
+
+    buyer = token_for(client, "procurement", "procurement")
+    vendor(client, buyer)
+    sign_in(client, buyer)
+    csrf = csrf_of(client.get("/ui/sandboxes/-/new").text)
+    form = {**request_form(datetime.now(UTC).date()), "pilot": json.dumps({**PILOT, "objective": objective}), "csrf_token": csrf}
+    refused = client.post("/ui/sandboxes/-/new", data=form)
+    assert refused.status_code == 422 and f"pilot.objective: {says}" in refused.text
+    assert client.get("/ui/sandboxes/SBX-UI-1").status_code == 404

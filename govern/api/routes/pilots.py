@@ -41,7 +41,11 @@ def get_pilot_report(sandbox_id: str, token: TokenDep, engine: PolicyEngineDep, 
                      report_format: ReportFormat = "markdown") -> Response:
     """The pilot's one-page report for the people who fund it, as Markdown, HTML or PDF: every figure
     with a verdict and links to the records it came from."""
-    progress = get_pilot(sandbox_id, token, engine, session)
+    return report_response(get_pilot(sandbox_id, token, engine, session), report_format, "inline")
+
+
+def report_response(progress: PilotProgress, report_format: str, disposition: Literal["inline", "attachment"]) -> Response:
+    """The report in `report_format`, named pilot-<id>.<suffix> (the console downloads it as an attachment)."""
     media_type, render = FORMATS[report_format]
-    disposition = f'inline; filename="pilot-{progress.pilot_id}.{SUFFIXES[report_format]}"'  # sandbox ids are [A-Za-z0-9._-]
-    return Response(render(progress), media_type=media_type, headers={"Content-Disposition": disposition})
+    filename = f"pilot-{progress.pilot_id}.{SUFFIXES[report_format]}"  # sandbox ids are [A-Za-z0-9._-]
+    return Response(render(progress), media_type=media_type, headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})

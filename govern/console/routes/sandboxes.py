@@ -27,6 +27,7 @@ from govern.api.routes.procurement import decide, get_one_sandbox, get_vendors, 
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, field, now
 from govern.console.forms import problems
 from govern.console.params import Blank, NameQuery, PageSize, TeamQuery
+from govern.console.pilot_progress import pilot_view
 from govern.console.sessions import SignedIn
 from govern.console.templating import render
 from govern.db.public import MAX_PILOT, MIN_PILOT, SandboxPublic, SandboxRequest
@@ -167,7 +168,8 @@ def sandbox(
         later=entries[LEDGER_PAGE - 1].id if len(entries) > LEDGER_PAGE else None, after=after,
         decider=decider, actions=actions, done=done, requested_by=names(shown.requested_by),
         approved_by=names(shown.approved_by) if shown.approved_by else "",
-        own_request=own_request, amendments=amendments, term_change=term_change, names=names,
+        own_request=own_request, pilot=pilot_view(session, shown, now(), engine, signed_in.token),
+        amendments=amendments, term_change=term_change, names=names,
         amendment_deciders={amendment.id: authorization(engine, signed_in.token, "sandbox.approve", {
             "team": shown.team, "requestedBy": amendment.requested_by}) for amendment in amendments if amendment.status == "pending"},
     )
