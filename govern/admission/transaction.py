@@ -1,5 +1,5 @@
 """The admission transaction: validate a submission, profile it, decide on the live context, record the decision, and for an allowed one
-reserve its estimated cost on the sandbox and queue its dispatch job; the lineage event (START, or ABORT
+reserve its estimated cost on the sandbox and queue its dispatch job (and its baseline run); the lineage event (START, or ABORT
 for a denial) goes to the outbox. All in one transaction. The decision is made without the sandbox's row
 lock and the cost held with one conditional update, decided again under the lock only when the sandbox
 changed underneath (govern.admission.reservations), so submissions against one sandbox do not queue behind
@@ -25,6 +25,7 @@ from govern.circuit import CircuitProfile
 from govern.db.public import SubmissionPublic
 from govern.db.tables import SubmissionRecord
 from govern.dispatch.announcements import announce
+from govern.dispatch.baselines import queue_baseline, recorded_baseline
 from govern.dispatch.control import dispatch_status
 from govern.dispatch.jobs import new_job
 from govern.lineage import outbox
@@ -120,6 +121,8 @@ def submit(
             return replay(reads, earlier, digest)
     submission = submission_from_request(Document("manifest", 0, manifest, {}), circuit, max_circuit_bytes)
     experiment = submission.experiment
+    baseline = experiment.spec.baseline
+    recorded = recorded_baseline(reads, baseline.recorded, experiment.metadata.team, bundle_data) if baseline and baseline.recorded else None
     profile = checker.profile(submission)
 
     def decide(lock_sandbox: bool) -> Evaluation:
@@ -141,12 +144,14 @@ def submit(
     session.add(row)
     session.flush()
     job_status = None
+    primary = None
     if decision.allow:
-        session.add(new_job(
+        primary = new_job(
             submission_id=row.id, run_id=row.run_id, experiment=experiment, qasm=submission.circuit_text,
             bundle_data=bundle_data, estimated_cost=cost, currency=row.currency,
-            decided_price_model=decision.estimate.get("priceModel"),
-        ))
+            decided_price_model=decision.estimate.get("priceModel"), baseline_job_id=recorded.id if recorded else None,
+        )
+        session.add(primary)
         announce(session)
         job_status = "queued"
         if experiment.spec.sandbox and held:
@@ -156,6 +161,8 @@ def submit(
     if policy_input["context"]["sandboxes"].get(row.sandbox or "", {}).get("pilot"):  # only a pilot's START reads its progress
         event = with_pilot(session, event, decision.evaluated_at)
     outbox.enqueue(session, event)
+    if primary is not None and baseline and baseline.simulator:
+        queue_baseline(session, primary, baseline.simulator)
     session.flush()
     decision_log.append(session, decision, policy_input, actor=actor, kind="submission")  # last: it holds the chain's lock
     public = submission_public(row, job_status)

@@ -84,6 +84,8 @@ def _unit(metric: str, value: float | None, currency: str) -> str:
         return f"{value * 100:.4g}%"
     if metric == Metric.COST_PER_JOB.value:
         return f"{value:,.2f} {currency}"
+    if metric == Metric.BASELINE_SPEEDUP.value:
+        return f"{value:.4g}×"
     return f"{value:.4g} s"
 
 

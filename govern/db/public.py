@@ -220,6 +220,7 @@ class JobPublic(BaseModel):
     submission_id: str
     kind: str
     parent_job_id: str | None
+    baseline_job_id: str | None = Field(description="The job whose result this one is compared with as its classical baseline (spec.baseline).")
     run_id: str
     status: str
     vendor: str
@@ -239,6 +240,19 @@ class JobPublic(BaseModel):
     finished_at: datetime | None
 
 
+class BaselinePublic(BaseModel):
+    """The classical baseline a result is compared with (spec.baseline), and how close the two came."""
+
+    kind: Literal["simulator", "recorded"] = Field(description="`simulator`: the submission's own baseline run; `recorded`: an earlier submission's run.")
+    job_id: str
+    run_id: str
+    submission_id: str
+    device: str
+    status: str
+    hellinger_fidelity: float | None = Field(
+        description="qiskit.quantum_info.hellinger_fidelity of the two results' counts, 0 to 1; null until both have one.")
+
+
 class ResultPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -253,6 +267,7 @@ class ResultPublic(BaseModel):
     actual_cost: Decimal
     currency: str
     created_at: datetime
+    baseline: BaselinePublic | None = None
 
 
 class PolicyRevisionPublic(BaseModel):

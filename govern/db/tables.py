@@ -213,7 +213,8 @@ FINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, Jo
 class JobRecord(SQLModel, table=True):
     """Dispatch work for an allowed submission, created in the decision's transaction and taken by a worker.
 
-    A fallback or a reproduction is a job of its own, pointing at the job it stands in for or repeats."""
+    A fallback, a reproduction or a baseline is a job of its own, pointing at the job it stands in for, repeats
+    or is the classical reference of."""
 
     __tablename__ = "jobs"
 
@@ -221,6 +222,9 @@ class JobRecord(SQLModel, table=True):
     submission_id: str = Field(foreign_key="submissions.id", index=True, max_length=36)
     kind: str = Field(default="primary", max_length=16)
     parent_job_id: str | None = Field(default=None, max_length=36)
+    baseline_job_id: str | None = Field(default=None, max_length=36)
+    """The job whose result this one is compared with as its classical baseline: its own baseline run, or an
+    earlier submission's simulator run (spec.baseline)."""
     run_id: str = Field(max_length=36, index=True)
     status: str = Field(default=JobStatus.QUEUED.value, max_length=16, index=True)
     vendor: str = Field(max_length=63)

@@ -22,7 +22,7 @@ from govern.db.public import JobPublic
 from govern.db.tables import JobRecord, JobStatus, SubmissionRecord, utcnow
 from govern.dispatch.announcements import announce
 from govern.dispatch.costs import settle
-from govern.dispatch.jobs import JobKind, child_job
+from govern.dispatch.jobs import DISPATCH_KINDS, JobKind, child_job
 from govern.dispatch.queue import FINAL
 from govern.lineage import outbox, run_events
 from govern.policy.decision import Decision
@@ -60,9 +60,9 @@ def get_job(session: Session, job_id: str) -> JobRecord:
 
 
 def dispatch_status(session: Session, submission_id: str) -> str | None:
-    """The status of the submission's dispatch: its newest job other than reproductions (a fallback's, after one)."""
+    """The status of the submission's dispatch: its newest primary or fallback job's (a fallback's, after one)."""
     return session.exec(
-        select(JobRecord.status).where(JobRecord.submission_id == submission_id, JobRecord.kind != JobKind.REPRODUCTION.value)
+        select(JobRecord.status).where(JobRecord.submission_id == submission_id, col(JobRecord.kind).in_(DISPATCH_KINDS))
         .order_by(col(JobRecord.created_at).desc())
     ).first()
 
@@ -94,7 +94,7 @@ def reproducible_run(session: Session, submission_id: str, settings: Settings) -
     cannot be seeded."""
     submission_row(session, submission_id)
     original = session.exec(
-        select(JobRecord).where(JobRecord.submission_id == submission_id, JobRecord.kind != JobKind.REPRODUCTION.value,
+        select(JobRecord).where(JobRecord.submission_id == submission_id, col(JobRecord.kind).in_(DISPATCH_KINDS),
                                 JobRecord.status == JobStatus.SUCCEEDED.value)
         .order_by(col(JobRecord.finished_at).desc())
     ).first()

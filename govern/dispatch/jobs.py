@@ -17,13 +17,17 @@ from govern.secrets import redacted
 
 class JobKind(str, enum.Enum):
     """Why a job exists, stored in `jobs.kind`: the submission's own run, the fallback that stands in for it,
-    or a reproduction that repeats a finished simulator run."""
+    a reproduction that repeats a finished simulator run, or the classical baseline run beside it."""
 
     PRIMARY = "primary"
     FALLBACK = "fallback"
     REPRODUCTION = "reproduction"
+    BASELINE = "baseline"
 
 
+DISPATCH_KINDS = (JobKind.PRIMARY.value, JobKind.FALLBACK.value)
+"""The kinds of job that carry out the submission itself: its status and result are theirs, never a
+reproduction's or a baseline's."""
 
 
 def price_model(bundle_data: Mapping[str, Any], vendor: str, device: str) -> dict[str, Any]:
@@ -50,13 +54,14 @@ def random_seed() -> int:
 
 def new_job(
     *, submission_id: str, run_id: str, experiment: Experiment, qasm: str, bundle_data: Mapping[str, Any],
-    estimated_cost: Decimal, currency: str, decided_price_model: Mapping[str, Any] | None,
+    estimated_cost: Decimal, currency: str, decided_price_model: Mapping[str, Any] | None, baseline_job_id: str | None = None,
 ) -> JobRecord:
     """The job of an allowed submission; it is billed with the price model the decision estimated with
     (the vendor's prices on record, else the bundle's), or the bundle's where the decision carries none. It
     runs with the manifest's `hyperparameters.seed` where it gives one, else with random seeds. A
     credential that is a literal secret rather than a reference is kept only as its redaction marker (the
-    policies deny it; a bundle that does not still never stores it, and the job fails to resolve it)."""
+    policies deny it; a bundle that does not still never stores it, and the job fails to resolve it).
+    `baseline_job_id` names an earlier run that is its recorded classical baseline."""
     backend = experiment.spec.backend
     seed = experiment.spec.seed
     prices = dict(decided_price_model) if decided_price_model is not None else price_model(bundle_data, backend.vendor, backend.device)
@@ -67,16 +72,26 @@ def new_job(
         credentials=redacted(dict(experiment.spec.credentials), "spec.credentials")[0],
         seed_transpiler=seed or random_seed(), seed_simulator=seed or random_seed(),
         price_model=prices,
-        estimated_cost=estimated_cost, currency=currency,
+        estimated_cost=estimated_cost, currency=currency, baseline_job_id=baseline_job_id,
     )
 
 
 def child_job(parent: JobRecord, kind: JobKind, *, vendor: str, device: str, price_model: dict[str, Any], estimated_cost: Decimal) -> JobRecord:
-    """A job derived from another (a fallback, a reproduction): same circuit, shots and seeds, a run of its own."""
+    """A job derived from another (a fallback, a reproduction, a baseline): same circuit, shots and seeds, a
+    run of its own; a fallback keeps the baseline its primary is compared with."""
     return JobRecord(
         id=str(uuid.uuid4()), submission_id=parent.submission_id, kind=kind.value, parent_job_id=parent.id,
         run_id=str(uuid.uuid4()), vendor=vendor, device=device, shots=parent.shots, qasm=parent.qasm,
         credentials=dict(parent.credentials) if vendor == parent.vendor else {},
         seed_transpiler=parent.seed_transpiler, seed_simulator=parent.seed_simulator,
         price_model=price_model, estimated_cost=estimated_cost, currency=parent.currency,
+        baseline_job_id=parent.baseline_job_id if kind is JobKind.FALLBACK else None,
     )
+
+
+def baseline_job(primary: JobRecord, device: str) -> JobRecord:
+    """The primary's simulator baseline (policy SEC-009 cleared `device` as a free local simulator), named on
+    the primary as the result it is compared with."""
+    job = child_job(primary, JobKind.BASELINE, vendor="local", device=device, price_model={}, estimated_cost=Decimal("0"))
+    primary.baseline_job_id = job.id
+    return job

@@ -14,8 +14,9 @@ from sqlmodel import Session, col, select
 from govern.backends.base import Execution
 from govern.db.public import ResultPublic
 from govern.db.tables import JobRecord, ResultRecord
+from govern.dispatch.baselines import baseline_of
 from govern.dispatch.control import dispatch_status
-from govern.dispatch.jobs import JobKind
+from govern.dispatch.jobs import DISPATCH_KINDS, JobKind
 from govern.records.errors import RecordError, as_utc
 
 
@@ -39,13 +40,16 @@ def record_no_result(job: JobRecord) -> None:
 
 
 def result_of(session: Session, submission_id: str) -> ResultPublic:
-    """The result of the submission's dispatch: the succeeded primary or fallback job's, not a reproduction's."""
-    result = session.exec(
-        select(ResultRecord).join(JobRecord, col(JobRecord.id) == ResultRecord.job_id)
-        .where(ResultRecord.submission_id == submission_id, JobRecord.kind != JobKind.REPRODUCTION.value)
+    """The result of the submission's dispatch: the succeeded primary or fallback job's, not a reproduction's
+    or a baseline's, with how it compares with its baseline."""
+    found = session.exec(
+        select(ResultRecord, JobRecord).join(JobRecord, col(JobRecord.id) == ResultRecord.job_id)
+        .where(ResultRecord.submission_id == submission_id, col(JobRecord.kind).in_(DISPATCH_KINDS))
         .order_by(col(ResultRecord.created_at).desc())
     ).first()
-    if result is None:
+    if found is None:
         status = dispatch_status(session, submission_id)
         raise RecordError(f"submission {submission_id} has no result yet (dispatch: {status or 'none, it was denied'})", 404)
-    return ResultPublic.model_validate({**result.model_dump(), "created_at": as_utc(result.created_at)})
+    result, job = found
+    return ResultPublic.model_validate({**result.model_dump(), "created_at": as_utc(result.created_at),
+                                        "baseline": baseline_of(session, job, result)})

@@ -1,5 +1,6 @@
 """Lineage for dispatched runs: RUNNING, COMPLETE (with output statistics), FAIL (with errorMessage) and
-ABORT, and the START of a fallback or reproduction run, whose parent facet points at the run it derives from.
+ABORT, and the START of a fallback, reproduction or baseline run, whose parent facet points at the run it
+derives from.
 
 Each event builds on the run's START event as queued at submission (the outbox keeps it), so the job,
 its datasets and the circuit profile are told once and stay the same for every event of the run.
@@ -11,7 +12,7 @@ import json
 from typing import Any
 
 from openlineage.client.event_v2 import OutputDataset, Run, RunEvent, RunState
-from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run, schema_dataset
+from openlineage.client.facet_v2 import output_statistics_output_dataset, parent_run, schema_dataset, tags_run
 from sqlmodel import Session, col, select
 
 from govern.backends.base import Execution
@@ -90,15 +91,18 @@ def ended(start: dict[str, Any], job: JobRecord, event_type: RunState, reason: s
 
 
 def child_start(original_start: dict[str, Any], original: JobRecord, child: JobRecord, decision: Decision | None = None) -> RunEvent:
-    """START of a run derived from another (a fallback, a reproduction): the same experiment and datasets
-    on the child's device, with a parent facet naming the original run, and the decision that allowed the
-    child where it had one of its own (a reproduction's)."""
+    """START of a run derived from another (a fallback, a reproduction, a baseline): the same experiment and
+    datasets on the child's device, with a parent facet naming the original run, a tags facet saying which
+    kind of run it is (govern.jobKind), and the decision that allowed the child where it had one of its own
+    (a reproduction's)."""
     event = stored_event(json.dumps(original_start))
     namespace, name = _job(original_start)
     facets: dict[str, Any] = dict(event.run.facets or {})
     facets["parent"] = parent_run.ParentRunFacet(
         run=parent_run.Run(runId=original.run_id), job=parent_run.Job(namespace=namespace, name=name), producer=PRODUCER
     )
+    facets["tags"] = tags_run.TagsRunFacet(tags=[tags_run.TagsRunFacetFields(key="govern.jobKind", value=child.kind, source="govern")],
+                                           producer=PRODUCER)
     if decision is not None:
         facets[GovernPolicyDecisionRunFacet.facet_key] = policy_decision_facet(decision, PRODUCER)
     quantum, procurement = GovernQuantumJobRunFacet.facet_key, GovernProcurementRunFacet.facet_key

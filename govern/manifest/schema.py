@@ -36,6 +36,8 @@ DnsLabel = Annotated[
     Field(description="Lower-case DNS label: letters, digits and '-', at most 63 characters."),
 ]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+RecordId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+"""A record's id as govern makes them: a lower-case UUID."""
 
 EXACT_INTEGERS = (-(2**63), 2**64 - 1)
 """The integers the policy engine holds exactly (64-bit signed and unsigned); beyond them it rounds to a float,
@@ -176,6 +178,20 @@ class Fallback(Strict):
     on: list[FallbackTrigger] = Field(default_factory=_when_unavailable)
 
 
+class Baseline(Strict):
+    """The classical reference a pilot's "improvement over classical" criteria compare with: the same circuit
+    on a local simulator (queued with the run, free), or the recorded result of an earlier submission."""
+
+    simulator: Identifier | None = Field(default=None, description="A catalogued local simulator the same circuit also runs on, such as aer_simulator.")
+    recorded: RecordId | None = Field(default=None, description="The id of an earlier submission of the team's whose simulator result is the baseline.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Baseline:
+        if (self.simulator is None) == (self.recorded is None):
+            raise ValueError("give exactly one of 'simulator' (a local simulator device) or 'recorded' (an earlier submission's id)")
+        return self
+
+
 class SourceCode(Strict):
     type: Literal["git"] = "git"
     url: str
@@ -195,6 +211,7 @@ class ExperimentSpec(Strict):
         description="Free-form; a `seed` (1 to 2**31 - 2) seeds the job's transpiler and simulator, so reruns repeat.",
     )
     fallback: Fallback | None = None
+    baseline: Baseline | None = None
     credentials: dict[str, str] = Field(
         default_factory=dict,
         description="References only: 'env:VAR' or 'vault:path'. A secret value here is denied by policy.",

@@ -31,6 +31,7 @@ from govern.kpis.facts import REASON_CHARS
 from govern.kpis.report import durations
 from govern.kpis.schema import Availability, Reproducibility
 from govern.kpis.seconds import seconds_between
+from govern.pilots.baselines import BaselinePair, baseline_pairs, mean_fidelity, median_speedup
 from govern.pilots.budget import limit_uses, overall_state
 from govern.pilots.schema import (
     LINKS_SHOWN,
@@ -98,6 +99,10 @@ class _Facts:
         """Primary jobs by status: read once, though several measures ask."""
         rows = self.session.execute(self._jobs(JobKind.PRIMARY).add_columns(col(JobRecord.status), func.count()).group_by(col(JobRecord.status)))
         return Counter({status: count for status, count in rows})
+
+    @functools.cached_property
+    def baseline_pairs(self) -> list[BaselinePair]:
+        return baseline_pairs(self.session, self.sandbox_id, SAMPLE_LIMIT)
 
     def jobs_with(self, *statuses: JobStatus) -> Records:
         wanted = [status.value for status in statuses]
@@ -213,8 +218,17 @@ def _outcome_probability(facts: _Facts, criterion: Criterion) -> Measured:
     return _share(wanted, shots), f"{wanted} of {shots} shots gave {criterion.outcome} over {len(results)} results", records
 
 
+def _baseline_fidelity(facts: _Facts, _: Criterion) -> Measured:
+    return mean_fidelity(facts.baseline_pairs)
+
+
+def _baseline_speedup(facts: _Facts, _: Criterion) -> Measured:
+    return median_speedup(facts.baseline_pairs)
+
+
 MEASURES: dict[Metric, Callable[[_Facts, Criterion], Measured]] = {
     Metric.SUCCESS_RATE: _success_rate, Metric.AVAILABILITY: _availability, Metric.COST_PER_JOB: _cost_per_job,
     Metric.QUEUE_WAIT_P90_S: _queue_wait, Metric.REPRODUCIBILITY_RATE: _reproducibility, Metric.OUTCOME_PROBABILITY: _outcome_probability,
+    Metric.BASELINE_FIDELITY: _baseline_fidelity, Metric.BASELINE_SPEEDUP: _baseline_speedup,
 }
 """How each metric is measured; a test checks every Metric has one."""

@@ -45,10 +45,18 @@ class Metric(str, enum.Enum):
     """Reproductions whose result hashed the same as their original's, over those with a verdict."""
     OUTCOME_PROBABILITY = "outcome_probability"
     """A result field: the share of all shots, over the succeeded jobs' results, that gave `outcome`."""
+    BASELINE_FIDELITY = "baseline_fidelity"
+    """Mean Hellinger fidelity of the succeeded primary jobs' results to their classical baselines' results
+    (spec.baseline): 1 when quantum and classical give the same distribution."""
+    BASELINE_SPEEDUP = "baseline_speedup"
+    """Median, over succeeded primary jobs with a succeeded baseline, of the baseline's run time over the
+    job's (started → finished): above 1, the job ran faster than its classical baseline."""
 
 
-SHARES = frozenset({Metric.SUCCESS_RATE, Metric.AVAILABILITY, Metric.REPRODUCIBILITY_RATE, Metric.OUTCOME_PROBABILITY})
-"""The metrics that are a share, from 0 to 1; the others (a cost, a time) are from 0 to TARGET_BOUND."""
+SHARES = frozenset({Metric.SUCCESS_RATE, Metric.AVAILABILITY, Metric.REPRODUCIBILITY_RATE, Metric.OUTCOME_PROBABILITY,
+                    Metric.BASELINE_FIDELITY})
+"""The metrics that are a share or a fidelity, from 0 to 1; the others (a cost, a time, a speed-up) are from 0
+to TARGET_BOUND."""
 
 
 class Criterion(Strict):

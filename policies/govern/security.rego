@@ -243,6 +243,54 @@ uncatalogued_fallback := concat(" ", [
 ])
 
 # METADATA
+# title: Baselines run on a local simulator
+# description: >-
+#   A simulator baseline (spec.baseline.simulator) must be a catalogued device of class local_simulator with the
+#   circuit's qubits: it is the classical reference, it runs free beside the experiment, and the experiment's data
+#   does not leave the premises for it.
+# custom:
+#   id: SEC-009
+#   severity: high
+#   waivable: false
+#   remediation: Name a local simulator such as aer_simulator (or aer_simulator_mps for wide circuits) as the baseline.
+deny contains finding if {
+	some problem in baseline_problems
+	finding := {
+		"rule": "SEC-009",
+		"message": problem.message,
+		"resource": "spec.baseline.simulator",
+		"evidence": problem.evidence,
+	}
+}
+
+baseline_problems contains problem if {
+	device := lib.spec.baseline.simulator
+	class := object.get(data.govern.backends, [device, "class"], "unknown")
+	class != "local_simulator"
+	problem := {
+		"message": sprintf(baseline_not_local, [device, class]),
+		"evidence": {"device": device, "class": class},
+	}
+}
+
+baseline_problems contains problem if {
+	device := lib.spec.baseline.simulator
+	qubits := data.govern.backends[device].qubits
+	input.circuit.qubits > qubits
+	problem := {
+		"message": sprintf(baseline_too_small, [device, qubits, input.circuit.qubits]),
+		"evidence": {"device": device, "qubits": qubits, "circuitQubits": input.circuit.qubits},
+	}
+}
+
+baseline_not_local := concat(" ", [
+	"baseline device '%s' is %s, not a catalogued local simulator;",
+	"a baseline is the classical reference and runs on one, such as aer_simulator",
+])
+
+baseline_too_small := "baseline device '%s' has %d qubits, fewer than the circuit's %d; name a wider local simulator"
+
+# METADATA
 # title: High shot count
 # description: Warns when spec.shots is above limits.warnShots (and within limits.maxShots).
 # custom:

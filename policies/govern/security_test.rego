@@ -256,6 +256,45 @@ test_sec_008_allow_a_device_the_catalogue_on_record_has if {
 	not "SEC-008" in t.rules(findings)
 }
 
+test_sec_009_allow_a_local_simulator_baseline if {
+	findings := security.deny with input as json.patch(t.paid, [baseline("aer_simulator")])
+	not "SEC-009" in t.rules(findings)
+}
+
+test_sec_009_deny_a_paid_baseline if {
+	findings := security.deny with input as json.patch(t.local, [baseline("ibm_brisbane")])
+	findings == {{
+		"rule": "SEC-009",
+		"message": concat(" ", [
+			"baseline device 'ibm_brisbane' is external, not a catalogued local simulator;",
+			"a baseline is the classical reference and runs on one, such as aer_simulator",
+		]),
+		"resource": "spec.baseline.simulator",
+		"evidence": {"device": "ibm_brisbane", "class": "external"},
+	}}
+}
+
+test_sec_009_deny_an_uncatalogued_baseline if {
+	findings := security.deny with input as json.patch(t.local, [baseline("qc_pegasus_1")])
+	"SEC-009" in t.rules(findings)
+}
+
+test_sec_009_deny_a_baseline_narrower_than_the_circuit if {
+	inp := json.patch(t.local, [baseline("aer_simulator"), t.put("/circuit/qubits", 40)])
+	findings := security.deny with input as inp
+	some finding in findings
+	finding.rule == "SEC-009"
+	finding.evidence == {"device": "aer_simulator", "qubits": 32, "circuitQubits": 40}
+}
+
+test_sec_009_recorded_baseline_is_not_a_device if {
+	inp := json.patch(t.local, [t.add("/experiment/spec/baseline", {"recorded": "7f0c3a52-6a38-4c6e-9f3e-5d2b8f1f2a10"})])
+	findings := security.deny with input as inp
+	not "SEC-009" in t.rules(findings)
+}
+
+baseline(name) := t.add("/experiment/spec/baseline", {"simulator": name})
+
 device(name) := t.put("/experiment/spec/backend/device", name)
 
 fallback(name) := t.add("/experiment/spec/fallback", {"device": name, "on": ["unavailable"]})

@@ -13,11 +13,10 @@ from govern.db.tables import SandboxRecord
 from tests.admission.test_submissions_api import vqe_body
 from tests.api.test_api import auth, example, token_for
 from tests.dispatch.test_dispatch import submit, worker
-from tests.pilots.test_progress import client, dynamic_circuit_body
+from tests.pilots.test_progress import dynamic_circuit_body
 from tests.records.test_procurement_api import sandbox_request
 
 pytestmark = pytest.mark.slow
-__all__ = ["client"]
 
 TERMS = {"objective": "Learn what fails", "failureBudget": {"maxFailedJobs": 5, "counts": ["failed"]},
          "criteria": [{"name": "jobs-succeed", "metric": "success_rate", "direction": "at_least", "target": 0.5}]}

@@ -5,13 +5,10 @@ is down (it falls back). Each criterion is measured from those records, with lin
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from govern.api import create_app
 from govern.backends.registry import get_backend
 from govern.pilots.progress import MEASURES
 from govern.pilots.terms import Metric
-from govern.settings import Settings
 from tests.admission.test_submissions_api import vqe_body
 from tests.api.test_api import auth, example, token_for
 from tests.dispatch.test_dispatch import Unavailable, submit, worker
@@ -31,18 +28,11 @@ TERMS = {
 }
 
 
-@pytest.fixture
-def client(database_url):
-    settings = Settings(database_url=database_url, migrate_on_start=True, lineage_delivery=False, ibm_mode="local")
-    with TestClient(create_app(settings)) as client:
-        yield client
-
-
-def pilot(client) -> tuple[dict[str, str], dict[str, str]]:
+def pilot(client, terms: dict = TERMS) -> tuple[dict[str, str], dict[str, str]]:
     procurement = auth(token_for(client, "procurement", "procurement"))
     submitter = auth(token_for(client, "submitter", "materials-rnd"))
     client.put("/v1/vendors/ibm", json={"dataProcessingAgreement": True}, headers=procurement)
-    assert client.post("/v1/sandboxes", json=sandbox_request(budget="100.00", pilot=TERMS), headers=submitter).status_code == 201
+    assert client.post("/v1/sandboxes", json=sandbox_request(budget="100.00", pilot=terms), headers=submitter).status_code == 201
     assert client.post("/v1/sandboxes/SBX-2026-014/approve", headers=procurement).status_code == 200
     return procurement, submitter
 

@@ -24,7 +24,7 @@ from govern.console.templating import render
 from govern.db.public import JobPublic, ResultPublic
 from govern.db.tables import JobStatus
 from govern.dispatch import control, results
-from govern.dispatch.jobs import JobKind
+from govern.dispatch.jobs import DISPATCH_KINDS
 from govern.dispatch.queue import FINAL
 from govern.policy.engines import PolicyEngine
 from govern.records.errors import RecordError
@@ -120,7 +120,7 @@ def submission(
         histogram=histogram(result.counts) if result else None,
         metrics=list(result.transpiled.items())[:MAX_METRICS] if result else [],
         unfinished=any(job.status not in FINAL for job in jobs),
-        finished_run=any(job.kind != JobKind.REPRODUCTION.value and job.status == JobStatus.SUCCEEDED.value for job in jobs),
+        finished_run=any(job.kind in DISPATCH_KINDS and job.status == JobStatus.SUCCEEDED.value for job in jobs),
         may=may, done=DONE.get(done or ""),
     )
 
