@@ -39,7 +39,7 @@ MAX_LEDGER_ENTRIES = 1000
 MAX_LINEAGE_EVENTS = 1000
 
 JOB_COLUMNS = (
-    "id", "submission_id", "kind", "parent_job_id", "run_id", "status", "vendor", "device", "shots", "seed_transpiler",
+    "id", "submission_id", "kind", "parent_job_id", "baseline_job_id", "run_id", "status", "vendor", "device", "shots", "seed_transpiler",
     "seed_simulator", "price_model", "estimated_cost", "currency", "vendor_job_id", "attempts", "error", "reproduced",
     "created_at", "updated_at", "started_at", "finished_at",
 )
@@ -55,7 +55,7 @@ RESULT_COLUMNS = (
 LEDGER_COLUMNS = ("id", "sandbox_id", "submission_id", "kind", "amount", "currency", "note", "created_at")
 SANDBOX_COLUMNS = (
     "id", "team", "vendor", "devices", "status", "requested_by", "approved_by", "start", "end", "budget", "spent",
-    "currency", "allows_confidential", "created_at", "decided_at",
+    "currency", "allows_confidential", "created_at", "decided_at", "pilot_terms",
 )
 
 
