@@ -14,7 +14,7 @@ from govern.json_values import text_flaw
 from govern.manifest.schema import Identifier, Strict
 
 TARGET_BOUND = 1e12
-"""The largest target a criterion may name: beyond any cost or time a pilot measures."""
+"""The largest target a criterion may name: beyond any cost, time or speed-up a pilot measures."""
 
 
 def _storable(text: str) -> str:
@@ -66,7 +66,7 @@ class Criterion(Strict):
     metric: Metric
     direction: Literal["at_least", "at_most"]
     target: Annotated[float, Field(strict=True, ge=0, le=TARGET_BOUND)] = Field(
-        description="A number (not text, not a boolean): a share from 0 to 1, or a cost or time from 0."
+        description="A number (not text, not a boolean): a share or fidelity from 0 to 1, or a cost, time or speed-up from 0."
     )
     outcome: Annotated[str, StringConstraints(pattern=r"^[01]{1,64}$")] | None = Field(
         default=None, description="The bitstring an outcome_probability criterion counts (and only it)."
@@ -78,7 +78,7 @@ class Criterion(Strict):
         if (self.metric is Metric.OUTCOME_PROBABILITY) != (self.outcome is not None):
             raise ValueError("outcome is required by metric outcome_probability and taken by no other metric")
         if self.metric in SHARES and self.target > 1:
-            raise ValueError(f"{self.metric.value} is a share from 0 to 1, so a target of {self.target:g} could never be measured")
+            raise ValueError(f"{self.metric.value} runs from 0 to 1, so a target of {self.target:g} could never be measured")
         return self
 
 

@@ -53,7 +53,7 @@ BUDGET = ["body", "pilot", "failureBudget"]
         pytest.param(terms(criterion(target=1e300)), TARGET, "less than or equal to 1000000000000", id="huge-target"),
         pytest.param(terms(criterion(metric="cost_per_job", direction="at_most", target=-25)), TARGET, "greater than or equal to 0", id="negative-cost"),
         pytest.param(terms(criterion(target=-0.5)), TARGET, "greater than or equal to 0", id="negative-share"),
-        pytest.param(terms(criterion(target=90)), [*CRITERIA, 0], "success_rate is a share from 0 to 1, so a target of 90", id="share-over-1"),
+        pytest.param(terms(criterion(target=90)), [*CRITERIA, 0], "success_rate runs from 0 to 1, so a target of 90", id="share-over-1"),
         pytest.param(terms(criterion(target=True)), TARGET, "valid number", id="boolean-target"),
         pytest.param(terms(criterion(target="0.9")), TARGET, "valid number", id="text-target"),
         pytest.param(terms(criterion(target={"a": {"b": [[[1]]]}})), TARGET, "valid number", id="nested-target"),
