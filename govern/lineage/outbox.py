@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import tags_job, tags_run
 from openlineage.client.serde import Serde
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -24,14 +25,30 @@ def enqueue(session: Session, event: RunEvent) -> None:
     session.add(LineageOutboxEntry(run_id=str(event.run.runId), event_type=event.eventType.value, event=Serde.to_json(event)))
 
 
+Tagged = TypeVar("Tagged", tags_run.TagsRunFacet, tags_job.TagsJobFacet)
+
+
+def _typed_tags(stored: dict[str, Any], facet: type[Tagged], field: type[Any]) -> Tagged:
+    """A stored tags facet as the client's class, with the producer and schema URL it was written with."""
+    typed = facet(tags=[field(key=tag["key"], value=tag["value"], source=tag.get("source")) for tag in stored.get("tags", [])])
+    typed._producer, typed._schemaURL = stored.get("_producer", typed._producer), stored.get("_schemaURL", typed._schemaURL)
+    return typed
+
+
 def stored_event(text: str) -> RunEvent:
-    """The client's RunEvent for stored JSON: facets stay the dictionaries they were serialised to."""
+    """The client's RunEvent for stored JSON: facets stay the dictionaries they were serialised to, except the
+    `tags` facets, which the client's emit() merges its own tags into and so must be its typed facets."""
     data: dict[str, Any] = json.loads(text)
+    run_facets, job_facets = dict(data["run"].get("facets", {})), dict(data["job"].get("facets", {}))
+    if "tags" in run_facets:
+        run_facets["tags"] = _typed_tags(run_facets["tags"], tags_run.TagsRunFacet, tags_run.TagsRunFacetFields)
+    if "tags" in job_facets:
+        job_facets["tags"] = _typed_tags(job_facets["tags"], tags_job.TagsJobFacet, tags_job.TagsJobFacetFields)
     return RunEvent(
         eventType=RunState(data["eventType"]),
         eventTime=data["eventTime"],
-        run=Run(runId=data["run"]["runId"], facets=data["run"].get("facets", {})),
-        job=Job(namespace=data["job"]["namespace"], name=data["job"]["name"], facets=data["job"].get("facets", {})),
+        run=Run(runId=data["run"]["runId"], facets=run_facets),
+        job=Job(namespace=data["job"]["namespace"], name=data["job"]["name"], facets=job_facets),
         inputs=[
             InputDataset(namespace=d["namespace"], name=d["name"], facets=d.get("facets", {}), inputFacets=d.get("inputFacets", {}))
             for d in data.get("inputs", [])

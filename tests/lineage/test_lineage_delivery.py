@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, Run, RunEvent, RunState
+from openlineage.client.facet_v2 import tags_run
+from openlineage.client.serde import Serde
 from sqlalchemy import update
 from sqlmodel import Session, select
 
@@ -115,10 +117,24 @@ def test_one_deliverer_at_a_time(database, tmp_path):
 
 def test_stored_events_round_trip_through_the_client_unchanged(tmp_path):
     event = run_event(str(uuid.uuid4()), RunState.START)
-    from openlineage.client.serde import Serde
-
     text = Serde.to_json(event)
     assert Serde.to_json(outbox.stored_event(text)) == text
+
+
+def test_a_tagged_event_is_delivered_with_its_tags_and_the_clients(tmp_path):
+    """The client merges its own tags into a `tags` facet on emit, so a stored one must come back typed."""
+    tags = tags_run.TagsRunFacet(tags=[tags_run.TagsRunFacetFields(key="govern.jobKind", value="baseline", source="govern")], producer=PRODUCER)
+    event = run_event(str(uuid.uuid4()), RunState.START)
+    event = RunEvent(eventType=event.eventType, eventTime=event.eventTime, run=Run(runId=event.run.runId, facets={"tags": tags}),
+                     job=event.job, producer=PRODUCER)
+    text = Serde.to_json(event)
+    assert Serde.to_json(outbox.stored_event(text)) == text
+    sink = tmp_path / "events.jsonl"
+    file_client(sink).emit(outbox.stored_event(text))
+    (delivered,) = delivered_lines(sink)
+    assert [(tag["key"], tag["source"]) for tag in delivered["run"]["facets"]["tags"]["tags"]] == [
+        ("govern.jobKind", "govern"), ("openlineage_client_version", "OPENLINEAGE_CLIENT")]
+    assert delivered["run"]["facets"]["tags"]["_producer"] == PRODUCER
 
 
 @pytest.mark.slow

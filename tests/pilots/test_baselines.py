@@ -6,10 +6,13 @@ baselines on local simulators."""
 from __future__ import annotations
 
 import pytest
+from openlineage.client import OpenLineageClient
 from qiskit.quantum_info import hellinger_fidelity
 from sqlmodel import Session
 
 from govern.db.tables import ResultRecord
+from govern.lineage.delivery import Deliverer
+from govern.lineage.transport import StoreConfig, StoreTransport
 from tests.api.test_api import auth, example, token_for
 from tests.dispatch.test_dispatch import jobs, lineage, submit, worker
 from tests.lineage_schemas import validate_event
@@ -64,6 +67,8 @@ def test_a_simulator_baseline_runs_free_beside_its_run_and_is_linked_to_it(clien
     assert start["eventType"] == "START" and start["run"]["facets"]["parent"]["run"]["runId"] == primary["run_id"]
     assert start["run"]["facets"]["tags"]["tags"] == [{"key": "govern.jobKind", "value": "baseline", "source": "govern"}]
     assert [event["eventType"] for event in rest] == ["RUNNING", "COMPLETE"]
+    deliverer = Deliverer(client.app.state.db, OpenLineageClient(transport=StoreTransport(StoreConfig(), database=client.app.state.db)))
+    assert deliverer.deliver_pending().failed == 0  # the real client takes the tagged START too
 
     progress = client.get("/v1/sandboxes/SBX-2026-014/pilot", headers=procurement).json()
     criteria = {criterion["name"]: criterion for criterion in progress["criteria"]}
