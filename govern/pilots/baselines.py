@@ -57,11 +57,15 @@ def _records(pairs: list[BaselinePair]) -> Records:
 def mean_fidelity(pairs: list[BaselinePair]) -> tuple[float | None, str, Records]:
     values = [value for pair in pairs if (value := fidelity(pair.counts, pair.baseline_counts)) is not None]
     mean = round(statistics.fmean(values), 6) if values else None
-    return mean, f"mean Hellinger fidelity to the classical baseline over {len(values)} succeeded jobs", _records(pairs)
+    return mean, f"mean Hellinger fidelity to the classical baseline over {_jobs(len(values))}", _records(pairs)
 
 
 def median_speedup(pairs: list[BaselinePair]) -> tuple[float | None, str, Records]:
     ratios = [pair.baseline_seconds / pair.seconds for pair in pairs
               if pair.seconds and pair.baseline_seconds is not None and pair.seconds > 0]
     median = round(statistics.median(ratios), 6) if ratios else None
-    return median, f"median of baseline run time over job run time for {len(ratios)} succeeded jobs", _records(pairs)
+    return median, f"median of baseline run time over job run time for {_jobs(len(ratios))}", _records(pairs)
+
+
+def _jobs(count: int) -> str:
+    return f"{count} succeeded job" if count == 1 else f"{count} succeeded jobs"
