@@ -74,7 +74,7 @@ def run_demo(database: Path, console: Console, timeout_s: float = 300.0) -> None
         _lineage(clients["compliance"], console, timeout_s)
         _reproduce(clients, submissions, results, console, timeout_s)
         waits = partial(_wait, timeout_s=timeout_s)
-        PilotSteps(clients, _example_body, waits, DemoFailed, console, SANDBOX).run(_body("noisy"), database.parent)
+        PilotSteps(clients, _example_body, waits, DemoFailed, console, SANDBOX).run(database.parent)
         _audit(database_engine, console)
         pack = _evidence(database_engine, settings, submissions["noisy"], database.parent, console)
     database_engine.dispose()
@@ -123,7 +123,8 @@ def _fund_sandbox(clients: dict[str, GovernClient], console: Console) -> None:
         "end": (start + timedelta(weeks=12)).isoformat(), "budget": "100.00", "currency": "USD", "pilot": PILOT_TERMS,
     }, accept=(201,))
     clients["procurement"].request("POST", f"/v1/sandboxes/{SANDBOX}/approve")
-    console.print(f"sandbox {SANDBOX}: requested by materials-rnd with pilot terms (2 criteria, a failure budget of 2 failed jobs), "
+    console.print(f"sandbox {SANDBOX}: requested by materials-rnd with pilot terms ({len(PILOT_TERMS['criteria'])} criteria, "
+                  "a failure budget of 2 failed jobs), "
                   "approved by procurement, budget 100.00 USD", markup=False)
 
 

@@ -1,7 +1,7 @@
-"""`govern demo`'s pilot: the demo sandbox is a pilot with two success criteria and a failure budget of
+"""`govern demo`'s pilot: the demo sandbox is a pilot with three success criteria and a failure budget of
 two failed jobs. Two dynamic circuits the device cannot run fail, the failure budget then denies the next
-paid submission (PR-008), a compliance waiver lets one more through, and the pilot report shows one
-criterion met and one not, each figure with the records it came from."""
+paid submission (PR-008), a compliance waiver lets one more through with its classical baseline run on Aer,
+and the pilot report shows which criteria are met, each figure with the records it came from."""
 
 from __future__ import annotations
 
@@ -24,12 +24,21 @@ PILOT_TERMS = {
          "description": "Nine in ten jobs run to completion on the device asked for."},
         {"name": "cost-per-job", "metric": "cost_per_job", "direction": "at_most", "target": 25.0,
          "description": "A job costs at most 25 USD."},
+        {"name": "close-to-classical", "metric": "baseline_fidelity", "direction": "at_least", "target": 0.9,
+         "description": "The device's results keep a Hellinger fidelity of 0.9 to the noiseless classical simulation's."},
     ],
     "failureBudget": {"maxFailedJobs": 2, "counts": ["failed"]},
 }
 """The demo sandbox's pilot terms, approved with it."""
 
 FAILING = "allowed/repeat-until-one-ibm.yaml"
+VERDICTS = {"jobs-succeed": False, "cost-per-job": True, "close-to-classical": True}
+"""Each criterion's verdict the demo expects: half the jobs fail, each costs under 25 USD, and the H2 run on
+ibm_brisbane's calibration snapshot comes out at a fidelity of 0.948 to its Aer baseline (fixed seeds and
+snapshot, so the same every run; 0.9 leaves a margin)."""
+
+PAID = "allowed/vqe-h2-baseline-ibm.yaml"
+"""The pilot's paid H2 run, with a simulator baseline (spec.baseline) for close-to-classical to measure."""
 
 
 class PilotSteps:
@@ -40,8 +49,8 @@ class PilotSteps:
                  wait: Callable[[str, Callable[[], Any]], Any], fail: Callable[[str], Exception], console: Console, sandbox: str):
         self.clients, self.body, self.wait, self.fail, self.console, self.sandbox = clients, body, wait, fail, console, sandbox
 
-    def run(self, paid_body: JsonObject, folder: Path) -> Path:
-        rnd = self.clients["rnd"]
+    def run(self, folder: Path) -> Path:
+        rnd, paid_body = self.clients["rnd"], self.body(PAID)
         for attempt in (1, 2):
             status, submitted = rnd.request("POST", "/v1/submissions", json=self.body(FAILING), accept=(201,))
             jobs = self.wait(f"failing pilot job {attempt}", partial(self._ended, submitted["submission"]["id"]))
@@ -63,7 +72,17 @@ class PilotSteps:
         self.clients["compliance"].request("POST", f"/v1/waivers/{waiver}/revoke")
         self._say(f"pilot {self.sandbox}: waiver {waiver} (compliance) let submission {waived['submission']['id']} through, "
                   f"recorded as waived in decision {waived['decision']['decision_id']}; the waiver is revoked again")
+        self._baseline(waived["submission"]["id"])
         return self._report(folder)
+
+    def _baseline(self, submission_id: str) -> None:
+        """The waived run's classical baseline, run free on Aer beside it, and how close the device came to it."""
+        _, result = self.clients["rnd"].request("GET", f"/v1/submissions/{submission_id}/result")
+        baseline = result["baseline"]
+        if baseline is None or baseline["status"] != "succeeded" or baseline["hellinger_fidelity"] is None:
+            raise self.fail(f"the waived run's simulator baseline should have run; its result shows {baseline}")
+        self._say(f"pilot {self.sandbox}: baseline run on local/{baseline['device']}: fidelity {baseline['hellinger_fidelity']:.3f} "
+                  f"of the ibm_brisbane result to the noiseless one (Hellinger)")
 
     def _ended(self, submission_id: str) -> list[JsonObject] | None:
         _, jobs = self.clients["rnd"].request("GET", f"/v1/submissions/{submission_id}/jobs")
@@ -83,8 +102,8 @@ class PilotSteps:
         procurement = self.clients["procurement"]
         _, progress = procurement.request("GET", f"/v1/sandboxes/{self.sandbox}/pilot")
         verdicts = {criterion["name"]: criterion["met"] for criterion in progress["criteria"]}
-        if sorted(verdicts.values(), key=str) != [False, True]:
-            raise self.fail(f"the pilot should meet one criterion and miss the other; it shows {verdicts}")
+        if verdicts != VERDICTS:
+            raise self.fail(f"the pilot's criteria should turn out {VERDICTS}; they show {verdicts}")
         for criterion in progress["criteria"]:
             self._say(f"pilot {self.sandbox}: {criterion['name']} measured {criterion['value']} against {criterion['direction']} "
                       f"{criterion['target']}: {'met' if criterion['met'] else 'not met'}")

@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -35,8 +36,10 @@ def test_demo_runs_the_whole_path_from_another_folder(tmp_path):
                  "calibration fake_brisbane@", "-> run", "ABORT", "reproduce noisy: same circuit", "hash chain intact",
                  "replayed on its kept revision: identical", "verifies with the public key alone", "demo complete",
                  "its job failed on ibm_brisbane", "denied by PR-008", "recorded as waived", "jobs-succeed measured 0.5 against at_least 0.9: not met",
-                 "cost-per-job measured", ": met", "report "):
+                 "cost-per-job measured", ": met", "pilot terms (3 criteria", "baseline run on local/aer_simulator: fidelity 0.9", "report "):
         assert step in output, step
+    (fidelity,) = re.findall(r"close-to-classical measured ([0-9.]+) against at_least 0.9: met", output)
+    assert 0.9 < float(fidelity) < 1
     assert Path(database).is_file()
     lines = finished.stdout.splitlines()
     assert all(line.startswith(STEP_PREFIXES) for line in lines), "a line was wrapped:\n" + finished.stdout
@@ -60,14 +63,26 @@ def signs_in_to_the_console(url: str, commands: list[str]) -> None:
 
 
 def reads_the_pilot(url: str, token: str, commands: list[str], folder: Path) -> None:
-    """The printed `govern pilot` commands answer from the served database: one criterion met, one not."""
+    """The printed `govern pilot` commands answer from the served database: cost and closeness to the classical
+    baseline met, success rate not."""
     (status, report) = [shlex.split(part.strip()) for line in commands if line.lstrip().startswith("govern pilot status") for part in line.split(";")]
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith("GOVERN_")}, "GOVERN_SERVER": url, "GOVERN_TOKEN": token}
     shown = subprocess.run([sys.executable, "-m", *status, "--output", "json"], cwd=folder, env=environment, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
-    assert sorted(str(c["met"]) for c in json.loads(shown.stdout)["criteria"]) == ["False", "True"]
+    verdicts = {c["name"]: c["met"] for c in json.loads(shown.stdout)["criteria"]}
+    assert verdicts == {"jobs-succeed": False, "cost-per-job": True, "close-to-classical": True}
     drawn = subprocess.run([sys.executable, "-m", *report], cwd=folder, env=environment, capture_output=True, text=True, timeout=120)
     assert drawn.returncode == 0 and (folder / "pilot.pdf").read_bytes().startswith(b"%PDF"), drawn.stderr
+
+
+def ran_one_baseline(url: str, token: str, submissions: list[dict]) -> None:
+    """The waived pilot run's classical baseline ran, free, on Aer beside its primary on ibm_brisbane."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+        jobs = [job for submission in submissions for job in client.get(f"/v1/submissions/{submission['id']}/jobs").json()["items"]]
+    (baseline,) = [job for job in jobs if job["kind"] == "baseline"]
+    (primary,) = [job for job in jobs if job["baseline_job_id"] == baseline["id"]]
+    assert (baseline["status"], baseline["device"], Decimal(baseline["estimated_cost"])) == ("succeeded", "aer_simulator", 0)
+    assert (primary["status"], primary["device"], baseline["parent_job_id"]) == ("succeeded", "ibm_brisbane", primary["id"])
 
 
 def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
@@ -96,6 +111,7 @@ def keep_exploring(lines: list[str], database: Path, folder: Path) -> None:
         wait_for(ready, what="the demo's database served")
         listed = httpx.get(f"{url}/v1/submissions", headers={"Authorization": f"Bearer {exports['GOVERN_TOKEN']}"}, timeout=10)
         assert listed.status_code == 200 and len(listed.json()["items"]) == 7, listed.text
+        ran_one_baseline(url, exports["GOVERN_TOKEN"], listed.json()["items"])
         signs_in_to_the_console(url, commands)
         reads_the_pilot(url, exports["GOVERN_TOKEN"], commands, folder)
     finally:
