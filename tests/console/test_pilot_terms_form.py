@@ -136,3 +136,21 @@ def test_a_change_is_proposed_from_the_sandbox_page_and_shown_pending(client):
     sign_in(client, token_for(client, "compliance", "audit"))
     assert 'id="propose"' not in client.get("/ui/sandboxes/SBX-MINE").text  # compliance proposes nothing
     assert client.get("/ui/sandboxes/SBX-MINE/amendments/new").status_code == 403
+
+
+def test_twenty_criteria_come_back_a_row_each_and_are_sent_within_the_forms_bounds(client):
+    buyer = token_for(client, "procurement", "procurement")
+    vendor(client, buyer)
+    criteria = [{"name": f"cheap-{row}", "metric": "cost_per_job", "direction": "at_most", "target": 20 + row,
+                 "description": "d" * 400} for row in range(20)]
+    sandbox(client, buyer, "SBX-WIDE", pilot={"objective": "o" * 2000, "failureBudget": {"maxFailedShare": 0.25}, "criteria": criteria})
+    sign_in(client, buyer)
+    form = client.get("/ui/sandboxes/SBX-WIDE/amendments/new")
+    assert 'value="cheap-19"' in form.text and 'id="criterion-21-name"' not in form.text and 'value="0.25"' in form.text
+    change = _change(form.text, **{"criterion-20-target": "99", "reason": "the last one was too strict"})
+    assert len(change) > 100  # more fields than a form without the terms ever needs
+    sent = client.post("/ui/sandboxes/SBX-WIDE/amendments/new", data=change, follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    proposed = client.get("/v1/sandboxes/SBX-WIDE/pilot/amendments", headers=auth(buyer)).json()[0]["terms"]
+    assert [(criterion["name"], criterion["target"], criterion["description"]) for criterion in proposed["criteria"]] == [
+        (criterion["name"], criterion["target"], criterion["description"]) for criterion in criteria[:19]] + [("cheap-19", 99, "d" * 400)]
