@@ -4,6 +4,7 @@ a refusal reads as the API's."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic.alias_generators import to_camel
@@ -79,10 +80,27 @@ def _number(text: str) -> float | str:
         return text
 
 
+def _filled(fields: Fields) -> list[int]:
+    """The numbers (from 1) of the rows filled in, in order: the criteria the document holds."""
+    return [number for number, row in enumerate(fields["criteria"], 1) if any(row[name] for name in TYPED)]
+
+
+def with_rows(problem: str, fields: Fields) -> str:
+    """A refusal naming `criteria.1`, counted from 0 among the rows filled in, also names the form's row
+    (`criteria.1 (criterion 3)`), so a blank row above it does not mislead."""
+    rows = _filled(fields)
+
+    def named(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return f"{match.group(0)} (criterion {rows[index]})" if index < len(rows) else match.group(0)
+
+    return re.sub(r"\bcriteria\.(\d+)\b", named, problem)
+
+
 def terms_document(fields: Fields) -> dict[str, Any] | None:
     """The PilotTerms document (camelCase, as `POST /v1/sandboxes` takes `pilot`) the fields make, not yet
     checked; None when nothing was typed (the ticked counts alone are the form's default, not terms)."""
-    rows = [row for row in fields["criteria"] if any(row[name] for name in TYPED)]
+    rows = [fields["criteria"][number - 1] for number in _filled(fields)]
     if not fields["objective"] and not rows and not any(fields[name] for name in LIMITS):
         return None
     criteria = []

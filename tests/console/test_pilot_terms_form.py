@@ -65,7 +65,7 @@ def test_the_request_form_takes_structured_terms_and_refuses_bad_ones_with_the_f
         return client.post("/ui/sandboxes/-/new", data={name: value for name, value in fields.items() if value is not None}, follow_redirects=False)
 
     bad_target = send(**{"criterion-2-target": "ninety"})
-    assert bad_target.status_code == 422 and "pilot.criteria.0.target: Input should be a valid number" in bad_target.text
+    assert bad_target.status_code == 422 and "pilot.criteria.0 (criterion 2).target: Input should be a valid number" in bad_target.text
     assert 'value="ninety"' in bad_target.text and 'value="bell-pair"' in bad_target.text and 'value="120.50"' in bad_target.text
     assert re.search(r'<option value="outcome_probability" selected>', bad_target.text)
     assert html.escape(TERMS_FIELDS["objective"]) in bad_target.text
@@ -119,7 +119,7 @@ def test_a_change_is_proposed_from_the_sandbox_page_and_shown_pending(client):
     no_reason = client.post("/ui/sandboxes/SBX-MINE/amendments/new", data={**change, "reason": ""})
     assert no_reason.status_code == 422 and "reason:" in no_reason.text and 'value="cheap"' in no_reason.text
     bad = client.post("/ui/sandboxes/SBX-MINE/amendments/new", data={**change, "criterion-2-target": "-1"})
-    assert bad.status_code == 422 and "terms.criteria.1.target: Input should be greater than or equal to 0" in bad.text
+    assert bad.status_code == 422 and "terms.criteria.1 (criterion 2).target: Input should be greater than or equal to 0" in bad.text
     sent = client.post("/ui/sandboxes/SBX-MINE/amendments/new", data=change, follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"] == "/ui/sandboxes/SBX-MINE?term-change=proposed#terms"
 

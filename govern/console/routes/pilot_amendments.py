@@ -16,7 +16,15 @@ from govern.api.routes.pilot_amendments import post_amendment
 from govern.api.routes.procurement import get_one_sandbox
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, field
 from govern.console.forms import problems
-from govern.console.pilot_terms_form import DIRECTIONS, METRIC_LABELS, Fields, fields_of, posted_fields, terms_document
+from govern.console.pilot_terms_form import (
+    DIRECTIONS,
+    METRIC_LABELS,
+    Fields,
+    fields_of,
+    posted_fields,
+    terms_document,
+    with_rows,
+)
 from govern.console.routes.sandboxes import SandboxId
 from govern.console.sessions import SignedIn
 from govern.console.templating import render
@@ -60,7 +68,7 @@ def propose(request: Request, sandbox_id: SandboxId, signed_in: SignedInDep, for
     try:
         body = PilotAmendmentRequest.model_validate({"terms": document, "reason": reason})
     except ValidationError as exc:
-        return _proposal_form(request, sandbox, terms, reason, status.HTTP_422_UNPROCESSABLE_CONTENT, problems(exc))
+        return _proposal_form(request, sandbox, terms, reason, status.HTTP_422_UNPROCESSABLE_CONTENT, with_rows(problems(exc), terms))
     try:
         post_amendment(sandbox.id, body, signed_in.token, request.app.state.engine, session)
     except RecordError as exc:

@@ -29,7 +29,15 @@ from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, field
 from govern.console.forms import problems
 from govern.console.params import Blank, NameQuery, PageSize, TeamQuery
 from govern.console.pilot_progress import pilot_view
-from govern.console.pilot_terms_form import DIRECTIONS, METRIC_LABELS, Fields, fields_of, posted_fields, terms_document
+from govern.console.pilot_terms_form import (
+    DIRECTIONS,
+    METRIC_LABELS,
+    Fields,
+    fields_of,
+    posted_fields,
+    terms_document,
+    with_rows,
+)
 from govern.console.sessions import SignedIn
 from govern.console.templating import render
 from govern.db.public import MAX_PILOT, MIN_PILOT, SandboxPublic, SandboxRequest
@@ -141,7 +149,7 @@ def submit_request(request: Request, signed_in: SignedInDep, form: CheckedFormDe
             "start": f"{values['start']}T00:00:00+00:00", "end": f"{values['end']}T00:00:00+00:00", "pilot": pilot,
         })
     except ValidationError as exc:
-        return refused(problems(exc))
+        return refused(problems(exc) if values["pilot"].strip() else with_rows(problems(exc), terms))
     try:
         sandbox = post_sandbox(body, signed_in.token, request.app.state.engine, session)
     except RecordError as exc:
