@@ -39,6 +39,11 @@ Fields = dict[str, Any]
 """`objective`, `criteria` (a dict of strings per row), each of LIMITS as a string, and `counts` (the kinds ticked)."""
 
 
+def fieldset(terms: Fields) -> dict[str, Any]:
+    """What a page renders templates/_pilot_terms_form.html's macro with."""
+    return {"terms": terms, "metrics": METRIC_LABELS, "directions": DIRECTIONS}
+
+
 def _blank_row() -> dict[str, str]:
     return {"name": "", "metric": Metric.SUCCESS_RATE.value, "direction": "at_least", "target": "", "outcome": "", "description": ""}
 

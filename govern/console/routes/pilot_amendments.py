@@ -14,17 +14,9 @@ from pydantic import ValidationError
 from govern.api.deps import ReadSessionDep, SessionDep, require
 from govern.api.routes.pilot_amendments import post_amendment
 from govern.api.routes.procurement import get_one_sandbox
+from govern.console import pilot_terms_form as terms_form
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, field
 from govern.console.forms import problems
-from govern.console.pilot_terms_form import (
-    DIRECTIONS,
-    METRIC_LABELS,
-    Fields,
-    fields_of,
-    posted_fields,
-    terms_document,
-    with_rows,
-)
 from govern.console.routes.sandboxes import SandboxId
 from govern.console.sessions import SignedIn
 from govern.console.templating import render
@@ -44,31 +36,31 @@ def _to_amend(request: Request, sandbox_id: str, signed_in: SignedIn, session: R
     return sandbox
 
 
-def _proposal_form(request: Request, sandbox: SandboxPublic, terms: Fields, reason: str, status_code: int = 200,
+def _proposal_form(request: Request, sandbox: SandboxPublic, terms: terms_form.Fields, reason: str, status_code: int = 200,
                    problem: str = "") -> HTMLResponse:
-    return render(request, "pilot_amendment_new.html", status_code, sandbox=sandbox, terms=terms, reason=reason,
-                  problem=problem, metrics=METRIC_LABELS, directions=DIRECTIONS)
+    return render(request, "pilot_amendment_new.html", status_code, sandbox=sandbox, reason=reason,
+                  problem=problem, **terms_form.fieldset(terms))
 
 
 @router.get("/{sandbox_id}/amendments/new", include_in_schema=False)
 def proposal_form(request: Request, sandbox_id: SandboxId, signed_in: SignedInDep, session: ReadSessionDep) -> HTMLResponse:
     sandbox = _to_amend(request, sandbox_id, signed_in, session)
-    return _proposal_form(request, sandbox, fields_of(sandbox.pilot), "")
+    return _proposal_form(request, sandbox, terms_form.fields_of(sandbox.pilot), "")
 
 
 @router.post("/{sandbox_id}/amendments/new", include_in_schema=False)
 def propose(request: Request, sandbox_id: SandboxId, signed_in: SignedInDep, form: CheckedFormDep, session: SessionDep) -> Response:
     """Propose the terms as the fieldset gives them; the form comes back, filled in, with the refusal."""
     sandbox = _to_amend(request, sandbox_id, signed_in, session)
-    terms, reason = posted_fields(form), field(form, "reason", max_length=REASON_MAX_CHARS, required=False)
-    document = terms_document(terms)
+    terms, reason = terms_form.posted_fields(form), field(form, "reason", max_length=REASON_MAX_CHARS, required=False)
+    document = terms_form.terms_document(terms)
     if document is None:
         return _proposal_form(request, sandbox, terms, reason, status.HTTP_422_UNPROCESSABLE_CONTENT,
                               "terms: a change names the whole new terms: an objective, criteria and failure limits")
     try:
         body = PilotAmendmentRequest.model_validate({"terms": document, "reason": reason})
     except ValidationError as exc:
-        return _proposal_form(request, sandbox, terms, reason, status.HTTP_422_UNPROCESSABLE_CONTENT, with_rows(problems(exc), terms))
+        return _proposal_form(request, sandbox, terms, reason, status.HTTP_422_UNPROCESSABLE_CONTENT, terms_form.with_rows(problems(exc), terms))
     try:
         post_amendment(sandbox.id, body, signed_in.token, request.app.state.engine, session)
     except RecordError as exc:

@@ -3,8 +3,8 @@ newest first by cursor; `/ui/sandboxes/-/new`: the request form, whose dates the
 `/ui/sandboxes/{id}`: one sandbox, its approval history, changes of its pilot terms (and a link to propose one,
 routes.pilot_amendments) and ledger, and approve, reject and revoke (of the sandbox, and of a pending change of
 its terms) as the authorization policy allows them, a refusal (separation of duties) shown on the disabled
-button. The request form's pilot terms are govern.console.pilot_terms_form's fieldset, or JSON. Every read and change is the API's own
-function (govern.api.routes.procurement and .pilot_amendments)."""
+button. The request form's pilot terms are govern.console.pilot_terms_form's fieldset, or JSON. Every read and
+change is the API's own function (govern.api.routes.procurement and .pilot_amendments)."""
 
 from __future__ import annotations
 
@@ -25,19 +25,11 @@ from govern.api.params import ROW_ID_MAX
 from govern.api.routes.audit import ActorNames
 from govern.api.routes.pilot_amendments import decide as decide_amendment
 from govern.api.routes.procurement import decide, get_one_sandbox, get_vendors, post_sandbox
+from govern.console import pilot_terms_form as terms_form
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, field, now
 from govern.console.forms import problems
 from govern.console.params import Blank, NameQuery, PageSize, TeamQuery
 from govern.console.pilot_progress import pilot_view
-from govern.console.pilot_terms_form import (
-    DIRECTIONS,
-    METRIC_LABELS,
-    Fields,
-    fields_of,
-    posted_fields,
-    terms_document,
-    with_rows,
-)
 from govern.console.sessions import SignedIn
 from govern.console.templating import render
 from govern.db.public import MAX_PILOT, MIN_PILOT, SandboxPublic, SandboxRequest
@@ -103,11 +95,11 @@ def _window(start: str) -> dict[str, str]:
             "end_max": (first + MAX_PILOT).isoformat(), "max_days": str(MAX_PILOT.days), "min_days": str(MIN_PILOT.days)}
 
 
-def _request_form(request: Request, signed_in: SignedIn, session: Session, values: dict[str, str], terms: Fields,
+def _request_form(request: Request, signed_in: SignedIn, session: Session, values: dict[str, str], terms: terms_form.Fields,
                   status_code: int = 200, problem: str = "") -> HTMLResponse:
     vendors = get_vendors(signed_in.token, session)
     return render(request, "sandbox_new.html", status_code, values=values, window=_window(values["start"]), vendors=vendors,
-                  problem=problem, pilot_max=PILOT_MAX_CHARS, terms=terms, metrics=METRIC_LABELS, directions=DIRECTIONS)
+                  problem=problem, pilot_max=PILOT_MAX_CHARS, **terms_form.fieldset(terms))
 
 
 @router.get("/-/new", include_in_schema=False)
@@ -116,7 +108,7 @@ def request_form(request: Request, signed_in: SignedInDep, session: ReadSessionD
     today = now().date()
     values = {"id": "", "team": signed_in.token.team, "vendor": "", "devices": "", "budget": "", "currency": "USD",
               "start": today.isoformat(), "end": (today + MAX_PILOT).isoformat(), "allows_confidential": "", "pilot": ""}
-    return _request_form(request, signed_in, session, values, fields_of(None))
+    return _request_form(request, signed_in, session, values, terms_form.fields_of(None))
 
 
 def _devices(value: str) -> list[str]:
@@ -127,7 +119,7 @@ def _devices(value: str) -> list[str]:
 def submit_request(request: Request, signed_in: SignedInDep, form: CheckedFormDep, session: SessionDep) -> Response:
     """Request a sandbox as POST /v1/sandboxes does, its pilot terms from the fieldset or the JSON textarea (not
     both); the form comes back with the refusal and its status."""
-    values, terms = _submitted(form), posted_fields(form)
+    values, terms = _submitted(form), terms_form.posted_fields(form)
 
     def refused(problem: str, status_code: int = status.HTTP_422_UNPROCESSABLE_CONTENT) -> HTMLResponse:
         return _request_form(request, signed_in, session, values, terms, status_code, problem)
@@ -135,7 +127,7 @@ def submit_request(request: Request, signed_in: SignedInDep, form: CheckedFormDe
     devices = _devices(values["devices"])
     if len(devices) > MAX_DEVICES:
         return refused(f"devices: at most {MAX_DEVICES}")
-    pilot = terms_document(terms)
+    pilot = terms_form.terms_document(terms)
     if pilot is not None and values["pilot"].strip():
         return refused("pilot: give the terms in the fields or as JSON, not both")
     try:
@@ -149,7 +141,7 @@ def submit_request(request: Request, signed_in: SignedInDep, form: CheckedFormDe
             "start": f"{values['start']}T00:00:00+00:00", "end": f"{values['end']}T00:00:00+00:00", "pilot": pilot,
         })
     except ValidationError as exc:
-        return refused(problems(exc) if values["pilot"].strip() else with_rows(problems(exc), terms))
+        return refused(problems(exc) if values["pilot"].strip() else terms_form.with_rows(problems(exc), terms))
     try:
         sandbox = post_sandbox(body, signed_in.token, request.app.state.engine, session)
     except RecordError as exc:
