@@ -13,6 +13,7 @@ from govern.console.routes import (
     kpis,
     lineage,
     login,
+    pilot_amendments,
     pilots,
     sandboxes,
     submissions,
@@ -21,7 +22,7 @@ from govern.console.routes import (
 )
 from govern.console.templating import templates
 
-PAGES = (login, decisions, submissions, lineage, sandboxes, pilots, vendors, waivers, audit, kpis)
+PAGES = (login, decisions, submissions, lineage, sandboxes, pilot_amendments, pilots, vendors, waivers, audit, kpis)
 
 
 def install_console(app: FastAPI) -> None:

@@ -31,7 +31,8 @@ from govern.records.errors import RecordError
 from govern.settings import Settings
 
 MAX_FORM_BYTES = 65_536
-MAX_FORM_FIELDS = 100
+MAX_FORM_FIELDS = 160
+"""Room for the pilot terms fieldset at its 20 criterion rows (6 fields each) beside the request form's own."""
 LOGIN_PATH = "/ui/login"
 
 

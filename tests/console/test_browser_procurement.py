@@ -102,3 +102,46 @@ def test_the_procurement_pages_hold_at_a_phones_width(narrow_page, procurement, 
     narrow_page.goto(f"{procurement.url}/ui/sandboxes")
     assert narrow_page.evaluate("document.documentElement.scrollWidth") <= 391
     screenshot(narrow_page, "sandboxes-narrow")
+
+
+def fill_criterion(page, row: int, **fields: str) -> None:
+    """A criterion row by its labels ("Criterion 2 metric"): text typed, the metric and direction chosen."""
+    for name, value in fields.items():
+        box = page.get_by_label(f"Criterion {row} {name}")
+        if name in ("metric", "direction"):
+            box.select_option(value)
+        else:
+            box.fill(value)
+
+
+def test_pilot_terms_are_typed_into_fields_for_a_request_and_a_change(page, procurement, screenshot):
+    sign_in(page, procurement.url, procurement.token("submitter", "materials-rnd", name="requester"), "/ui/sandboxes/-/new")
+    today = datetime.now(UTC).date()
+    fill_request(page, "SBX-TERMS", today, today + timedelta(weeks=8))
+    page.get_by_label("Pilot objective").fill("Learn whether ibm_brisbane is reliable enough to scale")
+    fill_criterion(page, 1, name="jobs-succeed", target="0.9")
+    fill_criterion(page, 2, name="bell-pair", metric="outcome_probability", target="0.45", outcome="00", description="half the shots give 00")
+    page.get_by_label("Most failed jobs").fill("3")
+    page.get_by_label("Count cancelled jobs").check()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, "request-with-terms")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Request").click()
+    assert page.locator("#done").inner_text() == "Sandbox SBX-TERMS requested."
+    pilot = page.locator("#pilot").inner_text()
+    assert "outcome_probability of 00" in pilot and "3 failed jobs" in pilot and "counting failed and cancelled jobs" in pilot
+
+    with page.expect_navigation():
+        page.get_by_role("link", name="Propose a change").click()
+    assert page.get_by_label("Criterion 2 outcome").input_value() == "00"  # filled in with the current terms
+    assert page.get_by_label("Criterion 2 metric").input_value() == "outcome_probability"
+    page.get_by_label("Most failed jobs").fill("5")
+    fill_criterion(page, 3, name="cheap", metric="cost_per_job", direction="at_most", target="25")
+    page.get_by_label("Reason for the change").fill("two more failures are affordable")
+    screenshot(page, "propose-change")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Propose change").click()
+    assert page.locator("#term-change-done").inner_text() == "Term change proposed."
+    proposal = page.locator("article.amendment").inner_text()
+    assert "pending" in proposal and "5 failed jobs" in proposal and "cost_per_job" in proposal
+    screenshot(page, "change-proposed")

@@ -1,9 +1,10 @@
 """`/ui/sandboxes`: the sandboxes with their lifecycle, window, vendor, team and budget bar, filtered and
 newest first by cursor; `/ui/sandboxes/-/new`: the request form, whose dates the 12-week limit bounds;
-`/ui/sandboxes/{id}`: one sandbox, its approval history, changes of its pilot terms and ledger, and approve,
-reject and revoke (of the sandbox, and of a pending change of its terms) as the authorization policy allows
-them, a refusal (separation of duties) shown on the disabled button. Every read and change is the API's own
-function (govern.api.routes.procurement and .pilot_amendments)."""
+`/ui/sandboxes/{id}`: one sandbox, its approval history, changes of its pilot terms (and a link to propose one,
+routes.pilot_amendments) and ledger, and approve, reject and revoke (of the sandbox, and of a pending change of
+its terms) as the authorization policy allows them, a refusal (separation of duties) shown on the disabled
+button. The request form's pilot terms are govern.console.pilot_terms_form's fieldset, or JSON. Every read and
+change is the API's own function (govern.api.routes.procurement and .pilot_amendments)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from govern.api.params import ROW_ID_MAX
 from govern.api.routes.audit import ActorNames
 from govern.api.routes.pilot_amendments import decide as decide_amendment
 from govern.api.routes.procurement import decide, get_one_sandbox, get_vendors, post_sandbox
+from govern.console import pilot_terms_form as terms_form
 from govern.console.deps import CheckedFormDep, ConsoleRoute, SignedInDep, field, now
 from govern.console.forms import problems
 from govern.console.params import Blank, NameQuery, PageSize, TeamQuery
@@ -45,7 +47,7 @@ Action = Literal["approve", "reject", "revoke"]
 DONE = {"approve": "approved", "reject": "rejected", "revoke": "revoked"}
 LifecycleQuery = Annotated[Literal["requested", "approved", "active", "expired", "exhausted", "rejected", "revoked"] | None, Blank, Query()]
 DoneQuery = Annotated[Literal["requested", "approved", "rejected", "revoked"] | None, Blank, Query()]
-TermChangeQuery = Annotated[Literal["approved", "rejected"] | None, Blank, Query(alias="term-change")]
+TermChangeQuery = Annotated[Literal["proposed", "approved", "rejected"] | None, Blank, Query(alias="term-change")]
 AmendmentId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^AMD-[0-9a-f]{12}$")]
 LedgerCursor = Annotated[Annotated[int, Field(ge=0, le=ROW_ID_MAX)] | None, Blank, Query()]
 SandboxCursor = Annotated[Annotated[str, Field(max_length=200)] | None, Blank, Query()]
@@ -93,10 +95,11 @@ def _window(start: str) -> dict[str, str]:
             "end_max": (first + MAX_PILOT).isoformat(), "max_days": str(MAX_PILOT.days), "min_days": str(MIN_PILOT.days)}
 
 
-def _request_form(request: Request, signed_in: SignedIn, session: Session, values: dict[str, str], status_code: int = 200, problem: str = "") -> HTMLResponse:
+def _request_form(request: Request, signed_in: SignedIn, session: Session, values: dict[str, str], terms: terms_form.Fields,
+                  status_code: int = 200, problem: str = "") -> HTMLResponse:
     vendors = get_vendors(signed_in.token, session)
-    return render(request, "sandbox_new.html", status_code, values=values, window=_window(values["start"]),
-                  vendors=vendors, problem=problem, pilot_max=PILOT_MAX_CHARS)
+    return render(request, "sandbox_new.html", status_code, values=values, window=_window(values["start"]), vendors=vendors,
+                  problem=problem, pilot_max=PILOT_MAX_CHARS, **terms_form.fieldset(terms))
 
 
 @router.get("/-/new", include_in_schema=False)
@@ -105,7 +108,7 @@ def request_form(request: Request, signed_in: SignedInDep, session: ReadSessionD
     today = now().date()
     values = {"id": "", "team": signed_in.token.team, "vendor": "", "devices": "", "budget": "", "currency": "USD",
               "start": today.isoformat(), "end": (today + MAX_PILOT).isoformat(), "allows_confidential": "", "pilot": ""}
-    return _request_form(request, signed_in, session, values)
+    return _request_form(request, signed_in, session, values, terms_form.fields_of(None))
 
 
 def _devices(value: str) -> list[str]:
@@ -114,15 +117,23 @@ def _devices(value: str) -> list[str]:
 
 @router.post("/-/new", include_in_schema=False)
 def submit_request(request: Request, signed_in: SignedInDep, form: CheckedFormDep, session: SessionDep) -> Response:
-    """Request a sandbox as POST /v1/sandboxes does; the form comes back with the refusal and its status."""
-    values = _submitted(form)
+    """Request a sandbox as POST /v1/sandboxes does, its pilot terms from the fieldset or the JSON textarea (not
+    both); the form comes back with the refusal and its status."""
+    values, terms = _submitted(form), terms_form.posted_fields(form)
+
+    def refused(problem: str, status_code: int = status.HTTP_422_UNPROCESSABLE_CONTENT) -> HTMLResponse:
+        return _request_form(request, signed_in, session, values, terms, status_code, problem)
+
     devices = _devices(values["devices"])
     if len(devices) > MAX_DEVICES:
-        return _request_form(request, signed_in, session, values, status.HTTP_422_UNPROCESSABLE_CONTENT, f"devices: at most {MAX_DEVICES}")
+        return refused(f"devices: at most {MAX_DEVICES}")
+    pilot = terms_form.terms_document(terms)
+    if pilot is not None and values["pilot"].strip():
+        return refused("pilot: give the terms in the fields or as JSON, not both")
     try:
-        pilot = json.loads(values["pilot"]) if values["pilot"].strip() else None
+        pilot = json.loads(values["pilot"]) if values["pilot"].strip() else pilot
     except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than the parser goes
-        return _request_form(request, signed_in, session, values, status.HTTP_422_UNPROCESSABLE_CONTENT, f"pilot: not JSON ({exc})")
+        return refused(f"pilot: not JSON ({exc})")
     try:
         body = SandboxRequest.model_validate({
             "id": values["id"], "team": values["team"], "vendor": values["vendor"], "devices": devices,
@@ -130,12 +141,12 @@ def submit_request(request: Request, signed_in: SignedInDep, form: CheckedFormDe
             "start": f"{values['start']}T00:00:00+00:00", "end": f"{values['end']}T00:00:00+00:00", "pilot": pilot,
         })
     except ValidationError as exc:
-        return _request_form(request, signed_in, session, values, status.HTTP_422_UNPROCESSABLE_CONTENT, problems(exc))
+        return refused(problems(exc) if values["pilot"].strip() else terms_form.with_rows(problems(exc), terms))
     try:
         sandbox = post_sandbox(body, signed_in.token, request.app.state.engine, session)
     except RecordError as exc:
         session.rollback()
-        return _request_form(request, signed_in, session, values, exc.status, str(exc))
+        return refused(str(exc), exc.status)
     return RedirectResponse(f"/ui/sandboxes/{quote(sandbox.id)}?done=requested", status.HTTP_303_SEE_OTHER)
 
 
@@ -170,6 +181,7 @@ def sandbox(
         approved_by=names(shown.approved_by) if shown.approved_by else "",
         own_request=own_request, pilot=pilot_view(session, shown, now(), engine, signed_in.token),
         amendments=amendments, term_change=term_change, names=names,
+        may_propose=authorization(engine, signed_in.token, "sandbox.request", {"team": shown.team}).allow,
         amendment_deciders={amendment.id: authorization(engine, signed_in.token, "sandbox.approve", {
             "team": shown.team, "requestedBy": amendment.requested_by}) for amendment in amendments if amendment.status == "pending"},
     )
