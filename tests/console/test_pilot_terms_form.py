@@ -73,7 +73,7 @@ def test_the_request_form_takes_structured_terms_and_refuses_bad_ones_with_the_f
     assert stray.status_code == 422 and "outcome is required by metric outcome_probability and taken by no other metric" in stray.text
     missing = send(**{"criterion-3-outcome": ""})
     assert missing.status_code == 422 and "outcome is required by metric outcome_probability" in missing.text
-    assert "a share from 0 to 1" in send(**{"criterion-2-target": "90"}).text
+    assert "runs from 0 to 1, so a target of 90" in send(**{"criterion-2-target": "90"}).text
     assert "failure budget names at least one" in send(max_failed_jobs="", max_failed_spend="").text
     assert "counts" in send(**{"counts-failed": None, "counts-cancelled": None}).text
     both = send(pilot=json.dumps({"objective": "x"}))
