@@ -23,6 +23,7 @@ class BaselinePair:
 
     job_id: str
     run_id: str
+    baseline_job_id: str
     baseline_run_id: str
     counts: dict[str, Any]
     baseline_counts: dict[str, Any]
@@ -34,7 +35,7 @@ def baseline_pairs(session: Session, sandbox_id: str, limit: int) -> list[Baseli
     """The sandbox's succeeded primary jobs whose baseline succeeded too, newest first."""
     baseline, baseline_result = table_of(JobRecord).alias("baseline"), table_of(ResultRecord).alias("baseline_result")
     rows = session.execute(
-        select(col(JobRecord.id), col(JobRecord.run_id), baseline.c.run_id, col(ResultRecord.counts), baseline_result.c.counts,
+        select(col(JobRecord.id), col(JobRecord.run_id), baseline.c.id, baseline.c.run_id, col(ResultRecord.counts), baseline_result.c.counts,
                seconds_between(col(JobRecord.started_at), col(JobRecord.finished_at)),
                seconds_between(baseline.c.started_at, baseline.c.finished_at))
         .select_from(join(table_of(JobRecord), table_of(SubmissionRecord), col(JobRecord.submission_id) == col(SubmissionRecord.id)))
@@ -49,8 +50,9 @@ def baseline_pairs(session: Session, sandbox_id: str, limit: int) -> list[Baseli
 
 
 def _records(pairs: list[BaselinePair]) -> Records:
-    shown = pairs[:LINKS_SHOWN]
-    return Records(total=len(pairs), jobs=[pair.job_id for pair in shown],
+    """Both jobs of each pair, each beside its run (`jobs` and `runs` pair up by position, as every figure's do)."""
+    shown = pairs[:LINKS_SHOWN // 2]
+    return Records(total=2 * len(pairs), jobs=[job for pair in shown for job in (pair.job_id, pair.baseline_job_id)],
                    runs=[run for pair in shown for run in (pair.run_id, pair.baseline_run_id)])
 
 
